@@ -1,0 +1,127 @@
+"""Bearer-token authentication for the JSON routes; cookies are never consulted here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+
+from flask import current_app, g, request
+
+from ..auth import SignInFailed, idp_metadata
+from ..auth.principal import Principal, client_info, session_policy
+from ..auth.tokens import InvalidToken, JwksCache, scopes_of, validate_access_token
+from ..authz import access_rule
+from ..extensions import db
+from ..models import User
+from ..services import identity, sessions
+from .errors import ApiError
+
+_jwks = JwksCache()
+
+
+def _unauthorized(message: str) -> ApiError:
+    safe = message.replace('"', "'")
+    return ApiError(
+        401,
+        message,
+        headers={
+            "WWW-Authenticate": f'Bearer realm="device-portal", error="invalid_token", '
+            f'error_description="{safe}"'
+        },
+    )
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise ApiError(
+            401,
+            "Authentication required: send an Authorization: Bearer <token> header",
+            headers={"WWW-Authenticate": 'Bearer realm="device-portal"'},
+        )
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or " " in value:
+        raise _unauthorized("The Authorization header must be 'Bearer <token>'")
+    return value
+
+
+def authenticate() -> Principal:
+    """Verify the bearer token and resolve the caller; raises ApiError(401) when it can't."""
+    raw = _bearer_token()
+    cfg = current_app.config
+    if not cfg.get("API_AUDIENCE") or not cfg.get("OIDC_ISSUER"):
+        raise _unauthorized("Bearer tokens are not accepted: no API audience is configured")
+    try:
+        metadata = idp_metadata()
+        claims = validate_access_token(
+            raw,
+            issuer=metadata["issuer"],
+            audience=cfg["API_AUDIENCE"],
+            jwks_uri=metadata["jwks_uri"],
+            published_algorithms=metadata.get("id_token_signing_alg_values_supported", []),
+            cache=_jwks,
+        )
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from None
+    except (SignInFailed, KeyError, OSError) as exc:
+        current_app.logger.warning("cannot verify bearer tokens: %r", exc)
+        raise _unauthorized("The token issuer cannot be reached to verify the token") from None
+
+    user = db.session.execute(
+        db.select(User).where(User.issuer == claims["iss"], User.subject == str(claims["sub"]))
+    ).scalar_one_or_none()
+    if user is None:
+        user = identity.upsert_user(claims["iss"], claims, cfg["OIDC_GROUPS_CLAIM"])
+    token_id = str(claims.get("jti") or "")
+    if not token_id:
+        raise _unauthorized("The access token has no jti claim")
+    row = sessions.bearer_session(
+        user,
+        client_id=str(claims.get("client_id") or claims.get("azp") or "api"),
+        token_id=f"{claims['iss']}#{token_id}",
+        token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        client=client_info(),
+        policy=session_policy(),
+        geoip_database=cfg.get("GEOIP_DATABASE"),
+    )
+    usable = sessions.check_and_touch(row, session_policy())
+    db.session.commit()
+    if not usable:
+        raise _unauthorized("The access token has been revoked")
+    groups = identity.groups_from_claims(claims, cfg["OIDC_GROUPS_CLAIM"])
+    return Principal(
+        user=row.user,
+        session=row,
+        permissions=identity.permissions_for(row.user, groups, cfg["GROUP_PERMISSIONS"]),
+        method="bearer",
+        scopes=scopes_of(claims),
+    )
+
+
+def bearer(scope: str, permission: str | None = None) -> Callable:
+    """JSON routes: a valid bearer token with ``scope``, and ``permission`` when given."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            principal = authenticate()
+            if scope not in principal.scopes:
+                raise ApiError(
+                    403,
+                    f"The access token lacks the {scope} scope",
+                    headers={
+                        "WWW-Authenticate": f'Bearer realm="device-portal", '
+                        f'error="insufficient_scope", scope="{scope}"'
+                    },
+                )
+            if permission and not principal.can(permission):
+                raise ApiError(403, f"Missing permission {permission}")
+            g.principal = principal
+            return view(principal, *args, **kwargs)
+
+        rule = f"bearer:{scope}" + (f"+permission:{permission}" if permission else "")
+        return access_rule(rule)(wrapped)
+
+    return decorator

@@ -1,0 +1,138 @@
+"""Checking IdP-issued JWT access tokens (RFC 9068) against the issuer's published keys."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import requests
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
+
+log = logging.getLogger(__name__)
+
+# Never "none", never an HMAC algorithm (which would let a public key act as a shared secret).
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+JWKS_MIN_REFRESH_SECONDS = 10
+JWKS_MAX_AGE_SECONDS = 3600
+
+
+class InvalidToken(Exception):
+    """The token cannot be accepted; the message is safe to show to the caller."""
+
+
+class JwksCache:
+    """The issuer's key set, fetched once and refreshed on an unknown ``kid`` (rate-limited)."""
+
+    def __init__(self, timeout: float = 10):
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[KeySet, float, list[str]]] = {}
+        self.timeout = timeout
+
+    def _fetch(self, jwks_uri: str) -> tuple[KeySet, float, list[str]]:
+        response = requests.get(jwks_uri, timeout=self.timeout)
+        response.raise_for_status()
+        data = response.json()
+        # Only signing keys of asymmetric types can verify our tokens.
+        keys = [
+            k
+            for k in data.get("keys", [])
+            if k.get("kty") in ("RSA", "EC", "OKP") and k.get("use", "sig") == "sig"
+        ]
+        algs = sorted({k["alg"] for k in keys if k.get("alg") in ASYMMETRIC_ALGORITHMS})
+        return KeySet.import_key_set({"keys": keys}), time.monotonic(), algs
+
+    def get(self, jwks_uri: str, kid: str | None) -> tuple[KeySet, list[str]]:
+        with self._lock:
+            cached = self._keys.get(jwks_uri)
+            now = time.monotonic()
+            stale = cached is None or now - cached[1] > JWKS_MAX_AGE_SECONDS
+            unknown_kid = (
+                cached is not None
+                and kid is not None
+                and not any(k.kid == kid for k in cached[0].keys)
+            )
+            if stale or (unknown_kid and now - cached[1] > JWKS_MIN_REFRESH_SECONDS):
+                try:
+                    cached = self._fetch(jwks_uri)
+                    self._keys[jwks_uri] = cached
+                except (requests.RequestException, ValueError, JoseError) as exc:
+                    log.warning("could not fetch JWKS from %s: %s", jwks_uri, exc)
+                    if cached is None:
+                        raise InvalidToken("The token issuer's keys are unavailable") from None
+            return cached[0], cached[2]
+
+
+def validate_access_token(
+    raw: str,
+    *,
+    issuer: str,
+    audience: str,
+    jwks_uri: str,
+    published_algorithms: list[str],
+    cache: JwksCache,
+    leeway: int = 30,
+) -> dict[str, Any]:
+    """The verified claims of an RFC 9068 access token, or InvalidToken saying what is wrong."""
+    if raw.count(".") != 2:
+        raise InvalidToken("The access token is malformed")
+    try:
+        header = extract_compact(raw.encode()).headers()  # unverified: only to pick a key
+    except (JoseError, ValueError):
+        raise InvalidToken("The access token is malformed") from None
+    typ = str(header.get("typ", "")).lower()
+    if typ not in ("at+jwt", "application/at+jwt"):
+        raise InvalidToken("The token is not a JWT access token (typ must be at+jwt)")
+    keys, key_algs = cache.get(jwks_uri, header.get("kid"))
+    allowed = [
+        a for a in (key_algs or published_algorithms or ["RS256"]) if a in ASYMMETRIC_ALGORITHMS
+    ]
+    if header.get("alg") not in allowed:
+        raise InvalidToken("The access token is signed with an algorithm that is not accepted")
+    try:
+        token = jwt.decode(raw, keys, algorithms=allowed)
+    except JoseError:
+        raise InvalidToken("The access token signature is invalid") from None
+    claims = token.claims
+    registry = jwt.JWTClaimsRegistry(
+        leeway=leeway,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
+        exp={"essential": True},
+        sub={"essential": True},
+    )
+    try:
+        registry.validate(claims)
+    except JoseError as exc:
+        name = getattr(exc, "claim", None) or ""
+        if "expired" in str(exc).lower() or exc.error == "expired_token":
+            raise InvalidToken("The access token has expired") from None
+        if name == "aud" or "aud" in str(exc):
+            raise InvalidToken("The access token is not meant for this API (audience)") from None
+        if name == "iss" or "iss" in str(exc):
+            raise InvalidToken("The access token was issued by an unknown issuer") from None
+        raise InvalidToken(f"The access token's claims are invalid ({exc.error})") from None
+    return claims
+
+
+def scopes_of(claims: dict[str, Any]) -> frozenset[str]:
+    """Scopes from ``scope`` (a space-separated string) or ``scp`` (a list)."""
+    value = claims.get("scope", claims.get("scp", ""))
+    if isinstance(value, str):
+        return frozenset(value.split())
+    return frozenset(str(v) for v in value or ())

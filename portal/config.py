@@ -1,0 +1,192 @@
+"""Configuration read from ``PORTAL_*`` environment variables, validated before the app starts.
+
+Flask's ``from_prefixed_env("PORTAL")`` does the reading (values are parsed as JSON when they can
+be), so Flask's own settings work through the same prefix. ``validate`` then turns every portal
+setting into its proper type and refuses to start on a bad or missing value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("production", "development", "testing")
+PERMISSIONS = ("viewUserDevices", "manageUserDevices", "viewAuditLog")
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "production",
+    "OIDC_SCOPES": "openid email profile",
+    "OIDC_GROUPS_CLAIM": "groups",
+    "GROUP_PERMISSIONS": {},
+    "API_AUDIENCE": None,
+    "GEOIP_DATABASE": None,
+    "TRUSTED_PROXIES": 0,
+    "SESSION_LIFETIME": 8 * 3600,
+    "SESSION_IDLE_TIMEOUT": 2 * 3600,
+    "SESSION_ABSOLUTE_LIFETIME": 24 * 3600,
+    "DEVICE_TRUST_DAYS": 30,
+    "DEVICE_COOKIE_DAYS": 400,
+    "OIDC_CLIENT_SECRET": None,
+    "OIDC_TIMEOUT": 10,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "PAGE_SIZE": 50,
+}
+
+
+def load(app, overrides: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from defaults, the environment and ``overrides``, then validate it."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    # Flask has its own defaults for these; None marks "not set" so ours can apply.
+    app.config["SESSION_COOKIE_SECURE"] = None
+    app.config["SESSION_COOKIE_NAME"] = None
+    app.config.from_prefixed_env("PORTAL")
+    if overrides:
+        app.config.update(overrides)
+    validate(app.config, instance_path=app.instance_path)
+
+
+def _as_int(config: dict, key: str, minimum: int = 0) -> None:
+    value = config.get(key)
+    try:
+        number = int(value)
+        if isinstance(value, bool) or number < minimum:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"PORTAL_{key} must be a whole number >= {minimum}, got {value!r}"
+        ) from None
+    config[key] = number
+
+
+def _as_bool(config: dict, key: str) -> None:
+    value = config.get(key)
+    if isinstance(value, bool):
+        return
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        config[key] = True
+    elif text in ("0", "false", "no", "off"):
+        config[key] = False
+    else:
+        raise ConfigError(f"PORTAL_{key} must be true or false, got {value!r}")
+
+
+def _database_url(config: dict, instance_path: str) -> str:
+    url = config.get("DATABASE_URL") or config.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        return "sqlite:///" + os.path.join(instance_path, "portal.db")
+    url = str(url)
+    # psycopg 3 is the driver we ship; accept the plain URLs operators usually have.
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    if not url.startswith(("sqlite:", "postgresql+")):
+        raise ConfigError(f"PORTAL_DATABASE_URL must be a sqlite or postgresql URL, got {url!r}")
+    return url
+
+
+def _group_permissions(value: Any) -> dict[str, list[str]]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"PORTAL_GROUP_PERMISSIONS is not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(perms, list) and all(isinstance(p, str) for p in perms)
+        for perms in value.values()
+    ):
+        raise ConfigError(
+            "PORTAL_GROUP_PERMISSIONS must be a JSON object mapping group names to lists of "
+            'permission names, e.g. {"helpdesk": ["viewUserDevices"]}'
+        )
+    unknown = sorted({p for perms in value.values() for p in perms} - set(PERMISSIONS))
+    if unknown:
+        raise ConfigError(
+            f"PORTAL_GROUP_PERMISSIONS names unknown permissions {unknown}; "
+            f"known: {list(PERMISSIONS)}"
+        )
+    return {str(group): list(perms) for group, perms in value.items()}
+
+
+def validate(config: dict, instance_path: str) -> None:
+    """Normalise types and refuse a configuration the portal cannot run safely with."""
+    env = str(config.get("ENV", "production")).lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"PORTAL_ENV must be one of {ENVIRONMENTS}, got {env!r}")
+    config["ENV"] = env
+    config["TESTING"] = config.get("TESTING") or env == "testing"
+
+    if not config.get("SECRET_KEY"):
+        if env == "production":
+            raise ConfigError(
+                "PORTAL_SECRET_KEY is required in production (a long random string); "
+                "set PORTAL_ENV=development for a local run"
+            )
+        config["SECRET_KEY"] = "development-only-secret-key"
+    config["SECRET_KEY"] = str(config["SECRET_KEY"])
+
+    for key in ("TRUSTED_PROXIES",):
+        _as_int(config, key, minimum=0)
+    for key in (
+        "SESSION_LIFETIME",
+        "SESSION_IDLE_TIMEOUT",
+        "SESSION_ABSOLUTE_LIFETIME",
+        "DEVICE_TRUST_DAYS",
+        "DEVICE_COOKIE_DAYS",
+        "OIDC_TIMEOUT",
+        "PAGE_SIZE",
+    ):
+        _as_int(config, key, minimum=1)
+    if config["SESSION_ABSOLUTE_LIFETIME"] < config["SESSION_LIFETIME"]:
+        config["SESSION_ABSOLUTE_LIFETIME"] = config["SESSION_LIFETIME"]
+
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = env == "production"
+    _as_bool(config, "SESSION_COOKIE_SECURE")
+    _as_bool(config, "SESSION_COOKIE_HTTPONLY")
+    samesite = str(config.get("SESSION_COOKIE_SAMESITE") or "Lax").capitalize()
+    if samesite not in ("Lax", "Strict", "None"):
+        raise ConfigError("PORTAL_SESSION_COOKIE_SAMESITE must be Lax, Strict or None")
+    config["SESSION_COOKIE_SAMESITE"] = samesite
+    # A __Host- cookie is host-only, Secure and Path=/: the strongest scope a browser offers.
+    prefix = "__Host-" if config["SESSION_COOKIE_SECURE"] else ""
+    config["SESSION_COOKIE_NAME"] = config.get("SESSION_COOKIE_NAME") or prefix + "portal_session"
+    config.setdefault("DEVICE_COOKIE_NAME", prefix + "portal_device")
+    config["SESSION_COOKIE_DOMAIN"] = None
+    config["SESSION_COOKIE_PATH"] = "/"
+    config["PERMANENT_SESSION_LIFETIME"] = config["SESSION_ABSOLUTE_LIFETIME"]
+
+    config["SQLALCHEMY_DATABASE_URI"] = _database_url(config, instance_path)
+    config["GROUP_PERMISSIONS"] = _group_permissions(config.get("GROUP_PERMISSIONS"))
+    config["OIDC_SCOPES"] = " ".join(str(config["OIDC_SCOPES"]).split())
+    if "openid" not in config["OIDC_SCOPES"].split():
+        raise ConfigError("PORTAL_OIDC_SCOPES must include openid")
+
+    issuer = config.get("OIDC_ISSUER")
+    if issuer:
+        issuer = str(issuer).rstrip("/")
+        if not issuer.startswith(("https://", "http://")):
+            raise ConfigError(f"PORTAL_OIDC_ISSUER must be an http(s) URL, got {issuer!r}")
+        if not config.get("OIDC_CLIENT_ID"):
+            raise ConfigError("PORTAL_OIDC_CLIENT_ID is required when PORTAL_OIDC_ISSUER is set")
+        config["OIDC_ISSUER"] = issuer
+        config["OIDC_CLIENT_ID"] = str(config["OIDC_CLIENT_ID"])
+    elif env == "production":
+        raise ConfigError("PORTAL_OIDC_ISSUER is required in production")
+    if not config.get("API_AUDIENCE"):
+        config["API_AUDIENCE"] = None
+
+    geoip = config.get("GEOIP_DATABASE")
+    if geoip and not Path(str(geoip)).is_file():
+        raise ConfigError(f"PORTAL_GEOIP_DATABASE points at {geoip!r}, which is not a file")

@@ -1,0 +1,85 @@
+"""A browser or API client of one user."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class TrustLevel(enum.StrEnum):
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    UNKNOWN = "UNKNOWN"
+
+
+class Device(db.Model):
+    """One browser (recognised by its device cookie) or one API client of a user.
+
+    ``fingerprint`` is the SHA-256 of the device cookie's secret (or of the API client's
+    identity); the secret itself is never stored.
+    """
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        UniqueConstraint("user_id", "fingerprint", name="uq_devices_user_fingerprint"),
+        Index("ix_devices_user_last_seen", "user_id", "last_seen_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="browser")  # browser | api_client
+    name: Mapped[str] = mapped_column(String(64))
+    device_type: Mapped[str] = mapped_column(String(16), default="DESKTOP")
+    os_name: Mapped[str | None] = mapped_column(String(64))
+    os_version: Mapped[str | None] = mapped_column(String(32))
+    browser: Mapped[str | None] = mapped_column(String(64))
+    browser_version: Mapped[str | None] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(64))
+    app_version: Mapped[str | None] = mapped_column(String(32))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    country: Mapped[str | None] = mapped_column(String(64))
+    city: Mapped[str | None] = mapped_column(String(128))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    is_trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    trust_level: Mapped[str] = mapped_column(String(16), default=TrustLevel.UNKNOWN.value)
+    trust_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user = relationship("User")
+    sessions = relationship(
+        "UserSession",
+        back_populates="device",
+        order_by="UserSession.created_at.desc()",
+        lazy="select",
+    )
+
+    def trusted_now(self, now: datetime | None = None) -> bool:
+        """Trusted and not past its expiry: expired trust shows and behaves as untrusted."""
+        if not self.is_trusted:
+            return False
+        return self.trust_expires_at is None or self.trust_expires_at > (now or utcnow())
+
+    def effective_trust_level(self, now: datetime | None = None) -> str:
+        """The trust level, or UNKNOWN once trust has lapsed."""
+        return self.trust_level if self.trusted_now(now) else TrustLevel.UNKNOWN.value
+
+    @property
+    def location(self) -> str | None:
+        """ "City, CC" or the country alone, as the pages and token rows show it."""
+        if self.city and self.country_code:
+            return f"{self.city}, {self.country_code}"
+        return self.country or self.country_code

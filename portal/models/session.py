@@ -1,0 +1,88 @@
+"""A sign-in on one device, or one bearer token; ended sessions are the login history."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class LoginMethod(enum.StrEnum):
+    OIDC = "oidc"
+    BEARER = "bearer"
+
+
+class EndReason(enum.StrEnum):
+    SIGNED_OUT = "signed_out"
+    REVOKED = "revoked"  # by the user themself
+    REVOKED_BY_ADMIN = "revoked_by_admin"
+    EXPIRED = "expired"
+    DEVICE_REMOVED = "device_removed"
+    UNTRUSTED = "untrusted"
+
+
+END_REASON_LABELS = {
+    EndReason.SIGNED_OUT: "Signed out",
+    EndReason.REVOKED: "Revoked by you",
+    EndReason.REVOKED_BY_ADMIN: "Revoked by an admin",
+    EndReason.EXPIRED: "Expired",
+    EndReason.DEVICE_REMOVED: "Device removed",
+    EndReason.UNTRUSTED: "Device untrusted",
+}
+
+
+class UserSession(db.Model):
+    """A server-side session: the browser's Flask-Login id, or one bearer token's ``jti``."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_user_ended", "user_id", "ended_at"),
+        Index("ix_sessions_device_created", "device_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    login_method: Mapped[str] = mapped_column(String(16), default=LoginMethod.OIDC.value)
+    token_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    absolute_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    ended_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    country: Mapped[str | None] = mapped_column(String(64))
+    city: Mapped[str | None] = mapped_column(String(128))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+
+    device = relationship("Device", back_populates="sessions")
+    user = relationship("User", foreign_keys=[user_id])
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        """Not ended and not past its expiry."""
+        return self.ended_at is None and self.expires_at > (now or utcnow())
+
+    @property
+    def location(self) -> str | None:
+        if self.city and self.country_code:
+            return f"{self.city}, {self.country_code}"
+        return self.country or self.country_code
+
+    @property
+    def end_label(self) -> str | None:
+        """How the session ended, in words; None while it is active."""
+        if self.ended_at is None:
+            return "Expired" if self.expires_at <= utcnow() else None
+        return END_REASON_LABELS.get(EndReason(self.end_reason), self.end_reason)

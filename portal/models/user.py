@@ -1,0 +1,62 @@
+"""People and the permissions granted to them locally."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class User(db.Model):
+    """A person, known by (issuer, subject) from the identity provider."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_users_issuer_subject"),
+        Index("ix_users_last_seen_at", "last_seen_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Denormalised from the newest session so user lists need no per-row queries.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ip: Mapped[str | None] = mapped_column(String(45))
+    last_country_code: Mapped[str | None] = mapped_column(String(2))
+    last_city: Mapped[str | None] = mapped_column(String(128))
+
+    grants: Mapped[list[Grant]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def display_name(self) -> str:
+        """What pages call this person."""
+        return self.name or self.email or self.subject
+
+    def __repr__(self) -> str:
+        return f"<User {self.email or self.subject}>"
+
+
+class Grant(db.Model):
+    """A permission given to a user locally with the ``flask portal grant`` command."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("user_id", "permission", name="uq_grants_user_permission"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    permission: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    granted_by: Mapped[str | None] = mapped_column(String(255))
+
+    user: Mapped[User] = relationship(back_populates="grants")

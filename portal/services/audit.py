@@ -1,0 +1,59 @@
+"""Writing the audit log: the only way rows get into it, and there is no way out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..extensions import db
+from ..models import AuditEvent, User
+
+
+class Actions:
+    """Audited action names, in one place so pages can offer them as filters."""
+
+    SIGN_IN = "sign_in"
+    SIGN_OUT = "sign_out"
+    VIEW_USER_DEVICES = "view_user_devices"
+    REVOKE_SESSION = "revoke_session"
+    REVOKE_DEVICE = "revoke_device"
+    REVOKE_ALL_SESSIONS = "revoke_all_sessions"
+    TRUST_DEVICE = "trust_device"
+    UNTRUST_DEVICE = "untrust_device"
+    RENAME_DEVICE = "rename_device"
+    REMOVE_DEVICE = "remove_device"
+    EXTEND_SESSION = "extend_session"
+    GRANT_PERMISSION = "grant_permission"
+    REVOKE_PERMISSION = "revoke_permission"
+    EXPORT_CSV = "export_csv"
+
+    @classmethod
+    def all(cls) -> list[str]:
+        return sorted(v for k, v in vars(cls).items() if k.isupper())
+
+
+def record(
+    action: str,
+    *,
+    actor: User | None,
+    target_user: User | uuid.UUID | None = None,
+    device_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
+    ip_address: str | None = None,
+    actor_label: str | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    """Append one audit event; the caller's transaction commits it with the change it records."""
+    target_id = target_user.id if isinstance(target_user, User) else target_user
+    event = AuditEvent(
+        action=action,
+        actor_id=actor.id if actor else None,
+        actor_label=actor_label or (actor.email or actor.subject if actor else None),
+        target_user_id=target_id,
+        device_id=device_id,
+        session_id=session_id,
+        ip_address=ip_address,
+        detail={k: v for k, v in detail.items() if v is not None},
+    )
+    db.session.add(event)
+    return event

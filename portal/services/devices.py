@@ -1,0 +1,153 @@
+"""Reading and changing a user's devices; every lookup is scoped to one user."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select
+
+from ..extensions import db
+from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
+from .sessions import end_sessions
+
+TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.value)
+
+
+class InvalidDeviceName(ValueError):
+    """A device name outside 1-64 printable characters."""
+
+
+@dataclass(frozen=True)
+class DeviceSummary:
+    """A device with the count of its active sessions, for lists."""
+
+    device: Device
+    active_sessions: int
+
+
+def parse_id(value: str | uuid.UUID) -> uuid.UUID | None:
+    """A UUID from a path segment, or None when it is not one."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def list_devices(
+    user_id: uuid.UUID,
+    *,
+    current_device_id: uuid.UUID | None = None,
+    include_removed: bool = False,
+    now: datetime | None = None,
+) -> list[DeviceSummary]:
+    """A user's devices with active-session counts in one query; the current device first."""
+    now = now or utcnow()
+    active = (
+        select(UserSession.device_id, func.count().label("n"))
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.ended_at.is_(None),
+            UserSession.expires_at > now,
+        )
+        .group_by(UserSession.device_id)
+        .subquery()
+    )
+    stmt = (
+        select(Device, func.coalesce(active.c.n, 0))
+        .outerjoin(active, active.c.device_id == Device.id)
+        .where(Device.user_id == user_id)
+        .order_by(Device.last_seen_at.desc())
+    )
+    if not include_removed:
+        stmt = stmt.where(Device.removed_at.is_(None))
+    rows = [DeviceSummary(device, int(n)) for device, n in db.session.execute(stmt)]
+    rows.sort(key=lambda r: r.device.id != current_device_id)  # stable: keeps recency order
+    return rows
+
+
+def get_device(user_id: uuid.UUID, device_id: str | uuid.UUID) -> Device | None:
+    """One of the user's devices; another user's device is simply not found."""
+    did = parse_id(device_id)
+    if did is None:
+        return None
+    return db.session.execute(
+        select(Device).where(
+            Device.id == did, Device.user_id == user_id, Device.removed_at.is_(None)
+        )
+    ).scalar_one_or_none()
+
+
+def get_device_by_fingerprint(user_id: uuid.UUID, fingerprint: str) -> Device | None:
+    return db.session.execute(
+        select(Device).where(
+            and_(
+                Device.user_id == user_id,
+                Device.fingerprint == fingerprint,
+                Device.removed_at.is_(None),
+            )
+        )
+    ).scalar_one_or_none()
+
+
+def device_sessions(device: Device) -> list[UserSession]:
+    """Every session of a device, newest first: its login history."""
+    return list(
+        db.session.execute(
+            select(UserSession)
+            .where(UserSession.device_id == device.id)
+            .order_by(UserSession.created_at.desc())
+        ).scalars()
+    )
+
+
+def revoke_device(device: Device, *, by: User, reason: EndReason, keep=None) -> int:
+    """End every open session of the device; returns how many ended."""
+    return end_sessions(
+        user_id=device.user_id, device_id=device.id, reason=reason, by=by, keep=keep
+    )
+
+
+def trust_device(device: Device, level: str, days: int, now: datetime | None = None) -> datetime:
+    """Mark the device trusted at ``level`` until ``days`` from now; returns the expiry."""
+    if level not in TRUST_LEVELS:
+        raise ValueError(f"trust level must be one of {', '.join(TRUST_LEVELS)}")
+    now = now or utcnow()
+    device.is_trusted = True
+    device.trust_level = level
+    device.trust_expires_at = now + timedelta(days=days)
+    db.session.flush()
+    return device.trust_expires_at
+
+
+def untrust_device(device: Device, *, by: User) -> int:
+    """Drop the device's trust and end its sessions (it must sign in again to be used)."""
+    device.is_trusted = False
+    device.trust_level = TrustLevel.UNKNOWN.value
+    device.trust_expires_at = None
+    db.session.flush()
+    return revoke_device(device, by=by, reason=EndReason.UNTRUSTED)
+
+
+def rename_device(device: Device, name: str) -> str:
+    """Give the device a name of 1-64 printable characters (trimmed)."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 64 or not name.isprintable():
+        raise InvalidDeviceName("A device name must be 1 to 64 printable characters.")
+    device.name = name
+    db.session.flush()
+    return name
+
+
+def remove_device(device: Device, *, by: User, now: datetime | None = None) -> int:
+    """Hide the device from lists and end its sessions; rows stay for the login history."""
+    now = now or utcnow()
+    device.removed_at = now
+    device.is_trusted = False
+    device.trust_level = TrustLevel.UNKNOWN.value
+    device.trust_expires_at = None
+    db.session.flush()
+    return revoke_device(device, by=by, reason=EndReason.DEVICE_REMOVED)

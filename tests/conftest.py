@@ -1,0 +1,267 @@
+"""Fixtures: a real OpenID provider process, a real database (SQLite or PostgreSQL), the app.
+
+``PORTAL_TEST_DATABASE=postgresql`` runs the suite against a throwaway PostgreSQL cluster;
+the default is a file-backed SQLite database. The schema is built by the Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+from support.idp import OidcProvider, free_port
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+GEOIP_CITY = ROOT.parent / "shared" / "geoip" / "GeoLite2-City-Test.mmdb"
+AUDIENCE = "https://portal.test/api"
+ALL_PERMISSIONS = ["viewUserDevices", "manageUserDevices", "viewAuditLog"]
+GROUP_PERMISSIONS = {
+    "portal-admins": ALL_PERMISSIONS,
+    "helpdesk": ["viewUserDevices"],
+    "security": ["viewUserDevices", "manageUserDevices"],
+}
+
+# Accounts known to the test identity provider.
+ACCOUNTS = [
+    {"sub": "alice", "email": "alice@example.test", "name": "Alice Anders", "groups": ["staff"]},
+    {"sub": "bob", "email": "bob@example.test", "name": "Bob Berg", "groups": ["staff"]},
+    {
+        "sub": "admin",
+        "email": "admin@example.test",
+        "name": "Ada Admin",
+        "groups": ["portal-admins"],
+    },
+    {"sub": "viewer", "email": "viewer@example.test", "name": "Vic Viewer", "groups": ["helpdesk"]},
+    {
+        "sub": "manager",
+        "email": "manager@example.test",
+        "name": "Mia Manager",
+        "groups": ["security"],
+    },
+]
+
+TABLES_IN_DELETE_ORDER = ["audit_events", "sessions", "devices", "grants", "users"]
+
+
+@pytest.fixture(scope="session")
+def idp():
+    """A real OpenID provider (panva oidc-provider in Node) for the whole test session."""
+    provider = OidcProvider.start(ACCOUNTS, audience=AUDIENCE)
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A migrated, empty database of the kind PORTAL_TEST_DATABASE names."""
+    kind = os.environ.get("PORTAL_TEST_DATABASE", "sqlite")
+    server = None
+    if kind == "postgresql":
+        from support.postgres import PostgresServer
+
+        server = PostgresServer.start()
+        url = server.create_database("portal_test")
+    elif kind == "sqlite":
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "portal.db")
+    else:
+        raise RuntimeError(f"PORTAL_TEST_DATABASE must be sqlite or postgresql, not {kind!r}")
+    app = create_app({"ENV": "testing", "DATABASE_URL": url})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    yield url
+    if server:
+        server.stop()
+
+
+def _wipe(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in TABLES_IN_DELETE_ORDER:
+            conn.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+def make_config(idp: OidcProvider, database_url: str, **overrides) -> dict:
+    config = {
+        "ENV": "testing",
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "OIDC_ISSUER": idp.issuer,
+        "OIDC_CLIENT_ID": idp.client_id,
+        "OIDC_CLIENT_SECRET": idp.client_secret,
+        "API_AUDIENCE": AUDIENCE,
+        "GROUP_PERMISSIONS": GROUP_PERMISSIONS,
+        "GEOIP_DATABASE": str(GEOIP_CITY),
+        "SESSION_COOKIE_SECURE": False,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app_config(idp, database_url) -> dict:
+    """Settings for the app under test; a test may change them before using ``app``."""
+    return make_config(idp, database_url)
+
+
+@pytest.fixture
+def app(app_config, database_url):
+    _wipe(database_url)
+    app = create_app(app_config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Auth:
+    """Signs test clients in through the real IdP, and fetches real access tokens."""
+
+    app: object
+    idp: OidcProvider
+
+    def sign_in(
+        self,
+        client,
+        login: str = "alice",
+        next_url: str = "/",
+        *,
+        remote_addr: str | None = None,
+        user_agent: str | None = None,
+    ):
+        """Full authorization-code flow; returns the callback response (a redirect)."""
+        env = {}
+        if remote_addr:
+            env["REMOTE_ADDR"] = remote_addr
+        headers = {"User-Agent": user_agent} if user_agent else {}
+        start = client.get(
+            "/login", query_string={"next": next_url}, environ_base=env, headers=headers
+        )
+        assert start.status_code == 302, start.data[:500]
+        callback = self.idp.login_through(requests.Session(), start.headers["Location"], login)
+        parts = urlsplit(callback)
+        return client.get(f"{parts.path}?{parts.query}", environ_base=env, headers=headers)
+
+    def new_client(self, login: str = "alice", **kwargs):
+        """A fresh browser (its own cookies), already signed in as ``login``."""
+        c = self.app.test_client()
+        response = self.sign_in(c, login, **kwargs)
+        assert response.status_code == 302, response.data[:500]
+        return c
+
+    def token(self, login: str = "alice", scope: str = "openid devices:read devices:write"):
+        return self.idp.access_token(login, scope=scope)
+
+    def bearer(self, login: str = "alice", **kwargs) -> dict:
+        return {"Authorization": f"Bearer {self.token(login, **kwargs)}"}
+
+
+@pytest.fixture
+def auth(app, idp) -> Auth:
+    return Auth(app, idp)
+
+
+class LiveServer:
+    """The app served over real HTTP on 127.0.0.1, in a thread."""
+
+    def __init__(self, app):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+
+
+@pytest.fixture
+def live_server(app):
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+def _chromium_options():
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(flag)
+    return options
+
+
+@pytest.fixture
+def browser_factory(tmp_path):
+    """Start real, independent Chromium browsers (each its own profile and cookies)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+    if not Path(driver_path).exists():
+        raise RuntimeError(
+            f"chromedriver not found at {driver_path}: run scripts/install-test-deps.sh"
+        )
+    drivers = []
+
+    def start():
+        options = _chromium_options()
+        options.add_argument(f"--user-data-dir={tmp_path / f'profile{len(drivers)}'}")
+        driver = webdriver.Chrome(service=Service(driver_path), options=options)
+        driver.implicitly_wait(5)
+        drivers.append(driver)
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(browser_factory):
+    return browser_factory()
+
+
+def browser_sign_in(browser, live_server, login: str) -> None:
+    """Sign in through the IdP's real login page in a real browser."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server.url + "/")
+    browser.find_element(By.ID, "hero-sign-in").click()
+    field = browser.find_element(By.NAME, "login")
+    field.send_keys(login)
+    browser.find_element(By.ID, "login-submit").click()
+    browser.find_element(By.ID, "devices")  # My devices has loaded

@@ -1,0 +1,262 @@
+// A real OpenID provider (panva's oidc-provider) for Device Portal integration tests.
+//
+//   node tests/idp/server.mjs config.json
+//
+// config.json:
+//   {"port": 0, "issuer": "http://127.0.0.1:PORT", "client_id": "portal",
+//    "client_secret": "portal-secret", "audience": "https://portal.test/api",
+//    "accounts": [{"sub": "...", "email": "...", "name": "...", "groups": ["..."]}]}
+//
+// Prints "READY <issuer>" once listening; exits on SIGTERM/SIGINT.
+// Everything lives in memory (default adapter): restart = clean slate.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+
+import Provider from 'oidc-provider';
+
+const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const API_SCOPES = ['devices:read', 'devices:write'];
+const CALLBACK_PATH = '/auth/callback';
+
+// ---------------------------------------------------------------- accounts
+const accounts = cfg.accounts || [];
+const findAccountByLogin = (login) => {
+  const value = String(login || '').trim().toLowerCase();
+  if (!value) return undefined;
+  return accounts.find((a) => a.sub.toLowerCase() === value || (a.email || '').toLowerCase() === value);
+};
+const claimsOf = (a) => ({
+  sub: a.sub,
+  email: a.email,
+  email_verified: true,
+  name: a.name,
+  groups: a.groups || [],
+});
+
+// --------------------------------------------------------------- loopback
+const isLoopbackHttp = (value) => {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' && ['127.0.0.1', 'localhost'].includes(u.hostname) && !u.hash;
+  } catch {
+    return false;
+  }
+};
+
+// ---------------------------------------------------------------- html
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({
+  '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+}[c]));
+const page = (title, body) => `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>body{font-family:sans-serif;max-width:28em;margin:3em auto}.error{color:#b00}</style>
+</head><body>${body}</body></html>`;
+
+const loginPage = (uid, clientId, error, login) => page('Test IdP - Sign in', `
+<h1>Test IdP</h1>
+<p>Sign in to <strong>${esc(clientId)}</strong>. Enter a test account's sub or email (no password).</p>
+${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
+<form method="post" action="/interaction/${esc(uid)}/login" autocomplete="off">
+  <label>Account <input type="text" name="login" value="${esc(login)}" autofocus></label>
+  <button type="submit" id="login-submit">Sign in</button>
+</form>`);
+
+// -------------------------------------------------------------- provider
+async function main() {
+  const port = Number(cfg.port || 0);
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const issuer = cfg.issuer || `http://127.0.0.1:${server.address().port}`;
+  const audience = cfg.audience;
+
+  // RS256 signing key, generated fresh at every start.
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const signingKey = {
+    ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig',
+  };
+
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: cfg.client_id,
+      client_secret: cfg.client_secret,
+      // Placeholders: any loopback .../auth/callback is accepted (see patch below).
+      redirect_uris: [`http://127.0.0.1${CALLBACK_PATH}`],
+      post_logout_redirect_uris: ['http://127.0.0.1/'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      // client_secret_post is accepted too: oidc-provider treats basic/post alike.
+      token_endpoint_auth_method: 'client_secret_basic',
+    }],
+    jwks: { keys: [signingKey] },
+    ttl: {
+      AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 86400,
+      Interaction: 3600, Session: 86400, Grant: 86400,
+    },
+    cookies: { keys: [randomBytes(32).toString('hex')] },
+
+    async findAccount(ctx, sub) {
+      const account = accounts.find((a) => a.sub === sub);
+      if (!account) return undefined;
+      return { accountId: account.sub, claims: async () => claimsOf(account) };
+    },
+    // Which claims each scope releases; groups travels with `profile`.
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'groups'],
+    },
+    responseTypes: ['code'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    scopes: ['openid', 'email', 'profile', 'offline_access', ...API_SCOPES],
+    // Put scope-requested claims IN the ID token (the RP reads them there).
+    conformIdTokenClaims: false,
+
+    pkce: { required: () => true }, // S256 is the only method oidc-provider 9 supports
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Auto-confirm the logout (a browser submits at once; plain HTTP clients
+        // can POST the form: xsrf + logout=yes).
+        async logoutSource(ctx, form) {
+          const autoForm = form.replace('</form>',
+            '<input type="hidden" name="logout" value="yes"/><button type="submit" id="logout-submit">Sign out</button></form>');
+          ctx.body = page('Test IdP - Signing out', `<h1>Signing out…</h1>${autoForm}
+<script>document.getElementById('op.logoutForm').submit()</script>`);
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.body = page('Test IdP - Signed out', '<h1 id="signed-out">Signed out</h1>');
+        },
+      },
+      // RFC 8707: one resource server, the portal API, issuing RFC 9068 JWTs.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (ctx, client, oneOf) => {
+          if (oneOf) return oneOf.includes(audience) ? audience : oneOf[0];
+          return audience;
+        },
+        useGrantedResource: async () => false, // no resource at /token + openid => opaque token for userinfo
+        getResourceServerInfo: async (ctx, resourceIndicator) => {
+          if (resourceIndicator !== audience) throw new Provider.errors.InvalidTarget();
+          return {
+            audience,
+            scope: API_SCOPES.join(' '),
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+
+    // Identity claims for JWT access tokens (RFC 9068 adds iss/aud/sub/client_id/jti/iat/exp/scope).
+    async extraTokenClaims(ctx, token) {
+      const account = accounts.find((a) => a.sub === token.accountId);
+      if (!account) return undefined;
+      const { email, name, groups } = claimsOf(account);
+      return { email, name, groups };
+    },
+
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = page('Test IdP - Error', `<h1>Error</h1><pre id="error">${esc(JSON.stringify(out, null, 2))}</pre>`);
+    },
+  });
+
+  // Relax redirect checks: any http loopback URL (any port) whose path is
+  // /auth/callback, and any http loopback URL after logout. Tests pick ports dynamically.
+  const { Client } = provider;
+  Client.prototype.redirectUriAllowed = function redirectUriAllowed(value) {
+    return isLoopbackHttp(value) && new URL(value).pathname === CALLBACK_PATH;
+  };
+  Client.prototype.postLogoutRedirectUriAllowed = function postLogoutRedirectUriAllowed(value) {
+    return isLoopbackHttp(value);
+  };
+
+  provider.on('server_error', (ctx, err) => console.error('server_error', err));
+
+  // ------------------------------------------------------ interactions
+  const readForm = (req) => new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => resolve(new URLSearchParams(body)));
+    req.on('error', reject);
+  });
+  const send = (res, status, html) => {
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(html);
+  };
+
+  // Grant everything that was asked for (scopes, claims, resource scopes).
+  async function autoConsent(req, res, details) {
+    const { prompt: { details: missing }, params, session } = details;
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes || {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    const consent = details.grantId ? {} : { grantId };
+    await provider.interactionFinished(req, res, { consent }, { mergeWithLastSubmission: true });
+  }
+
+  async function interaction(req, res, uid, action) {
+    let details;
+    try {
+      details = await provider.interactionDetails(req, res);
+    } catch (err) {
+      return send(res, 400, page('Test IdP - Error', `<h1>Error</h1><p id="error">${esc(err.message)}</p>`));
+    }
+    if (details.uid !== uid) return send(res, 400, page('Test IdP - Error', '<h1>Error</h1><p id="error">interaction mismatch</p>'));
+    const clientId = details.params.client_id;
+
+    if (details.prompt.name === 'consent') return autoConsent(req, res, details);
+    if (details.prompt.name !== 'login') return send(res, 400, page('Test IdP - Error', `<p id="error">unsupported prompt ${esc(details.prompt.name)}</p>`));
+
+    if (req.method === 'GET') return send(res, 200, loginPage(uid, clientId));
+    if (req.method === 'POST' && action === 'login') {
+      const login = (await readForm(req)).get('login');
+      const account = findAccountByLogin(login);
+      if (!account) return send(res, 200, loginPage(uid, clientId, `Unknown account: ${login || '(empty)'}`, login));
+      return provider.interactionFinished(req, res, { login: { accountId: account.sub } }, { mergeWithLastSubmission: false });
+    }
+    return send(res, 405, page('Test IdP - Error', '<p id="error">method not allowed</p>'));
+  }
+
+  // ------------------------------------------------------------ routing
+  const oidc = provider.callback();
+  server.on('request', (req, res) => {
+    const m = /^\/interaction\/([^/?]+)(?:\/(login))?\/?(?:\?.*)?$/.exec(req.url);
+    if (!m) return oidc(req, res);
+    return interaction(req, res, m[1], m[2]).catch((err) => {
+      console.error('interaction error', err);
+      if (!res.headersSent) send(res, 500, page('Test IdP - Error', `<p id="error">${esc(err.message)}</p>`));
+      else res.end();
+    });
+  });
+
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  process.stdout.write(`READY ${issuer}\n`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

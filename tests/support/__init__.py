@@ -1,0 +1,1 @@
+"""Test harness: a real OpenID provider (idp.OidcProvider) and a throwaway PostgreSQL (postgres.PostgresServer)."""

@@ -1,0 +1,204 @@
+"""``GET /devices`` exactly as documented, and every way a bearer token can be refused."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from support.tokens import TEST_KEY, mint
+
+from portal.api import auth as api_auth
+
+DEVICE_KEYS = {
+    "id",
+    "deviceName",
+    "deviceType",
+    "os",
+    "browser",
+    "ipAddress",
+    "country",
+    "city",
+    "isTrusted",
+    "trustLevel",
+    "lastSeen",
+    "createdAt",
+    "trustExpiresAt",
+}
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_get_devices_lists_the_callers_devices_in_the_documented_shape(client, auth):
+    auth.new_client("alice", remote_addr="81.2.69.142", user_agent=IPHONE)
+    response = client.get("/devices", headers=auth.bearer("alice"))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"success", "devices"} and body["success"] is True
+    # The phone, plus the API client that made this very call.
+    assert len(body["devices"]) == 2
+    for device in body["devices"]:
+        assert set(device) == DEVICE_KEYS
+        assert device["deviceType"] in ("DESKTOP", "MOBILE", "TABLET")
+        assert device["trustLevel"] in ("HIGH", "MEDIUM", "LOW", "UNKNOWN")
+        assert isinstance(device["isTrusted"], bool)
+        assert ISO_Z.match(device["lastSeen"]) and ISO_Z.match(device["createdAt"])
+        assert device["trustExpiresAt"] is None
+    phone = next(d for d in body["devices"] if d["deviceType"] == "MOBILE")
+    assert phone == {
+        **phone,
+        "deviceName": "Safari on iPhone",
+        "os": "iOS 17.1",
+        "browser": "Safari",
+        "ipAddress": "81.2.69.142",
+        "country": "United Kingdom",
+        "city": "London",
+        "isTrusted": False,
+        "trustLevel": "UNKNOWN",
+    }
+    # The device this token is calling from comes first.
+    assert body["devices"][0]["deviceName"].startswith("API client")
+
+
+def test_a_user_never_sees_another_users_devices(client, auth):
+    auth.new_client("bob", user_agent=IPHONE)
+    body = client.get("/devices", headers=auth.bearer("alice")).get_json()
+    assert [d["deviceName"] for d in body["devices"]] == ["API client portal"]
+
+
+def test_json_never_answers_with_cookies_alone(client, auth):
+    auth.sign_in(client, "alice")
+    response = client.get("/devices")
+    assert response.status_code == 401
+    assert response.is_json
+
+
+def _assert_401(response, fragment: str = ""):
+    assert response.status_code == 401
+    assert response.is_json, response.data[:200]
+    body = response.get_json()
+    assert body["success"] is False and isinstance(body["error"], str) and body["error"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert fragment.lower() in body["error"].lower()
+    return body
+
+
+def test_missing_token_is_401(client):
+    _assert_401(client.get("/devices"), "authorization")
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer", "Basic abc", "Bearer a b", "Bearer not-a-jwt", "Bearer a.b.c"]
+)
+def test_malformed_token_is_401(client, header):
+    _assert_401(client.get("/devices", headers={"Authorization": header}))
+
+
+def test_wrongly_signed_token_is_401(client, auth):
+    real = auth.token("alice")
+    head, payload, signature = real.split(".")
+    forged = ".".join(
+        [head, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")]
+    )
+    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {forged}"}), "signature")
+    # A token signed by a key the issuer never published, with the right claims.
+    foreign = mint({"iss": auth.idp.issuer, "aud": "https://portal.test/api", "sub": "alice"})
+    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {foreign}"}))
+
+
+@pytest.fixture
+def trusted_test_key(monkeypatch):
+    """Add the test's own key to the issuer's real key set, to mint tokens the IdP won't."""
+    original = api_auth._jwks._fetch
+
+    def fetch(uri):
+        keys, fetched_at, algs = original(uri)
+        keys.keys.append(TEST_KEY)
+        return keys, fetched_at, algs
+
+    monkeypatch.setattr(api_auth._jwks, "_fetch", fetch)
+    api_auth._jwks._keys.clear()
+    yield
+    api_auth._jwks._keys.clear()
+
+
+def test_expired_token_is_401(client, auth, trusted_test_key):
+    now = int(time.time())
+    token = mint(
+        {
+            "iss": auth.idp.issuer,
+            "aud": "https://portal.test/api",
+            "sub": "alice",
+            "iat": now - 7200,
+            "exp": now - 3600,
+        }
+    )
+    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {token}"}), "expired")
+
+
+def test_wrong_audience_is_401(client, auth, trusted_test_key):
+    token = mint({"iss": auth.idp.issuer, "aud": "https://other.test/api", "sub": "alice"})
+    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {token}"}), "audience")
+
+
+def test_wrong_issuer_is_401(client, auth, trusted_test_key):
+    token = mint({"iss": "https://evil.example", "aud": "https://portal.test/api", "sub": "alice"})
+    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {token}"}), "issuer")
+
+
+def test_alg_none_and_hmac_are_refused(client, auth, trusted_test_key):
+    import base64
+    import json
+
+    def b64(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    claims = {
+        "iss": auth.idp.issuer,
+        "aud": "https://portal.test/api",
+        "sub": "alice",
+        "exp": int(time.time()) + 300,
+        "jti": "x",
+    }
+    unsigned = f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{b64(claims)}."
+    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {unsigned}"}))
+    hmac = f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': 'test-key'})}.{b64(claims)}.abc"
+    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {hmac}"}))
+
+
+def test_id_token_is_not_an_access_token(client, auth):
+    tokens = auth.idp.tokens("alice", scope="openid email profile")
+    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {tokens['id_token']}"}))
+
+
+def test_token_without_devices_read_scope_is_403(client, auth, trusted_test_key):
+    token = mint(
+        {
+            "iss": auth.idp.issuer,
+            "aud": "https://portal.test/api",
+            "sub": "alice",
+            "scope": "profile",
+        }
+    )
+    response = client.get("/devices", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert response.get_json() == {
+        "success": False,
+        "error": "The access token lacks the devices:read scope",
+    }
+
+
+def test_unexpected_failure_is_the_documented_500(client, auth, monkeypatch):
+    from portal.services import devices
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    headers = auth.bearer("alice")
+    monkeypatch.setattr(devices, "list_devices", boom)
+    response = client.get("/devices", headers=headers)
+    assert response.status_code == 500
+    assert response.get_json() == {"success": False, "error": "Failed to retrieve devices"}
