@@ -265,3 +265,10 @@ def browser_sign_in(browser, live_server, login: str) -> None:
     field.send_keys(login)
     browser.find_element(By.ID, "login-submit").click()
     browser.find_element(By.ID, "devices")  # My devices has loaded
+
+
+def pytest_collection_modifyitems(items):
+    """Everything under tests/e2e drives a real browser: mark it so it can be selected."""
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)

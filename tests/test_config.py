@@ -1,0 +1,114 @@
+"""Configuration from PORTAL_* variables: clear start-up errors, safe defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigError
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("PORTAL_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_production_refuses_to_start_without_secret_key(clean_env):
+    clean_env.setenv("PORTAL_OIDC_ISSUER", "https://idp.example")
+    clean_env.setenv("PORTAL_OIDC_CLIENT_ID", "portal")
+    with pytest.raises(ConfigError, match="PORTAL_SECRET_KEY"):
+        create_app()
+
+
+def test_production_requires_an_issuer(clean_env):
+    clean_env.setenv("PORTAL_SECRET_KEY", "s" * 32)
+    with pytest.raises(ConfigError, match="PORTAL_OIDC_ISSUER"):
+        create_app()
+
+
+def test_production_cookies_are_secure_and_host_prefixed(clean_env, tmp_path):
+    clean_env.setenv("PORTAL_SECRET_KEY", "s" * 32)
+    clean_env.setenv("PORTAL_OIDC_ISSUER", "https://idp.example/")
+    clean_env.setenv("PORTAL_OIDC_CLIENT_ID", "portal")
+    clean_env.setenv("PORTAL_DATABASE_URL", "postgresql://u@db/portal")
+    app = create_app()
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_NAME"] == "__Host-portal_session"
+    assert app.config["DEVICE_COOKIE_NAME"] == "__Host-portal_device"
+    assert app.config["OIDC_ISSUER"] == "https://idp.example"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/portal"
+    assert app.config["SESSION_LIFETIME"] == 8 * 3600
+    assert app.config["OIDC_SCOPES"] == "openid email profile"
+
+
+def test_flask_settings_pass_through_the_prefix(clean_env):
+    clean_env.setenv("PORTAL_ENV", "development")
+    clean_env.setenv("PORTAL_SESSION_COOKIE_SECURE", "false")
+    clean_env.setenv("PORTAL_SESSION_LIFETIME", "600")
+    clean_env.setenv("PORTAL_GROUP_PERMISSIONS", '{"helpdesk": ["viewUserDevices"]}')
+    app = create_app()
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+    assert app.config["SESSION_COOKIE_NAME"] == "portal_session"
+    assert app.config["SESSION_LIFETIME"] == 600
+    assert app.config["GROUP_PERMISSIONS"] == {"helpdesk": ["viewUserDevices"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PORTAL_SESSION_LIFETIME", "soon", "PORTAL_SESSION_LIFETIME"),
+        ("PORTAL_SESSION_LIFETIME", "0", "PORTAL_SESSION_LIFETIME"),
+        ("PORTAL_TRUSTED_PROXIES", "-1", "PORTAL_TRUSTED_PROXIES"),
+        ("PORTAL_GROUP_PERMISSIONS", "{not json", "PORTAL_GROUP_PERMISSIONS"),
+        ("PORTAL_GROUP_PERMISSIONS", '{"a": ["becomeRoot"]}', "unknown permissions"),
+        ("PORTAL_GROUP_PERMISSIONS", '["viewUserDevices"]', "PORTAL_GROUP_PERMISSIONS"),
+        ("PORTAL_DATABASE_URL", "mysql://x/y", "PORTAL_DATABASE_URL"),
+        ("PORTAL_GEOIP_DATABASE", "/nonexistent.mmdb", "PORTAL_GEOIP_DATABASE"),
+        ("PORTAL_OIDC_ISSUER", "idp.example", "PORTAL_OIDC_ISSUER"),
+        ("PORTAL_OIDC_SCOPES", "email profile", "openid"),
+        ("PORTAL_ENV", "staging", "PORTAL_ENV"),
+    ],
+)
+def test_bad_values_are_clear_start_up_errors(clean_env, name, value, message):
+    clean_env.setenv("PORTAL_ENV", "development")
+    clean_env.setenv("PORTAL_OIDC_CLIENT_ID", "portal")
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app()
+
+
+def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(clean_env):
+    clean_env.setenv("PORTAL_ENV", "development")
+    clean_env.setenv("PORTAL_TRUSTED_PROXIES", "1")
+    app = create_app()
+
+    @app.get("/_ip")
+    def _ip():
+        from flask import request
+
+        return request.remote_addr
+
+    client = app.test_client()
+    ip = client.get("/_ip", headers={"X-Forwarded-For": "81.2.69.142"}).data.decode()
+    assert ip == "81.2.69.142"
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(clean_env):
+    clean_env.setenv("PORTAL_ENV", "development")
+    app = create_app()
+
+    @app.get("/_ip")
+    def _ip():
+        from flask import request
+
+        return request.remote_addr
+
+    client = app.test_client()
+    assert client.get("/_ip", headers={"X-Forwarded-For": "81.2.69.142"}).data == b"127.0.0.1"
