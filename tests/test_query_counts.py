@@ -1,0 +1,62 @@
+"""Requests cost a fixed number of queries, however many devices and sessions a user has."""
+
+from __future__ import annotations
+
+from support.queries import count_queries
+
+from portal.extensions import db
+from portal.services import sessions
+from portal.services.sessions import ClientInfo, SessionPolicy
+
+UAS = [
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+]
+
+
+def _add_devices(app, email: str, count: int) -> None:
+    from portal.services.identity import find_user_by_email
+
+    with app.app_context():
+        user = find_user_by_email(email)
+        policy = SessionPolicy.from_config(app.config)
+        for i in range(count):
+            sessions.record_sign_in(
+                user,
+                device_secret=None,
+                client=ClientInfo(ip_address="81.2.69.142", user_agent=UAS[i % 2]),
+                policy=policy,
+                geoip_database=app.config["GEOIP_DATABASE"],
+            )
+        db.session.commit()
+
+
+def _queries(app, call) -> int:
+    with app.app_context():
+        engine = db.engine
+    with count_queries(engine) as statements:
+        response = call()
+        assert response.status_code == 200
+    return len(statements)
+
+
+def test_my_devices_page_query_count_does_not_grow_with_devices(app, auth):
+    browser = auth.new_client("alice")
+    _add_devices(app, "alice@example.test", 2)
+    browser.get("/")  # warm: the once-a-minute activity stamp may write on the first request
+    few = _queries(app, lambda: browser.get("/"))
+    _add_devices(app, "alice@example.test", 25)
+    many = _queries(app, lambda: browser.get("/"))
+    assert many == few
+
+
+def test_get_devices_query_count_does_not_grow_with_devices(app, client, auth):
+    headers = auth.bearer("alice")
+    client.get("/devices", headers=headers)  # first use records the token's session
+    _add_devices(app, "alice@example.test", 2)
+    few = _queries(app, lambda: client.get("/devices", headers=headers))
+    _add_devices(app, "alice@example.test", 25)
+    many = _queries(app, lambda: client.get("/devices", headers=headers))
+    assert many == few
