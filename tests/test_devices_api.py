@@ -202,3 +202,27 @@ def test_unexpected_failure_is_the_documented_500(client, auth, monkeypatch):
     response = client.get("/devices", headers=headers)
     assert response.status_code == 500
     assert response.get_json() == {"success": False, "error": "Failed to retrieve devices"}
+
+
+def test_unknown_kid_refreshes_the_issuers_keys(client, auth, monkeypatch):
+    from portal.auth import tokens
+
+    api_auth._jwks._keys.clear()
+    assert client.get("/devices", headers=auth.bearer("alice")).status_code == 200
+    # The issuer rotates in a new key; tokens signed with it name a kid the cache has not seen.
+    original = api_auth._jwks._fetch
+    fetches = []
+
+    def rotated(uri):
+        fetches.append(uri)
+        keys, fetched_at, algs = original(uri)
+        keys.keys.append(TEST_KEY)
+        return keys, fetched_at, algs
+
+    monkeypatch.setattr(api_auth._jwks, "_fetch", rotated)
+    monkeypatch.setattr(tokens, "JWKS_MIN_REFRESH_SECONDS", 0)
+    token = mint({"iss": auth.idp.issuer, "aud": "https://portal.test/api", "sub": "alice"})
+    response = client.get("/devices", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert len(fetches) == 1
+    api_auth._jwks._keys.clear()
