@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     config_module.load(app, config)
+    app.json.sort_keys = False  # keep keys in the documented order
 
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
