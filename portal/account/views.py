@@ -1,13 +1,54 @@
-"""My devices and a device page; the services do the work, these views only render."""
+"""My devices, a device page, and the buttons on them; ``operations`` does the work.
+
+Every change is a POST with a CSRF token (Flask-WTF), answered with a redirect and a flash
+message (post/redirect/get). The account-wide sign-outs ask first on a page of their own, so
+they work without JavaScript: GET asks, POST does.
+"""
 
 from __future__ import annotations
 
-from flask import abort, render_template
-from flask_login import current_user
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 
+from ..auth import safe_next
 from ..authz import signed_in
+from ..extensions import db
 from ..services import devices
-from . import bp
+from . import bp, operations
+from .forms import ActionForm, RenameForm, TrustForm
+
+
+def _actor() -> operations.Actor:
+    return operations.Actor(current_user._get_current_object(), request.remote_addr)
+
+
+def _forms() -> dict:
+    """What the device cards' forms need besides the CSRF token: the trust levels."""
+    return {"trust_form": TrustForm()}
+
+
+def _locked_device_or_404(device_id: str):
+    found = devices.lock_device(current_user.user.id, device_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _back(form: ActionForm):
+    """Back to the page the form was on (a local path only), else My devices."""
+    return redirect(safe_next(form.next.data))
+
+
+def _signed_out(message: str):
+    """This browser's own session has just ended: forget it here too and say so."""
+    logout_user()
+    session.clear()
+    flash(message, "success")
+    return redirect(url_for("main.index"))
+
+
+def _form_errors(form) -> str:
+    return " ".join(e for errors in form.errors.values() for e in errors) or "Please try again."
 
 
 def my_devices():
@@ -19,6 +60,7 @@ def my_devices():
         rows=rows,
         current_device_id=current_device_id,
         active_total=sum(r.active_sessions for r in rows),
+        **_forms(),
     )
 
 
@@ -34,4 +76,128 @@ def device(device_id: str):
         device=found,
         sessions=devices.device_sessions(found),
         is_current=found.id == current_user.session.device_id,
+        **_forms(),
     )
+
+
+@bp.post("/devices/<device_id>/sign-out")
+@signed_in
+def sign_out_device(device_id: str):
+    """End every session of one of my devices; on this device, that signs me out."""
+    form = ActionForm()
+    found = _locked_device_or_404(device_id)
+    if not form.validate_on_submit():
+        abort(400)
+    ended, ended_current = operations.sign_out_device(_actor(), found)
+    db.session.commit()
+    if ended_current:
+        return _signed_out("You signed out this device.")
+    flash(f"Signed out {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
+    return _back(form)
+
+
+@bp.post("/devices/<device_id>/trust")
+@signed_in
+def trust_device(device_id: str):
+    """Trust one of my devices for PORTAL_DEVICE_TRUST_DAYS at the chosen level."""
+    form = TrustForm()
+    found = _locked_device_or_404(device_id)
+    if not form.validate_on_submit():
+        db.session.rollback()
+        flash(_form_errors(form), "error")
+        return _back(form)
+    days = current_app.config["DEVICE_TRUST_DAYS"]
+    expires = operations.trust_device(_actor(), found, form.level.data, days)
+    db.session.commit()
+    flash(
+        f"{found.name} is trusted ({form.level.data.title()}) until "
+        f"{expires.strftime('%Y-%m-%d %H:%M')} UTC.",
+        "success",
+    )
+    return _back(form)
+
+
+@bp.post("/devices/<device_id>/untrust")
+@signed_in
+def untrust_device(device_id: str):
+    """Stop trusting one of my devices; it is signed out and must sign in again."""
+    form = ActionForm()
+    found = _locked_device_or_404(device_id)
+    if not form.validate_on_submit():
+        abort(400)
+    was_current = found.id == current_user.session.device_id
+    operations.untrust_device(_actor(), found)
+    db.session.commit()
+    if was_current:
+        return _signed_out("This device is no longer trusted, and you were signed out.")
+    flash(f"{found.name} is no longer trusted and was signed out.", "success")
+    return _back(form)
+
+
+@bp.post("/devices/<device_id>/rename")
+@signed_in
+def rename_device(device_id: str):
+    """Give one of my devices a name of 1-64 printable characters."""
+    form = RenameForm()
+    found = _locked_device_or_404(device_id)
+    if not form.validate_on_submit():
+        db.session.rollback()
+        flash(_form_errors(form), "error")
+        return _back(form)
+    try:
+        name = operations.rename_device(_actor(), found, form.name.data)
+    except devices.InvalidDeviceName as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _back(form)
+    db.session.commit()
+    flash(f"Renamed to {name}.", "success")
+    return _back(form)
+
+
+@bp.route("/sign-out-others", methods=["GET", "POST"])
+@signed_in
+def sign_out_others():
+    """Sign out every other device, keeping this one (GET asks, POST does)."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _confirm(
+            form,
+            title="Sign out all other devices?",
+            text="Every other browser, phone and API token signed in to your account will be "
+            "signed out at once. This device stays signed in.",
+            button="Sign out all other devices",
+        )
+    ended, _ = operations.revoke_all_sessions(_actor(), include_current=False)
+    db.session.commit()
+    flash(
+        f"Signed out all other devices ({ended} session{'' if ended == 1 else 's'} ended).",
+        "success",
+    )
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/sign-out-everywhere", methods=["GET", "POST"])
+@signed_in
+def sign_out_everywhere():
+    """Sign out every device, this one too (GET asks, POST does)."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _confirm(
+            form,
+            title="Sign out everywhere?",
+            text="Every browser, phone and API token signed in to your account will be signed "
+            "out at once, including this one.",
+            button="Sign out everywhere",
+        )
+    operations.revoke_all_sessions(_actor(), include_current=True)
+    db.session.commit()
+    return _signed_out("You were signed out everywhere.")
+
+
+def _confirm(form: ActionForm, *, title: str, text: str, button: str):
+    """The confirmation page; a POST that got here had no valid token and changes nothing."""
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "account/confirm.html", form=form, title=title, text=text, button=button
+    ), status

@@ -1,15 +1,62 @@
-"""Flashback "device-session-management" routes: bodies carry ``success``."""
+"""Flashback "device-session-management" routes: bodies carry ``success``.
+
+Every id is looked up within the caller's own devices and sessions, so another user's id is
+"not found", exactly like one that does not exist. Changes go through ``account.operations``,
+the same functions the My devices pages call, and each writes one audit event.
+"""
 
 from __future__ import annotations
 
-from flask import jsonify
+import re
 
-from ..services import devices
+from flask import current_app, jsonify, request
+
+from ..account import operations
+from ..auth.principal import session_policy
+from ..extensions import db
+from ..models import TrustLevel
+from ..services import devices, sessions
+from ..timefmt import iso_z
 from . import FAILURE_MESSAGES, envelope
 from .auth import bearer
-from .serializers import envelope_device
+from .errors import ApiError
+from .serializers import envelope_device, envelope_device_detail, envelope_session
 
-FAILURE_MESSAGES["api_envelope.list_devices"] = "Failed to retrieve devices"
+FAILURE_MESSAGES.update(
+    {
+        "api_envelope.list_devices": "Failed to retrieve devices",
+        "api_envelope.get_device": "Failed to retrieve device",
+        "api_envelope.trust_device": "Failed to trust device",
+        "api_envelope.untrust_device": "Failed to untrust device",
+        "api_envelope.remove_device": "Failed to remove device",
+        "api_envelope.list_sessions": "Failed to retrieve sessions",
+        "api_envelope.revoke_session": "Failed to revoke session",
+        "api_envelope.revoke_all_sessions": "Failed to revoke sessions",
+        "api_envelope.heartbeat": "Failed to extend session",
+    }
+)
+
+FINGERPRINT = re.compile(r"^[0-9a-fA-F]{64}$")
+DEVICE_NOT_FOUND = "Device not found"
+
+
+def _actor(principal) -> operations.Actor:
+    return operations.Actor(principal, request.remote_addr)
+
+
+def _json_object() -> dict:
+    """The request body as a JSON object; anything else is a 400."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return body
+
+
+def _locked_device(principal, device_id: str):
+    found = devices.lock_device(principal.user.id, device_id)
+    if found is None:
+        raise ApiError(404, DEVICE_NOT_FOUND)
+    return found
 
 
 @envelope.get("/devices")
@@ -19,3 +66,105 @@ def list_devices(principal):
     current = principal.session.device_id if principal.session else None
     rows = devices.list_devices(principal.user.id, current_device_id=current)
     return jsonify(success=True, devices=[envelope_device(r.device) for r in rows])
+
+
+@envelope.get("/devices/<id>")
+@bearer("devices:read")
+def get_device(principal, id: str):
+    """One of the caller's devices with every session it has had (its login history)."""
+    found = devices.get_device(principal.user.id, id)
+    if found is None:
+        raise ApiError(404, DEVICE_NOT_FOUND)
+    return jsonify(
+        success=True, device=envelope_device_detail(found, devices.device_sessions(found))
+    )
+
+
+@envelope.post("/devices/trust")
+@bearer("devices:write")
+def trust_device(principal):
+    """Trust the caller's device with ``{"fingerprint"}`` for PORTAL_DEVICE_TRUST_DAYS.
+
+    ``trustLevel`` (HIGH, MEDIUM or LOW) is optional and defaults to HIGH.
+    """
+    body = _json_object()
+    fingerprint = body.get("fingerprint")
+    if fingerprint is None or fingerprint == "":
+        raise ApiError(400, "fingerprint is required")
+    if not isinstance(fingerprint, str) or not FINGERPRINT.match(fingerprint):
+        raise ApiError(400, "fingerprint must be a SHA-256 hex digest (64 hex characters)")
+    level = body.get("trustLevel", TrustLevel.HIGH.value)
+    if level not in devices.TRUST_LEVELS:
+        raise ApiError(400, f"trustLevel must be one of {', '.join(devices.TRUST_LEVELS)}")
+    found = devices.get_device_by_fingerprint(principal.user.id, fingerprint.lower())
+    if found is None:
+        raise ApiError(404, DEVICE_NOT_FOUND)
+    found = _locked_device(principal, found.id)
+    expires = operations.trust_device(
+        _actor(principal), found, level, current_app.config["DEVICE_TRUST_DAYS"]
+    )
+    db.session.commit()
+    return jsonify(
+        success=True, message="Device trusted successfully", trustExpiresAt=iso_z(expires)
+    )
+
+
+@envelope.post("/devices/<id>/untrust")
+@bearer("devices:write")
+def untrust_device(principal, id: str):
+    """Stop trusting one of the caller's devices and end its sessions."""
+    found = _locked_device(principal, id)
+    operations.untrust_device(_actor(principal), found)
+    db.session.commit()
+    return jsonify(success=True, message="Device untrusted successfully")
+
+
+@envelope.delete("/devices/<id>")
+@bearer("devices:write")
+def remove_device(principal, id: str):
+    """Remove one of the caller's devices: its sessions end, its rows stay for the history."""
+    found = _locked_device(principal, id)
+    operations.remove_device(_actor(principal), found)
+    db.session.commit()
+    return jsonify(success=True, message="Device removed successfully")
+
+
+@envelope.get("/sessions")
+@bearer("devices:read")
+def list_sessions(principal):
+    """The caller's active sessions, newest first."""
+    rows = sessions.active_sessions(principal.user.id)
+    return jsonify(success=True, sessions=[envelope_session(s) for s in rows])
+
+
+@envelope.post("/sessions/<session_id>/revoke")
+@bearer("devices:write")
+def revoke_session(principal, session_id: str):
+    """End one of the caller's active sessions (this token's own too, if asked)."""
+    found = sessions.lock_session_of_user(principal.user.id, session_id)
+    if found is None:
+        raise ApiError(404, "Session not found")
+    operations.revoke_session(_actor(principal), found)
+    db.session.commit()
+    return jsonify(success=True, message="Session revoked successfully")
+
+
+@envelope.post("/sessions/revoke-all")
+@bearer("devices:write")
+def revoke_all_sessions(principal):
+    """End all the caller's sessions, including the one this token stands for."""
+    operations.revoke_all_sessions(_actor(principal), include_current=True)
+    db.session.commit()
+    return jsonify(success=True, message="All sessions revoked successfully")
+
+
+@envelope.post("/sessions/<session_id>/heartbeat")
+@bearer("devices:write")
+def heartbeat(principal, session_id: str):
+    """Slide an active session's expiry forward, never past its absolute cap."""
+    found = sessions.lock_session_of_user(principal.user.id, session_id)
+    if found is None:
+        raise ApiError(404, "Session not found or expired")
+    expires = operations.extend_session(_actor(principal), found, session_policy())
+    db.session.commit()
+    return jsonify(success=True, message="Session extended successfully", newExpiry=iso_z(expires))

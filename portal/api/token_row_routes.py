@@ -1,5 +1,61 @@
-"""TKT "auth/devices" routes: arrays of session rows with ``deviceInfo``."""
+"""TKT "auth/devices" routes (self-service): arrays of session rows with ``deviceInfo``.
+
+In the TKT document a "device" is one session (a refresh token and its access token), so the
+ids here are session ids. Changes go through ``account.operations``, as the pages' do.
+"""
 
 from __future__ import annotations
 
-from . import token_rows  # noqa: F401
+from flask import jsonify, request
+
+from ..account import operations
+from ..extensions import db
+from ..services import sessions
+from ..services.devices import parse_id
+from . import FAILURE_MESSAGES, token_rows
+from .auth import bearer
+from .errors import ApiError
+from .serializers import token_row
+
+FAILURE_MESSAGES.update(
+    {
+        "api_token_rows.list_my_devices": "Failed to retrieve devices",
+        "api_token_rows.revoke_my_device": "Failed to revoke device",
+        "api_token_rows.revoke_all_my_devices": "Failed to revoke devices",
+    }
+)
+
+
+def _actor(principal) -> operations.Actor:
+    return operations.Actor(principal, request.remote_addr)
+
+
+@token_rows.get("/auth/devices")
+@bearer("devices:read")
+def list_my_devices(principal):
+    """The caller's active sessions, in the same row shape as ``GET /devices/users/{userId}``."""
+    return jsonify([token_row(s) for s in sessions.active_sessions(principal.user.id)])
+
+
+@token_rows.delete("/auth/devices/<id>")
+@bearer("devices:write")
+def revoke_my_device(principal, id: str):
+    """End one of the caller's sessions; 400 for an id that is not a UUID."""
+    sid = parse_id(id)
+    if sid is None:
+        raise ApiError(400, "Device id must be a UUID", code="invalid_id")
+    found = sessions.lock_session_of_user(principal.user.id, sid)
+    if found is None:
+        raise ApiError(404, "Device not found")
+    operations.revoke_session(_actor(principal), found)
+    db.session.commit()
+    return "", 204
+
+
+@token_rows.post("/auth/devices/revoke-all")
+@bearer("devices:write")
+def revoke_all_my_devices(principal):
+    """End all the caller's sessions except the one this token stands for."""
+    operations.revoke_all_sessions(_actor(principal), include_current=False)
+    db.session.commit()
+    return "", 204

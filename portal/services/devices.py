@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
-from .sessions import end_sessions
+from .sessions import end_sessions, hold_write_lock
 
 TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.value)
 
@@ -78,6 +78,25 @@ def get_device(user_id: uuid.UUID, device_id: str | uuid.UUID) -> Device | None:
         select(Device).where(
             Device.id == did, Device.user_id == user_id, Device.removed_at.is_(None)
         )
+    ).scalar_one_or_none()
+
+
+def lock_device(user_id: uuid.UUID, device_id: str | uuid.UUID) -> Device | None:
+    """``get_device``, with the device locked until commit, for changing it.
+
+    Concurrent actions on one device (trust while removing, two renames) run one after the
+    other, and each reads the device as the previous one left it: a removed device is not
+    found, so it cannot be trusted again behind the removal's back.
+    """
+    did = parse_id(device_id)
+    if did is None:
+        return None
+    hold_write_lock(Device.__table__)
+    return db.session.execute(
+        select(Device)
+        .where(Device.id == did, Device.user_id == user_id, Device.removed_at.is_(None))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 

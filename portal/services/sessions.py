@@ -253,6 +253,39 @@ def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> User
     ).scalar_one_or_none()
 
 
+def hold_write_lock(table) -> None:
+    """On SQLite, take the database's write lock now, for the rest of the transaction.
+
+    SQLite has no row locks and ignores ``FOR UPDATE``; a write that changes nothing is how a
+    transaction queues behind other writers before it reads, so what it reads stays current.
+    PostgreSQL needs nothing here: callers lock rows with ``SELECT ... FOR UPDATE``.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(table).where(table.c.id.is_(None)).values(id=table.c.id))
+
+
+def lock_session_of_user(
+    user_id: uuid.UUID, session_id: str | uuid.UUID, now: datetime | None = None
+) -> UserSession | None:
+    """One of the user's *active* sessions, locked until commit; None when not found or over.
+
+    Concurrent changes to one session (two revokes, a revoke and a heartbeat) run one after
+    the other, and the second sees what the first did.
+    """
+    try:
+        sid = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
+    except ValueError:
+        return None
+    hold_write_lock(UserSession.__table__)
+    found = db.session.execute(
+        select(UserSession)
+        .where(UserSession.id == sid, UserSession.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    return found if found is not None and found.is_active(now) else None
+
+
 def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | None = None):
     """Slide the expiry forward by one lifetime, never past the absolute cap."""
     now = now or utcnow()

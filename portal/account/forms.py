@@ -1,0 +1,46 @@
+"""Forms of the My devices pages; every one carries a CSRF token (Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from ..services.devices import TRUST_LEVELS
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token, and where to go afterwards."""
+
+    next = HiddenField()
+
+
+class TrustForm(ActionForm):
+    """Trust a device at a chosen level."""
+
+    level = SelectField(
+        "Trust level",
+        choices=[(level, level.title()) for level in TRUST_LEVELS],
+        default="MEDIUM",
+    )
+
+
+class RenameForm(ActionForm):
+    """Rename a device: 1-64 printable characters, trimmed."""
+
+    name = StringField(
+        "Device name",
+        filters=[_strip],
+        validators=[
+            DataRequired("A device name must be 1 to 64 printable characters."),
+            Length(max=64, message="A device name must be 1 to 64 printable characters."),
+        ],
+    )
+
+    def validate_name(self, field) -> None:
+        if not field.data.isprintable():
+            raise ValidationError("A device name must be 1 to 64 printable characters.")
