@@ -28,5 +28,118 @@ def demo_data(issuer: str | None, force: bool) -> None:
     click.echo(f"demo data: {created} users created" if created else "demo data: already loaded")
 
 
+def _cli_actor() -> str:
+    """Who ran the command, for the audit log (the operating-system account)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _user_or_exit(email: str):
+    from .services import identity
+
+    user = identity.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(
+            f"no user with email {email!r} (users appear after their first sign-in)"
+        )
+    return user
+
+
+def _permission_or_exit(permission: str) -> str:
+    from .services import identity
+
+    try:
+        return identity.check_permission_name(permission)
+    except identity.UnknownPermission as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@portal_cli.command("grant")
+@click.argument("email")
+@click.argument("permission")
+def grant_command(email: str, permission: str) -> None:
+    """Give PERMISSION to the user with EMAIL, on top of what their groups give."""
+    from .services import audit, identity
+
+    permission = _permission_or_exit(permission)
+    user = _user_or_exit(email)
+    actor = _cli_actor()
+    if not identity.grant(user, permission, granted_by=actor):
+        click.echo(f"{user.email} already has a local grant of {permission}")
+        return
+    audit.record(
+        audit.Actions.GRANT_PERMISSION,
+        actor=None,
+        actor_label=actor,
+        target_user=user,
+        permission=permission,
+    )
+    db.session.commit()
+    click.echo(f"granted {permission} to {user.email}")
+
+
+@portal_cli.command("revoke-grant")
+@click.argument("email")
+@click.argument("permission")
+def revoke_grant_command(email: str, permission: str) -> None:
+    """Take a local grant of PERMISSION away from the user with EMAIL."""
+    from .services import audit, identity
+
+    permission = _permission_or_exit(permission)
+    user = _user_or_exit(email)
+    if not identity.revoke_grant(user, permission):
+        click.echo(f"{user.email} has no local grant of {permission}")
+        return
+    audit.record(
+        audit.Actions.REVOKE_PERMISSION,
+        actor=None,
+        actor_label=_cli_actor(),
+        target_user=user,
+        permission=permission,
+    )
+    db.session.commit()
+    click.echo(f"revoked the local grant of {permission} from {user.email}")
+
+
+@portal_cli.command("grants")
+@click.argument("email", required=False)
+def grants_command(email: str | None) -> None:
+    """List local grants (all, or one user's, with the permissions their groups give)."""
+    from sqlalchemy import select
+
+    from .models import Grant, User
+    from .services import identity
+
+    if email:
+        user = _user_or_exit(email)
+        rows = sorted(user.grants, key=lambda g: g.permission)
+        for g in rows:
+            granted = f"{g.granted_at:%Y-%m-%d}\t{g.granted_by or ''}"
+            click.echo(f"{user.email}\t{g.permission}\t{granted}")
+        if not rows:
+            click.echo(f"{user.email} has no local grants")
+        effective = identity.permissions_for(
+            user, user.groups or [], current_app.config["GROUP_PERMISSIONS"]
+        )
+        click.echo(
+            "effective (groups at last sign-in + grants): "
+            + (", ".join(sorted(effective)) or "none")
+        )
+        return
+    rows = db.session.execute(
+        select(User.email, Grant.permission, Grant.granted_at, Grant.granted_by)
+        .join(Grant, Grant.user_id == User.id)
+        .order_by(User.email, Grant.permission)
+    ).all()
+    for user_email, permission, granted_at, granted_by in rows:
+        click.echo(f"{user_email}\t{permission}\t{granted_at:%Y-%m-%d}\t{granted_by or ''}")
+    if not rows:
+        click.echo("no local grants")
+
+
 def init_app(app) -> None:
     app.cli.add_command(portal_cli)

@@ -1,18 +1,349 @@
-"""Admin views (filled in by the admin issue)."""
+"""Admin pages: find a user, investigate their devices and sign-ins, revoke, read the audit log.
+
+Views only parse the request, call ``services.users`` / ``services.audit_log``, commit and
+render or redirect; every one names the permission it needs.
+"""
 
 from __future__ import annotations
 
-from flask import abort
+from datetime import date
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
-from ..authz import signed_in
+from ..authz import (
+    MANAGE_USER_DEVICES,
+    VIEW_AUDIT_LOG,
+    VIEW_USER_DEVICES,
+    require_permission,
+    signed_in,
+)
+from ..extensions import db
+from ..models import User
+from ..services import audit, audit_log, devices, sessions, users
+from ..services.investigation import FLAG_LABELS
+from ..timefmt import iso_z
 from . import bp
+from .csv_export import csv_response
+
+
+def _page_number() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+def _target_or_404(user_id: str) -> User:
+    user = users.get_user(user_id)
+    if user is None:
+        abort(404)
+    return user
 
 
 @bp.get("/")
 @signed_in
 def index():
-    """Entry point of the admin area."""
-    if not current_user.has_any_permission:
-        abort(403)
-    return "Admin"
+    """The admin area's start: user search or the audit log, whichever the caller may use."""
+    if current_user.can(VIEW_USER_DEVICES):
+        return redirect(url_for("admin.user_search"))
+    if current_user.can(VIEW_AUDIT_LOG):
+        return redirect(url_for("admin.audit_events"))
+    abort(403)
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+@require_permission(VIEW_USER_DEVICES)
+def user_search():
+    """Search users by email, name or subject; sortable, 50 a page."""
+    q = request.args.get("q", "").strip()
+    result = users.search_users(
+        q,
+        sort=request.args.get("sort"),
+        direction=request.args.get("dir"),
+        page=_page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+    )
+    return render_template("admin/users.html", q=q, result=result, flag_labels=FLAG_LABELS)
+
+
+@bp.get("/users/<user_id>")
+@require_permission(VIEW_USER_DEVICES)
+def user_detail(user_id: str):
+    """One user's profile, permissions, devices and every session, with investigation flags."""
+    target = _target_or_404(user_id)
+    history = users.user_history(target)
+    users.record_view(current_user.user, target, ip_address=request.remote_addr, via="page")
+    db.session.commit()
+    return render_template(
+        "admin/user.html",
+        target=target,
+        history=history,
+        permissions=users.permission_sources(target, current_app.config["GROUP_PERMISSIONS"]),
+        flag_labels=FLAG_LABELS,
+        can_manage=current_user.can(MANAGE_USER_DEVICES),
+        current_session_id=current_user.session.id if current_user.session else None,
+    )
+
+
+CSV_HEADER = [
+    "device_id",
+    "device_name",
+    "device_type",
+    "device_kind",
+    "os",
+    "browser",
+    "trust",
+    "trust_expires_at",
+    "device_removed_at",
+    "session_id",
+    "login_method",
+    "signed_in_at",
+    "last_used_at",
+    "expires_at",
+    "ended_at",
+    "ended_how",
+    "ip_address",
+    "location",
+    "flags",
+]
+
+
+@bp.get("/users/<user_id>/devices.csv")
+@require_permission(VIEW_USER_DEVICES)
+def user_export(user_id: str):
+    """CSV of the user's devices and all their sessions (one line per session)."""
+    target = _target_or_404(user_id)
+    history = users.user_history(target)
+    audit.record(
+        audit.Actions.EXPORT_CSV,
+        actor=current_user.user,
+        target_user=target,
+        ip_address=request.remote_addr,
+        export="user_devices",
+    )
+    db.session.commit()
+
+    def rows():
+        for entry in history.devices:
+            d = entry.device
+            device_cells = [
+                d.id,
+                d.name,
+                (d.device_type or "").lower(),
+                d.kind,
+                " ".join(p for p in (d.os_name, d.os_version) if p),
+                " ".join(p for p in (d.browser, d.browser_version) if p),
+                d.effective_trust_level()
+                if d.trusted_now()
+                else ("expired" if d.is_trusted else "untrusted"),
+                iso_z(d.trust_expires_at),
+                iso_z(d.removed_at),
+            ]
+            for s in entry.sessions or [None]:
+                if s is None:
+                    yield [*device_cells, *[""] * 10]
+                    continue
+                flags = [f.label for f in history.session_findings.get(s.id, [])]
+                yield [
+                    *device_cells,
+                    s.id,
+                    s.login_method,
+                    iso_z(s.created_at),
+                    iso_z(s.last_used_at),
+                    iso_z(s.expires_at),
+                    iso_z(s.ended_at),
+                    s.end_label or "active",
+                    s.ip_address,
+                    s.location,
+                    "; ".join(flags),
+                ]
+
+    return csv_response(f"user-{target.id}-devices.csv", CSV_HEADER, rows())
+
+
+# -- revoking (each a confirm page on GET, the change on POST) ------------------------------
+
+
+def _back_to(target: User):
+    return redirect(url_for("admin.user_detail", user_id=target.id))
+
+
+@bp.route("/users/<user_id>/sessions/<session_id>/revoke", methods=["GET", "POST"])
+@require_permission(MANAGE_USER_DEVICES)
+def revoke_session(user_id: str, session_id: str):
+    """End one session of the user (after confirming)."""
+    target = _target_or_404(user_id)
+    row = sessions.get_session_of_user(target.id, session_id)
+    if row is None:
+        abort(404)
+    if not row.is_active():
+        flash("That session had already ended.", "info")
+        return _back_to(target)
+    if request.method == "GET":
+        return render_template(
+            "admin/confirm.html",
+            target=target,
+            title="Revoke this session?",
+            what=f"the session started {row.created_at:%Y-%m-%d %H:%M} UTC on "
+            f"“{row.device.name}” ({row.ip_address or 'unknown IP'}, "
+            f"{row.location or 'unknown location'})",
+            consequence="That browser or token is signed out on its next request.",
+            own=current_user.session is not None and row.id == current_user.session.id,
+            button="Revoke session",
+        )
+    users.revoke_user_session(current_user.user, row, ip_address=request.remote_addr, via="page")
+    db.session.commit()
+    flash(f"Session on “{row.device.name}” revoked.", "success")
+    return _back_to(target)
+
+
+@bp.route("/users/<user_id>/devices/<device_id>/revoke", methods=["GET", "POST"])
+@require_permission(MANAGE_USER_DEVICES)
+def revoke_device(user_id: str, device_id: str):
+    """End every session of one of the user's devices (after confirming)."""
+    target = _target_or_404(user_id)
+    device = devices.get_device(target.id, device_id)
+    if device is None:
+        abort(404)
+    if request.method == "GET":
+        return render_template(
+            "admin/confirm.html",
+            target=target,
+            title="Revoke this device?",
+            what=f"every active session of “{device.name}”",
+            consequence="Each of them is signed out on its next request; the device must sign "
+            "in again to be used.",
+            own=current_user.session is not None and device.id == current_user.session.device_id,
+            button="Revoke device",
+        )
+    count = users.revoke_user_device(
+        current_user.user, device, ip_address=request.remote_addr, via="page"
+    )
+    db.session.commit()
+    flash(f"“{device.name}”: {count} session{'' if count == 1 else 's'} revoked.", "success")
+    return _back_to(target)
+
+
+@bp.route("/users/<user_id>/revoke-all", methods=["GET", "POST"])
+@require_permission(MANAGE_USER_DEVICES)
+def revoke_all(user_id: str):
+    """End all of the user's sessions (after confirming); your own current one is kept."""
+    target = _target_or_404(user_id)
+    is_self = target.id == current_user.user.id
+    if request.method == "GET":
+        return render_template(
+            "admin/confirm.html",
+            target=target,
+            title=f"Revoke all sessions of {target.display_name}?",
+            what="every active session on every device of this user",
+            consequence="This session of yours stays signed in."
+            if is_self
+            else "Each browser and token is signed out on its next request.",
+            own=False,
+            button="Revoke all sessions",
+        )
+    count = users.revoke_all_user_sessions(
+        current_user.user,
+        target,
+        current_session_id=current_user.session.id if current_user.session else None,
+        ip_address=request.remote_addr,
+        via="page",
+    )
+    db.session.commit()
+    flash(f"{count} session{'' if count == 1 else 's'} revoked.", "success")
+    return _back_to(target)
+
+
+# -- audit log ------------------------------------------------------------------------------
+
+
+def _date_arg(name: str) -> date | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        flash(f"Ignored the {name} date “{value}”: use YYYY-MM-DD.", "error")
+        return None
+
+
+def _audit_filter() -> audit_log.AuditFilter:
+    action = request.args.get("action", "")
+    return audit_log.AuditFilter(
+        actor=request.args.get("actor", "").strip(),
+        target=request.args.get("target", "").strip(),
+        action=action if action in audit.Actions.all() else "",
+        since=_date_arg("since"),
+        until=_date_arg("until"),
+    )
+
+
+@bp.get("/audit")
+@require_permission(VIEW_AUDIT_LOG)
+def audit_events():
+    """The audit log, newest first, filtered by actor, target, action and dates."""
+    filters = _audit_filter()
+    result = audit_log.search_events(
+        filters, page=_page_number(), per_page=current_app.config["PAGE_SIZE"]
+    )
+    return render_template(
+        "admin/audit.html", filters=filters, result=result, actions=audit.Actions.all()
+    )
+
+
+AUDIT_CSV_HEADER = [
+    "occurred_at",
+    "action",
+    "actor_id",
+    "actor",
+    "target_user_id",
+    "target",
+    "device_id",
+    "session_id",
+    "ip_address",
+    "detail",
+]
+
+
+@bp.get("/audit.csv")
+@require_permission(VIEW_AUDIT_LOG)
+def audit_export():
+    """The filtered audit log as CSV, streamed (the export itself is audited first)."""
+    import json
+
+    filters = _audit_filter()
+    audit.record(
+        audit.Actions.EXPORT_CSV,
+        actor=current_user.user,
+        ip_address=request.remote_addr,
+        export="audit_log",
+        filters={k: str(v) for k, v in vars(filters).items() if v not in (None, "")} or None,
+    )
+    db.session.commit()
+
+    def rows():
+        for e in audit_log.iter_events(filters):
+            yield [
+                iso_z(e.occurred_at),
+                e.action,
+                e.actor_id,
+                e.actor_label,
+                e.target_user_id,
+                e.target_user.email if e.target_user else None,
+                e.device_id,
+                e.session_id,
+                e.ip_address,
+                json.dumps(e.detail or {}, sort_keys=True),
+            ]
+
+    return csv_response("audit-log.csv", AUDIT_CSV_HEADER, rows())

@@ -1,5 +1,74 @@
-"""TKT admin routes: another user's sessions (``/devices/users/...``)."""
+"""TKT "auth/devices" admin routes: another user's sessions under ``/devices/users/...``.
+
+As the TKT document specifies: rows are active sessions (a refresh token and its access token)
+with their device in ``deviceInfo``; errors are ``{"error": {"code", "message"}}`` with 400 for a
+malformed user id, 401 without a valid token, 403 without the permission, 404 for an unknown
+user (or a session that is not that user's).
+"""
 
 from __future__ import annotations
 
-from . import token_rows  # noqa: F401
+from flask import jsonify, request
+
+from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
+from ..extensions import db
+from ..models import User
+from ..services import sessions, users
+from ..services.devices import parse_id
+from . import token_rows
+from .auth import bearer
+from .errors import ApiError
+from .serializers import token_row
+
+
+def _user_or_error(user_id: str) -> User:
+    """The user named in the path: 400 when the id is not a UUID, 404 when nobody has it."""
+    uid = parse_id(user_id)
+    if uid is None:
+        raise ApiError(400, "Invalid user id format: expected a UUID")
+    user = users.get_user(uid)
+    if user is None:
+        raise ApiError(404, "User not found")
+    return user
+
+
+@token_rows.get("/devices/users/<user_id>")
+@bearer("devices:read", permission=VIEW_USER_DEVICES)
+def list_user_devices(principal, user_id: str):
+    """That user's active sessions as token rows (newest first); the look is audited."""
+    target = _user_or_error(user_id)
+    rows = sessions.active_sessions(target.id)
+    users.record_view(principal.user, target, ip_address=request.remote_addr, via="api")
+    db.session.commit()
+    return jsonify([token_row(s) for s in rows])
+
+
+@token_rows.delete("/devices/users/<user_id>/<device_id>")
+@bearer("devices:write", permission=MANAGE_USER_DEVICES)
+def revoke_user_device(principal, user_id: str, device_id: str):
+    """End one active session (a token row's ``id``) of that user: 204."""
+    target = _user_or_error(user_id)
+    if parse_id(device_id) is None:
+        raise ApiError(400, "Invalid device id format: expected a UUID")
+    row = users.get_active_session_of_user(target.id, device_id)
+    if row is None:
+        raise ApiError(404, "Device session not found")
+    users.revoke_user_session(principal.user, row, ip_address=request.remote_addr, via="api")
+    db.session.commit()
+    return "", 204
+
+
+@token_rows.post("/devices/users/<user_id>/revoke-all")
+@bearer("devices:write", permission=MANAGE_USER_DEVICES)
+def revoke_all_user_devices(principal, user_id: str):
+    """End all of that user's sessions, keeping the caller's own when the caller is that user."""
+    target = _user_or_error(user_id)
+    users.revoke_all_user_sessions(
+        principal.user,
+        target,
+        current_session_id=principal.session.id if principal.session else None,
+        ip_address=request.remote_addr,
+        via="api",
+    )
+    db.session.commit()
+    return "", 204

@@ -1,0 +1,118 @@
+"""Reading the audit log: filtered, newest first, a page at a time or streamed for export.
+
+Writing lives in ``audit`` (the only way in); nothing here or anywhere changes a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import aliased, contains_eager
+
+from ..extensions import db
+from ..models import AuditEvent, User
+from .devices import parse_id
+from .users import like_pattern
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page filters on; empty fields filter nothing.
+
+    ``actor`` and ``target`` are a user id, or text matched (any case) against email, name and
+    subject; ``actor`` also matches the recorded actor label (e.g. ``cli:root``).
+    ``since``/``until`` are whole UTC days, both included.
+    """
+
+    actor: str = ""
+    target: str = ""
+    action: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.actor, self.target, self.action, self.since, self.until))
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _user_match(alias, text: str, label_column=None):
+    uid = parse_id(text)
+    if uid is not None:
+        return alias.id == uid
+    pattern = like_pattern(text)
+    options = [
+        alias.email.ilike(pattern, escape="\\"),
+        alias.name.ilike(pattern, escape="\\"),
+        alias.subject.ilike(pattern, escape="\\"),
+    ]
+    if label_column is not None:
+        options.append(label_column.ilike(pattern, escape="\\"))
+    return or_(*options)
+
+
+def _filtered(f: AuditFilter) -> Select:
+    """AuditEvent rows with their actor and target loaded by the same joins the filters use."""
+    actor, target = aliased(User), aliased(User)
+    stmt = (
+        select(AuditEvent)
+        .outerjoin(actor, AuditEvent.actor_id == actor.id)
+        .outerjoin(target, AuditEvent.target_user_id == target.id)
+        .options(
+            contains_eager(AuditEvent.actor.of_type(actor)),
+            contains_eager(AuditEvent.target_user.of_type(target)),
+        )
+    )
+    if f.actor.strip():
+        stmt = stmt.where(_user_match(actor, f.actor.strip(), AuditEvent.actor_label))
+    if f.target.strip():
+        stmt = stmt.where(_user_match(target, f.target.strip()))
+    if f.action:
+        stmt = stmt.where(AuditEvent.action == f.action)
+    if f.since:
+        stmt = stmt.where(AuditEvent.occurred_at >= datetime.combine(f.since, time.min, UTC))
+    if f.until:
+        end = datetime.combine(f.until + timedelta(days=1), time.min, UTC)
+        stmt = stmt.where(AuditEvent.occurred_at < end)
+    return stmt
+
+
+def search_events(f: AuditFilter, *, page: int = 1, per_page: int = 50) -> AuditPage:
+    """One page of matching events, newest first (a count query and a page query)."""
+    stmt = _filtered(f)
+    total = db.session.execute(
+        select(func.count()).select_from(stmt.with_only_columns(AuditEvent.id).subquery())
+    ).scalar_one()
+    per_page = max(1, per_page)
+    page = min(max(1, page), max(1, -(-total // per_page)))
+    events = list(
+        db.session.execute(
+            stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        .unique()
+        .scalars()
+    )
+    return AuditPage(events, total, page, per_page)
+
+
+def iter_events(f: AuditFilter, batch: int = 500) -> Iterator[AuditEvent]:
+    """Every matching event, newest first, fetched ``batch`` rows at a time (for CSV export)."""
+    stmt = _filtered(f).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    result = db.session.execute(stmt.execution_options(yield_per=batch))
+    yield from result.scalars()

@@ -1,0 +1,151 @@
+"""Flags that help an admin investigate a user's sign-ins and devices.
+
+* **new country**: a sign-in from a country that none of the user's sign-ins in the previous
+  30 days came from (only when there *were* sign-ins in those 30 days to compare with, so a
+  user's very first sign-in is not flagged).
+* **impossible travel**: a sign-in whose distance from the user's previous located sign-in,
+  over the time between them, means travelling faster than 1,000 km/h (GeoIP coordinates).
+* **untrusted** / **trust expired**: a device that is not trusted, or whose trust has lapsed.
+
+Every session counts as a sign-in (browser sign-ins and the first use of a bearer token alike):
+a token used from a new place is as interesting to an investigator as a browser.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from ..models import Device, utcnow
+from .geo import distance_km
+
+NEW_COUNTRY_LOOKBACK = timedelta(days=30)
+MAX_TRAVEL_SPEED_KMH = 1000.0
+
+
+class Flag(enum.StrEnum):
+    NEW_COUNTRY = "new_country"
+    IMPOSSIBLE_TRAVEL = "impossible_travel"
+    UNTRUSTED = "untrusted"
+    TRUST_EXPIRED = "trust_expired"
+
+
+FLAG_LABELS = {
+    Flag.NEW_COUNTRY: "New country",
+    Flag.IMPOSSIBLE_TRAVEL: "Impossible travel",
+    Flag.UNTRUSTED: "Untrusted device",
+    Flag.TRUST_EXPIRED: "Trust expired",
+}
+
+
+class SignInLike(Protocol):
+    """What the flags need from a sign-in: a ``UserSession`` or a row with these columns."""
+
+    id: uuid.UUID
+    created_at: datetime
+    country_code: str | None
+    city: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One flag raised on one sign-in or device, with a sentence saying why."""
+
+    flag: Flag
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return FLAG_LABELS[self.flag]
+
+
+def _place(s: SignInLike) -> str:
+    if s.city and s.country_code:
+        return f"{s.city}, {s.country_code}"
+    return s.country_code or "unknown place"
+
+
+def travel_speed_kmh(earlier: SignInLike, later: SignInLike) -> tuple[float, float] | None:
+    """(distance km, speed km/h) between two located sign-ins; None if either has no position."""
+    if None in (earlier.latitude, earlier.longitude, later.latitude, later.longitude):
+        return None
+    km = distance_km(earlier.latitude, earlier.longitude, later.latitude, later.longitude)
+    hours = (later.created_at - earlier.created_at).total_seconds() / 3600
+    if hours <= 0:
+        return km, (float("inf") if km > 0 else 0.0)
+    return km, km / hours
+
+
+def sign_in_findings(sign_ins: Iterable[SignInLike]) -> dict[uuid.UUID, list[Finding]]:
+    """Flags for each of one user's sign-ins (any order in, computed oldest first).
+
+    Linear in the number of sign-ins: a sliding 30-day window of countries for "new country",
+    and the previous located sign-in for "impossible travel".
+    """
+    ordered: Sequence[SignInLike] = sorted(sign_ins, key=lambda s: s.created_at)
+    findings: dict[uuid.UUID, list[Finding]] = {}
+    window: deque[SignInLike] = deque()
+    countries: Counter[str] = Counter()
+    previous_located: SignInLike | None = None
+    for s in ordered:
+        # Drop sign-ins older than 30 days before this one from the window.
+        while window and window[0].created_at < s.created_at - NEW_COUNTRY_LOOKBACK:
+            old = window.popleft()
+            if old.country_code:
+                countries[old.country_code] -= 1
+                if not countries[old.country_code]:
+                    del countries[old.country_code]
+        if s.country_code and countries and s.country_code not in countries:
+            seen = ", ".join(sorted(countries))
+            findings.setdefault(s.id, []).append(
+                Finding(
+                    Flag.NEW_COUNTRY,
+                    f"First sign-in from {s.country_code} in 30 days (seen before: {seen})",
+                )
+            )
+        if previous_located is not None:
+            measured = travel_speed_kmh(previous_located, s)
+            if measured and measured[1] > MAX_TRAVEL_SPEED_KMH:
+                km, speed = measured
+                pace = "at the same moment" if speed == float("inf") else f"≈ {speed:,.0f} km/h"
+                findings.setdefault(s.id, []).append(
+                    Finding(
+                        Flag.IMPOSSIBLE_TRAVEL,
+                        f"{_place(previous_located)} → {_place(s)}: {km:,.0f} km {pace}",
+                    )
+                )
+        if s.latitude is not None and s.longitude is not None:
+            previous_located = s
+        window.append(s)
+        if s.country_code:
+            countries[s.country_code] += 1
+    return findings
+
+
+def device_findings(device: Device, now: datetime | None = None) -> list[Finding]:
+    """Untrusted or trust-expired, for one device."""
+    now = now or utcnow()
+    if device.trusted_now(now):
+        return []
+    if device.is_trusted:
+        return [Finding(Flag.TRUST_EXPIRED, "Trust lapsed; the device counts as untrusted")]
+    return [Finding(Flag.UNTRUSTED, "The device has never been trusted or was untrusted")]
+
+
+def recent_flags(sign_ins: Iterable[SignInLike], since: datetime) -> dict[Flag, int]:
+    """How many sign-ins since ``since`` raised each flag (older ones only serve as history)."""
+    sign_ins = list(sign_ins)
+    counts: Counter[Flag] = Counter()
+    recent = {s.id for s in sign_ins if s.created_at >= since}
+    for sid, found in sign_in_findings(sign_ins).items():
+        if sid in recent:
+            for f in {x.flag for x in found}:
+                counts[f] += 1
+    return dict(counts)

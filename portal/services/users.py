@@ -1,0 +1,381 @@
+"""Admin operations on users: search, one user's whole history, and revoking on their behalf.
+
+Every read is bounded (a page of users, one user's history) and takes a fixed number of
+queries; every change writes its audit event in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..config import PERMISSIONS
+from ..extensions import db
+from ..models import Device, EndReason, User, UserSession, utcnow
+from . import audit, investigation
+from .devices import parse_id
+from .investigation import Finding, Flag
+from .sessions import end_session, end_sessions
+
+SORT_COLUMNS = ("name", "email", "active_devices", "last_seen", "location")
+DEFAULT_SORT = ("last_seen", "desc")
+# The users list shows flags raised in this window (older sign-ins only serve as history).
+RECENT_FLAG_WINDOW = timedelta(days=30)
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive substring pattern with LIKE's wildcards escaped (escape char ``\\``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One line of the users list."""
+
+    user: User
+    active_devices: int
+    untrusted_devices: int
+    expired_trust_devices: int
+    recent_flags: Mapping[Flag, int]
+
+    @property
+    def last_location(self) -> str | None:
+        u = self.user
+        if u.last_city and u.last_country_code:
+            return f"{u.last_city}, {u.last_country_code}"
+        return u.last_country_code
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """A page of search results and what is needed to link to the others."""
+
+    rows: list[UserRow]
+    total: int
+    page: int
+    per_page: int
+    sort: str
+    direction: str
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _untrusted() -> ColumnElement[bool]:
+    return Device.is_trusted.is_(False)
+
+
+def _trust_expired(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Device.is_trusted.is_(True),
+        Device.trust_expires_at.is_not(None),
+        Device.trust_expires_at <= now,
+    )
+
+
+def _active_session(now: datetime) -> ColumnElement[bool]:
+    return and_(UserSession.ended_at.is_(None), UserSession.expires_at > now)
+
+
+def search_users(
+    query: str | None = None,
+    *,
+    sort: str | None = None,
+    direction: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+    now: datetime | None = None,
+) -> UserPage:
+    """Users whose email, name or subject contains ``query`` (any case), one page of them.
+
+    Four queries whatever the page size: the count, the page, the device counts of the page's
+    users, and their recent sign-ins (for the flags).
+    """
+    now = now or utcnow()
+    sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
+    direction = direction if direction in ("asc", "desc") else DEFAULT_SORT[1]
+    conditions = []
+    q = (query or "").strip()
+    if q:
+        pattern = like_pattern(q)
+        conditions.append(
+            or_(
+                User.email.ilike(pattern, escape="\\"),
+                User.name.ilike(pattern, escape="\\"),
+                User.subject.ilike(pattern, escape="\\"),
+            )
+        )
+    total = db.session.execute(
+        select(func.count()).select_from(User).where(*conditions)
+    ).scalar_one()
+    per_page = max(1, per_page)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+
+    stmt = select(User).where(*conditions)
+    if sort == "active_devices":
+        counts = (
+            select(
+                UserSession.user_id.label("user_id"),
+                func.count(distinct(UserSession.device_id)).label("n"),
+            )
+            .where(_active_session(now))
+            .group_by(UserSession.user_id)
+            .subquery()
+        )
+        stmt = stmt.outerjoin(counts, counts.c.user_id == User.id)
+        keys = [func.coalesce(counts.c.n, 0)]
+    else:
+        keys = {
+            "name": [func.lower(User.name)],
+            "email": [User.email],
+            "last_seen": [User.last_seen_at],
+            "location": [User.last_country_code, User.last_city],
+        }[sort]
+    order = [(k.desc() if direction == "desc" else k.asc()).nulls_last() for k in keys]
+    stmt = stmt.order_by(*order, User.id).limit(per_page).offset((page - 1) * per_page)
+    users = list(db.session.execute(stmt).scalars())
+
+    ids = [u.id for u in users]
+    device_counts = _device_counts(ids, now)
+    history = _sign_ins_since(ids, now - RECENT_FLAG_WINDOW - investigation.NEW_COUNTRY_LOOKBACK)
+    rows = [
+        UserRow(
+            user=u,
+            active_devices=device_counts.get(u.id, (0, 0, 0))[0],
+            untrusted_devices=device_counts.get(u.id, (0, 0, 0))[1],
+            expired_trust_devices=device_counts.get(u.id, (0, 0, 0))[2],
+            recent_flags=investigation.recent_flags(
+                history.get(u.id, []), since=now - RECENT_FLAG_WINDOW
+            ),
+        )
+        for u in users
+    ]
+    return UserPage(rows, total, page, per_page, sort, direction)
+
+
+def _device_counts(user_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, tuple]:
+    """Per user: devices with an active session, and how many of those are untrusted/lapsed."""
+    if not user_ids:
+        return {}
+    stmt = (
+        select(
+            UserSession.user_id,
+            func.count(distinct(UserSession.device_id)),
+            func.count(distinct(case((_untrusted(), UserSession.device_id)))),
+            func.count(distinct(case((_trust_expired(now), UserSession.device_id)))),
+        )
+        .join(Device, Device.id == UserSession.device_id)
+        .where(UserSession.user_id.in_(user_ids), _active_session(now))
+        .group_by(UserSession.user_id)
+    )
+    return {uid: (int(a), int(u), int(e)) for uid, a, u, e in db.session.execute(stmt)}
+
+
+def _sign_ins_since(user_ids: list[uuid.UUID], since: datetime) -> dict[uuid.UUID, list]:
+    """The page's users' sign-ins since ``since`` (only the columns the flags need)."""
+    if not user_ids:
+        return {}
+    stmt = (
+        select(
+            UserSession.id,
+            UserSession.user_id,
+            UserSession.created_at,
+            UserSession.country_code,
+            UserSession.city,
+            UserSession.latitude,
+            UserSession.longitude,
+        )
+        .where(UserSession.user_id.in_(user_ids), UserSession.created_at >= since)
+        .order_by(UserSession.user_id, UserSession.created_at)
+    )
+    grouped: dict[uuid.UUID, list] = defaultdict(list)
+    for row in db.session.execute(stmt):
+        grouped[row.user_id].append(row)
+    return grouped
+
+
+# -- one user -------------------------------------------------------------------------------
+
+
+def get_user(user_id: str | uuid.UUID) -> User | None:
+    """The user with that id, or None (also for a malformed id)."""
+    uid = parse_id(user_id)
+    return db.session.get(User, uid) if uid else None
+
+
+def permission_sources(
+    user: User, group_permissions: Mapping[str, list[str]]
+) -> dict[str, list[str]]:
+    """Each effective permission of ``user`` with where it comes from (groups, local grant).
+
+    Groups are those of the user's last sign-in, as the browser session uses them.
+    """
+    sources: dict[str, list[str]] = {}
+    for group in user.groups or []:
+        for perm in group_permissions.get(group, ()):
+            sources.setdefault(perm, []).append(f"group {group}")
+    for g in user.grants:
+        sources.setdefault(g.permission, []).append("local grant")
+    return {p: sources[p] for p in PERMISSIONS if p in sources}
+
+
+@dataclass
+class DeviceHistory:
+    """A device with every session of it (newest first) and the flags on both."""
+
+    device: Device
+    sessions: list[UserSession]
+    findings: list[Finding]
+    active_sessions: int = 0
+
+
+@dataclass
+class UserHistory:
+    """Everything the user page shows about a user's devices and sign-ins."""
+
+    devices: list[DeviceHistory]
+    session_findings: dict[uuid.UUID, list[Finding]]
+    flag_counts: dict[Flag, int] = field(default_factory=dict)
+
+    @property
+    def active_sessions(self) -> int:
+        return sum(d.active_sessions for d in self.devices)
+
+
+def user_history(user: User, now: datetime | None = None) -> UserHistory:
+    """Every device (removed ones too) and session of ``user``, with flags; two queries."""
+    now = now or utcnow()
+    devices = list(
+        db.session.execute(
+            select(Device).where(Device.user_id == user.id).order_by(Device.last_seen_at.desc())
+        ).scalars()
+    )
+    sessions = list(
+        db.session.execute(
+            select(UserSession)
+            .where(UserSession.user_id == user.id)
+            .order_by(UserSession.created_at.desc())
+        ).scalars()
+    )
+    by_device: dict[uuid.UUID, list[UserSession]] = defaultdict(list)
+    for s in sessions:
+        by_device[s.device_id].append(s)
+    session_findings = investigation.sign_in_findings(sessions)
+    counts: dict[Flag, int] = defaultdict(int)
+    for found in session_findings.values():
+        for flag in {f.flag for f in found}:
+            counts[flag] += 1
+    histories = []
+    for d in devices:
+        findings = investigation.device_findings(d, now)
+        rows = by_device.get(d.id, [])
+        active = sum(1 for s in rows if s.is_active(now))
+        if active:  # an untrusted device only matters while it can still be used
+            for f in findings:
+                counts[f.flag] += 1
+        histories.append(DeviceHistory(d, rows, findings, active))
+    return UserHistory(histories, session_findings, dict(counts))
+
+
+def record_view(actor: User, target: User, *, ip_address: str | None, via: str) -> None:
+    """Audit an admin looking at someone else's devices (looking at your own is not audited)."""
+    if actor.id != target.id:
+        audit.record(
+            audit.Actions.VIEW_USER_DEVICES,
+            actor=actor,
+            target_user=target,
+            ip_address=ip_address,
+            via=via,
+        )
+
+
+# -- revoking on a user's behalf ------------------------------------------------------------
+
+
+def _reason(actor: User, target_user_id: uuid.UUID) -> EndReason:
+    return EndReason.REVOKED if actor.id == target_user_id else EndReason.REVOKED_BY_ADMIN
+
+
+def revoke_user_session(
+    actor: User, session: UserSession, *, ip_address: str | None, via: str
+) -> bool:
+    """End one session of a user; False when it had already ended (still audited)."""
+    ended = end_session(session, _reason(actor, session.user_id), by=actor)
+    audit.record(
+        audit.Actions.REVOKE_SESSION,
+        actor=actor,
+        target_user=session.user_id,
+        device_id=session.device_id,
+        session_id=session.id,
+        ip_address=ip_address,
+        via=via,
+        ended=int(ended),
+    )
+    return ended
+
+
+def revoke_user_device(actor: User, device: Device, *, ip_address: str | None, via: str) -> int:
+    """End every open session of one device of a user; returns how many ended."""
+    count = end_sessions(
+        user_id=device.user_id, device_id=device.id, reason=_reason(actor, device.user_id), by=actor
+    )
+    audit.record(
+        audit.Actions.REVOKE_DEVICE,
+        actor=actor,
+        target_user=device.user_id,
+        device_id=device.id,
+        ip_address=ip_address,
+        via=via,
+        ended=count,
+    )
+    return count
+
+
+def revoke_all_user_sessions(
+    actor: User,
+    target: User,
+    *,
+    current_session_id: uuid.UUID | None,
+    ip_address: str | None,
+    via: str,
+) -> int:
+    """End all of ``target``'s open sessions; the actor's own current one survives."""
+    keep = current_session_id if actor.id == target.id else None
+    count = end_sessions(user_id=target.id, reason=_reason(actor, target.id), by=actor, keep=keep)
+    audit.record(
+        audit.Actions.REVOKE_ALL_SESSIONS,
+        actor=actor,
+        target_user=target,
+        ip_address=ip_address,
+        via=via,
+        ended=count,
+        kept=str(keep) if keep else None,
+    )
+    return count
+
+
+def get_active_session_of_user(
+    user_id: uuid.UUID, session_id: str | uuid.UUID, now: datetime | None = None
+) -> UserSession | None:
+    """An open, unexpired session of ``user_id``; anyone else's (or an ended one) is not found."""
+    sid = parse_id(session_id)
+    if sid is None:
+        return None
+    now = now or utcnow()
+    return db.session.execute(
+        select(UserSession).where(
+            UserSession.id == sid, UserSession.user_id == user_id, _active_session(now)
+        )
+    ).scalar_one_or_none()
