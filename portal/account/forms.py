@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..services.devices import TRUST_LEVELS
@@ -24,7 +24,7 @@ class TrustForm(ActionForm):
 
     level = SelectField(
         "Trust level",
-        choices=[(level, level.title()) for level in TRUST_LEVELS],
+        choices=[SelectChoice(level, level.title()) for level in TRUST_LEVELS],
         default="MEDIUM",
     )
 
