@@ -43,7 +43,9 @@ def bob(app, auth):
 
 
 @pytest.mark.parametrize("login", [NOBODY, VIEWER, MANAGER, ADMIN])
-@pytest.mark.parametrize(("method", "path", "allowed"), PAGES, ids=[f"{m} {p}" for m, p, _ in PAGES])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"), PAGES, ids=[f"{m} {p}" for m, p, _ in PAGES]
+)
 def test_admin_pages_permission_matrix(app, auth, bob, login, method, path, allowed):
     client = auth.new_client(login)
     url = path.format(**bob)

@@ -80,9 +80,10 @@ def user_search():
 def user_detail(user_id: str):
     """One user's profile, permissions, devices and every session, with investigation flags."""
     target = _target_or_404(user_id)
-    history = users.user_history(target)
+    # Audit the look first, and commit before loading: a commit expires every loaded row.
     users.record_view(current_user.user, target, ip_address=request.remote_addr, via="page")
     db.session.commit()
+    history = users.user_history(target)
     return render_template(
         "admin/user.html",
         target=target,
@@ -122,7 +123,6 @@ CSV_HEADER = [
 def user_export(user_id: str):
     """CSV of the user's devices and all their sessions (one line per session)."""
     target = _target_or_404(user_id)
-    history = users.user_history(target)
     audit.record(
         audit.Actions.EXPORT_CSV,
         actor=current_user.user,
@@ -131,6 +131,7 @@ def user_export(user_id: str):
         export="user_devices",
     )
     db.session.commit()
+    history = users.user_history(target)
 
     def rows():
         for entry in history.devices:
@@ -167,7 +168,8 @@ def user_export(user_id: str):
                     "; ".join(flags),
                 ]
 
-    return csv_response(f"user-{target.id}-devices.csv", CSV_HEADER, rows())
+    # One user's history is small: build it now, while the rows are loaded.
+    return csv_response(f"user-{target.id}-devices.csv", CSV_HEADER, list(rows()))
 
 
 # -- revoking (each a confirm page on GET, the change on POST) ------------------------------
