@@ -1,0 +1,49 @@
+"""Two real browsers signed in as one person: one signs the other out, and it is out at once."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import browser_sign_in
+from selenium.webdriver.common.by import By
+
+pytestmark = pytest.mark.e2e
+
+
+def test_signing_out_the_other_browser_sends_it_to_the_sign_in_page(browser_factory, live_server):
+    first, second = browser_factory(), browser_factory()
+    browser_sign_in(first, live_server, "alice")
+    browser_sign_in(second, live_server, "alice")
+
+    first.get(live_server.url + "/")
+    cards = first.find_elements(By.CSS_SELECTOR, "#devices .device-card")
+    assert len(cards) == 2
+    [other] = first.find_elements(By.CSS_SELECTOR, "#devices .device-card:not(.current)")
+    other.find_element(By.CSS_SELECTOR, "button[data-action=sign-out]").click()
+
+    flash = first.find_element(By.CSS_SELECTOR, ".flash.success").text
+    assert flash.startswith("Signed out") and "1 session ended" in flash
+    assert first.find_element(By.ID, "devices")  # the first browser is still signed in
+
+    second.refresh()
+    assert second.find_element(By.ID, "hero-sign-in").is_displayed()
+    second.implicitly_wait(0)
+    assert second.find_elements(By.ID, "devices") == []
+    assert second.find_elements(By.CSS_SELECTOR, "[data-testid=signed-in-as]") == []
+
+
+def test_sign_out_everywhere_confirms_without_javascript_and_signs_out_both(
+    browser_factory, live_server
+):
+    first, second = browser_factory(), browser_factory()
+    browser_sign_in(first, live_server, "alice")
+    browser_sign_in(second, live_server, "alice")
+
+    first.get(live_server.url + "/")
+    first.find_element(By.ID, "sign-out-everywhere").click()
+    assert "Sign out everywhere?" in first.find_element(By.TAG_NAME, "h1").text
+    first.find_element(By.ID, "confirm").click()
+
+    assert "You were signed out everywhere." in first.find_element(By.CSS_SELECTOR, ".flash").text
+    assert first.find_element(By.ID, "hero-sign-in")
+    second.refresh()
+    assert second.find_element(By.ID, "hero-sign-in")
