@@ -39,9 +39,17 @@ def _cli_actor() -> str:
 
 
 def _user_or_exit(email: str):
+    from sqlalchemy.exc import MultipleResultsFound
+
     from .services import identity
 
-    user = identity.find_user_by_email(email)
+    try:
+        user = identity.find_user_by_email(email)
+    except MultipleResultsFound:
+        # Users are (issuer, subject); two issuers may know the same address.
+        raise click.ClickException(
+            f"more than one user has the email {email!r}; nothing was changed"
+        ) from None
     if user is None:
         raise click.ClickException(
             f"no user with email {email!r} (users appear after their first sign-in)"

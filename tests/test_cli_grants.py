@@ -111,3 +111,16 @@ def test_grants_for_one_user_shows_their_grants_and_effective_permissions(app, a
 def test_no_grants_at_all(runner):
     result = runner.invoke(args=["portal", "grants"])
     assert result.exit_code == 0 and "no local grants" in result.output
+
+
+def test_an_email_shared_by_two_users_is_refused(app, runner):
+    with app.app_context():
+        from portal.models import User
+
+        db.session.add(
+            User(issuer="https://other-idp.test", subject="c2", email="carol@example.test")
+        )
+        db.session.commit()
+    result = runner.invoke(args=["portal", "grant", "carol@example.test", "viewAuditLog"])
+    assert result.exit_code == 1 and "more than one user" in result.output
+    assert _grants(app) == []
