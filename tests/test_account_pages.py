@@ -83,10 +83,13 @@ def test_sign_out_other_device_ends_its_sessions_and_signs_that_browser_out(app,
     assert event.device_id == phone_device and event.detail == {"sessions_ended": 1}
 
 
-def test_sign_out_on_this_device_signs_me_out(app, two_browsers):
+def test_sign_out_on_this_device_signs_me_out(app, idp, two_browsers):
     here, phone, here_device, _ = two_browsers
     response = _post(here, f"/account/devices/{here_device}/sign-out")
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    # Signed out at the IdP too (RP-initiated logout), which then sends the browser home.
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(idp.metadata["end_session_endpoint"])
+    assert "post_logout_redirect_uri=http%3A%2F%2Flocalhost%2F" in response.headers["Location"]
     landing = here.get("/").data.decode()
     assert 'id="hero-sign-in"' in landing and "You signed out this device." in landing
     [mine] = sessions_of(app, "alice", here_device)
@@ -300,13 +303,14 @@ def test_sign_out_all_other_devices_keeps_this_one(app, auth, two_browsers):
     assert event.detail == {"sessions_ended": 2, "kept_current": True}
 
 
-def test_sign_out_everywhere_asks_first_then_signs_this_one_out_too(app, two_browsers):
+def test_sign_out_everywhere_asks_first_then_signs_this_one_out_too(app, idp, two_browsers):
     here, phone, here_device, _ = two_browsers
     assert "Sign out everywhere?" in here.get("/account/sign-out-everywhere").data.decode()
     assert _signed_in(phone)
 
     response = _post(here, "/account/sign-out-everywhere")
     assert response.status_code == 302
+    assert response.headers["Location"].startswith(idp.metadata["end_session_endpoint"])
     landing = here.get("/").data.decode()
     assert 'id="hero-sign-in"' in landing and "You were signed out everywhere." in landing
     assert not _signed_in(phone)

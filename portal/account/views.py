@@ -8,9 +8,9 @@ they work without JavaScript: GET asks, POST does.
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
-from ..auth import safe_next
+from ..auth import finish_sign_out, safe_next
 from ..authz import signed_in
 from ..extensions import db
 from ..services import devices
@@ -40,11 +40,8 @@ def _back(form: ActionForm):
 
 
 def _signed_out(message: str):
-    """This browser's own session has just ended: forget it here too and say so."""
-    logout_user()
-    session.clear()
-    flash(message, "success")
-    return redirect(url_for("main.index"))
+    """This browser's own session has just ended: sign out here and at the IdP, and say so."""
+    return finish_sign_out(session.get("id_token"), message)
 
 
 def _form_errors(form) -> str:

@@ -11,6 +11,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import (
     Blueprint,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -235,8 +236,19 @@ def logout():
             ip_address=request.remote_addr,
         )
         db.session.commit()
+    return finish_sign_out(id_token)
+
+
+def finish_sign_out(id_token: str | None = None, message: str | None = None):
+    """Forget this browser's sign-in, then continue to the IdP's logout when it has one.
+
+    Called once the session row has ended, by sign-out and by any action that ends the
+    browser's own session, so the IdP's session ends too (RP-initiated logout).
+    """
     logout_user()
     session.clear()
+    if message:
+        flash(message, "success")
     home = url_for("main.index", _external=True)
     try:
         end_session_endpoint = idp_metadata().get("end_session_endpoint")
