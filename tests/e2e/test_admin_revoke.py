@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +29,8 @@ def test_admin_revokes_alices_session_and_alices_browser_is_signed_out(
     search = admin.find_element(By.ID, "user-search")
     search.send_keys("ALICE")
     search.submit()
+    # Wait for the results page: the unfiltered list is already on screen and would match too.
+    WebDriverWait(admin, 10).until(EC.url_contains("q=ALICE"))
     rows = admin.find_elements(By.CSS_SELECTOR, "#users tbody tr[data-user-id]")
     assert len(rows) == 1 and "alice@example.test" in rows[0].text
     rows[0].find_element(By.LINK_TEXT, "Alice Anders").click()
@@ -35,9 +39,12 @@ def test_admin_revokes_alices_session_and_alices_browser_is_signed_out(
     assert admin.find_element(By.ID, "user-name").text == "Alice Anders"
     history = admin.find_elements(By.CSS_SELECTOR, ".login-history tbody tr[data-session-id]")
     assert len(history) == 1 and "Active" in history[0].text
+    user_page = admin.current_url
     history[0].find_element(By.CSS_SELECTOR, "a.revoke-session").click()
+    WebDriverWait(admin, 10).until(EC.url_contains("/revoke"))
     assert "Revoke this session?" in admin.find_element(By.TAG_NAME, "h1").text
     admin.find_element(By.ID, "confirm-revoke").click()
+    WebDriverWait(admin, 10).until(EC.url_to_be(user_page))
 
     assert "revoked" in admin.find_element(By.CSS_SELECTOR, ".flash").text
     status = admin.find_element(By.CSS_SELECTOR, ".login-history tbody tr td.status").text
