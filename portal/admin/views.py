@@ -187,7 +187,9 @@ def revoke_session(user_id: str, session_id: str):
     row = sessions.get_session_of_user(target.id, session_id)
     if row is None:
         abort(404)
-    if not row.is_active():
+    if request.method == "POST":  # locked: two admins revoking at once record one revoke
+        row = sessions.lock_session_of_user(target.id, row.id)
+    if row is None or not row.is_active():
         flash("That session had already ended.", "info")
         return _back_to(target)
     if request.method == "GET":

@@ -43,7 +43,7 @@ def _install_error_handlers(bp: Blueprint, family: str) -> None:
 _install_error_handlers(envelope, ENVELOPE)
 _install_error_handlers(token_rows, TOKEN_ROWS)
 
-from . import admin_routes, envelope_routes, openapi, token_row_routes  # noqa: E402,F401,I001
+from . import admin_routes, envelope_routes, openapi, token_row_routes  # noqa: E402, F401
 
 
 def init_app(app) -> None:

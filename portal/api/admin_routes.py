@@ -50,7 +50,7 @@ def revoke_user_device(principal, user_id: str, device_id: str):
     target = _user_or_error(user_id)
     if parse_id(device_id) is None:
         raise ApiError(400, "Invalid device id format: expected a UUID")
-    row = users.get_active_session_of_user(target.id, device_id)
+    row = sessions.lock_session_of_user(target.id, device_id)
     if row is None:
         raise ApiError(404, "Device session not found")
     users.revoke_user_session(principal.user, row, ip_address=request.remote_addr, via="api")

@@ -44,6 +44,8 @@ class UserSession(db.Model):
     __table_args__ = (
         Index("ix_sessions_user_ended", "user_id", "ended_at"),
         Index("ix_sessions_device_created", "device_id", "created_at"),
+        # A user's sign-in history, newest first (admin page, investigation flags).
+        Index("ix_sessions_user_created", "user_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

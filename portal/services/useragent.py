@@ -81,10 +81,7 @@ def describe(user_agent: str | None) -> DeviceDescription:
     browser = _FRIENDLY.get(browser, browser) if browser != "Other" else None
     os_name = _FRIENDLY.get(os_name, os_name) if os_name != "Other" else None
     where = model if device_type != "DESKTOP" and model else os_name
-    if browser and where:
-        name = f"{browser} on {where}"
-    else:
-        name = browser or where or "Unknown device"
+    name = f"{browser} on {where}" if browser and where else browser or where or "Unknown device"
     return DeviceDescription(
         device_type=device_type,
         os_name=os_name,

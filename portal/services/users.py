@@ -364,18 +364,3 @@ def revoke_all_user_sessions(
         kept=str(keep) if keep else None,
     )
     return count
-
-
-def get_active_session_of_user(
-    user_id: uuid.UUID, session_id: str | uuid.UUID, now: datetime | None = None
-) -> UserSession | None:
-    """An open, unexpired session of ``user_id``; anyone else's (or an ended one) is not found."""
-    sid = parse_id(session_id)
-    if sid is None:
-        return None
-    now = now or utcnow()
-    return db.session.execute(
-        select(UserSession).where(
-            UserSession.id == sid, UserSession.user_id == user_id, _active_session(now)
-        )
-    ).scalar_one_or_none()

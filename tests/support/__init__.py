@@ -1,1 +1,2 @@
-"""Test harness: a real OpenID provider (idp.OidcProvider) and a throwaway PostgreSQL (postgres.PostgresServer)."""
+"""Test harness: a real OpenID provider (idp.OidcProvider) and a throwaway PostgreSQL
+(postgres.PostgresServer)."""

@@ -122,8 +122,8 @@ class OidcProvider:
             raise RuntimeError(f"OidcProvider: {SERVER_JS} is missing")
         if not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
             raise RuntimeError(
-                f"OidcProvider: {IDP_DIR / 'node_modules'} is missing (oidc-provider not installed); "
-                "run scripts/install-test-deps.sh (npm ci in tests/idp)"
+                f"OidcProvider: {IDP_DIR / 'node_modules'} is missing (oidc-provider not "
+                "installed); run scripts/install-test-deps.sh (npm ci in tests/idp)"
             )
 
         port = free_port()
@@ -299,7 +299,7 @@ class OidcProvider:
         resource: str | None = None,
         **extra: str,
     ) -> dict:
-        """The token endpoint's whole JSON response for `login` (code flow + PKCE, client_secret_basic)."""
+        """The token endpoint's whole JSON response for `login` (code flow + PKCE, basic auth)."""
         verifier, challenge = pkce_pair()
         state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         with requests.Session() as http:

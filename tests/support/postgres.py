@@ -78,7 +78,8 @@ class PostgresServer:
         )
         if check and res.returncode != 0:
             raise RuntimeError(
-                f"PostgresServer: {' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+                f"PostgresServer: {' '.join(cmd)} failed ({res.returncode}):\n"
+                f"{res.stdout}\n{res.stderr}"
             )
         return res
 
