@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
 from support.admin_helpers import IPHONE, LONDON, active_session_ids, csrf_token, user_id_of
+from support.shapes import DEVICE_INFO_KEYS, ISO_Z, ROW_KEYS
 
-ROW_KEYS = ["id", "deviceInfo", "lastUsedAt", "createdAt", "expiresAt"]
-DEVICE_INFO_KEYS = [
-    "deviceId",
-    "deviceType",
-    "deviceName",
-    "deviceModel",
-    "osName",
-    "osVersion",
-    "appVersion",
-    "ipAddress",
-    "userAgent",
-    "lastLocation",
-]
-ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 NOBODY_ID = "00000000-0000-4000-8000-000000000000"
 
 

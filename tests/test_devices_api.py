@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
+from support.shapes import DEVICE_KEYS, ISO_Z
 from support.tokens import TEST_KEY, mint
 
 from portal.api import auth as api_auth
 
-DEVICE_KEYS = {
-    "id",
-    "deviceName",
-    "deviceType",
-    "os",
-    "browser",
-    "ipAddress",
-    "country",
-    "city",
-    "isTrusted",
-    "trustLevel",
-    "lastSeen",
-    "createdAt",
-    "trustExpiresAt",
-}
-ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"

@@ -12,27 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.account_helpers import audit_actions, current_session_of, device, sessions_of
+from support.shapes import DEVICE_KEYS, ISO_Z, SESSION_KEYS
 
 from portal.extensions import db
 from portal.models import UserSession, utcnow
 
-ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-DEVICE_KEYS = {
-    "id",
-    "deviceName",
-    "deviceType",
-    "os",
-    "browser",
-    "ipAddress",
-    "country",
-    "city",
-    "isTrusted",
-    "trustLevel",
-    "lastSeen",
-    "createdAt",
-    "trustExpiresAt",
-}
-SESSION_KEYS = {"id", "ipAddress", "location", "startedAt", "lastActivity", "expiresAt"}
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"

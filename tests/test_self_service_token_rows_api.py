@@ -7,24 +7,12 @@ from __future__ import annotations
 
 import pytest
 from support.account_helpers import audit_actions, current_session_of, sessions_of
+from support.shapes import DEVICE_INFO_KEYS, ROW_KEYS
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
 )
-ROW_KEYS = {"id", "deviceInfo", "lastUsedAt", "createdAt", "expiresAt"}
-DEVICE_INFO_KEYS = {
-    "deviceId",
-    "deviceType",
-    "deviceName",
-    "deviceModel",
-    "osName",
-    "osVersion",
-    "appVersion",
-    "ipAddress",
-    "userAgent",
-    "lastLocation",
-}
 
 
 @pytest.fixture
@@ -51,7 +39,7 @@ def test_list_my_devices_returns_my_active_sessions_as_token_rows(client, auth, 
     rows = response.get_json()
     assert isinstance(rows, list) and len(rows) == 2  # the phone and this token
     for row in rows:
-        assert set(row) == ROW_KEYS and set(row["deviceInfo"]) == DEVICE_INFO_KEYS
+        assert list(row) == ROW_KEYS and list(row["deviceInfo"]) == DEVICE_INFO_KEYS
     by_id = {row["id"]: row for row in rows}
     assert str(bobs_phone[1]) not in by_id
     info = by_id[str(session_id)]["deviceInfo"]

@@ -54,6 +54,7 @@ def load_demo_data(issuer: str, *, geoip_database: str | None, force: bool = Fal
         user = identity.upsert_user(
             issuer, {"sub": sub, "email": email, "name": name, "groups": groups}, "groups"
         )
+        user.created_at = now - timedelta(days=30)  # they have been around longer than today
         created += 1
         for i, ua in enumerate(USER_AGENTS[: 3 + rng.randrange(4)]):
             secret = None
