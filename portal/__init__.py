@@ -36,7 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import account, admin, api, auth, cli, errors, main, views_helpers
+    from . import account, admin, api, auth, cli, errors, main, ratelimit, views_helpers
 
     auth.init_app(app)
     main.init_app(app)
@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     views_helpers.init_app(app)
+    ratelimit.init_app(app)
 
     @app.before_request
     def _request_id():

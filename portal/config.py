@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import limits
+
 ENVIRONMENTS = ("production", "development", "testing")
 PERMISSIONS = ("viewUserDevices", "manageUserDevices", "viewAuditLog")
 
@@ -39,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
     "PAGE_SIZE": 50,
+    "RATELIMIT_SIGN_IN": "30 per minute",
+    "RATELIMIT_API": "300 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
 }
 
 
@@ -186,6 +191,14 @@ def validate(config: dict, instance_path: str) -> None:
         raise ConfigError("PORTAL_OIDC_ISSUER is required in production")
     if not config.get("API_AUDIENCE"):
         config["API_AUDIENCE"] = None
+
+    for key in ("RATELIMIT_SIGN_IN", "RATELIMIT_API"):
+        try:
+            limits.parse_many(str(config[key]))
+        except ValueError:
+            raise ConfigError(
+                f"PORTAL_{key} must be a rate limit like '30 per minute', got {config[key]!r}"
+            ) from None
 
     geoip = config.get("GEOIP_DATABASE")
     if geoip and not Path(str(geoip)).is_file():

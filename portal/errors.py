@@ -7,7 +7,7 @@ import logging
 from flask import g, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .api.errors import ApiError, family_for_path, is_api_path, render
+from .api.errors import ApiError, family_for_path, from_http_exception, is_api_path, render
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,7 @@ def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         if is_api_path(request.path):
-            return render(
-                ApiError(error.code or 500, error.description or error.name),
-                family_for_path(request.path),
-            )
+            return render(from_http_exception(error), family_for_path(request.path))
         return _page(error.code or 500, error.description)
 
     @app.errorhandler(Exception)

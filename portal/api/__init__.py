@@ -8,7 +8,7 @@ from flask import Blueprint, request
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import csrf, db
-from .errors import ENVELOPE, TOKEN_ROWS, ApiError, render
+from .errors import ENVELOPE, TOKEN_ROWS, ApiError, from_http_exception, render
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _install_error_handlers(bp: Blueprint, family: str) -> None:
     @bp.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         db.session.rollback()
-        return render(ApiError(error.code or 500, error.description or error.name), family)
+        return render(from_http_exception(error), family)
 
     @bp.errorhandler(Exception)
     def _unexpected(error: Exception):

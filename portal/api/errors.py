@@ -35,6 +35,14 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def from_http_exception(error) -> ApiError:
+    """An ApiError for a werkzeug HTTPException (404 from routing, 429 from the limiter...)."""
+    status = error.code or 500
+    if status == 429:
+        return ApiError(429, f"Too many requests (limit: {error.description}); try again later")
+    return ApiError(status, error.description or error.name)
+
+
 def render(error: ApiError, family: str):
     if family == TOKEN_ROWS:
         body = {"error": {"code": error.code, "message": error.message}}

@@ -1,0 +1,42 @@
+"""Sign-in and the JSON routes are rate-limited per client address, with clear answers."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "RATELIMIT_SIGN_IN": "3 per minute", "RATELIMIT_API": "2 per minute"}
+
+
+def test_too_many_sign_in_attempts_get_a_friendly_429_page(client):
+    for _ in range(3):
+        assert client.get("/login").status_code == 302
+    response = client.get("/login")
+    assert response.status_code == 429
+    assert response.mimetype == "text/html"
+    assert b"Something went wrong" in response.data and b"Traceback" not in response.data
+    assert "Retry-After" in response.headers
+
+
+def test_too_many_api_calls_get_429_in_each_documented_shape(client, auth):
+    headers = auth.bearer("alice")
+    for _ in range(2):
+        assert client.get("/devices", headers=headers).status_code == 200
+    limited = client.get("/devices", headers=headers)
+    assert limited.status_code == 429
+    body = limited.get_json()
+    assert body["success"] is False and "limit" in body["error"].lower()
+
+    for _ in range(2):
+        client.get("/auth/devices", headers=headers)
+    limited = client.get("/auth/devices", headers=headers)
+    assert limited.status_code == 429
+    assert limited.get_json()["error"]["code"] == "too_many_requests"
+
+
+def test_other_clients_are_not_limited_by_one_noisy_address(client):
+    for _ in range(4):
+        client.get("/login", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert client.get("/login", environ_base={"REMOTE_ADDR": "10.9.9.10"}).status_code == 302
