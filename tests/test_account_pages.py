@@ -17,15 +17,11 @@ from support.account_helpers import (
     page_csrf,
     sessions_of,
 )
+from support.agents import IPHONE
 
 from portal.extensions import db
 from portal.models import Device, EndReason, LoginMethod, utcnow
 from portal.services import sessions as session_service
-
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from support.admin_helpers import IPHONE, LONDON, active_session_ids, csrf_token, user_id_of
+from support.admin_helpers import LONDON, active_session_ids, csrf_token, user_id_of
+from support.agents import IPHONE
 from support.shapes import DEVICE_INFO_KEYS, ISO_Z, ROW_KEYS
 
 NOBODY_ID = "00000000-0000-4000-8000-000000000000"

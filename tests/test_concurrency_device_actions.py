@@ -20,11 +20,8 @@ from support.account_helpers import (
     http_csrf,
     http_sign_in,
 )
+from support.agents import IPHONE
 
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 ROUNDS = 8
 
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from support.agents import IPHONE
 from support.shapes import DEVICE_KEYS, ISO_Z
 from support.tokens import TEST_KEY, mint
 
 from portal.api import auth as api_auth
-
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 
 
 def test_get_devices_lists_the_callers_devices_in_the_documented_shape(client, auth):

@@ -12,15 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.account_helpers import audit_actions, current_session_of, device, sessions_of
+from support.agents import IPHONE
 from support.shapes import DEVICE_KEYS, ISO_Z, SESSION_KEYS
 
 from portal.extensions import db
 from portal.models import UserSession, utcnow
 
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 MISSING = "00000000-0000-0000-0000-000000000000"
 
 

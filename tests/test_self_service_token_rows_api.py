@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import pytest
 from support.account_helpers import audit_actions, current_session_of, sessions_of
+from support.agents import IPHONE
 from support.shapes import DEVICE_INFO_KEYS, ROW_KEYS
-
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 
 
 @pytest.fixture

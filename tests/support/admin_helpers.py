@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, User, UserSession, utcnow
+from portal.models import User, UserSession, utcnow
 from portal.services import sessions
+from support.account_helpers import audit_actions  # noqa: F401  (re-exported)
 
 LONDON = "81.2.69.142"  # GB, London
 BOXFORD = "2.125.160.216"  # GB, Boxford (about 80 km from London)
@@ -21,10 +22,6 @@ CHANGCHUN = "175.16.199.0"  # CN, Changchun
 BHUTAN = "67.43.156.0"  # BT, no city
 
 FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 
 LONG = sessions.SessionPolicy(timedelta(days=3650), timedelta(days=3650), timedelta(days=3650))
 
@@ -90,17 +87,6 @@ def active_session_ids(app, login: str) -> list[uuid.UUID]:
                 .order_by(UserSession.created_at)
             ).scalars()
         )
-
-
-def audit_actions(app, action: str | None = None) -> list[AuditEvent]:
-    """Audit events (detached copies of their columns), oldest first."""
-    with app.app_context():
-        stmt = select(AuditEvent).order_by(AuditEvent.id)
-        if action:
-            stmt = stmt.where(AuditEvent.action == action)
-        events = list(db.session.execute(stmt).scalars())
-        db.session.expunge_all()
-        return events
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
