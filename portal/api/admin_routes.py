@@ -14,7 +14,7 @@ from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..extensions import db
 from ..models import User
 from ..services import sessions, users
-from ..services.devices import parse_id
+from ..services.sessions import parse_id
 from . import token_rows
 from .auth import bearer
 from .errors import ApiError

@@ -11,7 +11,7 @@ from flask import jsonify, request
 from ..account import operations
 from ..extensions import db
 from ..services import sessions
-from ..services.devices import parse_id
+from ..services.sessions import parse_id
 from . import FAILURE_MESSAGES, token_rows
 from .auth import bearer
 from .errors import ApiError

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Float, ForeignKey, Index, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -75,6 +75,11 @@ class UserSession(db.Model):
     def is_active(self, now: datetime | None = None) -> bool:
         """Not ended and not past its expiry."""
         return self.ended_at is None and self.expires_at > (now or utcnow())
+
+    @classmethod
+    def active_at(cls, now: datetime):
+        """``is_active`` as a SQL condition, for queries."""
+        return and_(cls.ended_at.is_(None), cls.expires_at > now)
 
     @property
     def location(self) -> str | None:

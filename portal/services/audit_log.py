@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased, contains_eager
 
 from ..extensions import db
 from ..models import AuditEvent, User
-from .devices import parse_id
+from .sessions import parse_id
 from .users import like_pattern
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
-from .sessions import end_sessions, hold_write_lock
+from .sessions import end_sessions, hold_write_lock, parse_id
 
 TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.value)
 
@@ -27,16 +27,6 @@ class DeviceSummary:
     active_sessions: int
 
 
-def parse_id(value: str | uuid.UUID) -> uuid.UUID | None:
-    """A UUID from a path segment, or None when it is not one."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 def list_devices(
     user_id: uuid.UUID,
     *,
@@ -48,11 +38,7 @@ def list_devices(
     now = now or utcnow()
     active = (
         select(UserSession.device_id, func.count().label("n"))
-        .where(
-            UserSession.user_id == user_id,
-            UserSession.ended_at.is_(None),
-            UserSession.expires_at > now,
-        )
+        .where(UserSession.user_id == user_id, UserSession.active_at(now))
         .group_by(UserSession.device_id)
         .subquery()
     )

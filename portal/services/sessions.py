@@ -145,11 +145,20 @@ def record_sign_in(
     return session, device_secret
 
 
+def parse_id(value: str | uuid.UUID) -> uuid.UUID | None:
+    """A UUID from a path segment or cookie, or None when it is not one."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def load_active_session(session_id: str | uuid.UUID) -> UserSession | None:
     """The session with that id, with its user and device, or None if unknown or malformed."""
-    try:
-        sid = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
-    except ValueError:
+    sid = parse_id(session_id)
+    if sid is None:
         return None
     return db.session.execute(
         select(UserSession)
@@ -230,11 +239,7 @@ def active_sessions(user_id: uuid.UUID, now: datetime | None = None) -> list[Use
         db.session.execute(
             select(UserSession)
             .options(joinedload(UserSession.device))
-            .where(
-                UserSession.user_id == user_id,
-                UserSession.ended_at.is_(None),
-                UserSession.expires_at > now,
-            )
+            .where(UserSession.user_id == user_id, UserSession.active_at(now))
             .order_by(UserSession.created_at.desc())
         ).scalars()
     )
@@ -242,9 +247,8 @@ def active_sessions(user_id: uuid.UUID, now: datetime | None = None) -> list[Use
 
 def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> UserSession | None:
     """One session, only if it belongs to ``user_id``: anyone else's is simply not found."""
-    try:
-        sid = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
-    except ValueError:
+    sid = parse_id(session_id)
+    if sid is None:
         return None
     return db.session.execute(
         select(UserSession)
@@ -272,9 +276,8 @@ def lock_session_of_user(
     Concurrent changes to one session (two revokes, a revoke and a heartbeat) run one after
     the other, and the second sees what the first did.
     """
-    try:
-        sid = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
-    except ValueError:
+    sid = parse_id(session_id)
+    if sid is None:
         return None
     hold_write_lock(UserSession.__table__)
     found = db.session.execute(

@@ -19,9 +19,8 @@ from ..config import PERMISSIONS
 from ..extensions import db
 from ..models import Device, EndReason, User, UserSession, utcnow
 from . import audit, investigation
-from .devices import parse_id
 from .investigation import Finding, Flag
-from .sessions import end_session, end_sessions
+from .sessions import end_session, end_sessions, parse_id
 
 SORT_COLUMNS = ("name", "email", "active_devices", "last_seen", "location")
 DEFAULT_SORT = ("last_seen", "desc")
@@ -84,10 +83,6 @@ def _trust_expired(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _active_session(now: datetime) -> ColumnElement[bool]:
-    return and_(UserSession.ended_at.is_(None), UserSession.expires_at > now)
-
-
 def search_users(
     query: str | None = None,
     *,
@@ -130,7 +125,7 @@ def search_users(
                 UserSession.user_id.label("user_id"),
                 func.count(distinct(UserSession.device_id)).label("n"),
             )
-            .where(_active_session(now))
+            .where(UserSession.active_at(now))
             .group_by(UserSession.user_id)
             .subquery()
         )
@@ -177,7 +172,7 @@ def _device_counts(user_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, 
             func.count(distinct(case((_trust_expired(now), UserSession.device_id)))),
         )
         .join(Device, Device.id == UserSession.device_id)
-        .where(UserSession.user_id.in_(user_ids), _active_session(now))
+        .where(UserSession.user_id.in_(user_ids), UserSession.active_at(now))
         .group_by(UserSession.user_id)
     )
     return {uid: (int(a), int(u), int(e)) for uid, a, u, e in db.session.execute(stmt)}
