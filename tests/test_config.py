@@ -84,31 +84,22 @@ def test_bad_values_are_clear_start_up_errors(clean_env, name, value, message):
         create_app()
 
 
+def _client_address_seen(x_forwarded_for: str) -> str:
+    """The client address the app sees for a request that came with that X-Forwarded-For."""
+    from flask import request
+
+    app = create_app()
+    app.add_url_rule("/_ip", "_ip", lambda: request.remote_addr)
+    response = app.test_client().get("/_ip", headers={"X-Forwarded-For": x_forwarded_for})
+    return response.data.decode()
+
+
 def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(clean_env):
     clean_env.setenv("PORTAL_ENV", "development")
     clean_env.setenv("PORTAL_TRUSTED_PROXIES", "1")
-    app = create_app()
-
-    @app.get("/_ip")
-    def _ip():
-        from flask import request
-
-        return request.remote_addr
-
-    client = app.test_client()
-    ip = client.get("/_ip", headers={"X-Forwarded-For": "81.2.69.142"}).data.decode()
-    assert ip == "81.2.69.142"
+    assert _client_address_seen("81.2.69.142") == "81.2.69.142"
 
 
 def test_without_trusted_proxies_x_forwarded_for_is_ignored(clean_env):
     clean_env.setenv("PORTAL_ENV", "development")
-    app = create_app()
-
-    @app.get("/_ip")
-    def _ip():
-        from flask import request
-
-        return request.remote_addr
-
-    client = app.test_client()
-    assert client.get("/_ip", headers={"X-Forwarded-For": "81.2.69.142"}).data == b"127.0.0.1"
+    assert _client_address_seen("81.2.69.142") == "127.0.0.1"
