@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-GEOIP_TEST_DB := $(abspath ../shared/geoip/GeoLite2-City-Test.mmdb)
+GEOIP_TEST_DB := $(abspath tests/data/geoip/GeoLite2-City-Test.mmdb)
 
 # Development settings: SQLite under instance/, the embedded development IdP, demo data.
 DEV_ENV := PORTAL_ENV=development \
@@ -11,7 +11,7 @@ DEV_ENV := PORTAL_ENV=development \
 	PORTAL_OIDC_CLIENT_ID=device-portal-dev \
 	PORTAL_OIDC_CLIENT_SECRET=dev-secret \
 	PORTAL_GROUP_PERMISSIONS='{"portal-admins": ["viewUserDevices", "manageUserDevices", "viewAuditLog"], "helpdesk": ["viewUserDevices"]}' \
-	$(if $(wildcard $(GEOIP_TEST_DB)),PORTAL_GEOIP_DATABASE=$(GEOIP_TEST_DB),)
+	PORTAL_GEOIP_DATABASE=$(GEOIP_TEST_DB)
 
 .PHONY: run test test-sqlite test-postgresql lint format bench install test-deps clean
 

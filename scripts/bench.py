@@ -34,7 +34,7 @@ from portal.models import AuditEvent, utcnow  # noqa: E402
 from portal.services import identity, sessions  # noqa: E402
 from portal.services.demo import IPS, USER_AGENTS  # noqa: E402
 
-GEOIP = ROOT.parent / "shared" / "geoip" / "GeoLite2-City-Test.mmdb"
+GEOIP = ROOT / "tests" / "data" / "geoip" / "GeoLite2-City-Test.mmdb"
 
 
 def populate(users: int, devices: int, signins: int, audit_rows: int) -> str:
@@ -66,7 +66,7 @@ def populate(users: int, devices: int, signins: int, audit_rows: int) -> str:
                         IPS[(d + s) % len(IPS)], USER_AGENTS[d % len(USER_AGENTS)]
                     ),
                     policy=policy,
-                    geoip_database=str(GEOIP) if GEOIP.exists() else None,
+                    geoip_database=str(GEOIP),
                     now=when,
                 )
                 if s < signins - 1:

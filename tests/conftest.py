@@ -22,7 +22,7 @@ from portal import create_app
 from portal.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-GEOIP_CITY = ROOT.parent / "shared" / "geoip" / "GeoLite2-City-Test.mmdb"
+GEOIP_CITY = ROOT / "tests" / "data" / "geoip" / "GeoLite2-City-Test.mmdb"
 AUDIENCE = "https://portal.test/api"
 ALL_PERMISSIONS = ["viewUserDevices", "manageUserDevices", "viewAuditLog"]
 GROUP_PERMISSIONS = {

@@ -31,7 +31,7 @@ USER_AGENTS = [
     "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
 ]
 
-# Addresses that resolve in MaxMind's GeoLite2 City test database (see shared/geoip/README.md).
+# Addresses that resolve in MaxMind's GeoLite2 City test database (see tests/data/geoip/README.md).
 IPS = [
     "81.2.69.142",
     "2.125.160.216",
