@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from support.account_helpers import audit_actions, current_session_of, device, sessions_of
 from support.agents import IPHONE
 from support.shapes import DEVICE_KEYS, ISO_Z, SESSION_KEYS
@@ -52,7 +53,7 @@ def _signed_in(browser) -> bool:
 # -- GET /devices/{id} ------------------------------------------------------------------------
 
 
-def test_get_device_returns_its_details_and_every_session(app, client, auth, phone):
+def test_get_device_returns_its_details_and_its_active_session(app, client, auth, phone):
     _, device_id, session_id = phone
     response = client.get(f"/devices/{device_id}", headers=auth.bearer("alice"))
     assert response.status_code == 200
@@ -72,11 +73,34 @@ def test_get_device_returns_its_details_and_every_session(app, client, auth, pho
         assert ISO_Z.match(session[key])
 
 
-def test_get_device_includes_ended_sessions(app, client, auth, phone):
-    device_id = phone[1]
-    client.post(f"/devices/{device_id}/untrust", headers=auth.bearer("alice"))
+def _detail_session_ids(client, auth, device_id) -> list[str]:
     body = client.get(f"/devices/{device_id}", headers=auth.bearer("alice")).get_json()
-    assert len(body["device"]["sessions"]) == 1
+    return [s["id"] for s in body["device"]["sessions"]]
+
+
+def test_get_device_lists_only_its_active_sessions(app, client, auth, phone):
+    """The documents: the device "including its active sessions"; the history is on the pages."""
+    _, device_id, session_id = phone
+    assert _detail_session_ids(client, auth, device_id) == [str(session_id)]
+
+    _set_times(app, session_id, expires_at=utcnow() - timedelta(seconds=1))
+    assert _detail_session_ids(client, auth, device_id) == []
+
+    _set_times(app, session_id, expires_at=utcnow() + timedelta(hours=1))
+    assert _detail_session_ids(client, auth, device_id) == [str(session_id)]
+    client.post(f"/devices/{device_id}/untrust", headers=auth.bearer("alice"))
+    assert _detail_session_ids(client, auth, device_id) == []
+
+
+def test_the_device_page_still_shows_ended_sessions_in_its_login_history(app, client, auth, phone):
+    _, device_id, session_id = phone
+    page = auth.new_client("alice")
+    client.post(f"/sessions/{session_id}/revoke", headers=auth.bearer("alice"))
+    assert _detail_session_ids(client, auth, device_id) == []
+    history = page.get(f"/account/devices/{device_id}")
+    assert history.status_code == 200
+    row = history.data.split(f'data-session-id="{session_id}"'.encode())[1].split(b"</tr>")[0]
+    assert b"Revoked by you" in row
 
 
 @pytest.mark.parametrize("which", ["another user's", "missing", "malformed", "removed"])
@@ -337,7 +361,9 @@ def _set_times(app, session_id, **times) -> None:
         db.session.commit()
 
 
-def test_heartbeat_slides_the_expiry_by_one_lifetime(app, client, auth, phone):
+def test_heartbeat_answers_session_updated_successfully_and_slides_the_expiry(
+    app, client, auth, phone
+):
     _, _, session_id = phone
     now = utcnow()
     _set_times(app, session_id, expires_at=now + timedelta(minutes=5))
@@ -345,7 +371,7 @@ def test_heartbeat_slides_the_expiry_by_one_lifetime(app, client, auth, phone):
     assert response.status_code == 200
     body = response.get_json()
     assert set(body) == {"success", "message", "newExpiry"} and body["success"] is True
-    assert body["message"] == "Session extended successfully"
+    assert body["message"] == "Session updated successfully"
     lifetime = timedelta(seconds=app.config["SESSION_LIFETIME"])
     new_expiry = _parse(body["newExpiry"])
     assert now.replace(microsecond=0) + lifetime <= new_expiry <= utcnow() + lifetime
@@ -381,13 +407,43 @@ def test_heartbeat_on_a_session_that_is_not_active_and_mine_is_404(
 # -- Unexpected failures ----------------------------------------------------------------------
 
 
-def test_unexpected_failure_answers_the_routes_failure_message(app, client, auth, monkeypatch):
-    from portal.account import operations
+def _database_fails(*args, **kwargs):
+    raise OperationalError("UPDATE sessions ...", {}, Exception("database is locked"))
 
-    def boom(*args, **kwargs):
-        raise RuntimeError("disk on fire")
+
+def test_get_device_failure_answers_failed_to_retrieve_device_details(
+    client, auth, phone, monkeypatch
+):
+    from portal.services import devices
 
     headers = auth.bearer("alice")
-    monkeypatch.setattr(operations, "revoke_all_sessions", boom)
-    _error(client.post("/sessions/revoke-all", headers=headers), 500, "Failed to revoke sessions")
+    monkeypatch.setattr(devices, "get_device", _database_fails)
+    response = client.get(f"/devices/{phone[1]}", headers=headers)
+    _error(response, 500, "Failed to retrieve device details")
+
+
+def test_revoke_all_failure_answers_failed_to_revoke_all_sessions_and_ends_nothing(
+    app, client, auth, phone, monkeypatch
+):
+    from portal.services import sessions
+
+    headers = auth.bearer("alice")
+    monkeypatch.setattr(sessions, "end_sessions", _database_fails)
+    response = client.post("/sessions/revoke-all", headers=headers)
+    _error(response, 500, "Failed to revoke all sessions")
+    assert _signed_in(phone[0])
     assert client.get("/sessions", headers=headers).status_code == 200
+    assert audit_actions(app, "revoke_all_sessions") == []
+
+
+def test_heartbeat_failure_answers_failed_to_update_session(app, client, auth, phone, monkeypatch):
+    from portal.services import sessions
+
+    _, _, session_id = phone
+    _set_times(app, session_id, expires_at=utcnow() + timedelta(minutes=5))
+    monkeypatch.setattr(sessions, "extend_session", _database_fails)
+    response = client.post(f"/sessions/{session_id}/heartbeat", headers=auth.bearer("alice"))
+    _error(response, 500, "Failed to update session")
+    [row] = [s for s in sessions_of(app, "alice") if s.id == session_id]
+    assert row.expires_at < utcnow() + timedelta(minutes=6)
+    assert audit_actions(app, "extend_session") == []

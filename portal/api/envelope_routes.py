@@ -25,14 +25,14 @@ from .serializers import envelope_device, envelope_device_detail, envelope_sessi
 FAILURE_MESSAGES.update(
     {
         "api_envelope.list_devices": "Failed to retrieve devices",
-        "api_envelope.get_device": "Failed to retrieve device",
+        "api_envelope.get_device": "Failed to retrieve device details",
         "api_envelope.trust_device": "Failed to trust device",
         "api_envelope.untrust_device": "Failed to untrust device",
         "api_envelope.remove_device": "Failed to remove device",
         "api_envelope.list_sessions": "Failed to retrieve sessions",
         "api_envelope.revoke_session": "Failed to revoke session",
-        "api_envelope.revoke_all_sessions": "Failed to revoke sessions",
-        "api_envelope.heartbeat": "Failed to extend session",
+        "api_envelope.revoke_all_sessions": "Failed to revoke all sessions",
+        "api_envelope.heartbeat": "Failed to update session",
     }
 )
 
@@ -71,12 +71,12 @@ def list_devices(principal):
 @envelope.get("/devices/<id>")
 @bearer("devices:read")
 def get_device(principal, id: str):
-    """One of the caller's devices with every session it has had (its login history)."""
+    """One of the caller's devices with its active sessions (the pages show the login history)."""
     found = devices.get_device(principal.user.id, id)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
     return jsonify(
-        success=True, device=envelope_device_detail(found, devices.device_sessions(found))
+        success=True, device=envelope_device_detail(found, devices.active_device_sessions(found))
     )
 
 
@@ -167,4 +167,4 @@ def heartbeat(principal, session_id: str):
         raise ApiError(404, "Session not found or expired")
     expires = operations.extend_session(_actor(principal), found, session_policy())
     db.session.commit()
-    return jsonify(success=True, message="Session extended successfully", newExpiry=iso_z(expires))
+    return jsonify(success=True, message="Session updated successfully", newExpiry=iso_z(expires))

@@ -109,6 +109,18 @@ def device_sessions(device: Device) -> list[UserSession]:
     )
 
 
+def active_device_sessions(device: Device, now: datetime | None = None) -> list[UserSession]:
+    """A device's open, unexpired sessions, newest first (what the API's device detail lists)."""
+    now = now or utcnow()
+    return list(
+        db.session.execute(
+            select(UserSession)
+            .where(UserSession.device_id == device.id, UserSession.active_at(now))
+            .order_by(UserSession.created_at.desc())
+        ).scalars()
+    )
+
+
 def revoke_device(device: Device, *, by: User, reason: EndReason, keep=None) -> int:
     """End every open session of the device; returns how many ended."""
     return end_sessions(
