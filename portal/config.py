@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE_COOKIE_DAYS": 400,
     "OIDC_CLIENT_SECRET": None,
     "OIDC_TIMEOUT": 10,
+    # Sent as max_age on every authorization request, so the ID token carries auth_time.
+    "OIDC_MAX_AGE": 24 * 3600,
+    # How old (by iat) a back-channel logout token may be, in seconds.
+    "BACKCHANNEL_LOGOUT_MAX_AGE": 300,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
@@ -150,6 +154,8 @@ def validate(config: dict, instance_path: str) -> None:
         "DEVICE_TRUST_DAYS",
         "DEVICE_COOKIE_DAYS",
         "OIDC_TIMEOUT",
+        "OIDC_MAX_AGE",
+        "BACKCHANNEL_LOGOUT_MAX_AGE",
         "PAGE_SIZE",
     ):
         _as_int(config, key, minimum=1)

@@ -50,13 +50,34 @@ ACCOUNTS = [
     },
 ]
 
-TABLES_IN_DELETE_ORDER = ["audit_events", "sessions", "devices", "grants", "users"]
+TABLES_IN_DELETE_ORDER = [
+    "audit_events",
+    "seen_logout_tokens",
+    "sessions",
+    "devices",
+    "grants",
+    "users",
+]
 
 
 @pytest.fixture(scope="session")
-def idp():
+def live_port() -> int:
+    """The port every live portal of this test session listens on.
+
+    Fixed for the session because the IdP must know the portal's back-channel logout URI
+    when it starts (a client's registered metadata).
+    """
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def idp(live_port):
     """A real OpenID provider (panva oidc-provider in Node) for the whole test session."""
-    provider = OidcProvider.start(ACCOUNTS, audience=AUDIENCE)
+    provider = OidcProvider.start(
+        ACCOUNTS,
+        audience=AUDIENCE,
+        backchannel_logout_uri=f"http://127.0.0.1:{live_port}/auth/backchannel-logout",
+    )
     yield provider
     provider.stop()
 
@@ -182,8 +203,8 @@ def auth(app, idp) -> Auth:
 class LiveServer:
     """The app served over real HTTP on 127.0.0.1, in a thread."""
 
-    def __init__(self, app):
-        self.port = free_port()
+    def __init__(self, app, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = make_server("127.0.0.1", self.port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -197,8 +218,8 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(app):
-    server = LiveServer(app).start()
+def live_server(app, live_port):
+    server = LiveServer(app, live_port).start()
     yield server
     server.stop()
 

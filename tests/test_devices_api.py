@@ -92,17 +92,17 @@ def test_wrongly_signed_token_is_401(client, auth):
 @pytest.fixture
 def trusted_test_key(monkeypatch):
     """Add the test's own key to the issuer's real key set, to mint tokens the IdP won't."""
-    original = api_auth._jwks._fetch
+    original = api_auth.jwks_cache._fetch
 
     def fetch(uri):
         keys, fetched_at, algs = original(uri)
         keys.keys.append(TEST_KEY)
         return keys, fetched_at, algs
 
-    monkeypatch.setattr(api_auth._jwks, "_fetch", fetch)
-    api_auth._jwks._keys.clear()
+    monkeypatch.setattr(api_auth.jwks_cache, "_fetch", fetch)
+    api_auth.jwks_cache._keys.clear()
     yield
-    api_auth._jwks._keys.clear()
+    api_auth.jwks_cache._keys.clear()
 
 
 def test_expired_token_is_401(client, auth, trusted_test_key):
@@ -187,10 +187,10 @@ def test_unexpected_failure_is_the_documented_500(client, auth, monkeypatch):
 def test_unknown_kid_refreshes_the_issuers_keys(client, auth, monkeypatch):
     from portal.auth import tokens
 
-    api_auth._jwks._keys.clear()
+    api_auth.jwks_cache._keys.clear()
     assert client.get("/devices", headers=auth.bearer("alice")).status_code == 200
     # The issuer rotates in a new key; tokens signed with it name a kid the cache has not seen.
-    original = api_auth._jwks._fetch
+    original = api_auth.jwks_cache._fetch
     fetches = []
 
     def rotated(uri):
@@ -199,10 +199,10 @@ def test_unknown_kid_refreshes_the_issuers_keys(client, auth, monkeypatch):
         keys.keys.append(TEST_KEY)
         return keys, fetched_at, algs
 
-    monkeypatch.setattr(api_auth._jwks, "_fetch", rotated)
+    monkeypatch.setattr(api_auth.jwks_cache, "_fetch", rotated)
     monkeypatch.setattr(tokens, "JWKS_MIN_REFRESH_SECONDS", 0)
     token = mint({"iss": auth.idp.issuer, "aud": "https://portal.test/api", "sub": "alice"})
     response = client.get("/devices", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert len(fetches) == 1
-    api_auth._jwks._keys.clear()
+    api_auth.jwks_cache._keys.clear()

@@ -10,14 +10,12 @@ from flask import current_app, g, request
 
 from ..auth import SignInFailed, idp_metadata
 from ..auth.principal import Principal, client_info, session_policy
-from ..auth.tokens import InvalidToken, JwksCache, scopes_of, validate_access_token
+from ..auth.tokens import InvalidToken, jwks_cache, scopes_of, validate_access_token
 from ..authz import access_rule
 from ..extensions import db
 from ..models import User
 from ..services import identity, sessions
 from .errors import ApiError
-
-_jwks = JwksCache()
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -61,7 +59,7 @@ def authenticate() -> Principal:
             audience=cfg["API_AUDIENCE"],
             jwks_uri=metadata["jwks_uri"],
             published_algorithms=metadata.get("id_token_signing_alg_values_supported", []),
-            cache=_jwks,
+            cache=jwks_cache,
         )
     except InvalidToken as exc:
         raise _unauthorized(str(exc)) from None
@@ -77,15 +75,26 @@ def authenticate() -> Principal:
     token_id = str(claims.get("jti") or "")
     if not token_id:
         raise _unauthorized("The access token has no jti claim")
-    row = sessions.bearer_session(
-        user,
-        client_id=str(claims.get("client_id") or claims.get("azp") or "api"),
-        token_id=f"{claims['iss']}#{token_id}",
-        token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
-        client=client_info(),
-        policy=session_policy(),
-        geoip_database=cfg.get("GEOIP_DATABASE"),
-    )
+    auth_time = claims.get("auth_time")
+    try:
+        row = sessions.bearer_session(
+            user,
+            client_id=str(claims.get("client_id") or claims.get("azp") or "api"),
+            token_id=f"{claims['iss']}#{token_id}",
+            token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            auth_time=(
+                datetime.fromtimestamp(auth_time, UTC)
+                if isinstance(auth_time, int | float) and not isinstance(auth_time, bool)
+                else None
+            ),
+            client=client_info(),
+            policy=session_policy(),
+            geoip_database=cfg.get("GEOIP_DATABASE"),
+        )
+    except sessions.ClientRevoked:
+        raise _unauthorized(
+            "This API client was signed out after the token's sign-in; sign in again"
+        ) from None
     usable = sessions.check_and_touch(row, session_policy())
     db.session.commit()
     if not usable:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -12,6 +13,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -21,12 +23,14 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from joserfc.errors import JoseError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..authz import access_rule, public
-from ..extensions import db, login_manager
-from ..models import EndReason
+from ..extensions import csrf, db, login_manager
+from ..models import EndReason, utcnow
 from ..services import audit, identity, sessions
 from .principal import Principal, client_info, principal_for_session, session_policy
+from .tokens import InvalidToken, jwks_cache, validate_logout_token
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -155,14 +159,90 @@ def login():
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(next_url)
+    session.pop("reauth_for", None)  # a fresh start is a first round again
     try:
         idp_metadata()
-        redirect_uri = url_for("auth.callback", _external=True)
-        response = idp_client().authorize_redirect(redirect_uri)
+        response = _authorize_redirect()
     except (SignInFailed, requests.RequestException, AuthlibBaseError, ValueError) as exc:
         return failure_page(f"could not start sign-in: {exc!r}", 503)
     session["next"] = next_url
     return response
+
+
+def _authorize_redirect(**params):
+    """Redirect to the IdP's authorization endpoint, always asking when it authenticated.
+
+    ``max_age`` makes ``auth_time`` a required claim of the ID token (OIDC Core 3.1.2.1), which
+    is how the callback tells a fresh authentication from the IdP's single sign-on session.
+    """
+    params.setdefault("max_age", current_app.config["OIDC_MAX_AGE"])
+    return idp_client().authorize_redirect(url_for("auth.callback", _external=True), **params)
+
+
+_warned_about_missing_auth_time = False
+
+
+def _warn_missing_auth_time() -> None:
+    """Say once per process that the IdP is not conformant (auth_time missing despite max_age)."""
+    global _warned_about_missing_auth_time
+    if not _warned_about_missing_auth_time:
+        _warned_about_missing_auth_time = True
+        log.warning(
+            "The identity provider sent an ID token without auth_time although max_age was "
+            "requested (OIDC Core 3.1.2.1 requires it). The portal cannot tell a fresh sign-in "
+            "from single sign-on; after a revocation it asks with prompt=login and trusts the IdP "
+            "to honour it."
+        )
+
+
+def _reauth_check(user, claims):
+    """None when this sign-in may go ahead; otherwise the response that must happen instead.
+
+    After a revocation (``user.reauth_required_after``) a sign-in must rest on an IdP
+    authentication newer than it. The first too-old answer sends the browser back to the IdP
+    with ``prompt=login`` and ``max_age=0``; a second too-old answer fails. An IdP that omits
+    ``auth_time`` is trusted on that second round, so sign-in never loops.
+    """
+    raw = claims.get("auth_time")
+    auth_time = (
+        datetime.fromtimestamp(raw, UTC)
+        if isinstance(raw, int | float) and not isinstance(raw, bool)
+        else None
+    )
+    if raw is None:
+        _warn_missing_auth_time()
+    second_round = session.pop("reauth_for", None) == str(user.id)
+    stale = sessions.authenticated_too_long_ago(user, auth_time)
+    detail = {
+        "auth_time": auth_time.isoformat() if auth_time else None,
+        "required_after": (
+            user.reauth_required_after.isoformat() if user.reauth_required_after else None
+        ),
+    }
+    event = dict(actor=user, target_user=user, ip_address=request.remote_addr, **detail)
+    if not second_round:
+        if not stale:
+            return None
+        audit.record(audit.Actions.REAUTH_REQUIRED, **event)
+        db.session.commit()
+        next_url = session.get("next")
+        response = _authorize_redirect(
+            prompt="login", max_age=0, login_hint=user.email or user.subject
+        )
+        session["next"] = next_url
+        session["reauth_for"] = str(user.id)
+        return response
+    if stale and auth_time is not None:
+        audit.record(audit.Actions.REAUTH_FAILED, **event)
+        db.session.commit()
+        return failure_page(
+            f"re-authentication required for user {user.id}, but the IdP answered again with "
+            f"an authentication from {auth_time.isoformat()}"
+        )
+    audit.record(
+        audit.Actions.REAUTHENTICATED, trusted_without_auth_time=auth_time is None or None, **event
+    )
+    return None
 
 
 @bp.get("/auth/callback")
@@ -192,12 +272,19 @@ def callback():
 
     cfg = current_app.config
     user = identity.upsert_user(metadata["issuer"], claims, cfg["OIDC_GROUPS_CLAIM"])
+    try:
+        instead = _reauth_check(user, claims)
+    except (SignInFailed, requests.RequestException, AuthlibBaseError, ValueError) as exc:
+        return failure_page(f"could not ask the IdP for credentials again: {exc!r}", 503)
+    if instead is not None:
+        return instead
     row, device_secret = sessions.record_sign_in(
         user,
         device_secret=read_device_secret(),
         client=client_info(),
         policy=session_policy(),
         geoip_database=cfg.get("GEOIP_DATABASE"),
+        idp_sid=str(claims["sid"])[:255] if claims.get("sid") else None,
     )
     audit.record(
         audit.Actions.SIGN_IN,
@@ -265,12 +352,86 @@ def finish_sign_out(id_token: str | None = None, message: str | None = None):
     return redirect(home)
 
 
+# -- calls from the identity provider ----------------------------------------------------
+# A blueprint of its own: signed by the IdP rather than rate-limited per address like sign-in,
+# since one IdP may send many logouts from one address.
+idp_bp = Blueprint("idp", __name__)
+
+
+def _backchannel_error(description: str, *, log_reason: str | None = None):
+    """400 with an OAuth-style JSON error body, as Back-Channel Logout 1.0 section 2.8 says."""
+    log.warning("back-channel logout refused: %s", log_reason or description)
+    db.session.rollback()
+    response = jsonify(error="invalid_request", error_description=description)
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@idp_bp.post("/auth/backchannel-logout")
+@access_rule("idp_signed_logout_token")
+def backchannel_logout():
+    """OIDC Back-Channel Logout 1.0: the IdP says a session (``sid``) or user (``sub``) ended.
+
+    No cookies and no CSRF token: the signed logout token is the authentication. Ends the
+    portal sessions it names, once (a replayed ``jti`` is refused), and audits it.
+    """
+    raw = request.form.get("logout_token", "")
+    if not raw:
+        return _backchannel_error("logout_token is required")
+    cfg = current_app.config
+    try:
+        metadata = idp_metadata()
+        claims = validate_logout_token(
+            raw,
+            issuer=metadata["issuer"],
+            client_id=cfg["OIDC_CLIENT_ID"],
+            jwks_uri=metadata["jwks_uri"],
+            published_algorithms=metadata.get("id_token_signing_alg_values_supported", []),
+            cache=jwks_cache,
+            max_age=cfg["BACKCHANNEL_LOGOUT_MAX_AGE"],
+        )
+    except InvalidToken as exc:
+        return _backchannel_error(str(exc))
+    except (SignInFailed, requests.RequestException, KeyError, ValueError) as exc:
+        return _backchannel_error(
+            "The identity provider's keys cannot be fetched", log_reason=repr(exc)
+        )
+    try:
+        now = utcnow()
+        sessions.forget_logout_tokens_before(
+            now - timedelta(seconds=2 * cfg["BACKCHANNEL_LOGOUT_MAX_AGE"] + 60)
+        )
+        if not sessions.remember_logout_token(claims["iss"], claims["jti"], now):
+            return _backchannel_error("This logout token was used before (jti)")
+        user, ended = sessions.end_idp_sessions(
+            claims["iss"], sid=claims.get("sid"), subject=claims.get("sub"), now=now
+        )
+        audit.record(
+            audit.Actions.IDP_LOGOUT,
+            actor=None,
+            actor_label="identity provider",
+            target_user=user,
+            idp_sid=claims.get("sid"),
+            subject=claims.get("sub"),
+            sessions_ended=ended,
+        )
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        return _backchannel_error("The logout could not be recorded", log_reason=repr(exc))
+    response = current_app.response_class(status=200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app) -> None:
     register_client(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = None  # the server-side session row is the authority
     app.register_blueprint(bp)
+    app.register_blueprint(idp_bp)
+    csrf.exempt(idp_bp)
 
 
 @login_manager.unauthorized_handler

@@ -136,3 +136,75 @@ def scopes_of(claims: dict[str, Any]) -> frozenset[str]:
     if isinstance(value, str):
         return frozenset(value.split())
     return frozenset(str(v) for v in value or ())
+
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+# One key cache per process for everything the issuer signs (access and logout tokens).
+jwks_cache = JwksCache()
+
+
+def validate_logout_token(
+    raw: str,
+    *,
+    issuer: str,
+    client_id: str,
+    jwks_uri: str,
+    published_algorithms: list[str],
+    cache: JwksCache,
+    max_age: int,
+    leeway: int = 30,
+) -> dict[str, Any]:
+    """The verified claims of an OIDC Back-Channel Logout 1.0 logout token (section 2.6).
+
+    Checks the signature against the issuer's keys (asymmetric algorithms only), ``iss``,
+    ``aud`` (the portal's client id), ``iat`` (no older than ``max_age`` seconds), ``exp`` when
+    present, the back-channel logout event, ``sid`` and/or ``sub``, and that there is no
+    ``nonce``. Replay (``jti`` seen before) is the caller's to check, against the database.
+    """
+    if raw.count(".") != 2:
+        raise InvalidToken("The logout token is malformed")
+    try:
+        header = extract_compact(raw.encode()).headers()
+    except (JoseError, ValueError):
+        raise InvalidToken("The logout token is malformed") from None
+    typ = str(header.get("typ", "")).lower()
+    if typ and typ not in ("jwt", "logout+jwt", "application/logout+jwt"):
+        raise InvalidToken("The token is not a logout token (typ)")
+    keys, key_algs = cache.get(jwks_uri, header.get("kid"))
+    allowed = [
+        a for a in (key_algs or published_algorithms or ["RS256"]) if a in ASYMMETRIC_ALGORITHMS
+    ]
+    if header.get("alg") not in allowed:
+        raise InvalidToken("The logout token is signed with an algorithm that is not accepted")
+    try:
+        claims = jwt.decode(raw, keys, algorithms=allowed).claims
+    except JoseError:
+        raise InvalidToken("The logout token signature is invalid") from None
+    registry = jwt.JWTClaimsRegistry(
+        leeway=leeway,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": client_id},
+        iat={"essential": True},
+        jti={"essential": True},
+    )
+    try:
+        registry.validate(claims)
+    except JoseError as exc:
+        raise InvalidToken(f"The logout token's claims are invalid ({exc.error})") from None
+    iat = claims["iat"]
+    if not isinstance(iat, int | float) or isinstance(iat, bool):
+        raise InvalidToken("The logout token's iat is not a number")
+    if iat < time.time() - max_age - leeway:
+        raise InvalidToken("The logout token is too old (iat)")
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise InvalidToken("The logout token has no back-channel logout event")
+    if "nonce" in claims:
+        raise InvalidToken("A logout token must not carry a nonce")
+    sid, sub = claims.get("sid"), claims.get("sub")
+    if not (isinstance(sid, str) and sid) and not (isinstance(sub, str) and sub):
+        raise InvalidToken("The logout token names neither a session (sid) nor a user (sub)")
+    if not isinstance(claims["jti"], str) or not claims["jti"]:
+        raise InvalidToken("The logout token's jti is not a string")
+    return claims

@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent
 from .device import Device, TrustLevel
+from .logout_token import SeenLogoutToken
 from .session import EndReason, LoginMethod, UserSession
 from .types import utcnow
 from .user import Grant, User
@@ -12,6 +13,7 @@ __all__ = [
     "EndReason",
     "Grant",
     "LoginMethod",
+    "SeenLogoutToken",
     "TrustLevel",
     "User",
     "UserSession",

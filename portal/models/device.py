@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -29,7 +29,16 @@ class Device(db.Model):
 
     __tablename__ = "devices"
     __table_args__ = (
-        UniqueConstraint("user_id", "fingerprint", name="uq_devices_user_fingerprint"),
+        # One live device per fingerprint; removed devices keep theirs for the history, and
+        # a later sign-in from that browser or client becomes a new device.
+        Index(
+            "uq_devices_user_fingerprint_live",
+            "user_id",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
         Index("ix_devices_user_last_seen", "user_id", "last_seen_at"),
     )
 
@@ -58,6 +67,11 @@ class Device(db.Model):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its sessions were last ended by anything but its own sign-out: an API client's
+    # token authenticated (``auth_time``) before this cannot open a new session.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the owner said "This wasn't me" about it.
+    reported_suspicious_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User")
     sessions = relationship(

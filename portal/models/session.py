@@ -25,6 +25,17 @@ class EndReason(enum.StrEnum):
     EXPIRED = "expired"
     DEVICE_REMOVED = "device_removed"
     UNTRUSTED = "untrusted"
+    IDP_LOGOUT = "idp_logout"  # the IdP's back-channel logout
+    REPORTED = "reported"  # the owner said "This wasn't me"
+
+    @property
+    def requires_reauth(self) -> bool:
+        """Whether ending a session this way makes the user's next sign-ins give credentials.
+
+        Only a browser's own sign-out and plain expiry do not: every other end means someone
+        (the user elsewhere, an admin, the IdP) decided that session must not come back.
+        """
+        return self not in (EndReason.SIGNED_OUT, EndReason.EXPIRED)
 
 
 END_REASON_LABELS = {
@@ -34,6 +45,8 @@ END_REASON_LABELS = {
     EndReason.EXPIRED: "Expired",
     EndReason.DEVICE_REMOVED: "Device removed",
     EndReason.UNTRUSTED: "Device untrusted",
+    EndReason.IDP_LOGOUT: "Signed out at the identity provider",
+    EndReason.REPORTED: "Reported as not the user",
 }
 
 
@@ -53,6 +66,8 @@ class UserSession(db.Model):
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     login_method: Mapped[str] = mapped_column(String(16), default=LoginMethod.OIDC.value)
     token_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # The IdP's session id (the ID token's ``sid``), so back-channel logout can end exactly it.
+    idp_sid: Mapped[str | None] = mapped_column(String(255), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

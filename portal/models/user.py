@@ -33,6 +33,10 @@ class User(db.Model):
     last_ip: Mapped[str | None] = mapped_column(String(45))
     last_country_code: Mapped[str | None] = mapped_column(String(2))
     last_city: Mapped[str | None] = mapped_column(String(128))
+    # Set whenever one of the user's sessions is ended by anything but that browser's own
+    # sign-out: a sign-in whose IdP authentication (``auth_time``) is older must give
+    # credentials again, so a revoked browser cannot ride the IdP's single sign-on back in.
+    reauth_required_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     grants: Mapped[list[Grant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

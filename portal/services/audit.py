@@ -14,6 +14,11 @@ class Actions:
 
     SIGN_IN = "sign_in"
     SIGN_OUT = "sign_out"
+    REAUTH_REQUIRED = "reauth_required"
+    REAUTHENTICATED = "reauthenticated"
+    REAUTH_FAILED = "reauth_failed"
+    IDP_LOGOUT = "idp_logout"
+    REPORT_SUSPICIOUS = "reported_suspicious"
     VIEW_USER_DEVICES = "view_user_devices"
     REVOKE_SESSION = "revoke_session"
     REVOKE_DEVICE = "revoke_device"

@@ -8,12 +8,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Device, EndReason, LoginMethod, User, UserSession, utcnow
+from ..models import Device, EndReason, LoginMethod, SeenLogoutToken, User, UserSession, utcnow
 from . import geo
 from .useragent import describe
 
@@ -68,18 +68,28 @@ def _refresh_device(device: Device, client: ClientInfo, where: geo.Location, now
     device.country_code, device.country, device.city = where.country_code, where.country, where.city
     device.latitude, device.longitude = where.latitude, where.longitude
     device.last_seen_at = now
-    device.removed_at = None
     if not device.name:
         device.name = info.default_name
 
 
-def _find_or_make_device(user: User, fingerprint: str, kind: str) -> Device:
-    device = db.session.execute(
-        select(Device).where(Device.user_id == user.id, Device.fingerprint == fingerprint)
-    ).scalar_one_or_none()
-    if device is None:
-        device = Device(user_id=user.id, fingerprint=fingerprint, kind=kind, name="")
-        db.session.add(device)
+def _devices_with_fingerprint(user: User, fingerprint: str) -> list[Device]:
+    """The user's devices with that fingerprint: the live one (if any) first, then removed ones."""
+    return list(
+        db.session.execute(
+            select(Device)
+            .where(Device.user_id == user.id, Device.fingerprint == fingerprint)
+            .order_by(Device.removed_at.is_not(None), Device.removed_at.desc())
+        ).scalars()
+    )
+
+
+def _live(devices: list[Device]) -> Device | None:
+    return devices[0] if devices and devices[0].removed_at is None else None
+
+
+def _make_device(user: User, fingerprint: str, kind: str) -> Device:
+    device = Device(user_id=user.id, fingerprint=fingerprint, kind=kind, name="")
+    db.session.add(device)
     return device
 
 
@@ -93,6 +103,7 @@ def _open_session(
     method: LoginMethod,
     expires_at: datetime | None = None,
     token_id: str | None = None,
+    idp_sid: str | None = None,
 ) -> UserSession:
     session = UserSession(
         id=uuid.uuid4(),
@@ -100,6 +111,7 @@ def _open_session(
         device=device,
         login_method=method.value,
         token_id=token_id,
+        idp_sid=idp_sid,
         created_at=now,
         last_used_at=now,
         expires_at=expires_at or now + policy.lifetime,
@@ -125,24 +137,40 @@ def record_sign_in(
     client: ClientInfo,
     policy: SessionPolicy,
     geoip_database: str | None,
+    idp_sid: str | None = None,
     now: datetime | None = None,
 ) -> tuple[UserSession, str]:
     """Find or create the browser's device, refresh it, and open a new session on it.
 
     Returns the session and the device secret the browser must keep in its cookie (a new one
-    when the browser brought none).
+    when the browser brought none, or brought the cookie of a device the user removed: a
+    removed device stays removed, and this browser becomes a new device).
     """
     now = now or utcnow()
-    if not device_secret:
-        device_secret, fingerprint = new_device_secret()
-    else:
-        fingerprint = fingerprint_of(device_secret)
+    fingerprint = fingerprint_of(device_secret) if device_secret else None
+    known = _devices_with_fingerprint(user, fingerprint) if fingerprint else []
+    device = _live(known)
+    if device is None:
+        if known or not device_secret:
+            device_secret, fingerprint = new_device_secret()
+        device = _make_device(user, fingerprint, kind="browser")
     where = geo.locate(client.ip_address, geoip_database)
-    device = _find_or_make_device(user, fingerprint, kind="browser")
     _refresh_device(device, client, where, now)
-    session = _open_session(user, device, client, where, policy, now, LoginMethod.OIDC)
+    session = _open_session(
+        user, device, client, where, policy, now, LoginMethod.OIDC, idp_sid=idp_sid
+    )
     db.session.flush()
     return session, device_secret
+
+
+def authenticated_too_long_ago(user: User, auth_time: datetime | None) -> bool:
+    """Whether a sign-in authenticated at ``auth_time`` must give credentials again.
+
+    True when one of the user's sessions was revoked after that authentication (or when the
+    IdP did not say when it authenticated and a revocation is on record).
+    """
+    mark = user.reauth_required_after
+    return mark is not None and (auth_time is None or auth_time < mark)
 
 
 def parse_id(value: str | uuid.UUID) -> uuid.UUID | None:
@@ -197,9 +225,12 @@ def end_session(
     """End one session if it is still open; False when it had already ended."""
     if session.ended_at is not None:
         return False
-    session.ended_at = now or utcnow()
+    now = now or utcnow()
+    session.ended_at = now
     session.end_reason = reason.value
     session.ended_by_id = by.id if by else None
+    if reason.requires_reauth:
+        _require_reauth(session.user_id, Device.id == session.device_id, now)
     db.session.flush()
     return True
 
@@ -217,6 +248,7 @@ def end_sessions(
 
     One UPDATE statement, so a concurrent sign-out and revoke cannot leave half of them open.
     """
+    now = now or utcnow()
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
     if device_id is not None:
         stmt = stmt.where(UserSession.device_id == device_id)
@@ -224,12 +256,44 @@ def end_sessions(
         stmt = stmt.where(UserSession.id != keep)
     result = db.session.execute(
         stmt.values(
-            ended_at=now or utcnow(),
+            ended_at=now,
             end_reason=reason.value,
             ended_by_id=by.id if by else None,
         ).execution_options(synchronize_session="fetch")
     )
+    if reason.requires_reauth:
+        if device_id is not None:
+            devices = Device.id == device_id
+        elif keep is not None:
+            kept_device = select(UserSession.device_id).where(UserSession.id == keep)
+            devices = Device.id.not_in(kept_device.scalar_subquery())
+        else:
+            devices = true()
+        _require_reauth(user_id, devices, now)
     return result.rowcount or 0
+
+
+def _require_reauth(user_id: uuid.UUID, devices, now: datetime) -> None:
+    """Mark the user, and those of their devices that ``devices`` selects, as revoked at ``now``.
+
+    From then on a browser sign-in must show an IdP authentication (``auth_time``) newer
+    than the user's mark, and a new API token one newer than its client's mark: the IdP's
+    own single sign-on session cannot bring a revoked browser or client straight back.
+    Whole seconds, because ``auth_time`` has no finer resolution.
+    """
+    mark = now.replace(microsecond=0)
+    db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(reauth_required_after=mark)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Device)
+        .where(Device.user_id == user_id, devices)
+        .values(revoked_at=mark)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def active_sessions(user_id: uuid.UUID, now: datetime | None = None) -> list[UserSession]:
@@ -298,12 +362,17 @@ def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | 
     return session.expires_at
 
 
+class ClientRevoked(Exception):
+    """A new token of an API client authenticated before that client was last revoked."""
+
+
 def bearer_session(
     user: User,
     *,
     client_id: str,
     token_id: str,
     token_expires_at: datetime,
+    auth_time: datetime | None,
     client: ClientInfo,
     policy: SessionPolicy,
     geoip_database: str | None,
@@ -312,7 +381,9 @@ def bearer_session(
     """The session standing for one bearer token (keyed by its ``jti``), made on first use.
 
     The API client is a device of its own, so a revoked token stops working and shows up in
-    the same lists as browsers do.
+    the same lists as browsers do. A new token whose authentication (``auth_time``) is older
+    than the client's last revocation raises ``ClientRevoked``: a refresh token minted before
+    the revoke cannot bring the client back. A removed client comes back as a new device.
     """
     now = now or utcnow()
     found = db.session.execute(
@@ -322,10 +393,14 @@ def bearer_session(
     ).scalar_one_or_none()
     if found is not None:
         return found
-    where = geo.locate(client.ip_address, geoip_database)
     fingerprint = hashlib.sha256(f"api-client:{user.issuer}:{client_id}".encode()).hexdigest()
+    known = _devices_with_fingerprint(user, fingerprint)
+    revoked = max((d.revoked_at for d in known if d.revoked_at), default=None)
+    if auth_time is not None and revoked is not None and auth_time < revoked:
+        raise ClientRevoked(client_id)
+    where = geo.locate(client.ip_address, geoip_database)
     try:
-        device = _find_or_make_device(user, fingerprint, kind="api_client")
+        device = _live(known) or _make_device(user, fingerprint, kind="api_client")
         if not device.name:
             device.name = f"API client {client_id}"[:64]
         _refresh_device(device, client, where, now)
@@ -349,3 +424,53 @@ def bearer_session(
             select(UserSession).where(UserSession.token_id == token_id)
         ).scalar_one()
     return session
+
+
+def remember_logout_token(issuer: str, jti: str, now: datetime | None = None) -> bool:
+    """Record a back-channel logout token as used; False when it was used before (a replay).
+
+    The insert runs in a savepoint, so a replay leaves the caller's transaction intact.
+    """
+    now = now or utcnow()
+    token_hash = hashlib.sha256(f"{issuer}#{jti}".encode()).hexdigest()
+    try:
+        with db.session.begin_nested():
+            db.session.add(SeenLogoutToken(token_hash=token_hash, seen_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_logout_tokens_before(when: datetime) -> None:
+    """Drop replay records older than any logout token that could still be accepted."""
+    db.session.execute(delete(SeenLogoutToken).where(SeenLogoutToken.seen_at < when))
+
+
+def end_idp_sessions(
+    issuer: str, *, sid: str | None, subject: str | None, now: datetime | None = None
+) -> tuple[User | None, int]:
+    """End the portal sessions an IdP logout names: those of IdP session ``sid`` (and of
+    ``subject`` when the token names both), or every session of ``subject`` when no ``sid``.
+
+    Returns the user concerned (None when no open session or user matches) and how many
+    sessions ended.
+    """
+    now = now or utcnow()
+    if not sid:
+        user = db.session.execute(
+            select(User).where(User.issuer == issuer, User.subject == subject)
+        ).scalar_one_or_none()
+        if user is None:
+            return None, 0
+        return user, end_sessions(user_id=user.id, reason=EndReason.IDP_LOGOUT, by=None, now=now)
+    stmt = (
+        select(UserSession)
+        .join(User, User.id == UserSession.user_id)
+        .options(joinedload(UserSession.user))
+        .where(User.issuer == issuer, UserSession.idp_sid == sid, UserSession.ended_at.is_(None))
+    )
+    if subject:
+        stmt = stmt.where(User.subject == subject)
+    rows = list(db.session.execute(stmt).scalars())
+    ended = sum(end_session(row, EndReason.IDP_LOGOUT, by=None, now=now) for row in rows)
+    return (rows[0].user if rows else None), ended

@@ -54,7 +54,7 @@ const page = (title, body) => `<!DOCTYPE html>
 <style>body{font-family:sans-serif;max-width:28em;margin:3em auto}.error{color:#b00}</style>
 </head><body>${body}</body></html>`;
 
-const loginPage = (uid, clientId, error, login) => page('Test IdP - Sign in', `
+const loginPage = (uid, clientId, error, login = '') => page('Test IdP - Sign in', `
 <h1>Test IdP</h1>
 <p>Sign in to <strong>${esc(clientId)}</strong>. Enter a test account's sub or email (no password).</p>
 ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
@@ -84,6 +84,11 @@ async function main() {
       // Placeholders: any loopback .../auth/callback is accepted (see patch below).
       redirect_uris: [`http://127.0.0.1${CALLBACK_PATH}`],
       post_logout_redirect_uris: ['http://127.0.0.1/'],
+      // OIDC Back-Channel Logout: the portal's endpoint, with the IdP session id (sid).
+      ...(cfg.backchannel_logout_uri ? {
+        backchannel_logout_uri: cfg.backchannel_logout_uri,
+        backchannel_logout_session_required: true,
+      } : {}),
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       // client_secret_post is accepted too: oidc-provider treats basic/post alike.
@@ -95,6 +100,17 @@ async function main() {
       Interaction: 3600, Session: 86400, Grant: 86400,
     },
     cookies: { keys: [randomBytes(32).toString('hex')] },
+    // Refresh tokens for every code exchange (no offline_access consent dance in tests).
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // oidc-provider refuses outgoing requests to loopback and other special-use addresses
+    // (SSRF protection). The portal under test listens on 127.0.0.1, so the back-channel
+    // logout request to exactly that configured URI goes out without the guard.
+    fetch: (url, options) => {
+      if (cfg.backchannel_logout_uri && String(url) === new URL(cfg.backchannel_logout_uri).href) {
+        delete options.dispatcher;
+      }
+      return globalThis.fetch(url, options);
+    },
 
     async findAccount(ctx, sub) {
       const account = accounts.find((a) => a.sub === sub);
@@ -118,6 +134,7 @@ async function main() {
 
     features: {
       devInteractions: { enabled: false },
+      backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
@@ -156,11 +173,15 @@ async function main() {
     },
 
     // Identity claims for JWT access tokens (RFC 9068 adds iss/aud/sub/client_id/jti/iat/exp/scope).
+    // auth_time (RFC 9068 2.2.1) is when the user authenticated, also for tokens minted from
+    // a refresh token: the portal refuses those whose client was revoked after that time.
     async extraTokenClaims(ctx, token) {
       const account = accounts.find((a) => a.sub === token.accountId);
       if (!account) return undefined;
       const { email, name, groups } = claimsOf(account);
-      return { email, name, groups };
+      const entities = ctx?.oidc?.entities || {};
+      const authTime = entities.RefreshToken?.authTime ?? entities.AuthorizationCode?.authTime;
+      return { email, name, groups, ...(authTime ? { auth_time: authTime } : {}) };
     },
 
     async renderError(ctx, out) {
@@ -223,7 +244,7 @@ async function main() {
     if (details.prompt.name === 'consent') return autoConsent(req, res, details);
     if (details.prompt.name !== 'login') return send(res, 400, page('Test IdP - Error', `<p id="error">unsupported prompt ${esc(details.prompt.name)}</p>`));
 
-    if (req.method === 'GET') return send(res, 200, loginPage(uid, clientId));
+    if (req.method === 'GET') return send(res, 200, loginPage(uid, clientId, undefined, details.params.login_hint));
     if (req.method === 'POST' && action === 'login') {
       const login = (await readForm(req)).get('login');
       const account = findAccountByLogin(login);

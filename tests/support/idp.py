@@ -111,6 +111,7 @@ class OidcProvider:
         *,
         client_id: str = "portal",
         client_secret: str = "portal-secret",
+        backchannel_logout_uri: str | None = None,
         timeout: float = 30.0,
     ) -> OidcProvider:
         node = shutil.which("node")
@@ -139,6 +140,7 @@ class OidcProvider:
                     "client_secret": client_secret,
                     "audience": audience,
                     "accounts": accounts,
+                    "backchannel_logout_uri": backchannel_logout_uri,
                 },
                 f,
             )
