@@ -254,9 +254,33 @@ async function main() {
     return send(res, 405, page('Test IdP - Error', '<p id="error">method not allowed</p>'));
   }
 
+  // Test-only: a logout token signed exactly as the IdP signs its own (POST JSON
+  // {"sub", "sid", "claims": {...}}), so tests can replay one or send a sub-only logout.
+  async function mintLogoutToken(req, res) {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    const client = await provider.Client.find(cfg.client_id);
+    const token = new provider.IdToken(body.sub ? { sub: body.sub } : {}, { client, ctx: undefined });
+    if (body.sub) token.mask = { sub: null };
+    token.set('events', { 'http://schemas.openid.net/event/backchannel-logout': {} });
+    token.set('jti', randomBytes(16).toString('hex'));
+    if (body.sid) token.set('sid', body.sid);
+    for (const [key, value] of Object.entries(body.claims || {})) token.set(key, value);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ logout_token: await token.issue({ use: 'logout' }) }));
+  }
+
   // ------------------------------------------------------------ routing
   const oidc = provider.callback();
   server.on('request', (req, res) => {
+    if (req.method === 'POST' && req.url === '/test/logout-token') {
+      return mintLogoutToken(req, res).catch((err) => {
+        console.error('logout token error', err);
+        res.writeHead(500);
+        res.end(String(err.message));
+      });
+    }
     const m = /^\/interaction\/([^/?]+)(?:\/(login))?\/?(?:\?.*)?$/.exec(req.url);
     if (!m) return oidc(req, res);
     return interaction(req, res, m[1], m[2]).catch((err) => {

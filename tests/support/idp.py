@@ -52,8 +52,8 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
-class _LoginFormParser(HTMLParser):
-    """Finds the first <form> that has an input named `login` (action + hidden fields)."""
+class FormParser(HTMLParser):
+    """Every <form> on a page: its action, method and input fields (hidden ones included)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -249,7 +249,7 @@ class OidcProvider:
             if r.status_code == 200 and 'name="login"' in r.text:
                 if submitted:
                     raise RuntimeError(f"IdP rejected login {login!r}: {r.text}")
-                parser = _LoginFormParser()
+                parser = FormParser()
                 parser.feed(r.text)
                 form = next(f for f in parser.forms if "login" in f["fields"])
                 data = {**form["fields"], "login": login}
@@ -340,3 +340,30 @@ class OidcProvider:
     def access_token(self, login: str, scope: str = "openid devices:read devices:write") -> str:
         """A real RFC 9068 JWT access token for `login`, for the configured audience."""
         return self.tokens(login, scope, resource=self.audience)["access_token"]
+
+    # ------------------------------------------------------------ back-channel logout
+    def logout_token(self, *, sub: str | None = None, sid: str | None = None, **claims) -> str:
+        """A logout token signed with the IdP's key, as its back-channel logout sends them."""
+        r = requests.post(
+            f"{self.issuer}/test/logout-token",
+            json={"sub": sub, "sid": sid, "claims": claims},
+            timeout=10,
+        )
+        r.raise_for_status()
+        return r.json()["logout_token"]
+
+    def refresh(self, refresh_token: str, resource: str | None = None) -> dict:
+        """The token endpoint's answer to a refresh-token grant."""
+        r = requests.post(
+            self.metadata["token_endpoint"],
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "resource": resource or self.audience,
+            },
+            auth=(self.client_id, self.client_secret),
+            timeout=10,
+        )
+        if r.status_code != 200:
+            raise RuntimeError(f"token endpoint {r.status_code}: {r.text}")
+        return r.json()

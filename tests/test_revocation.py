@@ -1,0 +1,266 @@
+"""A revoked browser must give credentials again: the IdP's single sign-on cannot bring it back.
+
+Each test drives real browsers over HTTP (one cookie jar for the portal and the test IdP, as a
+real browser has) against the portal on a live server and panva's oidc-provider, whose login
+interaction honours ``prompt=login`` and ``max_age``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+from support.account_helpers import audit_actions, devices_of, sessions_of, user_id
+from support.http_browser import HttpBrowser
+
+import portal.auth
+from portal.auth import _reauth_check
+from portal.extensions import db
+from portal.models import User, utcnow
+
+
+def next_second() -> None:
+    """Wait for the wall clock's next second: ``auth_time`` has whole-second resolution, so a
+    revocation only outdates sign-ins made in an earlier second."""
+    time.sleep(1.02 - time.time() % 1)
+
+
+@pytest.fixture
+def browsers(live_server, idp):
+    return lambda: HttpBrowser(live_server.url, idp)
+
+
+@dataclass
+class Alice:
+    """Alice signed in on a laptop, then on a phone, each browser with its own IdP session."""
+
+    laptop: HttpBrowser
+    phone: HttpBrowser
+    laptop_device: uuid.UUID
+    phone_device: uuid.UUID
+
+
+@pytest.fixture
+def alice(app, browsers) -> Alice:
+    laptop, phone = browsers(), browsers()
+    assert 'id="devices"' in laptop.sign_in("alice").text
+    assert 'id="devices"' in phone.sign_in("alice").text
+    laptop_device, phone_device = (d.id for d in devices_of(app, "alice"))
+    next_second()
+    return Alice(laptop, phone, laptop_device, phone_device)
+
+
+def _phone_session(app, phone_device):
+    (row,) = [s for s in sessions_of(app, "alice", phone_device) if s.ended_at is None]
+    return row.id
+
+
+def revoke(way: str, app, auth, alice: Alice) -> None:
+    """End the phone's sign-in in one of the ways a user, an admin or an API client can."""
+    api = app.test_client()
+    laptop, phone_device = alice.laptop, alice.phone_device
+    if way == "page: sign out the phone from the laptop":
+        csrf = laptop.csrf()
+        assert laptop.post(f"/account/devices/{phone_device}/sign-out", {"csrf_token": csrf}).ok
+    elif way == "page: untrust the phone from the laptop":
+        csrf = laptop.csrf()
+        assert laptop.post(f"/account/devices/{phone_device}/untrust", {"csrf_token": csrf}).ok
+    elif way == "page: sign out all other devices":
+        csrf = laptop.csrf("/account/sign-out-others")
+        assert laptop.post("/account/sign-out-others", {"csrf_token": csrf}).ok
+    elif way == "envelope API: POST /sessions/{id}/revoke":
+        session_id = _phone_session(app, phone_device)
+        r = api.post(f"/sessions/{session_id}/revoke", headers=auth.bearer("alice"))
+        assert r.status_code == 200, r.data
+    elif way == "envelope API: DELETE /devices/{id}":
+        r = api.delete(f"/devices/{phone_device}", headers=auth.bearer("alice"))
+        assert r.status_code == 200, r.data
+    elif way == "envelope API: POST /sessions/revoke-all":
+        r = api.post("/sessions/revoke-all", headers=auth.bearer("alice"))
+        assert r.status_code == 200, r.data
+    elif way == "token-row API: DELETE /auth/devices/{id}":
+        session_id = _phone_session(app, phone_device)
+        r = api.delete(f"/auth/devices/{session_id}", headers=auth.bearer("alice"))
+        assert r.status_code == 204, r.data
+    elif way == "admin API: DELETE /devices/users/{userId}/{deviceId}":
+        session_id = _phone_session(app, phone_device)
+        uid = user_id(app, "alice")
+        r = api.delete(f"/devices/users/{uid}/{session_id}", headers=auth.bearer("admin"))
+        assert r.status_code == 204, r.data
+    elif way == "admin API: POST /devices/users/{userId}/revoke-all":
+        uid = user_id(app, "alice")
+        r = api.post(f"/devices/users/{uid}/revoke-all", headers=auth.bearer("admin"))
+        assert r.status_code == 204, r.data
+    else:
+        raise AssertionError(way)
+
+
+LAPTOP_KEPT = {
+    "page: sign out the phone from the laptop": True,
+    "page: untrust the phone from the laptop": True,
+    "page: sign out all other devices": True,
+    "envelope API: POST /sessions/{id}/revoke": True,
+    "envelope API: DELETE /devices/{id}": True,
+    "envelope API: POST /sessions/revoke-all": False,
+    "token-row API: DELETE /auth/devices/{id}": True,
+    "admin API: DELETE /devices/users/{userId}/{deviceId}": True,
+    "admin API: POST /devices/users/{userId}/revoke-all": False,
+}
+
+
+@pytest.mark.parametrize("way", list(LAPTOP_KEPT))
+def test_a_revoked_browser_meets_the_idp_login_form_when_it_presses_sign_in(way, app, auth, alice):
+
+    revoke(way, app, auth, alice)
+    laptop, phone = alice.laptop, alice.phone
+
+    assert not phone.signed_in()
+    page = phone.press_sign_in()
+    assert phone.at_idp_login_form(page), f"signed straight back in through SSO: {page.url}"
+    assert 'value="alice@example.test"' in page.text  # login_hint
+    assert laptop.signed_in() is LAPTOP_KEPT[way]
+    (required,) = audit_actions(app, "reauth_required")
+    assert required.detail["auth_time"] < required.detail["required_after"]
+
+
+def test_after_credentials_the_revoked_browser_is_back_in_and_the_audit_log_says_so(
+    app, auth, alice
+):
+    revoke("page: sign out the phone from the laptop", app, auth, alice)
+    laptop, phone = alice.laptop, alice.phone
+
+    page = phone.press_sign_in()
+    assert phone.at_idp_login_form(page)
+    assert 'id="devices"' in phone.submit_login(page, "alice").text
+
+    (required,) = audit_actions(app, "reauth_required")
+    (done,) = audit_actions(app, "reauthenticated")
+    assert required.detail["required_after"] <= done.detail["auth_time"]
+    assert "trusted_without_auth_time" not in done.detail
+    assert phone.signed_in() and laptop.signed_in()
+
+
+def test_a_browser_that_kept_only_the_idp_cookies_meets_the_login_form_after_an_admin_revoke_all(
+    app, auth, alice
+):
+    revoke("admin API: POST /devices/users/{userId}/revoke-all", app, auth, alice)
+    phone = alice.phone
+    phone.forget_portal_cookies(app.config["SESSION_COOKIE_NAME"], app.config["DEVICE_COOKIE_NAME"])
+    assert {c.name for c in phone.http.cookies} & {"_session", "_session.sig"}
+
+    page = phone.press_sign_in()
+
+    assert phone.at_idp_login_form(page)
+
+
+def test_without_a_revocation_signing_in_again_rides_the_idps_single_sign_on(app, browsers):
+    """The browser's own sign-out asks nothing more of the next sign-in (the IdP decides)."""
+    phone = browsers()
+    phone.sign_in("alice")
+    csrf = phone.csrf()
+    # Signing out here redirects to the IdP's end-session page, whose confirmation needs
+    # JavaScript: this browser keeps its IdP session, as one with scripts off would.
+    phone.post("/logout", {"csrf_token": csrf})
+    assert not phone.signed_in()
+
+    page = phone.press_sign_in()
+
+    assert 'id="devices"' in page.text
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.subject == "alice")).scalar_one()
+        assert user.reauth_required_after is None
+    assert audit_actions(app, "reauth_required") == []
+
+
+def test_a_removed_device_stays_removed_and_its_browser_returns_as_a_new_device(app, auth, alice):
+    phone, phone_device = alice.phone, alice.phone_device
+    old_cookie = phone.http.cookies.get(app.config["DEVICE_COOKIE_NAME"])
+    revoke("envelope API: DELETE /devices/{id}", app, auth, alice)
+
+    phone.sign_in("alice")
+
+    devices = {d.id: d for d in devices_of(app, "alice")}
+    assert devices[phone_device].removed_at is not None
+    (new_device,) = [d for d in devices.values() if d.id not in (alice.laptop_device, phone_device)]
+    assert new_device.removed_at is None
+    assert phone.http.cookies.get(app.config["DEVICE_COOKIE_NAME"]) != old_cookie
+    listed = app.test_client().get("/devices", headers=auth.bearer("alice")).get_json()
+    ids = {d["id"] for d in listed["devices"]}
+    assert str(new_device.id) in ids and str(phone_device) not in ids
+    assert len(sessions_of(app, "alice", phone_device)) == 1  # its history stays
+
+
+def test_every_authorization_request_asks_for_auth_time_with_max_age(client):
+    location = client.get("/login").headers["Location"]
+    query = parse_qs(urlsplit(location).query)
+    assert query["max_age"] == ["86400"]
+    assert "prompt" not in query
+
+
+# -- the second round, with IdP answers a conformant IdP would not give -----------------------
+
+
+def _user_with_mark(app) -> User:
+    user = User(issuer="https://idp.test", subject="erin", email="erin@example.test", groups=[])
+    user.reauth_required_after = utcnow().replace(microsecond=0)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def test_a_second_answer_still_too_old_shows_the_failure_page(app):
+    with app.test_request_context("/auth/callback"):
+        from flask import session
+
+        user = _user_with_mark(app)
+        session["reauth_for"] = str(user.id)
+        old = int(user.reauth_required_after.timestamp()) - 60
+
+        body, status = _reauth_check(user, {"sub": "erin", "auth_time": old})
+
+        assert status == 400 and "Sign-in failed" in body
+    (failed,) = audit_actions(app, "reauth_failed")
+    assert failed.detail["auth_time"] < failed.detail["required_after"]
+
+
+def test_an_idp_without_auth_time_is_asked_with_prompt_login_then_trusted(app, caplog, monkeypatch):
+    monkeypatch.setattr(portal.auth, "_warned_about_missing_auth_time", False)
+    with app.test_request_context("/auth/callback"):
+        from flask import session
+
+        user = _user_with_mark(app)
+        first = _reauth_check(user, {"sub": "erin"})
+        query = parse_qs(urlsplit(first.headers["Location"]).query)
+        assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+        assert query["login_hint"] == ["erin@example.test"]
+        assert session["reauth_for"] == str(user.id)
+
+        assert _reauth_check(user, {"sub": "erin"}) is None  # the second round goes ahead
+        db.session.commit()
+    assert caplog.text.count("without auth_time") == 1  # said once, clearly
+    (event,) = audit_actions(app, "reauthenticated")
+    assert event.detail["trusted_without_auth_time"] is True
+
+
+def test_an_api_token_cannot_reopen_a_client_revoked_after_its_sign_in(app, auth, idp):
+    """Not a fresh token minted from a refresh token; a new sign-in brings a new device."""
+    api = app.test_client()
+    issued = idp.tokens("alice", "openid devices:read devices:write", resource=idp.audience)
+    first = {"Authorization": f"Bearer {issued['access_token']}"}
+    (client_device,) = [d for d in api.get("/devices", headers=first).get_json()["devices"]]
+    next_second()
+    assert api.delete(f"/devices/{client_device['id']}", headers=first).status_code == 200
+    assert api.get("/devices", headers=first).status_code == 401  # the token itself
+
+    refreshed = idp.refresh(issued["refresh_token"])["access_token"]
+    again = api.get("/devices", headers={"Authorization": f"Bearer {refreshed}"})
+
+    assert again.status_code == 401
+    assert "sign in again" in again.get_json()["error"]
+    fresh = api.get("/devices", headers=auth.bearer("alice"))  # credentials given anew
+    assert fresh.status_code == 200
+    assert client_device["id"] not in {d["id"] for d in fresh.get_json()["devices"]}
