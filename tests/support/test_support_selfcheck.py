@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .idp import OidcProvider, _LoginFormParser, pkce_pair
+from .idp import OidcProvider, FormParser, pkce_pair
 from .postgres import PostgresServer
 
 ACCOUNTS = [
@@ -178,7 +178,7 @@ def test_logout_redirects_to_loopback(idp):
             r.status_code == 200 and 'name="logout" value="yes"' in r.text
         )  # auto-submitting form
 
-        parser = _LoginFormParser()
+        parser = FormParser()
         parser.feed(r.text)
         form = parser.forms[0]
         done = http.post(
