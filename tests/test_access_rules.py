@@ -58,4 +58,28 @@ def test_openapi_document_is_valid_and_lists_exactly_the_json_routes(client, app
         return method, path
 
     assert {norm(p) for p in served} == _documented_operations(spec)
-    assert len(_documented_operations(spec)) == 15
+    # 15 documented operations, and the six token-row ones again at their /v1 paths.
+    assert len(_documented_operations(spec)) == 21
+
+
+# Where the TKT document's samples call each token-row route, and the path it documents.
+V1_ALIASES = {
+    "/v1/auth/devices": "/auth/devices",
+    "/v1/auth/devices/<id>": "/auth/devices/<id>",
+    "/v1/auth/devices/revoke-all": "/auth/devices/revoke-all",
+    "/v1/auth/devices/users/<user_id>": "/devices/users/<user_id>",
+    "/v1/auth/devices/users/<user_id>/<device_id>": "/devices/users/<user_id>/<device_id>",
+    "/v1/auth/devices/users/<user_id>/revoke-all": "/devices/users/<user_id>/revoke-all",
+}
+
+
+def test_v1_aliases_are_the_documented_routes_with_their_rules(app):
+    rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
+    served = {path for path in rules if path.startswith("/v1/")}
+    assert served == set(V1_ALIASES)
+    for alias, documented in V1_ALIASES.items():
+        a, d = rules[alias], rules[documented]
+        assert (a.endpoint, a.methods) == (d.endpoint, d.methods), alias
+        assert a.endpoint.startswith("api_token_rows."), alias
+        access = getattr(app.view_functions[a.endpoint], ACCESS_RULE_ATTR)
+        assert access.startswith("bearer:"), (alias, access)

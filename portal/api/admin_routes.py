@@ -4,6 +4,10 @@ As the TKT document specifies: rows are active sessions (a refresh token and its
 with their device in ``deviceInfo``; errors are ``{"error": {"code", "message"}}`` with 400 for a
 malformed user id, 401 without a valid token, 403 without the permission, 404 for an unknown
 user (or a session that is not that user's).
+
+Each route is also served under ``/v1/auth/devices/users/...``, as the TKT document's samples
+call them (``https://api.tktchurch.com/v1/auth/devices/users/{userId}``): same handler, rules and
+error shape.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def _user_or_error(user_id: str) -> User:
     return user
 
 
+@token_rows.get("/v1/auth/devices/users/<user_id>")
 @token_rows.get("/devices/users/<user_id>")
 @bearer("devices:read", permission=VIEW_USER_DEVICES)
 def list_user_devices(principal, user_id: str):
@@ -43,6 +48,7 @@ def list_user_devices(principal, user_id: str):
     return jsonify([token_row(s) for s in rows])
 
 
+@token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")
 @token_rows.delete("/devices/users/<user_id>/<device_id>")
 @bearer("devices:write", permission=MANAGE_USER_DEVICES)
 def revoke_user_device(principal, user_id: str, device_id: str):
@@ -58,6 +64,7 @@ def revoke_user_device(principal, user_id: str, device_id: str):
     return "", 204
 
 
+@token_rows.post("/v1/auth/devices/users/<user_id>/revoke-all")
 @token_rows.post("/devices/users/<user_id>/revoke-all")
 @bearer("devices:write", permission=MANAGE_USER_DEVICES)
 def revoke_all_user_devices(principal, user_id: str):

@@ -55,14 +55,30 @@ def render(error: ApiError, family: str):
     return response
 
 
+# The TKT document's samples call the API under this version prefix (see token_row_routes).
+VERSION_PREFIX = "/v1"
+
+
+def _unversioned(path: str) -> str:
+    """``/v1/auth/devices/...`` stands for ``/auth/devices/...``: classify it as that path."""
+    if path.startswith(VERSION_PREFIX + "/"):
+        return path[len(VERSION_PREFIX) :]
+    return path
+
+
 def family_for_path(path: str) -> str:
-    """Which documented family a URL belongs to, for errors raised before routing."""
-    if path.startswith(("/auth/devices", "/devices/users")):
+    """Which documented family a URL belongs to, for errors raised before routing.
+
+    A routed request's family is its blueprint's (each blueprint renders its own errors); this
+    covers the rest: unknown URLs and methods a URL does not allow.
+    """
+    if _unversioned(path).startswith(("/auth/devices", "/devices/users")):
         return TOKEN_ROWS
     return ENVELOPE
 
 
 def is_api_path(path: str) -> bool:
+    path = _unversioned(path)
     return path == "/devices" or path.startswith(
         ("/devices/", "/sessions", "/auth/devices", "/api/")
     )

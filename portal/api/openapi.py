@@ -6,11 +6,14 @@ document is valid and that it and the URL map name the same routes.
 
 from __future__ import annotations
 
+import copy
+
 from apispec import APISpec
 from flask import current_app, jsonify
 
 from ..authz import public
-from . import envelope
+from . import FAILURE_MESSAGES, envelope
+from .errors import VERSION_PREFIX
 
 _nullable_str = {"type": "string", "nullable": True}
 _time = {"type": "string", "format": "date-time", "example": "2026-11-25T18:00:00Z"}
@@ -181,7 +184,6 @@ def _envelope_errors(*codes: int) -> dict:
         401: "Missing or invalid bearer token",
         403: "Token lacks the scope",
         404: "Not found (or not yours)",
-        500: "Unexpected failure",
     }
     return {str(c): _json(_ref("EnvelopeError"), texts[c]) for c in codes}
 
@@ -200,13 +202,24 @@ def _ok(schema: dict, description: str = "OK") -> dict:
     return _json(schema, description)
 
 
+ENV_TAG, TKT_TAG, ADMIN_TAG = "Devices (envelope)", "Sessions (token rows)", "Admin"
+
+
+def _failure(view: str) -> dict:
+    """An envelope route's 500, with the message the documents give it."""
+    message = FAILURE_MESSAGES[f"{envelope.name}.{view}"]
+    response = _json(_ref("EnvelopeError"), "Unexpected failure")
+    response["content"]["application/json"]["example"] = {"success": False, "error": message}
+    return {"500": response}
+
+
 def _op(
     summary: str,
     scope: str,
     responses: dict,
     *,
     body: dict | None = None,
-    tag: str = "Devices (envelope)",
+    tag: str = ENV_TAG,
     permission: str | None = None,
 ) -> dict:
     operation = {
@@ -246,7 +259,27 @@ _no_content = {"204": {"description": "Done"}}
 
 
 def _paths() -> list[tuple[str, dict, list]]:
-    env_tag, tkt_tag, admin_tag = "Devices (envelope)", "Sessions (token rows)", "Admin"
+    documented = _documented_paths()
+    return documented + [_v1_alias(*entry) for entry in documented if _is_token_row(entry[1])]
+
+
+def _is_token_row(operations: dict) -> bool:
+    return all(op["tags"][0] in (TKT_TAG, ADMIN_TAG) for op in operations.values())
+
+
+def _v1_alias(path: str, operations: dict, parameters: list) -> tuple[str, dict, list]:
+    """A token-row route where the TKT document's samples call it: ``/v1`` + its path, and the
+    admin routes (documented at ``/devices/users/...``) at ``/v1/auth/devices/users/...``."""
+    alias = VERSION_PREFIX + (path if path.startswith("/auth/") else "/auth" + path)
+    aliased = copy.deepcopy(operations)
+    for operation in aliased.values():
+        note = f"Alias of `{path}`, where the TKT document's samples call it."
+        operation["description"] = " ".join(filter(None, [operation.get("description"), note]))
+    return alias, aliased, parameters
+
+
+def _documented_paths() -> list[tuple[str, dict, list]]:
+    env_tag, tkt_tag, admin_tag = ENV_TAG, TKT_TAG, ADMIN_TAG
     message = _ok(_ref("EnvelopeMessage"))
     return [
         (
@@ -259,7 +292,8 @@ def _paths() -> list[tuple[str, dict, list]]:
                         "200": _ok(
                             _envelope_ok(devices={"type": "array", "items": _ref("Device")})
                         ),
-                        **_envelope_errors(401, 403, 500),
+                        **_envelope_errors(401, 403),
+                        **_failure("list_devices"),
                     },
                 )
             },
@@ -269,17 +303,22 @@ def _paths() -> list[tuple[str, dict, list]]:
             "/devices/{id}",
             {
                 "get": _op(
-                    "One of the caller's devices with its sessions",
+                    "One of the caller's devices with its active sessions",
                     "devices:read",
                     {
                         "200": _ok(_envelope_ok(device=_ref("DeviceDetail"))),
                         **_envelope_errors(401, 403, 404),
+                        **_failure("get_device"),
                     },
                 ),
                 "delete": _op(
                     "Remove a device and end its sessions",
                     "devices:write",
-                    {"200": message, **_envelope_errors(401, 403, 404)},
+                    {
+                        "200": message,
+                        **_envelope_errors(401, 403, 404),
+                        **_failure("remove_device"),
+                    },
                 ),
             },
             [_id_param],
@@ -293,6 +332,7 @@ def _paths() -> list[tuple[str, dict, list]]:
                     {
                         "200": _ok(_envelope_ok(message={"type": "string"}, trustExpiresAt=_time)),
                         **_envelope_errors(400, 401, 403, 404),
+                        **_failure("trust_device"),
                     },
                     body={
                         "type": "object",
@@ -312,7 +352,11 @@ def _paths() -> list[tuple[str, dict, list]]:
                 "post": _op(
                     "Untrust a device and end its sessions",
                     "devices:write",
-                    {"200": message, **_envelope_errors(401, 403, 404)},
+                    {
+                        "200": message,
+                        **_envelope_errors(401, 403, 404),
+                        **_failure("untrust_device"),
+                    },
                 )
             },
             [_id_param],
@@ -328,6 +372,7 @@ def _paths() -> list[tuple[str, dict, list]]:
                             _envelope_ok(sessions={"type": "array", "items": _ref("Session")})
                         ),
                         **_envelope_errors(401, 403),
+                        **_failure("list_sessions"),
                     },
                     tag=env_tag,
                 )
@@ -340,7 +385,11 @@ def _paths() -> list[tuple[str, dict, list]]:
                 "post": _op(
                     "End one of the caller's sessions",
                     "devices:write",
-                    {"200": message, **_envelope_errors(401, 403, 404)},
+                    {
+                        "200": message,
+                        **_envelope_errors(401, 403, 404),
+                        **_failure("revoke_session"),
+                    },
                 )
             },
             [_id_param],
@@ -351,7 +400,11 @@ def _paths() -> list[tuple[str, dict, list]]:
                 "post": _op(
                     "End all the caller's sessions, this one too",
                     "devices:write",
-                    {"200": message, **_envelope_errors(401, 403)},
+                    {
+                        "200": message,
+                        **_envelope_errors(401, 403),
+                        **_failure("revoke_all_sessions"),
+                    },
                 )
             },
             [],
@@ -365,6 +418,7 @@ def _paths() -> list[tuple[str, dict, list]]:
                     {
                         "200": _ok(_envelope_ok(message={"type": "string"}, newExpiry=_time)),
                         **_envelope_errors(401, 403, 404),
+                        **_failure("heartbeat"),
                     },
                 )
             },

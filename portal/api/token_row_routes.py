@@ -2,6 +2,9 @@
 
 In the TKT document a "device" is one session (a refresh token and its access token), so the
 ids here are session ids. Changes go through ``account.operations``, as the pages' do.
+
+Each route is also served at ``/v1`` + its path, where the TKT document's own samples call it
+(``https://api.tktchurch.com/v1/auth/devices...``): same handler, rules and error shape.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ def _actor(principal) -> operations.Actor:
     return operations.Actor(principal, request.remote_addr)
 
 
+@token_rows.get("/v1/auth/devices")
 @token_rows.get("/auth/devices")
 @bearer("devices:read")
 def list_my_devices(principal):
@@ -37,6 +41,7 @@ def list_my_devices(principal):
     return jsonify([token_row(s) for s in sessions.active_sessions(principal.user.id)])
 
 
+@token_rows.delete("/v1/auth/devices/<id>")
 @token_rows.delete("/auth/devices/<id>")
 @bearer("devices:write")
 def revoke_my_device(principal, id: str):
@@ -52,6 +57,7 @@ def revoke_my_device(principal, id: str):
     return "", 204
 
 
+@token_rows.post("/v1/auth/devices/revoke-all")
 @token_rows.post("/auth/devices/revoke-all")
 @bearer("devices:write")
 def revoke_all_my_devices(principal):
