@@ -40,8 +40,19 @@ def _install_error_handlers(bp: Blueprint, family: str) -> None:
         return render(ApiError(500, message), family)
 
 
+def _no_content_has_no_body(response):
+    """A 204 ends with its headers: no body, no Content-Type, no Content-Length (RFC 9110)."""
+    if response.status_code == 204:
+        response.response = []
+        for name in ("Content-Type", "Content-Length"):
+            response.headers.remove(name)
+    return response
+
+
 _install_error_handlers(envelope, ENVELOPE)
 _install_error_handlers(token_rows, TOKEN_ROWS)
+envelope.after_request(_no_content_has_no_body)
+token_rows.after_request(_no_content_has_no_body)
 
 from . import admin_routes, envelope_routes, openapi, token_row_routes  # noqa: E402, F401
 
