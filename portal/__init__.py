@@ -7,13 +7,32 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from .extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _refuse_large_bodies() -> None:
+    """413 for a body over PORTAL_MAX_BODY_BYTES, before any view, whether it reads it or not.
+
+    A declared Content-Length is checked at once. A chunked body (no Content-Length) is read
+    here, one byte past the limit at most, and kept for the view to read. The error handlers
+    answer in the route's shape: JSON for the API families, a friendly page elsewhere.
+    """
+    limit = current_app.config["MAX_BODY_BYTES"]
+    too_large = RequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise too_large
+    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            raise too_large
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -26,6 +45,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     config_module.load(app, config)
     app.json.sort_keys = False  # keep keys in the documented order
+    # First of all hooks, so no extension reads a body (CSRF reads forms) before it is checked.
+    app.before_request(_refuse_large_bodies)
 
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]

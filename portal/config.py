@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_SIGN_IN": "30 per minute",
     "RATELIMIT_API": "300 per minute",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Request bodies over this many bytes answer 413, before any view runs.
+    "MAX_BODY_BYTES": 64 * 1024,
 }
 
 
@@ -205,6 +207,10 @@ def validate(config: dict, instance_path: str) -> None:
             raise ConfigError(
                 f"PORTAL_{key} must be a rate limit like '30 per minute', got {config[key]!r}"
             ) from None
+
+    _as_int(config, "MAX_BODY_BYTES", minimum=1)
+    # Flask's own limit: a body sent without Content-Length is cut when read past it.
+    config["MAX_CONTENT_LENGTH"] = config["MAX_BODY_BYTES"]
 
     geoip = config.get("GEOIP_DATABASE")
     if geoip and not Path(str(geoip)).is_file():

@@ -205,6 +205,12 @@ def _ok(schema: dict, description: str = "OK") -> dict:
 ENV_TAG, TKT_TAG, ADMIN_TAG = "Devices (envelope)", "Sessions (token rows)", "Admin"
 
 
+def _too_large(tag: str) -> dict:
+    """Every operation: a body over PORTAL_MAX_BODY_BYTES is a 413 in the route's error shape."""
+    schema = "EnvelopeError" if tag == ENV_TAG else "TokenRowError"
+    return {"413": _json(_ref(schema), "Request body over the size limit (PORTAL_MAX_BODY_BYTES)")}
+
+
 def _failure(view: str) -> dict:
     """An envelope route's 500, with the message the documents give it."""
     message = FAILURE_MESSAGES[f"{envelope.name}.{view}"]
@@ -226,7 +232,7 @@ def _op(
         "summary": summary,
         "tags": [tag],
         "security": [{"bearer": [scope]}],
-        "responses": responses,
+        "responses": {**responses, **_too_large(tag)},
     }
     if permission:
         operation["description"] = f"Requires the `{permission}` permission."
