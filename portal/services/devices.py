@@ -121,10 +121,12 @@ def active_device_sessions(device: Device, now: datetime | None = None) -> list[
     )
 
 
-def revoke_device(device: Device, *, by: User, reason: EndReason, keep=None) -> int:
+def revoke_device(
+    device: Device, *, by: User, reason: EndReason, keep=None, now: datetime | None = None
+) -> int:
     """End every open session of the device; returns how many ended."""
     return end_sessions(
-        user_id=device.user_id, device_id=device.id, reason=reason, by=by, keep=keep
+        user_id=device.user_id, device_id=device.id, reason=reason, by=by, keep=keep, now=now
     )
 
 
@@ -140,13 +142,38 @@ def trust_device(device: Device, level: str, days: int, now: datetime | None = N
     return device.trust_expires_at
 
 
-def untrust_device(device: Device, *, by: User) -> int:
-    """Drop the device's trust and end its sessions (it must sign in again to be used)."""
+def reset_trust(device: Device) -> None:
+    """Forget the device's trust: not trusted, level UNKNOWN, no expiry."""
     device.is_trusted = False
     device.trust_level = TrustLevel.UNKNOWN.value
     device.trust_expires_at = None
+
+
+def untrust_device(
+    device: Device,
+    *,
+    by: User,
+    reason: EndReason = EndReason.UNTRUSTED,
+    now: datetime | None = None,
+) -> int:
+    """Drop the device's trust and end its sessions (it must sign in again to be used).
+
+    ``reason`` says why the sessions ended: the owner untrusting it, or the owner reporting
+    it (``report_suspicious``). Returns how many sessions ended.
+    """
+    reset_trust(device)
     db.session.flush()
-    return revoke_device(device, by=by, reason=EndReason.UNTRUSTED)
+    return revoke_device(device, by=by, reason=reason, now=now)
+
+
+def report_suspicious(device: Device, *, by: User, now: datetime | None = None) -> int:
+    """The owner says "This wasn't me": untrust the device, end its sessions as reported
+    (which makes every new sign-in of the user give credentials at the IdP again), and
+    remember when. Returns how many sessions ended.
+    """
+    now = now or utcnow()
+    device.reported_suspicious_at = now
+    return untrust_device(device, by=by, reason=EndReason.REPORTED, now=now)
 
 
 def rename_device(device: Device, name: str) -> str:
@@ -163,8 +190,6 @@ def remove_device(device: Device, *, by: User, now: datetime | None = None) -> i
     """Hide the device from lists and end its sessions; rows stay for the login history."""
     now = now or utcnow()
     device.removed_at = now
-    device.is_trusted = False
-    device.trust_level = TrustLevel.UNKNOWN.value
-    device.trust_expires_at = None
+    reset_trust(device)
     db.session.flush()
-    return revoke_device(device, by=by, reason=EndReason.DEVICE_REMOVED)
+    return revoke_device(device, by=by, reason=EndReason.DEVICE_REMOVED, now=now)
