@@ -88,6 +88,25 @@ def untrust_device(actor: Actor, device: Device) -> int:
     return ended
 
 
+class ReportingCurrentDevice(ValueError):
+    """A report of "This wasn't me" about the device the caller is using right now."""
+
+
+def report_suspicious(actor: Actor, device: Device) -> int:
+    """The owner says "This wasn't me": sign the device out, untrust it, mark it reported.
+
+    Its sessions end as ``reported``, so every new sign-in of the user must give credentials
+    at the IdP again. The caller's own device cannot be reported (``ReportingCurrentDevice``):
+    that is signing out, and the caller is evidently the user. Returns how many sessions ended.
+    """
+    current = actor.principal.session
+    if current is not None and current.device_id == device.id:
+        raise ReportingCurrentDevice(device.id)
+    ended = devices.report_suspicious(device, by=actor.principal.user)
+    actor.record(Actions.REPORT_SUSPICIOUS, device_id=device.id, sessions_ended=ended)
+    return ended
+
+
 def rename_device(actor: Actor, device: Device, name: str) -> str:
     """Rename the device (raises ``devices.InvalidDeviceName``); returns the name kept."""
     old = device.name

@@ -131,6 +131,53 @@ def untrust_device(device_id: str):
     return _back(form)
 
 
+@bp.route("/devices/<device_id>/report", methods=["GET", "POST"])
+@signed_in
+def report_device(device_id: str):
+    """Report "This wasn't me" about one of my other devices (GET asks, POST does).
+
+    In one step the device is signed out, no longer trusted and marked as reported, and every
+    new sign-in to the account must give credentials at the IdP again. This device cannot be
+    reported: it is the one the user is holding.
+    """
+    form = ActionForm()
+    posted = request.method == "POST"
+    if posted:
+        found = _locked_device_or_404(device_id)
+    else:
+        found = devices.get_device(current_user.user.id, device_id)
+        if found is None:
+            abort(404)
+        form.next.data = request.args.get("next")
+    if found.id == current_user.session.device_id:
+        db.session.rollback()  # nothing to do: let go of the lock
+        flash(
+            "You are using this device now, so it cannot be reported as not you. If you think "
+            "someone else knows your password, change it at your identity provider and use "
+            "Sign out all other devices.",
+            "error",
+        )
+        return redirect(url_for("main.index"))
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return render_template(
+            "account/report.html",
+            form=form,
+            back=safe_next(form.next.data),
+            device=found,
+            active_sessions=len(devices.active_device_sessions(found)),
+        ), (400 if posted else 200)
+    ended = operations.report_suspicious(_actor(), found)
+    db.session.commit()
+    flash(
+        f"Reported {found.name}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
+        "ended) and is no longer trusted, and every new sign-in to your account must give your "
+        "password again. Change your password at your identity provider now.",
+        "success",
+    )
+    return _back(form)
+
+
 @bp.post("/devices/<device_id>/rename")
 @signed_in
 def rename_device(device_id: str):
