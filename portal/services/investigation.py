@@ -6,6 +6,8 @@
 * **impossible travel**: a sign-in whose distance from the user's previous located sign-in,
   over the time between them, means travelling faster than 1,000 km/h (GeoIP coordinates).
 * **untrusted** / **trust expired**: a device that is not trusted, or whose trust has lapsed.
+* **reported as not them**: a device its owner reported with *This wasn't me* (the sign-ins
+  on it were not theirs).
 
 Every session counts as a sign-in (browser sign-ins and the first use of a bearer token alike):
 a token used from a new place is as interesting to an investigator as a browser.
@@ -33,6 +35,7 @@ class Flag(enum.StrEnum):
     IMPOSSIBLE_TRAVEL = "impossible_travel"
     UNTRUSTED = "untrusted"
     TRUST_EXPIRED = "trust_expired"
+    REPORTED_SUSPICIOUS = "reported_suspicious"
 
 
 FLAG_LABELS = {
@@ -40,6 +43,7 @@ FLAG_LABELS = {
     Flag.IMPOSSIBLE_TRAVEL: "Impossible travel",
     Flag.UNTRUSTED: "Untrusted device",
     Flag.TRUST_EXPIRED: "Trust expired",
+    Flag.REPORTED_SUSPICIOUS: "Reported as not them",
 }
 
 
@@ -56,10 +60,12 @@ class SignInLike(Protocol):
 
 @dataclass(frozen=True)
 class Finding:
-    """One flag raised on one sign-in or device, with a sentence saying why."""
+    """One flag raised on one sign-in or device, with a sentence saying why (and, for an
+    event such as a report, when it happened)."""
 
     flag: Flag
     reason: str
+    at: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -130,13 +136,25 @@ def sign_in_findings(sign_ins: Iterable[SignInLike]) -> dict[uuid.UUID, list[Fin
 
 
 def device_findings(device: Device, now: datetime | None = None) -> list[Finding]:
-    """Untrusted or trust-expired, for one device."""
+    """Reported as not them, and untrusted or trust-expired, for one device."""
     now = now or utcnow()
+    found = []
+    if device.reported_suspicious_at is not None:
+        when = device.reported_suspicious_at
+        found.append(
+            Finding(
+                Flag.REPORTED_SUSPICIOUS,
+                f"Reported by the user as not them on {when:%Y-%m-%d %H:%M} UTC",
+                at=when,
+            )
+        )
     if device.trusted_now(now):
-        return []
+        return found
     if device.is_trusted:
-        return [Finding(Flag.TRUST_EXPIRED, "Trust lapsed; the device counts as untrusted")]
-    return [Finding(Flag.UNTRUSTED, "The device has never been trusted or was untrusted")]
+        found.append(Finding(Flag.TRUST_EXPIRED, "Trust lapsed; the device counts as untrusted"))
+    else:
+        found.append(Finding(Flag.UNTRUSTED, "The device has never been trusted or was untrusted"))
+    return found
 
 
 def recent_flags(sign_ins: Iterable[SignInLike], since: datetime) -> dict[Flag, int]:

@@ -95,7 +95,8 @@ def search_users(
     """Users whose email, name or subject contains ``query`` (any case), one page of them.
 
     Four queries whatever the page size: the count, the page, the device counts of the page's
-    users, and their recent sign-ins (for the flags).
+    users (with their devices reported as not them in the flags window), and their recent
+    sign-ins (for the flags).
     """
     now = now or utcnow()
     sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
@@ -143,39 +144,69 @@ def search_users(
     users = list(db.session.execute(stmt).scalars())
 
     ids = [u.id for u in users]
-    device_counts = _device_counts(ids, now)
-    history = _sign_ins_since(ids, now - RECENT_FLAG_WINDOW - investigation.NEW_COUNTRY_LOOKBACK)
-    rows = [
-        UserRow(
-            user=u,
-            active_devices=device_counts.get(u.id, (0, 0, 0))[0],
-            untrusted_devices=device_counts.get(u.id, (0, 0, 0))[1],
-            expired_trust_devices=device_counts.get(u.id, (0, 0, 0))[2],
-            recent_flags=investigation.recent_flags(
-                history.get(u.id, []), since=now - RECENT_FLAG_WINDOW
-            ),
+    since = now - RECENT_FLAG_WINDOW
+    device_counts = _device_counts(ids, now, reported_since=since)
+    history = _sign_ins_since(ids, since - investigation.NEW_COUNTRY_LOOKBACK)
+    rows = []
+    for u in users:
+        counts = device_counts.get(u.id, _NO_DEVICES)
+        flags = investigation.recent_flags(history.get(u.id, []), since=since)
+        if counts.reported:  # the most telling flag, so it comes first
+            flags = {Flag.REPORTED_SUSPICIOUS: counts.reported, **flags}
+        rows.append(
+            UserRow(
+                user=u,
+                active_devices=counts.active,
+                untrusted_devices=counts.untrusted,
+                expired_trust_devices=counts.trust_expired,
+                recent_flags=flags,
+            )
         )
-        for u in users
-    ]
     return UserPage(rows, total, page, per_page, sort, direction)
 
 
-def _device_counts(user_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, tuple]:
-    """Per user: devices with an active session, and how many of those are untrusted/lapsed."""
+@dataclass(frozen=True)
+class _DeviceCounts:
+    active: int  # devices with an active session
+    untrusted: int  # ... of which not trusted
+    trust_expired: int  # ... of which trust lapsed
+    reported: int  # devices (any, removed too) reported as not them in the flags window
+
+
+_NO_DEVICES = _DeviceCounts(0, 0, 0, 0)
+
+
+def _device_counts(
+    user_ids: list[uuid.UUID], now: datetime, *, reported_since: datetime
+) -> dict[uuid.UUID, _DeviceCounts]:
+    """Per user, in one query: devices with an active session, how many of those are
+    untrusted or lapsed, and how many devices were reported as not them since
+    ``reported_since`` (whether or not they still have a session)."""
     if not user_ids:
         return {}
+    active = (
+        select(UserSession.device_id)
+        .where(UserSession.user_id.in_(user_ids), UserSession.active_at(now))
+        .distinct()
+        .subquery()
+    )
+    in_use = active.c.device_id.is_not(None)
     stmt = (
         select(
-            UserSession.user_id,
-            func.count(distinct(UserSession.device_id)),
-            func.count(distinct(case((_untrusted(), UserSession.device_id)))),
-            func.count(distinct(case((_trust_expired(now), UserSession.device_id)))),
+            Device.user_id,
+            func.count(case((in_use, Device.id))),
+            func.count(case((and_(in_use, _untrusted()), Device.id))),
+            func.count(case((and_(in_use, _trust_expired(now)), Device.id))),
+            func.count(case((Device.reported_suspicious_at >= reported_since, Device.id))),
         )
-        .join(Device, Device.id == UserSession.device_id)
-        .where(UserSession.user_id.in_(user_ids), UserSession.active_at(now))
-        .group_by(UserSession.user_id)
+        .outerjoin(active, active.c.device_id == Device.id)
+        .where(Device.user_id.in_(user_ids))
+        .group_by(Device.user_id)
     )
-    return {uid: (int(a), int(u), int(e)) for uid, a, u, e in db.session.execute(stmt)}
+    return {
+        uid: _DeviceCounts(int(a), int(u), int(e), int(r))
+        for uid, a, u, e, r in db.session.execute(stmt)
+    }
 
 
 def _sign_ins_since(user_ids: list[uuid.UUID], since: datetime) -> dict[uuid.UUID, list]:
@@ -277,8 +308,9 @@ def user_history(user: User, now: datetime | None = None) -> UserHistory:
         findings = investigation.device_findings(d, now)
         rows = by_device.get(d.id, [])
         active = sum(1 for s in rows if s.is_active(now))
-        if active:  # an untrusted device only matters while it can still be used
-            for f in findings:
+        for f in findings:
+            # An untrusted device only matters while it can still be used; a report always.
+            if active or f.flag is Flag.REPORTED_SUSPICIOUS:
                 counts[f.flag] += 1
         histories.append(DeviceHistory(d, rows, findings, active))
     return UserHistory(histories, session_findings, dict(counts))
