@@ -150,7 +150,7 @@ def report_device(device_id: str):
             abort(404)
         form.next.data = request.args.get("next")
     if found.id == current_user.session.device_id:
-        db.session.rollback()  # nothing to do: let go of the lock
+        db.session.rollback()  # nothing changes; a POST lets go of the device's lock
         flash(
             "You are using this device now, so it cannot be reported as not you. If you think "
             "someone else knows your password, change it at your identity provider and use "
@@ -158,7 +158,7 @@ def report_device(device_id: str):
             "error",
         )
         return redirect(url_for("main.index"))
-    if not form.validate_on_submit():
+    if not form.validate_on_submit():  # GET, or a POST without a valid CSRF token
         db.session.rollback()
         return render_template(
             "account/report.html",
