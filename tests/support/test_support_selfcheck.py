@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .idp import OidcProvider, FormParser, pkce_pair
+from .idp import FormParser, OidcProvider, pkce_pair
 from .postgres import PostgresServer
 
 ACCOUNTS = [
