@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from sqlalchemy import create_engine, text
+from support.api_contract import ContractClient
 from support.idp import OidcProvider, free_port
 from werkzeug.serving import make_server
 
@@ -141,6 +142,8 @@ def app_config(idp, database_url) -> dict:
 def app(app_config, database_url):
     _wipe(database_url)
     app = create_app(app_config)
+    # Every documented JSON answer a test receives is validated against /openapi.json.
+    app.test_client_class = ContractClient
     yield app
     with app.app_context():
         db.session.remove()

@@ -1,43 +1,58 @@
-"""The documented JSON routes, in two blueprints by body family (see ``errors``)."""
+"""The documented JSON routes, in two blueprints: each blueprint is one body family.
+
+A route's family (envelope or token rows) is declared once, by the blueprint it is on: its
+errors, 500s included, answer in that family's shape (``errors``, ``shapes``), and the OpenAPI
+document reads the family from there too. Each route declares its own 500 message with
+``errors.failure``.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import csrf, db
-from .errors import ENVELOPE, TOKEN_ROWS, ApiError, from_http_exception, render
+from .errors import (
+    ENVELOPE,
+    TOKEN_ROWS,
+    ApiError,
+    failure_message,
+    from_http_exception,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
-# Flashback routes: {"success": ...} bodies.
-envelope = Blueprint("api_envelope", __name__)
-# TKT routes: bare rows, {"error": {"code", "message"}} errors.
-token_rows = Blueprint("api_token_rows", __name__)
 
-# What an unexpected failure says, per endpoint (the documents fix some of these texts).
-FAILURE_MESSAGES: dict[str, str] = {}
+class ApiBlueprint(Blueprint):
+    """JSON routes of one documented family, whose errors take that family's shape."""
+
+    def __init__(self, name: str, import_name: str, family: str) -> None:
+        super().__init__(name, import_name)
+        self.family = family
+        _install_error_handlers(self)
+        self.after_request(_no_content_has_no_body)
 
 
-def _install_error_handlers(bp: Blueprint, family: str) -> None:
+def _install_error_handlers(bp: ApiBlueprint) -> None:
     @bp.errorhandler(ApiError)
     def _api_error(error: ApiError):
         db.session.rollback()
-        return render(error, family)
+        return render(error, bp.family)
 
     @bp.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         db.session.rollback()
-        return render(from_http_exception(error), family)
+        return render(from_http_exception(error), bp.family)
 
     @bp.errorhandler(Exception)
     def _unexpected(error: Exception):
         db.session.rollback()
         log.exception("unexpected error in %s", request.endpoint)
-        message = FAILURE_MESSAGES.get(request.endpoint or "", "Internal server error")
-        return render(ApiError(500, message), family)
+        view = current_app.view_functions.get(request.endpoint or "")
+        return render(ApiError(500, failure_message(view)), bp.family)
 
 
 def _no_content_has_no_body(response):
@@ -49,10 +64,10 @@ def _no_content_has_no_body(response):
     return response
 
 
-_install_error_handlers(envelope, ENVELOPE)
-_install_error_handlers(token_rows, TOKEN_ROWS)
-envelope.after_request(_no_content_has_no_body)
-token_rows.after_request(_no_content_has_no_body)
+# Flashback routes: {"success": ...} bodies.
+envelope = ApiBlueprint("api_envelope", __name__, ENVELOPE)
+# TKT routes: bare rows, {"error": {"code", "message"}} errors.
+token_rows = ApiBlueprint("api_token_rows", __name__, TOKEN_ROWS)
 
 from . import admin_routes, envelope_routes, openapi, token_row_routes  # noqa: E402, F401
 

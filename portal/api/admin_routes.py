@@ -22,7 +22,7 @@ from ..services.sessions import parse_id
 from . import token_rows
 from .auth import bearer
 from .errors import ApiError
-from .serializers import token_row
+from .shapes import token_row
 
 
 def _user_or_error(user_id: str) -> User:

@@ -17,24 +17,10 @@ from ..extensions import db
 from ..models import TrustLevel
 from ..services import devices, sessions
 from ..timefmt import iso_z
-from . import FAILURE_MESSAGES, envelope
+from . import envelope
 from .auth import bearer
-from .errors import ApiError
-from .serializers import envelope_device, envelope_device_detail, envelope_session
-
-FAILURE_MESSAGES.update(
-    {
-        "api_envelope.list_devices": "Failed to retrieve devices",
-        "api_envelope.get_device": "Failed to retrieve device details",
-        "api_envelope.trust_device": "Failed to trust device",
-        "api_envelope.untrust_device": "Failed to untrust device",
-        "api_envelope.remove_device": "Failed to remove device",
-        "api_envelope.list_sessions": "Failed to retrieve sessions",
-        "api_envelope.revoke_session": "Failed to revoke session",
-        "api_envelope.revoke_all_sessions": "Failed to revoke all sessions",
-        "api_envelope.heartbeat": "Failed to update session",
-    }
-)
+from .errors import ApiError, failure
+from .shapes import envelope_device, envelope_device_detail, envelope_session
 
 FINGERPRINT = re.compile(r"^[0-9a-fA-F]{64}$")
 DEVICE_NOT_FOUND = "Device not found"
@@ -60,6 +46,7 @@ def _locked_device(principal, device_id: str):
 
 
 @envelope.get("/devices")
+@failure("Failed to retrieve devices")
 @bearer("devices:read")
 def list_devices(principal):
     """The caller's devices, the one this token came from first."""
@@ -69,6 +56,7 @@ def list_devices(principal):
 
 
 @envelope.get("/devices/<id>")
+@failure("Failed to retrieve device details")
 @bearer("devices:read")
 def get_device(principal, id: str):
     """One of the caller's devices with its active sessions (the pages show the login history)."""
@@ -81,6 +69,7 @@ def get_device(principal, id: str):
 
 
 @envelope.post("/devices/trust")
+@failure("Failed to trust device")
 @bearer("devices:write")
 def trust_device(principal):
     """Trust the caller's device with ``{"fingerprint"}`` for PORTAL_DEVICE_TRUST_DAYS.
@@ -110,6 +99,7 @@ def trust_device(principal):
 
 
 @envelope.post("/devices/<id>/untrust")
+@failure("Failed to untrust device")
 @bearer("devices:write")
 def untrust_device(principal, id: str):
     """Stop trusting one of the caller's devices and end its sessions."""
@@ -120,6 +110,7 @@ def untrust_device(principal, id: str):
 
 
 @envelope.delete("/devices/<id>")
+@failure("Failed to remove device")
 @bearer("devices:write")
 def remove_device(principal, id: str):
     """Remove one of the caller's devices: its sessions end, its rows stay for the history."""
@@ -130,6 +121,7 @@ def remove_device(principal, id: str):
 
 
 @envelope.get("/sessions")
+@failure("Failed to retrieve sessions")
 @bearer("devices:read")
 def list_sessions(principal):
     """The caller's active sessions, newest first."""
@@ -138,6 +130,7 @@ def list_sessions(principal):
 
 
 @envelope.post("/sessions/<session_id>/revoke")
+@failure("Failed to revoke session")
 @bearer("devices:write")
 def revoke_session(principal, session_id: str):
     """End one of the caller's active sessions (this token's own too, if asked)."""
@@ -150,6 +143,7 @@ def revoke_session(principal, session_id: str):
 
 
 @envelope.post("/sessions/revoke-all")
+@failure("Failed to revoke all sessions")
 @bearer("devices:write")
 def revoke_all_sessions(principal):
     """End all the caller's sessions, including the one this token stands for."""
@@ -159,6 +153,7 @@ def revoke_all_sessions(principal):
 
 
 @envelope.post("/sessions/<session_id>/heartbeat")
+@failure("Failed to update session")
 @bearer("devices:write")
 def heartbeat(principal, session_id: str):
     """Slide an active session's expiry forward, never past its absolute cap."""

@@ -1,13 +1,15 @@
-"""JSON errors in the two documented shapes.
+"""JSON errors in the two documented shapes, and what each route says when it fails.
 
-*Envelope* routes (Flashback "device-session-management") answer
-``{"success": false, "error": "..."}``; *token-row* routes (TKT "auth/devices") answer
-``{"error": {"code": "...", "message": "..."}}``.
+*Envelope* routes (Flashback "device-session-management") answer ``shapes.EnvelopeError``;
+*token-row* routes (TKT "auth/devices") answer ``shapes.TokenRowError``. A route's family is its
+blueprint's (see ``api/__init__``); ``family_for_path`` only serves requests no route took.
 """
 
 from __future__ import annotations
 
-from flask import jsonify
+from collections.abc import Callable
+
+from .shapes import EnvelopeError, TokenRowError, TokenRowErrorDetail
 
 ENVELOPE, TOKEN_ROWS = "envelope", "token_rows"
 
@@ -44,16 +46,46 @@ def from_http_exception(error) -> ApiError:
     return ApiError(status, error.description or error.name)
 
 
-def render(error: ApiError, family: str):
+# The model of each family's error body.
+ERROR_MODELS = {ENVELOPE: EnvelopeError, TOKEN_ROWS: TokenRowError}
+
+
+def error_shape(error: ApiError, family: str) -> EnvelopeError | TokenRowError:
+    """The documented body of ``error`` in ``family``'s shape."""
     if family == TOKEN_ROWS:
-        body = {"error": {"code": error.code, "message": error.message}}
-    else:
-        body = {"success": False, "error": error.message}
-    response = jsonify(body)
-    response.status_code = error.status
+        return TokenRowError(error=TokenRowErrorDetail(code=error.code, message=error.message))
+    return EnvelopeError(error=error.message)
+
+
+def render(error: ApiError, family: str):
+    response = error_shape(error, family).answer(error.status)
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
+
+
+# What an unexpected failure (500) says when its route declares nothing.
+DEFAULT_FAILURE = "Internal server error"
+_FAILURE_ATTR = "_api_failure_message"
+
+
+def failure(message: str) -> Callable:
+    """Declare, on the route itself, what its unexpected failure (500) says.
+
+    The blueprint's 500 handler and the OpenAPI document both read it, so renaming the view
+    keeps it. Place it under the route decorators: ``@failure("Failed to retrieve devices")``.
+    """
+
+    def mark(view: Callable) -> Callable:
+        setattr(view, _FAILURE_ATTR, message)
+        return view
+
+    return mark
+
+
+def failure_message(view: Callable | None) -> str:
+    """What ``view`` says when it fails unexpectedly (``DEFAULT_FAILURE`` unless declared)."""
+    return getattr(view, _FAILURE_ATTR, DEFAULT_FAILURE)
 
 
 # The TKT document's samples call the API under this version prefix (see token_row_routes).

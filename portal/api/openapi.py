@@ -1,255 +1,158 @@
-"""The OpenAPI 3 document of the JSON routes, built with apispec and served at /openapi.json.
+"""The OpenAPI 3.1 document of the JSON routes, assembled with apispec and served at /openapi.json.
 
-Schemas mirror the serializers in ``serializers.py`` (the documented shapes); a test checks the
-document is valid and that it and the URL map name the same routes.
+Nothing about a body is written here. Component schemas are the JSON Schema of the models in
+``shapes`` (the ones the bodies are dumped from); an operation's error shape is its blueprint's
+family, and its 500 example is the message its route declares with ``errors.failure``. What is
+written here is the table of operations: path, summary, scope, which answers each may give.
+
+A test checks the document is valid and that it and the URL map name the same routes, and the
+test-suite's client validates every JSON answer it receives against it.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from apispec import APISpec
 from flask import current_app, jsonify
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from ..authz import public
-from . import FAILURE_MESSAGES, envelope
-from .errors import VERSION_PREFIX
+from . import admin_routes, envelope, envelope_routes, shapes, token_row_routes
+from .errors import (
+    ENVELOPE,
+    ERROR_MODELS,
+    TOKEN_ROWS,
+    VERSION_PREFIX,
+    ApiError,
+    error_shape,
+    failure_message,
+)
 
-_nullable_str = {"type": "string", "nullable": True}
-_time = {"type": "string", "format": "date-time", "example": "2026-11-25T18:00:00Z"}
-_nullable_time = {**_time, "nullable": True}
+SCHEMAS = "#/components/schemas/"
 _uuid = {"type": "string", "format": "uuid"}
 
-SCHEMAS = {
-    "EnvelopeError": {
-        "type": "object",
-        "required": ["success", "error"],
-        "properties": {
-            "success": {"type": "boolean", "enum": [False]},
-            "error": {"type": "string"},
-        },
-    },
-    "EnvelopeMessage": {
-        "type": "object",
-        "required": ["success", "message"],
-        "properties": {
-            "success": {"type": "boolean", "enum": [True]},
-            "message": {"type": "string"},
-        },
-    },
-    "TokenRowError": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        },
-    },
-    "Device": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": [
-            "id",
-            "deviceName",
-            "deviceType",
-            "os",
-            "browser",
-            "ipAddress",
-            "country",
-            "city",
-            "isTrusted",
-            "trustLevel",
-            "lastSeen",
-            "createdAt",
-            "trustExpiresAt",
-        ],
-        "properties": {
-            "id": _uuid,
-            "deviceName": {"type": "string"},
-            "deviceType": {"type": "string", "enum": ["DESKTOP", "MOBILE", "TABLET"]},
-            "os": _nullable_str,
-            "browser": _nullable_str,
-            "ipAddress": _nullable_str,
-            "country": _nullable_str,
-            "city": _nullable_str,
-            "isTrusted": {"type": "boolean"},
-            "trustLevel": {"type": "string", "enum": ["HIGH", "MEDIUM", "LOW", "UNKNOWN"]},
-            "lastSeen": _time,
-            "createdAt": _time,
-            "trustExpiresAt": _nullable_time,
-        },
-    },
-    "DeviceSession": {
-        "type": "object",
-        "required": [
-            "id",
-            "ipAddress",
-            "location",
-            "startedAt",
-            "lastActivity",
-            "expiresAt",
-            "loginMethod",
-        ],
-        "properties": {
-            "id": _uuid,
-            "ipAddress": _nullable_str,
-            "location": _nullable_str,
-            "startedAt": _time,
-            "lastActivity": _time,
-            "expiresAt": _time,
-            "loginMethod": {"type": "string", "enum": ["oidc", "bearer"]},
-        },
-    },
-    "DeviceDetail": {
-        "allOf": [
-            {"$ref": "#/components/schemas/Device"},
-            {
-                "type": "object",
-                "required": ["userAgent", "deviceFingerprint", "sessions"],
-                "properties": {
-                    "userAgent": _nullable_str,
-                    "deviceFingerprint": {"type": "string"},
-                    "sessions": {
-                        "type": "array",
-                        "items": {"$ref": "#/components/schemas/DeviceSession"},
-                    },
-                },
-            },
-        ]
-    },
-    "Session": {
-        "allOf": [
-            {"$ref": "#/components/schemas/DeviceSession"},
-            {
-                "type": "object",
-                "required": ["deviceName"],
-                "properties": {"deviceName": {"type": "string"}},
-            },
-        ]
-    },
-    "TokenRow": {
-        "type": "object",
-        "required": ["id", "deviceInfo", "lastUsedAt", "createdAt", "expiresAt"],
-        "properties": {
-            "id": _uuid,
-            "deviceInfo": {
-                "type": "object",
-                "required": [
-                    "deviceId",
-                    "deviceType",
-                    "deviceName",
-                    "deviceModel",
-                    "osName",
-                    "osVersion",
-                    "appVersion",
-                    "ipAddress",
-                    "userAgent",
-                    "lastLocation",
-                ],
-                "properties": {
-                    "deviceId": _uuid,
-                    "deviceType": {"type": "string", "enum": ["desktop", "mobile", "tablet"]},
-                    "deviceName": {"type": "string"},
-                    "deviceModel": _nullable_str,
-                    "osName": _nullable_str,
-                    "osVersion": _nullable_str,
-                    "appVersion": _nullable_str,
-                    "ipAddress": _nullable_str,
-                    "userAgent": _nullable_str,
-                    "lastLocation": {**_nullable_str, "example": "London, GB"},
-                },
-            },
-            "lastUsedAt": _time,
-            "createdAt": _time,
-            "expiresAt": _time,
-        },
-    },
-}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _envelope_errors(*codes: int) -> dict:
-    texts = {
+# What each documented error status means, in each family's words.
+_ERROR_TEXTS = {
+    ENVELOPE: {
         400: "Invalid request",
         401: "Missing or invalid bearer token",
         403: "Token lacks the scope",
         404: "Not found (or not yours)",
-    }
-    return {str(c): _json(_ref("EnvelopeError"), texts[c]) for c in codes}
-
-
-def _token_row_errors(*codes: int) -> dict:
-    texts = {
+    },
+    TOKEN_ROWS: {
         400: "Invalid id format (not a UUID)",
         401: "Missing or invalid bearer token",
         403: "Missing permission or scope",
         404: "Not found (or not yours)",
-    }
-    return {str(c): _json(_ref("TokenRowError"), texts[c]) for c in codes}
-
-
-def _ok(schema: dict, description: str = "OK") -> dict:
-    return _json(schema, description)
-
+    },
+}
+# Answers every operation may give, whatever it does.
+_EVERY_OPERATION = {
+    413: "Request body over the size limit (PORTAL_MAX_BODY_BYTES)",
+    429: "Too many requests (PORTAL_RATELIMIT_API)",
+    500: "Unexpected failure",
+}
 
 ENV_TAG, TKT_TAG, ADMIN_TAG = "Devices (envelope)", "Sessions (token rows)", "Admin"
 
 
-def _too_large(tag: str) -> dict:
-    """Every operation: a body over PORTAL_MAX_BODY_BYTES is a 413 in the route's error shape."""
-    schema = "EnvelopeError" if tag == ENV_TAG else "TokenRowError"
-    return {"413": _json(_ref(schema), "Request body over the size limit (PORTAL_MAX_BODY_BYTES)")}
+class _OpenApiSchema(GenerateJsonSchema):
+    """The models' JSON Schema (the dialect of OpenAPI 3.1), less a title on every field."""
+
+    def field_title_should_be_set(self, schema) -> bool:
+        return False
 
 
-def _failure(view: str) -> dict:
-    """An envelope route's 500, with the message the documents give it."""
-    message = FAILURE_MESSAGES[f"{envelope.name}.{view}"]
-    response = _json(_ref("EnvelopeError"), "Unexpected failure")
-    response["content"]["application/json"]["example"] = {"success": False, "error": message}
-    return {"500": response}
+def component_schemas(answers: list[type], requests: list[type] = ()) -> dict[str, dict]:
+    """``components.schemas`` for the models of answers and request bodies, and every model
+    they refer to, by model name."""
+    _, top = models_json_schema(
+        [(model, "serialization") for model in answers]
+        + [(model, "validation") for model in requests],
+        ref_template=SCHEMAS + "{model}",
+        schema_generator=_OpenApiSchema,
+    )
+    return top.get("$defs", {})
 
 
-def _op(
-    summary: str,
-    scope: str,
-    responses: dict,
-    *,
-    body: dict | None = None,
-    tag: str = ENV_TAG,
-    permission: str | None = None,
-) -> dict:
-    operation = {
-        "summary": summary,
-        "tags": [tag],
-        "security": [{"bearer": [scope]}],
-        "responses": {**responses, **_too_large(tag)},
-    }
-    if permission:
-        operation["description"] = f"Requires the `{permission}` permission."
-    if body:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": body}},
+def _ref(model: type) -> dict:
+    return {"$ref": SCHEMAS + model.__name__}
+
+
+def _json(model: type, description: str, example=None) -> dict:
+    media = {"schema": _ref(model)}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
+
+
+def _family(view: Callable) -> str:
+    """The family of the blueprint that serves ``view``: the one place it is declared."""
+    for endpoint, function in current_app.view_functions.items():
+        if function is view:
+            return current_app.blueprints[endpoint.rpartition(".")[0]].family
+    raise LookupError(f"{view.__qualname__} is not a route")
+
+
+class _Operations:
+    """Builds operations, and remembers which models they use and each one's family."""
+
+    def __init__(self) -> None:
+        self.answers: list[type] = []
+        self.requests: list[type] = []
+        self.families: dict[int, str] = {}
+
+    def _use(self, model: type, used: list[type] | None = None) -> type:
+        used = self.answers if used is None else used
+        if model not in used:
+            used.append(model)
+        return model
+
+    def __call__(
+        self,
+        view: Callable,
+        summary: str,
+        scope: str,
+        ok: type | None,
+        errors: tuple[int, ...],
+        *,
+        tag: str = ENV_TAG,
+        body: type | None = None,
+        permission: str | None = None,
+    ) -> dict:
+        """``view``'s operation: 200 with ``ok`` (204 when None), then its errors."""
+        family = _family(view)
+        error_model = self._use(ERROR_MODELS[family])
+        if ok is None:
+            responses = {"204": {"description": "Done"}}
+        else:
+            responses = {"200": _json(self._use(ok), "OK")}
+        for status in errors:
+            responses[str(status)] = _json(error_model, _ERROR_TEXTS[family][status])
+        for status, text in _EVERY_OPERATION.items():
+            responses[str(status)] = _json(error_model, text)
+        failure = error_shape(ApiError(500, failure_message(view)), family)
+        responses["500"] = _json(error_model, _EVERY_OPERATION[500], failure.body())
+        operation = {
+            "summary": summary,
+            "tags": [tag],
+            "security": [{"bearer": [scope]}],
+            "responses": responses,
         }
-    return operation
+        if permission:
+            operation["description"] = f"Requires the `{permission}` permission."
+        if body:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(self._use(body, self.requests))}},
+            }
+        self.families[id(operation)] = family
+        return operation
 
-
-def _envelope_ok(**props) -> dict:
-    return {
-        "type": "object",
-        "required": ["success", *props],
-        "properties": {"success": {"type": "boolean", "enum": [True]}, **props},
-    }
+    def all_token_rows(self, operations: dict) -> bool:
+        return all(self.families[id(o)] == TOKEN_ROWS for o in operations.values())
 
 
 _id_param = {"name": "id", "in": "path", "required": True, "schema": _uuid}
@@ -261,16 +164,6 @@ _device_param = {
     "schema": _uuid,
     "description": "The session's id (a TKT 'device' row is a session).",
 }
-_no_content = {"204": {"description": "Done"}}
-
-
-def _paths() -> list[tuple[str, dict, list]]:
-    documented = _documented_paths()
-    return documented + [_v1_alias(*entry) for entry in documented if _is_token_row(entry[1])]
-
-
-def _is_token_row(operations: dict) -> bool:
-    return all(op["tags"][0] in (TKT_TAG, ADMIN_TAG) for op in operations.values())
 
 
 def _v1_alias(path: str, operations: dict, parameters: list) -> tuple[str, dict, list]:
@@ -284,23 +177,19 @@ def _v1_alias(path: str, operations: dict, parameters: list) -> tuple[str, dict,
     return alias, aliased, parameters
 
 
-def _documented_paths() -> list[tuple[str, dict, list]]:
-    env_tag, tkt_tag, admin_tag = ENV_TAG, TKT_TAG, ADMIN_TAG
-    message = _ok(_ref("EnvelopeMessage"))
+def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
+    env, tkt, admin = envelope_routes, token_row_routes, admin_routes
+    message = shapes.EnvelopeMessage
     return [
         (
             "/devices",
             {
-                "get": _op(
+                "get": op(
+                    env.list_devices,
                     "The caller's devices",
                     "devices:read",
-                    {
-                        "200": _ok(
-                            _envelope_ok(devices={"type": "array", "items": _ref("Device")})
-                        ),
-                        **_envelope_errors(401, 403),
-                        **_failure("list_devices"),
-                    },
+                    shapes.DeviceList,
+                    (401, 403),
                 )
             },
             [],
@@ -308,23 +197,19 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/devices/{id}",
             {
-                "get": _op(
+                "get": op(
+                    env.get_device,
                     "One of the caller's devices with its active sessions",
                     "devices:read",
-                    {
-                        "200": _ok(_envelope_ok(device=_ref("DeviceDetail"))),
-                        **_envelope_errors(401, 403, 404),
-                        **_failure("get_device"),
-                    },
+                    shapes.DeviceAnswer,
+                    (401, 403, 404),
                 ),
-                "delete": _op(
+                "delete": op(
+                    env.remove_device,
                     "Remove a device and end its sessions",
                     "devices:write",
-                    {
-                        "200": message,
-                        **_envelope_errors(401, 403, 404),
-                        **_failure("remove_device"),
-                    },
+                    message,
+                    (401, 403, 404),
                 ),
             },
             [_id_param],
@@ -332,22 +217,13 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/devices/trust",
             {
-                "post": _op(
+                "post": op(
+                    env.trust_device,
                     "Trust the caller's device with this fingerprint",
                     "devices:write",
-                    {
-                        "200": _ok(_envelope_ok(message={"type": "string"}, trustExpiresAt=_time)),
-                        **_envelope_errors(400, 401, 403, 404),
-                        **_failure("trust_device"),
-                    },
-                    body={
-                        "type": "object",
-                        "required": ["fingerprint"],
-                        "properties": {
-                            "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                            "trustLevel": {"type": "string", "enum": ["HIGH", "MEDIUM", "LOW"]},
-                        },
-                    },
+                    shapes.TrustAnswer,
+                    (400, 401, 403, 404),
+                    body=shapes.TrustRequest,
                 )
             },
             [],
@@ -355,14 +231,12 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/devices/{id}/untrust",
             {
-                "post": _op(
+                "post": op(
+                    env.untrust_device,
                     "Untrust a device and end its sessions",
                     "devices:write",
-                    {
-                        "200": message,
-                        **_envelope_errors(401, 403, 404),
-                        **_failure("untrust_device"),
-                    },
+                    message,
+                    (401, 403, 404),
                 )
             },
             [_id_param],
@@ -370,17 +244,12 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/sessions",
             {
-                "get": _op(
+                "get": op(
+                    env.list_sessions,
                     "The caller's active sessions",
                     "devices:read",
-                    {
-                        "200": _ok(
-                            _envelope_ok(sessions={"type": "array", "items": _ref("Session")})
-                        ),
-                        **_envelope_errors(401, 403),
-                        **_failure("list_sessions"),
-                    },
-                    tag=env_tag,
+                    shapes.SessionList,
+                    (401, 403),
                 )
             },
             [],
@@ -388,14 +257,12 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/sessions/{id}/revoke",
             {
-                "post": _op(
+                "post": op(
+                    env.revoke_session,
                     "End one of the caller's sessions",
                     "devices:write",
-                    {
-                        "200": message,
-                        **_envelope_errors(401, 403, 404),
-                        **_failure("revoke_session"),
-                    },
+                    message,
+                    (401, 403, 404),
                 )
             },
             [_id_param],
@@ -403,14 +270,12 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/sessions/revoke-all",
             {
-                "post": _op(
+                "post": op(
+                    env.revoke_all_sessions,
                     "End all the caller's sessions, this one too",
                     "devices:write",
-                    {
-                        "200": message,
-                        **_envelope_errors(401, 403),
-                        **_failure("revoke_all_sessions"),
-                    },
+                    message,
+                    (401, 403),
                 )
             },
             [],
@@ -418,14 +283,12 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/sessions/{id}/heartbeat",
             {
-                "post": _op(
+                "post": op(
+                    env.heartbeat,
                     "Extend a session's expiry (never past its absolute cap)",
                     "devices:write",
-                    {
-                        "200": _ok(_envelope_ok(message={"type": "string"}, newExpiry=_time)),
-                        **_envelope_errors(401, 403, 404),
-                        **_failure("heartbeat"),
-                    },
+                    shapes.HeartbeatAnswer,
+                    (401, 403, 404),
                 )
             },
             [_id_param],
@@ -433,14 +296,13 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/auth/devices",
             {
-                "get": _op(
+                "get": op(
+                    tkt.list_my_devices,
                     "The caller's active sessions",
                     "devices:read",
-                    {
-                        "200": _ok({"type": "array", "items": _ref("TokenRow")}),
-                        **_token_row_errors(401, 403),
-                    },
-                    tag=tkt_tag,
+                    shapes.TokenRowList,
+                    (401, 403),
+                    tag=TKT_TAG,
                 )
             },
             [],
@@ -448,11 +310,13 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/auth/devices/{id}",
             {
-                "delete": _op(
+                "delete": op(
+                    tkt.revoke_my_device,
                     "End one of the caller's sessions",
                     "devices:write",
-                    {**_no_content, **_token_row_errors(400, 401, 403, 404)},
-                    tag=tkt_tag,
+                    None,
+                    (400, 401, 403, 404),
+                    tag=TKT_TAG,
                 )
             },
             [_id_param],
@@ -460,11 +324,13 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/auth/devices/revoke-all",
             {
-                "post": _op(
+                "post": op(
+                    tkt.revoke_all_my_devices,
                     "End all the caller's sessions but the current one",
                     "devices:write",
-                    {**_no_content, **_token_row_errors(401, 403)},
-                    tag=tkt_tag,
+                    None,
+                    (401, 403),
+                    tag=TKT_TAG,
                 )
             },
             [],
@@ -472,14 +338,13 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/devices/users/{userId}",
             {
-                "get": _op(
+                "get": op(
+                    admin.list_user_devices,
                     "A user's active sessions",
                     "devices:read",
-                    {
-                        "200": _ok({"type": "array", "items": _ref("TokenRow")}),
-                        **_token_row_errors(400, 401, 403, 404),
-                    },
-                    tag=admin_tag,
+                    shapes.TokenRowList,
+                    (400, 401, 403, 404),
+                    tag=ADMIN_TAG,
                     permission="viewUserDevices",
                 )
             },
@@ -488,11 +353,13 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/devices/users/{userId}/{deviceId}",
             {
-                "delete": _op(
+                "delete": op(
+                    admin.revoke_user_device,
                     "End one of a user's sessions",
                     "devices:write",
-                    {**_no_content, **_token_row_errors(400, 401, 403, 404)},
-                    tag=admin_tag,
+                    None,
+                    (400, 401, 403, 404),
+                    tag=ADMIN_TAG,
                     permission="manageUserDevices",
                 )
             },
@@ -501,11 +368,13 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
         (
             "/devices/users/{userId}/revoke-all",
             {
-                "post": _op(
+                "post": op(
+                    admin.revoke_all_user_devices,
                     "End all of a user's sessions (keeping the caller's own)",
                     "devices:write",
-                    {**_no_content, **_token_row_errors(400, 401, 403, 404)},
-                    tag=admin_tag,
+                    None,
+                    (400, 401, 403, 404),
+                    tag=ADMIN_TAG,
                     permission="manageUserDevices",
                 )
             },
@@ -515,11 +384,11 @@ def _documented_paths() -> list[tuple[str, dict, list]]:
 
 
 def build_spec(server_url: str | None = None) -> dict:
-    """The whole OpenAPI document as a dict."""
+    """The whole OpenAPI document as a dict (within an app context: it reads the URL map)."""
     spec = APISpec(
         title="Device Portal API",
         version="1.0.0",
-        openapi_version="3.0.3",
+        openapi_version="3.1.0",
         info={
             "description": "Devices and sessions of the signed-in user and, with "
             "permissions, of any user. Bearer tokens are the identity "
@@ -530,9 +399,13 @@ def build_spec(server_url: str | None = None) -> dict:
     spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
-    for name, schema in SCHEMAS.items():
+    op = _Operations()
+    documented = _documented_paths(op)
+    # Token-row routes are served again where the TKT document's samples call them.
+    aliases = [_v1_alias(*entry) for entry in documented if op.all_token_rows(entry[1])]
+    for name, schema in component_schemas(op.answers, op.requests).items():
         spec.components.schema(name, schema)
-    for path, operations, parameters in _paths():
+    for path, operations, parameters in documented + aliases:
         spec.path(path=path, operations=operations, parameters=parameters)
     return spec.to_dict()
 

@@ -15,18 +15,10 @@ from ..account import operations
 from ..extensions import db
 from ..services import sessions
 from ..services.sessions import parse_id
-from . import FAILURE_MESSAGES, token_rows
+from . import token_rows
 from .auth import bearer
-from .errors import ApiError
-from .serializers import token_row
-
-FAILURE_MESSAGES.update(
-    {
-        "api_token_rows.list_my_devices": "Failed to retrieve devices",
-        "api_token_rows.revoke_my_device": "Failed to revoke device",
-        "api_token_rows.revoke_all_my_devices": "Failed to revoke devices",
-    }
-)
+from .errors import ApiError, failure
+from .shapes import token_row
 
 
 def _actor(principal) -> operations.Actor:
@@ -35,6 +27,7 @@ def _actor(principal) -> operations.Actor:
 
 @token_rows.get("/v1/auth/devices")
 @token_rows.get("/auth/devices")
+@failure("Failed to retrieve devices")
 @bearer("devices:read")
 def list_my_devices(principal):
     """The caller's active sessions, in the same row shape as ``GET /devices/users/{userId}``."""
@@ -43,6 +36,7 @@ def list_my_devices(principal):
 
 @token_rows.delete("/v1/auth/devices/<id>")
 @token_rows.delete("/auth/devices/<id>")
+@failure("Failed to revoke device")
 @bearer("devices:write")
 def revoke_my_device(principal, id: str):
     """End one of the caller's sessions; 400 for an id that is not a UUID."""
@@ -59,6 +53,7 @@ def revoke_my_device(principal, id: str):
 
 @token_rows.post("/v1/auth/devices/revoke-all")
 @token_rows.post("/auth/devices/revoke-all")
+@failure("Failed to revoke devices")
 @bearer("devices:write")
 def revoke_all_my_devices(principal):
     """End all the caller's sessions except the one this token stands for."""

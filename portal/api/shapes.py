@@ -1,0 +1,346 @@
+"""Every documented JSON shape, declared once as a Pydantic model.
+
+A response body is a model dumped to JSON (``body``, ``answer``), and ``/openapi.json`` takes its
+component schemas from the same models' JSON Schema (``openapi.py``), so the bodies and the
+document cannot tell different stories. Routes answer with these models rather than spell a
+documented key themselves.
+
+*Envelope* shapes come from the Flashback "device-session-management" document; *token-row*
+shapes from the TKT "auth/devices" document. Keys keep the order the documents give them: the
+order fields are declared in is the order they are sent in (``app.json.sort_keys`` is off).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+from uuid import UUID
+
+from flask import Response, jsonify
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema
+
+from .. import models
+from ..timefmt import iso_z
+
+# ISO 8601 in UTC with a Z, to the second: 2026-11-25T18:00:00Z.
+Time = Annotated[
+    datetime,
+    PlainSerializer(iso_z, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-25T18:00:00Z"]}),
+]
+TrustLevel = Literal["HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+_HEX64 = re.compile("[0-9a-fA-F]{64}")
+
+
+class _Answers:
+    """What every shape does: become a JSON-ready body, or a whole answer."""
+
+    def body(self) -> Any:
+        """The JSON-ready body (times as ISO 8601 Z strings, ids as strings)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def answer(self, status: int = 200) -> Response:
+        response = jsonify(self.body())
+        response.status_code = status
+        return response
+
+
+class Shape(_Answers, BaseModel):
+    """A documented body: built from snake_case names, sent with the documents' camelCase keys."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        # Every key is always sent (null when empty): the document marks them all required.
+        json_schema_serialization_defaults_required=True,
+    )
+
+
+class ShapeList(_Answers, RootModel):
+    """A bare JSON array of shapes (the TKT lists)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+# --- Flashback (envelope) shapes --------------------------------------------------------------
+
+
+class Device(Shape):
+    """A device, as ``GET /devices`` lists it."""
+
+    id: UUID
+    device_name: str = Field(alias="deviceName")
+    device_type: Literal["DESKTOP", "MOBILE", "TABLET"] = Field(alias="deviceType")
+    os: str | None
+    browser: str | None
+    ip_address: str | None = Field(alias="ipAddress")
+    country: str | None
+    city: str | None
+    is_trusted: bool = Field(alias="isTrusted")
+    trust_level: TrustLevel = Field(alias="trustLevel")
+    last_seen: Time = Field(alias="lastSeen")
+    created_at: Time = Field(alias="createdAt")
+    trust_expires_at: Time | None = Field(alias="trustExpiresAt")
+
+    @classmethod
+    def of(cls, device: models.Device, **more: Any) -> Device:
+        trusted = device.trusted_now()
+        return cls(
+            id=device.id,
+            device_name=device.name,
+            device_type=device.device_type,
+            os=" ".join(p for p in (device.os_name, device.os_version) if p) or None,
+            browser=device.browser,
+            ip_address=device.ip_address,
+            country=device.country,
+            city=device.city,
+            is_trusted=trusted,
+            trust_level=device.effective_trust_level(),
+            last_seen=device.last_seen_at,
+            created_at=device.first_seen_at,
+            trust_expires_at=device.trust_expires_at if trusted else None,
+            **more,
+        )
+
+
+class DeviceSession(Shape):
+    """A session inside a device detail."""
+
+    id: UUID
+    ip_address: str | None = Field(alias="ipAddress")
+    location: str | None
+    started_at: Time = Field(alias="startedAt")
+    last_activity: Time = Field(alias="lastActivity")
+    expires_at: Time = Field(alias="expiresAt")
+    login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
+
+    @classmethod
+    def of(cls, session: models.UserSession, **more: Any) -> DeviceSession:
+        return cls(
+            id=session.id,
+            ip_address=session.ip_address,
+            location=session.location,
+            started_at=session.created_at,
+            last_activity=session.last_used_at,
+            expires_at=session.expires_at,
+            login_method=session.login_method,
+            **more,
+        )
+
+
+class DeviceDetail(Device):
+    """A device with its active sessions, as ``GET /devices/{id}`` answers it."""
+
+    user_agent: str | None = Field(alias="userAgent")
+    device_fingerprint: str = Field(alias="deviceFingerprint")
+    sessions: list[DeviceSession]
+
+    @classmethod
+    def of(cls, device: models.Device, sessions: Iterable[models.UserSession]) -> DeviceDetail:
+        return super().of(
+            device,
+            user_agent=device.user_agent,
+            device_fingerprint=device.fingerprint,
+            sessions=[DeviceSession.of(s) for s in sessions],
+        )
+
+
+class Session(Shape):
+    """A session, as ``GET /sessions`` lists it: a device's session with the device's name."""
+
+    # DeviceSession's fields with deviceName after the id, in the document's order.
+    id: UUID
+    device_name: str = Field(alias="deviceName")
+    ip_address: str | None = Field(alias="ipAddress")
+    location: str | None
+    started_at: Time = Field(alias="startedAt")
+    last_activity: Time = Field(alias="lastActivity")
+    expires_at: Time = Field(alias="expiresAt")
+    login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
+
+    @classmethod
+    def of(cls, session: models.UserSession) -> Session:
+        facts = {name: value for name, value in DeviceSession.of(session) if name != "id"}
+        return cls(id=session.id, device_name=session.device.name, **facts)
+
+
+class DeviceList(Shape):
+    """``GET /devices``: the caller's devices."""
+
+    success: Literal[True] = True
+    devices: list[Device]
+
+
+class DeviceAnswer(Shape):
+    """``GET /devices/{id}``: one device with its active sessions."""
+
+    success: Literal[True] = True
+    device: DeviceDetail
+
+
+class SessionList(Shape):
+    """``GET /sessions``: the caller's active sessions."""
+
+    success: Literal[True] = True
+    sessions: list[Session]
+
+
+class EnvelopeMessage(Shape):
+    """A change that went through."""
+
+    success: Literal[True] = True
+    message: str
+
+
+class TrustAnswer(EnvelopeMessage):
+    """``POST /devices/trust``: trusted, until when."""
+
+    trust_expires_at: Time = Field(alias="trustExpiresAt")
+
+
+class HeartbeatAnswer(EnvelopeMessage):
+    """``POST /sessions/{id}/heartbeat``: the session's new expiry."""
+
+    new_expiry: Time = Field(alias="newExpiry")
+
+
+TrustChoice = Literal["HIGH", "MEDIUM", "LOW"]
+
+
+class TrustRequest(Shape):
+    """``POST /devices/trust`` request body (trustLevel defaults to HIGH)."""
+
+    model_config = ConfigDict(extra="ignore")  # a request: other keys are ignored
+
+    fingerprint: str = Field(pattern="^[0-9a-f]{64}$")
+    trust_level: TrustChoice = Field("HIGH", alias="trustLevel")
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> TrustRequest:
+        """The request in a JSON object; ValueError says what is wrong, as the 400 words it."""
+        fingerprint = body.get("fingerprint")
+        if fingerprint is None or fingerprint == "":
+            raise ValueError("fingerprint is required")
+        if not isinstance(fingerprint, str) or not _HEX64.fullmatch(fingerprint):
+            raise ValueError("fingerprint must be a SHA-256 hex digest (64 hex characters)")
+        levels = get_args(TrustChoice)
+        level = body.get("trustLevel", "HIGH")
+        if level not in levels:
+            raise ValueError(f"trustLevel must be one of {', '.join(levels)}")
+        return cls(fingerprint=fingerprint.lower(), trust_level=level)
+
+
+class EnvelopeError(Shape):
+    """An envelope route's error."""
+
+    success: Literal[False] = False
+    error: str
+
+
+# --- TKT (token-row) shapes -------------------------------------------------------------------
+
+
+class DeviceInfo(Shape):
+    """A token row's device."""
+
+    device_id: UUID = Field(alias="deviceId")
+    device_type: Literal["desktop", "mobile", "tablet"] = Field(alias="deviceType")
+    device_name: str = Field(alias="deviceName")
+    device_model: str | None = Field(alias="deviceModel")
+    os_name: str | None = Field(alias="osName")
+    os_version: str | None = Field(alias="osVersion")
+    app_version: str | None = Field(alias="appVersion")
+    ip_address: str | None = Field(alias="ipAddress")
+    user_agent: str | None = Field(alias="userAgent")
+    last_location: str | None = Field(alias="lastLocation", examples=["London, GB"])
+
+
+class TokenRow(Shape):
+    """One active session (a refresh token and its access token) with its device."""
+
+    id: UUID
+    device_info: DeviceInfo = Field(alias="deviceInfo")
+    last_used_at: Time = Field(alias="lastUsedAt")
+    created_at: Time = Field(alias="createdAt")
+    expires_at: Time = Field(alias="expiresAt")
+
+    @classmethod
+    def of(cls, session: models.UserSession) -> TokenRow:
+        device = session.device
+        info = DeviceInfo(
+            device_id=device.id,
+            device_type=(device.device_type or "DESKTOP").lower(),
+            device_name=device.name,
+            device_model=device.model,
+            os_name=device.os_name,
+            os_version=device.os_version,
+            app_version=device.app_version,
+            ip_address=session.ip_address or device.ip_address,
+            user_agent=device.user_agent,
+            last_location=session.location or device.location,
+        )
+        return cls(
+            id=session.id,
+            device_info=info,
+            last_used_at=session.last_used_at,
+            created_at=session.created_at,
+            expires_at=session.expires_at,
+        )
+
+
+class TokenRowList(ShapeList):
+    """Active sessions as token rows, newest first."""
+
+    root: list[TokenRow]
+
+    @classmethod
+    def of(cls, sessions: Iterable[models.UserSession]) -> TokenRowList:
+        return cls([TokenRow.of(s) for s in sessions])
+
+
+class TokenRowErrorDetail(Shape):
+    """What went wrong: a machine-readable code and a sentence."""
+
+    code: str = Field(examples=["not_found"])
+    message: str
+
+
+class TokenRowError(Shape):
+    """A token-row route's error."""
+
+    error: TokenRowErrorDetail
+
+
+# --- The functions the routes call, one per shape ---------------------------------------------
+
+
+def envelope_device(device: models.Device) -> dict[str, Any]:
+    """Flashback device, as listed by ``GET /devices``."""
+    return Device.of(device).body()
+
+
+def envelope_session_of_device(session: models.UserSession) -> dict[str, Any]:
+    """Flashback session inside a device detail."""
+    return DeviceSession.of(session).body()
+
+
+def envelope_device_detail(
+    device: models.Device, sessions: Iterable[models.UserSession]
+) -> dict[str, Any]:
+    """Flashback device detail, as answered by ``GET /devices/{id}``."""
+    return DeviceDetail.of(device, sessions).body()
+
+
+def envelope_session(session: models.UserSession) -> dict[str, Any]:
+    """Flashback session, as listed by ``GET /sessions``."""
+    return Session.of(session).body()
+
+
+def token_row(session: models.UserSession) -> dict[str, Any]:
+    """TKT row: one active session (a refresh token and its access token) with its device."""
+    return TokenRow.of(session).body()
