@@ -35,9 +35,27 @@ def _refuse_large_bodies() -> None:
             raise too_large
 
 
+class Portal(Flask):
+    """Flask, with the one place where a request's transaction ends.
+
+    The view and everything it calls (loaders, decorators, operations) only change the
+    session; here the work is committed once when the view returned, and rolled back when it
+    raised (the error handlers then answer). Indico's ``RH.process`` does the same.
+    """
+
+    def dispatch_request(self):
+        try:
+            response = super().dispatch_request()
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.commit()
+        return response
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from PORTAL_* variables (``config`` overrides them in tests)."""
-    app = Flask(
+    app = Portal(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

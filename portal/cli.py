@@ -28,14 +28,17 @@ def demo_data(issuer: str | None, force: bool) -> None:
     click.echo(f"demo data: {created} users created" if created else "demo data: already loaded")
 
 
-def _cli_actor() -> str:
-    """Who ran the command, for the audit log (the operating-system account)."""
+def _cli_actor():
+    """Who ran the command, for the audit log: the operating-system account."""
     import getpass
 
+    from .services.operations import Actor
+
     try:
-        return f"cli:{getpass.getuser()}"
+        label = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
-        return "cli"
+        label = "cli"
+    return Actor(None, via="cli", label=label)
 
 
 def _user_or_exit(email: str):
@@ -71,21 +74,13 @@ def _permission_or_exit(permission: str) -> str:
 @click.argument("permission")
 def grant_command(email: str, permission: str) -> None:
     """Give PERMISSION to the user with EMAIL, on top of what their groups give."""
-    from .services import audit, identity
+    from .services import operations
 
     permission = _permission_or_exit(permission)
     user = _user_or_exit(email)
-    actor = _cli_actor()
-    if not identity.grant(user, permission, granted_by=actor):
+    if not operations.grant_permission(_cli_actor(), user, permission):
         click.echo(f"{user.email} already has a local grant of {permission}")
         return
-    audit.record(
-        audit.Actions.GRANT_PERMISSION,
-        actor=None,
-        actor_label=actor,
-        target_user=user,
-        permission=permission,
-    )
     db.session.commit()
     click.echo(f"granted {permission} to {user.email}")
 
@@ -95,20 +90,13 @@ def grant_command(email: str, permission: str) -> None:
 @click.argument("permission")
 def revoke_grant_command(email: str, permission: str) -> None:
     """Take a local grant of PERMISSION away from the user with EMAIL."""
-    from .services import audit, identity
+    from .services import operations
 
     permission = _permission_or_exit(permission)
     user = _user_or_exit(email)
-    if not identity.revoke_grant(user, permission):
+    if not operations.revoke_permission(_cli_actor(), user, permission):
         click.echo(f"{user.email} has no local grant of {permission}")
         return
-    audit.record(
-        audit.Actions.REVOKE_PERMISSION,
-        actor=None,
-        actor_label=_cli_actor(),
-        target_user=user,
-        permission=permission,
-    )
     db.session.commit()
     click.echo(f"revoked the local grant of {permission} from {user.email}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from .authz import public
@@ -13,11 +13,10 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 @public
 def index():
+    """Signed out: what the portal is. Signed in: My devices, through its own guarded view."""
     if not current_user.is_authenticated:
         return render_template("main/landing.html")
-    from .account.views import my_devices
-
-    return my_devices()
+    return current_app.view_functions["account.my_devices"]()
 
 
 @bp.get("/healthz")

@@ -19,7 +19,7 @@ def init_app(app) -> None:
     )
     app.extensions["portal_limiter"] = limiter
     from .api import envelope, token_rows
-    from .auth import bp as auth_bp
+    from .auth.signin import bp as auth_bp
 
     limiter.limit(app.config["RATELIMIT_SIGN_IN"])(auth_bp)
     limiter.limit(app.config["RATELIMIT_API"])(envelope)

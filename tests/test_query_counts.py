@@ -50,6 +50,9 @@ def test_my_devices_page_query_count_does_not_grow_with_devices(app, auth):
     _add_devices(app, "alice@example.test", 25)
     many = _queries(app, lambda: browser.get("/"))
     assert many == few
+    # The session with its user and device, the user's grants, the devices: no commit mid-way,
+    # so nothing is loaded twice.
+    assert few == 3
 
 
 def test_get_devices_query_count_does_not_grow_with_devices(app, client, auth):
@@ -60,3 +63,5 @@ def test_get_devices_query_count_does_not_grow_with_devices(app, client, auth):
     _add_devices(app, "alice@example.test", 25)
     many = _queries(app, lambda: client.get("/devices", headers=headers))
     assert many == few
+    # The user (by issuer and subject), their grants, the token's session, the devices.
+    assert few == 4

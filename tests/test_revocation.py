@@ -17,8 +17,8 @@ from sqlalchemy import select
 from support.account_helpers import audit_actions, devices_of, sessions_of, user_id
 from support.http_browser import HttpBrowser
 
-import portal.auth
-from portal.auth import _reauth_check
+import portal.auth.signin
+from portal.auth.signin import _reauth_check
 from portal.extensions import db
 from portal.models import User, utcnow
 
@@ -221,6 +221,7 @@ def test_a_second_answer_still_too_old_shows_the_failure_page(app):
         old = int(user.reauth_required_after.timestamp()) - 60
 
         body, status = _reauth_check(user, {"sub": "erin", "auth_time": old})
+        db.session.commit()  # what the request's commit point does with a returned page
 
         assert status == 400 and "Sign-in failed" in body
     (failed,) = audit_actions(app, "reauth_failed")
@@ -228,7 +229,7 @@ def test_a_second_answer_still_too_old_shows_the_failure_page(app):
 
 
 def test_an_idp_without_auth_time_is_asked_with_prompt_login_then_trusted(app, caplog, monkeypatch):
-    monkeypatch.setattr(portal.auth, "_warned_about_missing_auth_time", False)
+    monkeypatch.setattr(portal.auth.signin, "_warned_about_missing_auth_time", False)
     with app.test_request_context("/auth/callback"):
         from flask import session
 
@@ -240,7 +241,7 @@ def test_an_idp_without_auth_time_is_asked_with_prompt_login_then_trusted(app, c
         assert session["reauth_for"] == str(user.id)
 
         assert _reauth_check(user, {"sub": "erin"}) is None  # the second round goes ahead
-        db.session.commit()
+        db.session.commit()  # the request's commit point
     assert caplog.text.count("without auth_time") == 1  # said once, clearly
     (event,) = audit_actions(app, "reauthenticated")
     assert event.detail["trusted_without_auth_time"] is True

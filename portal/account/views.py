@@ -10,16 +10,12 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..auth import finish_sign_out, safe_next
+from ..auth.signin import finish_sign_out, safe_next
 from ..authz import signed_in
 from ..extensions import db
-from ..services import devices
-from . import bp, operations
+from ..services import devices, operations
+from . import bp
 from .forms import ActionForm, RenameForm, TrustForm
-
-
-def _actor() -> operations.Actor:
-    return operations.Actor(current_user._get_current_object(), request.remote_addr)
 
 
 def _forms() -> dict:
@@ -48,8 +44,11 @@ def _form_errors(form) -> str:
     return " ".join(e for errors in form.errors.values() for e in errors) or "Please try again."
 
 
+@bp.get("/")
+@signed_in
 def my_devices():
-    """My devices (served at ``/``): every device, this one first, with active-session counts."""
+    """My devices (also the home page ``/``): every device, this one first, with active-session
+    counts."""
     current_device_id = current_user.session.device_id
     rows = devices.list_devices(current_user.user.id, current_device_id=current_device_id)
     return render_template(
@@ -85,8 +84,7 @@ def sign_out_device(device_id: str):
     found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
         abort(400)
-    ended, ended_current = operations.sign_out_device(_actor(), found)
-    db.session.commit()
+    ended, ended_current = operations.end_device_sessions(current_user.actor, found)
     if ended_current:
         return _signed_out("You signed out this device.")
     flash(f"Signed out {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
@@ -104,8 +102,7 @@ def trust_device(device_id: str):
         flash(_form_errors(form), "error")
         return _back(form)
     days = current_app.config["DEVICE_TRUST_DAYS"]
-    expires = operations.trust_device(_actor(), found, form.level.data, days)
-    db.session.commit()
+    expires = operations.trust_device(current_user.actor, found, form.level.data, days)
     flash(
         f"{found.name} is trusted ({form.level.data.title()}) until "
         f"{expires.strftime('%Y-%m-%d %H:%M')} UTC.",
@@ -123,8 +120,7 @@ def untrust_device(device_id: str):
     if not form.validate_on_submit():
         abort(400)
     was_current = found.id == current_user.session.device_id
-    operations.untrust_device(_actor(), found)
-    db.session.commit()
+    operations.untrust_device(current_user.actor, found)
     if was_current:
         return _signed_out("This device is no longer trusted, and you were signed out.")
     flash(f"{found.name} is no longer trusted and was signed out.", "success")
@@ -167,8 +163,7 @@ def report_device(device_id: str):
             device=found,
             active_sessions=len(devices.active_device_sessions(found)),
         ), (400 if posted else 200)
-    ended = operations.report_suspicious(_actor(), found)
-    db.session.commit()
+    ended = operations.report_suspicious(current_user.actor, found)
     flash(
         f"Reported {found.name}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
         "ended) and is no longer trusted, and every new sign-in to your account must give your "
@@ -189,12 +184,11 @@ def rename_device(device_id: str):
         flash(_form_errors(form), "error")
         return _back(form)
     try:
-        name = operations.rename_device(_actor(), found, form.name.data)
+        name = operations.rename_device(current_user.actor, found, form.name.data)
     except devices.InvalidDeviceName as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return _back(form)
-    db.session.commit()
     flash(f"Renamed to {name}.", "success")
     return _back(form)
 
@@ -212,8 +206,9 @@ def sign_out_others():
             "signed out at once. This device stays signed in.",
             button="Sign out all other devices",
         )
-    ended, _ = operations.revoke_all_sessions(_actor(), include_current=False)
-    db.session.commit()
+    ended, _ = operations.revoke_all_sessions(
+        current_user.actor, current_user.user, include_current=False
+    )
     flash(
         f"Signed out all other devices ({ended} session{'' if ended == 1 else 's'} ended).",
         "success",
@@ -234,8 +229,7 @@ def sign_out_everywhere():
             "out at once, including this one.",
             button="Sign out everywhere",
         )
-    operations.revoke_all_sessions(_actor(), include_current=True)
-    db.session.commit()
+    operations.revoke_all_sessions(current_user.actor, current_user.user, include_current=True)
     return _signed_out("You were signed out everywhere.")
 
 

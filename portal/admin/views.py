@@ -1,7 +1,7 @@
 """Admin pages: find a user, investigate their devices and sign-ins, revoke, read the audit log.
 
-Views only parse the request, call ``services.users`` / ``services.audit_log``, commit and
-render or redirect; every one names the permission it needs.
+Views only parse the request, call ``services`` (``operations`` for every change and every
+audited look) and render or redirect; every one names the permission it needs.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from ..authz import (
     require_permission,
     signed_in,
 )
-from ..extensions import db
 from ..models import User
-from ..services import audit, audit_log, devices, sessions, users
+from ..services import audit, audit_log, devices, operations, sessions, users
 from ..services.investigation import FLAG_LABELS
 from ..timefmt import iso_z
 from . import bp
@@ -80,9 +79,7 @@ def user_search():
 def user_detail(user_id: str):
     """One user's profile, permissions, devices and every session, with investigation flags."""
     target = _target_or_404(user_id)
-    # Audit the look first, and commit before loading: a commit expires every loaded row.
-    users.record_view(current_user.user, target, ip_address=request.remote_addr, via="page")
-    db.session.commit()
+    operations.view_user_devices(current_user.actor, target)
     history = users.user_history(target)
     return render_template(
         "admin/user.html",
@@ -123,14 +120,7 @@ CSV_HEADER = [
 def user_export(user_id: str):
     """CSV of the user's devices and all their sessions (one line per session)."""
     target = _target_or_404(user_id)
-    audit.record(
-        audit.Actions.EXPORT_CSV,
-        actor=current_user.user,
-        target_user=target,
-        ip_address=request.remote_addr,
-        export="user_devices",
-    )
-    db.session.commit()
+    operations.export_csv(current_user.actor, "user_devices", target=target)
     history = users.user_history(target)
 
     def rows():
@@ -204,8 +194,7 @@ def revoke_session(user_id: str, session_id: str):
             own=current_user.session is not None and row.id == current_user.session.id,
             button="Revoke session",
         )
-    users.revoke_user_session(current_user.user, row, ip_address=request.remote_addr, via="page")
-    db.session.commit()
+    operations.revoke_session(current_user.actor, row)
     flash(f"Session on “{row.device.name}” revoked.", "success")
     return _back_to(target)
 
@@ -229,10 +218,7 @@ def revoke_device(user_id: str, device_id: str):
             own=current_user.session is not None and device.id == current_user.session.device_id,
             button="Revoke device",
         )
-    count = users.revoke_user_device(
-        current_user.user, device, ip_address=request.remote_addr, via="page"
-    )
-    db.session.commit()
+    count, _ = operations.end_device_sessions(current_user.actor, device)
     flash(f"“{device.name}”: {count} session{'' if count == 1 else 's'} revoked.", "success")
     return _back_to(target)
 
@@ -255,14 +241,7 @@ def revoke_all(user_id: str):
             own=False,
             button="Revoke all sessions",
         )
-    count = users.revoke_all_user_sessions(
-        current_user.user,
-        target,
-        current_session_id=current_user.session.id if current_user.session else None,
-        ip_address=request.remote_addr,
-        via="page",
-    )
-    db.session.commit()
+    count, _ = operations.revoke_all_sessions(current_user.actor, target, include_current=False)
     flash(f"{count} session{'' if count == 1 else 's'} revoked.", "success")
     return _back_to(target)
 
@@ -326,14 +305,11 @@ def audit_export():
     import json
 
     filters = _audit_filter()
-    audit.record(
-        audit.Actions.EXPORT_CSV,
-        actor=current_user.user,
-        ip_address=request.remote_addr,
-        export="audit_log",
+    operations.export_csv(
+        current_user.actor,
+        "audit_log",
         filters={k: str(v) for k, v in vars(filters).items() if v not in (None, "")} or None,
     )
-    db.session.commit()
 
     def rows():
         for e in audit_log.iter_events(filters):

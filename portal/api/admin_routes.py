@@ -12,12 +12,11 @@ error shape.
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
-from ..extensions import db
 from ..models import User
-from ..services import sessions, users
+from ..services import operations, sessions, users
 from ..services.sessions import parse_id
 from . import token_rows
 from .auth import bearer
@@ -43,8 +42,7 @@ def list_user_devices(principal, user_id: str):
     """That user's active sessions as token rows (newest first); the look is audited."""
     target = _user_or_error(user_id)
     rows = sessions.active_sessions(target.id)
-    users.record_view(principal.user, target, ip_address=request.remote_addr, via="api")
-    db.session.commit()
+    operations.view_user_devices(principal.actor, target)
     return jsonify([token_row(s) for s in rows])
 
 
@@ -59,8 +57,7 @@ def revoke_user_device(principal, user_id: str, device_id: str):
     row = sessions.lock_session_of_user(target.id, device_id)
     if row is None:
         raise ApiError(404, "Device session not found")
-    users.revoke_user_session(principal.user, row, ip_address=request.remote_addr, via="api")
-    db.session.commit()
+    operations.revoke_session(principal.actor, row)
     return "", 204
 
 
@@ -70,12 +67,5 @@ def revoke_user_device(principal, user_id: str, device_id: str):
 def revoke_all_user_devices(principal, user_id: str):
     """End all of that user's sessions, keeping the caller's own when the caller is that user."""
     target = _user_or_error(user_id)
-    users.revoke_all_user_sessions(
-        principal.user,
-        target,
-        current_session_id=principal.session.id if principal.session else None,
-        ip_address=request.remote_addr,
-        via="api",
-    )
-    db.session.commit()
+    operations.revoke_all_sessions(principal.actor, target, include_current=False)
     return "", 204

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 
 from flask import current_app, g, request
 
-from ..auth import SignInFailed, idp_metadata
-from ..auth.principal import Principal, client_info, session_policy
+from ..auth.idp import SignInFailed, idp_metadata
+from ..auth.principal import Principal, TokenRefused, bearer_principal
 from ..auth.tokens import InvalidToken, jwks_cache, scopes_of, validate_access_token
 from ..authz import access_rule
-from ..extensions import db
-from ..models import User
-from ..services import identity, sessions
 from .errors import ApiError
 
 
@@ -67,46 +63,12 @@ def authenticate() -> Principal:
         current_app.logger.warning("cannot verify bearer tokens: %r", exc)
         raise _unauthorized("The token issuer cannot be reached to verify the token") from None
 
-    user = db.session.execute(
-        db.select(User).where(User.issuer == claims["iss"], User.subject == str(claims["sub"]))
-    ).scalar_one_or_none()
-    if user is None:
-        user = identity.upsert_user(claims["iss"], claims, cfg["OIDC_GROUPS_CLAIM"])
-    token_id = str(claims.get("jti") or "")
-    if not token_id:
+    if not str(claims.get("jti") or ""):
         raise _unauthorized("The access token has no jti claim")
-    auth_time = claims.get("auth_time")
     try:
-        row = sessions.bearer_session(
-            user,
-            client_id=str(claims.get("client_id") or claims.get("azp") or "api"),
-            token_id=f"{claims['iss']}#{token_id}",
-            token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
-            auth_time=(
-                datetime.fromtimestamp(auth_time, UTC)
-                if isinstance(auth_time, int | float) and not isinstance(auth_time, bool)
-                else None
-            ),
-            client=client_info(),
-            policy=session_policy(),
-            geoip_database=cfg.get("GEOIP_DATABASE"),
-        )
-    except sessions.ClientRevoked:
-        raise _unauthorized(
-            "This API client was signed out after the token's sign-in; sign in again"
-        ) from None
-    usable = sessions.check_and_touch(row, session_policy())
-    db.session.commit()
-    if not usable:
-        raise _unauthorized("The access token has been revoked")
-    groups = identity.groups_from_claims(claims, cfg["OIDC_GROUPS_CLAIM"])
-    return Principal(
-        user=row.user,
-        session=row,
-        permissions=identity.permissions_for(row.user, groups, cfg["GROUP_PERMISSIONS"]),
-        method="bearer",
-        scopes=scopes_of(claims),
-    )
+        return bearer_principal(claims, scopes_of(claims))
+    except TokenRefused as exc:
+        raise _unauthorized(str(exc)) from None
 
 
 def bearer(scope: str, permission: str | None = None) -> Callable:

@@ -1,7 +1,7 @@
 """Flashback "device-session-management" routes: bodies carry ``success``.
 
 Every id is looked up within the caller's own devices and sessions, so another user's id is
-"not found", exactly like one that does not exist. Changes go through ``account.operations``,
+"not found", exactly like one that does not exist. Changes go through ``services.operations``,
 the same functions the My devices pages call, and each writes one audit event.
 """
 
@@ -11,11 +11,9 @@ import re
 
 from flask import current_app, jsonify, request
 
-from ..account import operations
 from ..auth.principal import session_policy
-from ..extensions import db
 from ..models import TrustLevel
-from ..services import devices, sessions
+from ..services import devices, operations, sessions
 from ..timefmt import iso_z
 from . import envelope
 from .auth import bearer
@@ -24,10 +22,6 @@ from .shapes import envelope_device, envelope_device_detail, envelope_session
 
 FINGERPRINT = re.compile(r"^[0-9a-fA-F]{64}$")
 DEVICE_NOT_FOUND = "Device not found"
-
-
-def _actor(principal) -> operations.Actor:
-    return operations.Actor(principal, request.remote_addr)
 
 
 def _json_object() -> dict:
@@ -90,9 +84,8 @@ def trust_device(principal):
         raise ApiError(404, DEVICE_NOT_FOUND)
     found = _locked_device(principal, found.id)
     expires = operations.trust_device(
-        _actor(principal), found, level, current_app.config["DEVICE_TRUST_DAYS"]
+        principal.actor, found, level, current_app.config["DEVICE_TRUST_DAYS"]
     )
-    db.session.commit()
     return jsonify(
         success=True, message="Device trusted successfully", trustExpiresAt=iso_z(expires)
     )
@@ -104,8 +97,7 @@ def trust_device(principal):
 def untrust_device(principal, id: str):
     """Stop trusting one of the caller's devices and end its sessions."""
     found = _locked_device(principal, id)
-    operations.untrust_device(_actor(principal), found)
-    db.session.commit()
+    operations.untrust_device(principal.actor, found)
     return jsonify(success=True, message="Device untrusted successfully")
 
 
@@ -115,8 +107,7 @@ def untrust_device(principal, id: str):
 def remove_device(principal, id: str):
     """Remove one of the caller's devices: its sessions end, its rows stay for the history."""
     found = _locked_device(principal, id)
-    operations.remove_device(_actor(principal), found)
-    db.session.commit()
+    operations.remove_device(principal.actor, found)
     return jsonify(success=True, message="Device removed successfully")
 
 
@@ -137,8 +128,7 @@ def revoke_session(principal, session_id: str):
     found = sessions.lock_session_of_user(principal.user.id, session_id)
     if found is None:
         raise ApiError(404, "Session not found")
-    operations.revoke_session(_actor(principal), found)
-    db.session.commit()
+    operations.revoke_session(principal.actor, found)
     return jsonify(success=True, message="Session revoked successfully")
 
 
@@ -147,8 +137,7 @@ def revoke_session(principal, session_id: str):
 @bearer("devices:write")
 def revoke_all_sessions(principal):
     """End all the caller's sessions, including the one this token stands for."""
-    operations.revoke_all_sessions(_actor(principal), include_current=True)
-    db.session.commit()
+    operations.revoke_all_sessions(principal.actor, principal.user, include_current=True)
     return jsonify(success=True, message="All sessions revoked successfully")
 
 
@@ -160,6 +149,5 @@ def heartbeat(principal, session_id: str):
     found = sessions.lock_session_of_user(principal.user.id, session_id)
     if found is None:
         raise ApiError(404, "Session not found or expired")
-    expires = operations.extend_session(_actor(principal), found, session_policy())
-    db.session.commit()
+    expires = operations.extend_session(principal.actor, found, session_policy())
     return jsonify(success=True, message="Session updated successfully", newExpiry=iso_z(expires))

@@ -1,7 +1,7 @@
 """TKT "auth/devices" routes (self-service): arrays of session rows with ``deviceInfo``.
 
 In the TKT document a "device" is one session (a refresh token and its access token), so the
-ids here are session ids. Changes go through ``account.operations``, as the pages' do.
+ids here are session ids. Changes go through ``services.operations``, as the pages' do.
 
 Each route is also served at ``/v1`` + its path, where the TKT document's own samples call it
 (``https://api.tktchurch.com/v1/auth/devices...``): same handler, rules and error shape.
@@ -9,20 +9,14 @@ Each route is also served at ``/v1`` + its path, where the TKT document's own sa
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 
-from ..account import operations
-from ..extensions import db
-from ..services import sessions
+from ..services import operations, sessions
 from ..services.sessions import parse_id
 from . import token_rows
 from .auth import bearer
 from .errors import ApiError, failure
 from .shapes import token_row
-
-
-def _actor(principal) -> operations.Actor:
-    return operations.Actor(principal, request.remote_addr)
 
 
 @token_rows.get("/v1/auth/devices")
@@ -46,8 +40,7 @@ def revoke_my_device(principal, id: str):
     found = sessions.lock_session_of_user(principal.user.id, sid)
     if found is None:
         raise ApiError(404, "Device not found")
-    operations.revoke_session(_actor(principal), found)
-    db.session.commit()
+    operations.revoke_session(principal.actor, found)
     return "", 204
 
 
@@ -57,6 +50,5 @@ def revoke_my_device(principal, id: str):
 @bearer("devices:write")
 def revoke_all_my_devices(principal):
     """End all the caller's sessions except the one this token stands for."""
-    operations.revoke_all_sessions(_actor(principal), include_current=False)
-    db.session.commit()
+    operations.revoke_all_sessions(principal.actor, principal.user, include_current=False)
     return "", 204

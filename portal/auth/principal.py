@@ -1,13 +1,21 @@
-"""Who is calling: resolved once per request from the browser session or a bearer token."""
+"""Who is calling: one resolver for the browser's session cookie and for bearer tokens alike.
+
+Both paths load the user, build permissions one way (groups of the user's latest sign-in or
+token, plus local grants), and return a ``Principal`` whose ``actor`` the operations take.
+Nothing here commits; what the resolver changes (a session's once-a-minute activity stamp, a
+token's first session, a known user's refreshed profile) is committed with the request.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app, request
 
 from ..models import User, UserSession
-from ..services import identity
+from ..services import identity, operations, sessions
 from ..services.sessions import ClientInfo, SessionPolicy
 
 
@@ -24,6 +32,7 @@ class Principal:
     permissions: frozenset[str]
     method: str  # "browser" or "bearer"
     scopes: frozenset[str] = field(default_factory=frozenset)
+    ip_address: str | None = None
 
     is_authenticated = True
     is_active = True
@@ -43,9 +52,21 @@ class Principal:
     def has_any_permission(self) -> bool:
         return bool(self.permissions)
 
+    @property
+    def actor(self) -> operations.Actor:
+        """The caller as the operations see it: page for browsers, api for tokens."""
+        via = "page" if self.method == "browser" else "api"
+        return operations.Actor(self.user, self.session, self.ip_address, via=via)
+
 
 def session_policy() -> SessionPolicy:
-    return SessionPolicy.from_config(current_app.config)
+    """How long sessions live, built once per app from its configuration."""
+    policy = current_app.extensions.get("portal_session_policy")
+    if policy is None:
+        policy = current_app.extensions["portal_session_policy"] = SessionPolicy.from_config(
+            current_app.config
+        )
+    return policy
 
 
 def client_info() -> ClientInfo:
@@ -56,10 +77,65 @@ def client_info() -> ClientInfo:
     )
 
 
-def principal_for_session(session: UserSession, groups: list[str] | None = None) -> Principal:
-    """A browser principal for a session row, with permissions from groups and grants."""
-    user = session.user
-    perms = identity.permissions_for(
-        user, user.groups if groups is None else groups, current_app.config["GROUP_PERMISSIONS"]
+def _principal(row: UserSession, method: str, scopes: frozenset[str] = frozenset()) -> Principal:
+    user = row.user
+    permissions = identity.permissions_for(
+        user, user.groups or [], current_app.config["GROUP_PERMISSIONS"]
     )
-    return Principal(user=user, session=session, permissions=perms, method="browser")
+    return Principal(user, row, permissions, method, scopes, request.remote_addr)
+
+
+def principal_for_session(row: UserSession) -> Principal:
+    """A browser principal for a session row just opened or loaded."""
+    return _principal(row, "browser")
+
+
+def browser_principal(session_id: str) -> Principal | None:
+    """The browser's principal from its session id; None when the session is over.
+
+    The session row decides: ended or expired means signed out at once.
+    """
+    row = sessions.load_active_session(session_id)
+    if row is None or not sessions.check_and_touch(row, session_policy()):
+        return None
+    return principal_for_session(row)
+
+
+class TokenRefused(Exception):
+    """A verified token that still cannot act: its session was revoked, or its client was."""
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def bearer_principal(claims: dict[str, Any], scopes: frozenset[str]) -> Principal:
+    """The principal of a verified access token.
+
+    The user is found or made from the token's issuer and subject, and a known user's email,
+    name and groups are refreshed from its claims. The token stands for a session of its API
+    client's device, opened on first use. Raises ``TokenRefused`` when that session was
+    revoked, or when the client was revoked after the token's ``auth_time``.
+    """
+    cfg = current_app.config
+    user = identity.upsert_user(claims["iss"], claims, cfg["OIDC_GROUPS_CLAIM"])
+    try:
+        row = operations.sign_in_with_token(
+            user,
+            client_id=str(claims.get("client_id") or claims.get("azp") or "api"),
+            token_id=f"{claims['iss']}#{claims['jti']}",
+            token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            auth_time=_timestamp(claims.get("auth_time")),
+            client=client_info(),
+            policy=session_policy(),
+            geoip_database=cfg.get("GEOIP_DATABASE"),
+        )
+    except sessions.ClientRevoked:
+        raise TokenRefused(
+            "This API client was signed out after the token's sign-in; sign in again"
+        ) from None
+    if row is None or not sessions.check_and_touch(row, session_policy()):
+        raise TokenRefused("The access token has been revoked")
+    return _principal(row, "bearer", scopes)

@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from .types import UTCDateTime, place_name, utcnow
 
 
 class TrustLevel(enum.StrEnum):
@@ -94,6 +94,4 @@ class Device(db.Model):
     @property
     def location(self) -> str | None:
         """ "City, CC" or the country alone, as the pages and token rows show it."""
-        if self.city and self.country_code:
-            return f"{self.city}, {self.country_code}"
-        return self.country or self.country_code
+        return place_name(self.city, self.country_code, self.country)

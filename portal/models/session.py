@@ -10,7 +10,7 @@ from sqlalchemy import Float, ForeignKey, Index, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from .types import UTCDateTime, place_name, utcnow
 
 
 class LoginMethod(enum.StrEnum):
@@ -98,9 +98,7 @@ class UserSession(db.Model):
 
     @property
     def location(self) -> str | None:
-        if self.city and self.country_code:
-            return f"{self.city}, {self.country_code}"
-        return self.country or self.country_code
+        return place_name(self.city, self.country_code, self.country)
 
     @property
     def end_label(self) -> str | None:

@@ -34,3 +34,12 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def place_name(
+    city: str | None, country_code: str | None, country: str | None = None
+) -> str | None:
+    """ "City, CC", or the country alone: how pages, exports and token rows name a place."""
+    if city and country_code:
+        return f"{city}, {country_code}"
+    return country or country_code

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased, contains_eager
 
 from ..extensions import db
 from ..models import AuditEvent, User
+from .pagination import clamp_page, page_count
 from .sessions import parse_id
 from .users import like_pattern
 
@@ -47,7 +48,7 @@ class AuditPage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return page_count(self.total, self.per_page)
 
 
 def _user_match(alias, text: str, label_column=None):
@@ -98,7 +99,7 @@ def search_events(f: AuditFilter, *, page: int = 1, per_page: int = 50) -> Audit
         select(func.count()).select_from(stmt.with_only_columns(AuditEvent.id).subquery())
     ).scalar_one()
     per_page = max(1, per_page)
-    page = min(max(1, page), max(1, -(-total // per_page)))
+    page = clamp_page(page, total, per_page)
     events = list(
         db.session.execute(
             stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
-from .sessions import end_sessions, hold_write_lock, parse_id
+from .sessions import end_sessions, lock_account, parse_id
 
 TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.value)
 
@@ -77,7 +77,7 @@ def lock_device(user_id: uuid.UUID, device_id: str | uuid.UUID) -> Device | None
     did = parse_id(device_id)
     if did is None:
         return None
-    hold_write_lock(Device.__table__)
+    lock_account(user_id)
     return db.session.execute(
         select(Device)
         .where(Device.id == did, Device.user_id == user_id, Device.removed_at.is_(None))

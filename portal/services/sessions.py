@@ -249,6 +249,16 @@ def end_sessions(
     One UPDATE statement, so a concurrent sign-out and revoke cannot leave half of them open.
     """
     now = now or utcnow()
+    if reason.requires_reauth:
+        # First, to lock rows in the one order: the user, devices, then sessions.
+        if device_id is not None:
+            devices = Device.id == device_id
+        elif keep is not None:
+            kept_device = select(UserSession.device_id).where(UserSession.id == keep)
+            devices = Device.id.not_in(kept_device.scalar_subquery())
+        else:
+            devices = true()
+        _require_reauth(user_id, devices, now)
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
     if device_id is not None:
         stmt = stmt.where(UserSession.device_id == device_id)
@@ -261,15 +271,6 @@ def end_sessions(
             ended_by_id=by.id if by else None,
         ).execution_options(synchronize_session="fetch")
     )
-    if reason.requires_reauth:
-        if device_id is not None:
-            devices = Device.id == device_id
-        elif keep is not None:
-            kept_device = select(UserSession.device_id).where(UserSession.id == keep)
-            devices = Device.id.not_in(kept_device.scalar_subquery())
-        else:
-            devices = true()
-        _require_reauth(user_id, devices, now)
     return result.rowcount or 0
 
 
@@ -321,15 +322,20 @@ def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> User
     ).scalar_one_or_none()
 
 
-def hold_write_lock(table) -> None:
-    """On SQLite, take the database's write lock now, for the rest of the transaction.
+def lock_account(user_id: uuid.UUID) -> None:
+    """Queue behind every other change to this user's devices and sessions, until commit.
 
-    SQLite has no row locks and ignores ``FOR UPDATE``; a write that changes nothing is how a
-    transaction queues behind other writers before it reads, so what it reads stays current.
-    PostgreSQL needs nothing here: callers lock rows with ``SELECT ... FOR UPDATE``.
+    Changes lock rows in one order, the user's row first (then devices, then sessions, the
+    order in which the ORM flushes them too), so two of them never wait on each other in a
+    cycle. SQLite has no row locks and ignores ``FOR UPDATE``: there, a write that changes
+    nothing takes the database's write lock now, so what the transaction reads next stays
+    current.
     """
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(table).where(table.c.id.is_(None)).values(id=table.c.id))
+        users = User.__table__
+        db.session.execute(update(users).where(users.c.id.is_(None)).values(id=users.c.id))
+    else:
+        db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 def lock_session_of_user(
@@ -343,7 +349,7 @@ def lock_session_of_user(
     sid = parse_id(session_id)
     if sid is None:
         return None
-    hold_write_lock(UserSession.__table__)
+    lock_account(user_id)
     found = db.session.execute(
         select(UserSession)
         .where(UserSession.id == sid, UserSession.user_id == user_id)
@@ -377,22 +383,19 @@ def bearer_session(
     policy: SessionPolicy,
     geoip_database: str | None,
     now: datetime | None = None,
-) -> UserSession:
+) -> tuple[UserSession, bool]:
     """The session standing for one bearer token (keyed by its ``jti``), made on first use.
 
-    The API client is a device of its own, so a revoked token stops working and shows up in
-    the same lists as browsers do. A new token whose authentication (``auth_time``) is older
-    than the client's last revocation raises ``ClientRevoked``: a refresh token minted before
-    the revoke cannot bring the client back. A removed client comes back as a new device.
+    Returns the session and whether this use made it. The API client is a device of its own,
+    so a revoked token stops working and shows up in the same lists as browsers do. A new
+    token whose authentication (``auth_time``) is older than the client's last revocation
+    raises ``ClientRevoked``: a refresh token minted before the revoke cannot bring the client
+    back. A removed client comes back as a new device.
     """
     now = now or utcnow()
-    found = db.session.execute(
-        select(UserSession)
-        .options(joinedload(UserSession.device))
-        .where(UserSession.token_id == token_id)
-    ).scalar_one_or_none()
+    found = _token_session(token_id)
     if found is not None:
-        return found
+        return found, False
     fingerprint = hashlib.sha256(f"api-client:{user.issuer}:{client_id}".encode()).hexdigest()
     known = _devices_with_fingerprint(user, fingerprint)
     revoked = max((d.revoked_at for d in known if d.revoked_at), default=None)
@@ -400,30 +403,35 @@ def bearer_session(
         raise ClientRevoked(client_id)
     where = geo.locate(client.ip_address, geoip_database)
     try:
-        device = _live(known) or _make_device(user, fingerprint, kind="api_client")
-        if not device.name:
-            device.name = f"API client {client_id}"[:64]
-        _refresh_device(device, client, where, now)
-        session = _open_session(
-            user,
-            device,
-            client,
-            where,
-            policy,
-            now,
-            LoginMethod.BEARER,
-            expires_at=token_expires_at,
-            token_id=token_id,
-        )
-        db.session.flush()
+        # A savepoint: a parallel first use of the same token may win the race, and then
+        # only this attempt is undone, never the caller's transaction.
+        with db.session.begin_nested():
+            device = _live(known) or _make_device(user, fingerprint, kind="api_client")
+            if not device.name:
+                device.name = f"API client {client_id}"[:64]
+            _refresh_device(device, client, where, now)
+            session = _open_session(
+                user,
+                device,
+                client,
+                where,
+                policy,
+                now,
+                LoginMethod.BEARER,
+                expires_at=token_expires_at,
+                token_id=token_id,
+            )
     except IntegrityError:
-        # A parallel request with the same new token got there first. Authentication runs
-        # before anything else in the request, so rolling back loses nothing; use its rows.
-        db.session.rollback()
-        return db.session.execute(
-            select(UserSession).where(UserSession.token_id == token_id)
-        ).scalar_one()
-    return session
+        return _token_session(token_id), False
+    return session, True
+
+
+def _token_session(token_id: str) -> UserSession | None:
+    return db.session.execute(
+        select(UserSession)
+        .options(joinedload(UserSession.device))
+        .where(UserSession.token_id == token_id)
+    ).scalar_one_or_none()
 
 
 def remember_logout_token(issuer: str, jti: str, now: datetime | None = None) -> bool:

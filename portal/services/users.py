@@ -17,10 +17,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import PERMISSIONS
 from ..extensions import db
-from ..models import Device, EndReason, User, UserSession, utcnow
-from . import audit, investigation
+from ..models import Device, User, UserSession, utcnow
+from ..models.types import place_name
+from . import investigation
 from .investigation import Finding, Flag
-from .sessions import end_session, end_sessions, parse_id
+from .pagination import clamp_page, page_count
+from .sessions import parse_id
 
 SORT_COLUMNS = ("name", "email", "active_devices", "last_seen", "location")
 DEFAULT_SORT = ("last_seen", "desc")
@@ -49,10 +51,7 @@ class UserRow:
 
     @property
     def last_location(self) -> str | None:
-        u = self.user
-        if u.last_city and u.last_country_code:
-            return f"{u.last_city}, {u.last_country_code}"
-        return u.last_country_code
+        return place_name(self.user.last_city, self.user.last_country_code)
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class UserPage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return page_count(self.total, self.per_page)
 
 
 def _untrusted() -> ColumnElement[bool]:
@@ -116,8 +115,7 @@ def search_users(
         select(func.count()).select_from(User).where(*conditions)
     ).scalar_one()
     per_page = max(1, per_page)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
+    page = clamp_page(page, total, per_page)
 
     stmt = select(User).where(*conditions)
     if sort == "active_devices":
@@ -314,80 +312,3 @@ def user_history(user: User, now: datetime | None = None) -> UserHistory:
                 counts[f.flag] += 1
         histories.append(DeviceHistory(d, rows, findings, active))
     return UserHistory(histories, session_findings, dict(counts))
-
-
-def record_view(actor: User, target: User, *, ip_address: str | None, via: str) -> None:
-    """Audit an admin looking at someone else's devices (looking at your own is not audited)."""
-    if actor.id != target.id:
-        audit.record(
-            audit.Actions.VIEW_USER_DEVICES,
-            actor=actor,
-            target_user=target,
-            ip_address=ip_address,
-            via=via,
-        )
-
-
-# -- revoking on a user's behalf ------------------------------------------------------------
-
-
-def _reason(actor: User, target_user_id: uuid.UUID) -> EndReason:
-    return EndReason.REVOKED if actor.id == target_user_id else EndReason.REVOKED_BY_ADMIN
-
-
-def revoke_user_session(
-    actor: User, session: UserSession, *, ip_address: str | None, via: str
-) -> bool:
-    """End one session of a user; False when it had already ended (still audited)."""
-    ended = end_session(session, _reason(actor, session.user_id), by=actor)
-    audit.record(
-        audit.Actions.REVOKE_SESSION,
-        actor=actor,
-        target_user=session.user_id,
-        device_id=session.device_id,
-        session_id=session.id,
-        ip_address=ip_address,
-        via=via,
-        ended=int(ended),
-    )
-    return ended
-
-
-def revoke_user_device(actor: User, device: Device, *, ip_address: str | None, via: str) -> int:
-    """End every open session of one device of a user; returns how many ended."""
-    count = end_sessions(
-        user_id=device.user_id, device_id=device.id, reason=_reason(actor, device.user_id), by=actor
-    )
-    audit.record(
-        audit.Actions.REVOKE_DEVICE,
-        actor=actor,
-        target_user=device.user_id,
-        device_id=device.id,
-        ip_address=ip_address,
-        via=via,
-        ended=count,
-    )
-    return count
-
-
-def revoke_all_user_sessions(
-    actor: User,
-    target: User,
-    *,
-    current_session_id: uuid.UUID | None,
-    ip_address: str | None,
-    via: str,
-) -> int:
-    """End all of ``target``'s open sessions; the actor's own current one survives."""
-    keep = current_session_id if actor.id == target.id else None
-    count = end_sessions(user_id=target.id, reason=_reason(actor, target.id), by=actor, keep=keep)
-    audit.record(
-        audit.Actions.REVOKE_ALL_SESSIONS,
-        actor=actor,
-        target_user=target,
-        ip_address=ip_address,
-        via=via,
-        ended=count,
-        kept=str(keep) if keep else None,
-    )
-    return count

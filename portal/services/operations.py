@@ -1,0 +1,319 @@
+"""Every change to devices and sessions, each with its one audit event.
+
+A user acting on their own account, an admin acting on someone else's, the CLI and the identity
+provider all go through these functions, so one action behaves the same whichever way it is
+asked for. Each takes an ``Actor`` (who, through which session, from where, and how), changes
+the models through the lower services, and appends its audit event in the same transaction.
+Nothing here commits: the request (or the CLI command) does, once, at its end.
+
+Audit details follow one rule: an action on your own account says what it did
+(``sessions_ended``...); an action on someone else's also says how it was asked for (``via``)
+and what it ``ended``, the trail an investigator reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..models import Device, EndReason, User, UserSession, utcnow
+from . import audit, devices, identity, sessions
+from .audit import Actions
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, through which session, from which address, and how.
+
+    ``via`` is ``page``, ``api``, ``cli`` or ``idp``; ``label`` names an actor that is not a
+    user (the operating-system account of a CLI run, the identity provider).
+    """
+
+    user: User | None
+    session: UserSession | None = None
+    ip_address: str | None = None
+    via: str = "page"
+    label: str | None = None
+
+    @property
+    def session_id(self) -> uuid.UUID | None:
+        return self.session.id if self.session else None
+
+    def owns(self, user_id: uuid.UUID) -> bool:
+        """Whether ``user_id`` is the actor's own account."""
+        return self.user is not None and self.user.id == user_id
+
+    def record(self, action: str, target_user: User | uuid.UUID | None, **detail: Any) -> None:
+        audit.record(
+            action,
+            actor=self.user,
+            actor_label=self.label,
+            target_user=target_user,
+            ip_address=self.ip_address,
+            **detail,
+        )
+
+
+def _others_reason(actor: Actor, user_id: uuid.UUID) -> EndReason:
+    """How sessions end that the actor ends and did not sign out of themselves."""
+    return EndReason.REVOKED if actor.owns(user_id) else EndReason.REVOKED_BY_ADMIN
+
+
+def _on_behalf(actor: Actor, user_id: uuid.UUID, ended: int) -> dict[str, Any]:
+    return {"via": actor.via, "ended": ended} if not actor.owns(user_id) else {}
+
+
+# -- signing in and out ----------------------------------------------------------------------
+
+
+def sign_in(
+    user: User,
+    *,
+    client: sessions.ClientInfo,
+    device_secret: str | None,
+    policy: sessions.SessionPolicy,
+    geoip_database: str | None,
+    idp_sid: str | None = None,
+) -> tuple[UserSession, str]:
+    """A browser signed in at the IdP: its device and a new session (see ``record_sign_in``)."""
+    row, secret = sessions.record_sign_in(
+        user,
+        device_secret=device_secret,
+        client=client,
+        policy=policy,
+        geoip_database=geoip_database,
+        idp_sid=idp_sid,
+    )
+    Actor(user, row, row.ip_address).record(
+        Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id
+    )
+    return row, secret
+
+
+def sign_in_with_token(
+    user: User,
+    *,
+    client_id: str,
+    token_id: str,
+    token_expires_at: datetime,
+    auth_time: datetime | None,
+    client: sessions.ClientInfo,
+    policy: sessions.SessionPolicy,
+    geoip_database: str | None,
+) -> UserSession:
+    """The session a bearer token stands for; its first use is a sign-in of its API client."""
+    row, created = sessions.bearer_session(
+        user,
+        client_id=client_id,
+        token_id=token_id,
+        token_expires_at=token_expires_at,
+        auth_time=auth_time,
+        client=client,
+        policy=policy,
+        geoip_database=geoip_database,
+    )
+    if created:
+        Actor(user, row, client.ip_address, via="api").record(
+            Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id, via="api"
+        )
+    return row
+
+
+def sign_out(actor: Actor) -> bool:
+    """This browser's own sign-out: its session ends, and nothing more is asked of the next."""
+    if actor.session is None or actor.user is None:
+        return False
+    ended = sessions.end_session(actor.session, EndReason.SIGNED_OUT, by=actor.user)
+    actor.record(
+        Actions.SIGN_OUT, actor.user, device_id=actor.session.device_id, session_id=actor.session.id
+    )
+    return ended
+
+
+def note_reauthentication(user: User, action: str, ip_address: str | None, **detail) -> None:
+    """Record a step of a re-authentication (``reauth_required`` and its outcome)."""
+    Actor(user, None, ip_address).record(action, user, **detail)
+
+
+def idp_logout(issuer: str, *, sid: str | None, subject: str | None, now: datetime) -> int:
+    """The IdP said a session (``sid``) or a user (``subject``) signed out: end ours to match."""
+    user, ended = sessions.end_idp_sessions(issuer, sid=sid, subject=subject, now=now)
+    Actor(None, via="idp", label="identity provider").record(
+        Actions.IDP_LOGOUT, user, idp_sid=sid, subject=subject, sessions_ended=ended
+    )
+    return ended
+
+
+# -- ending sessions ----------------------------------------------------------------------------
+
+
+def _end(
+    actor: Actor, user_id: uuid.UUID, *, device_id=None, include_current: bool
+) -> tuple[int, bool]:
+    """End a user's open sessions (or one device's), the one primitive behind every revoke.
+
+    On the actor's own account, the actor's current session is kept unless
+    ``include_current``, and then it ends as a plain sign-out; every other session ends as
+    revoked (by the user, or by an admin). Returns how many ended and whether the actor's own
+    session was one of them.
+    """
+    now = utcnow()
+    current = actor.session if actor.owns(user_id) else None
+    ended = sessions.end_sessions(
+        user_id=user_id,
+        device_id=device_id,
+        reason=_others_reason(actor, user_id),
+        by=actor.user,
+        keep=current.id if current else None,
+        now=now,
+    )
+    ended_current = False
+    in_scope = current is not None and (device_id is None or current.device_id == device_id)
+    if include_current and in_scope:
+        ended_current = sessions.end_session(current, EndReason.SIGNED_OUT, by=actor.user, now=now)
+    return ended + int(ended_current), ended_current
+
+
+def end_device_sessions(actor: Actor, device: Device) -> tuple[int, bool]:
+    """Sign a device out: every session of it ends (the actor's own too, on its own device).
+
+    Returns how many ended and whether the actor's own session was one of them.
+    """
+    ended, ended_current = _end(actor, device.user_id, device_id=device.id, include_current=True)
+    detail = _on_behalf(actor, device.user_id, ended) or {"sessions_ended": ended}
+    actor.record(Actions.REVOKE_DEVICE, device.user_id, device_id=device.id, **detail)
+    return ended, ended_current
+
+
+def revoke_session(actor: Actor, session: UserSession) -> bool:
+    """End one session; True when it was open until now."""
+    ended = sessions.end_session(session, _others_reason(actor, session.user_id), by=actor.user)
+    actor.record(
+        Actions.REVOKE_SESSION,
+        session.user_id,
+        device_id=session.device_id,
+        session_id=session.id,
+        **_on_behalf(actor, session.user_id, int(ended)),
+    )
+    return ended
+
+
+def revoke_all_sessions(actor: Actor, target: User, *, include_current: bool) -> tuple[int, bool]:
+    """End all of ``target``'s sessions; on the actor's own account, the actor's current one
+    survives unless ``include_current``. Returns how many ended and whether the actor's own
+    session was one of them."""
+    ended, ended_current = _end(actor, target.id, include_current=include_current)
+    if actor.owns(target.id):
+        detail = {"sessions_ended": ended, "kept_current": not include_current}
+    else:
+        detail = _on_behalf(actor, target.id, ended)
+    kept = actor.session_id if actor.owns(target.id) else None
+    actor.record(Actions.REVOKE_ALL_SESSIONS, target, session_id=kept, **detail)
+    return ended, ended_current
+
+
+# -- a user's own devices -----------------------------------------------------------------------
+
+
+def trust_device(actor: Actor, device: Device, level: str, days: int) -> datetime:
+    """Trust the device at ``level`` for ``days``; returns when the trust expires."""
+    expires = devices.trust_device(device, level, days)
+    actor.record(
+        Actions.TRUST_DEVICE,
+        device.user_id,
+        device_id=device.id,
+        trust_level=level,
+        trust_expires_at=expires.isoformat(),
+    )
+    return expires
+
+
+def untrust_device(actor: Actor, device: Device) -> int:
+    """Drop the device's trust and end its sessions; returns how many ended."""
+    ended = devices.untrust_device(device, by=actor.user)
+    actor.record(Actions.UNTRUST_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
+    return ended
+
+
+class ReportingCurrentDevice(ValueError):
+    """A report of "This wasn't me" about the device the caller is using right now."""
+
+
+def report_suspicious(actor: Actor, device: Device) -> int:
+    """The owner says "This wasn't me": sign the device out, untrust it, mark it reported.
+
+    Its sessions end as ``reported``, so every new sign-in of the user must give credentials
+    at the IdP again. The caller's own device cannot be reported (``ReportingCurrentDevice``):
+    that is signing out, and the caller is evidently the user. Returns how many sessions ended.
+    """
+    if actor.session is not None and actor.session.device_id == device.id:
+        raise ReportingCurrentDevice(device.id)
+    ended = devices.report_suspicious(device, by=actor.user)
+    actor.record(
+        Actions.REPORT_SUSPICIOUS, device.user_id, device_id=device.id, sessions_ended=ended
+    )
+    return ended
+
+
+def rename_device(actor: Actor, device: Device, name: str) -> str:
+    """Rename the device (raises ``devices.InvalidDeviceName``); returns the name kept."""
+    old = device.name
+    new = devices.rename_device(device, name)
+    actor.record(
+        Actions.RENAME_DEVICE, device.user_id, device_id=device.id, old_name=old, new_name=new
+    )
+    return new
+
+
+def remove_device(actor: Actor, device: Device) -> int:
+    """Hide the device and end its sessions (rows stay for the history)."""
+    ended = devices.remove_device(device, by=actor.user)
+    actor.record(Actions.REMOVE_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
+    return ended
+
+
+def extend_session(actor: Actor, session: UserSession, policy: sessions.SessionPolicy) -> datetime:
+    """Slide the session's expiry forward (never past its absolute cap)."""
+    expires = sessions.extend_session(session, policy)
+    actor.record(
+        Actions.EXTEND_SESSION,
+        session.user_id,
+        device_id=session.device_id,
+        session_id=session.id,
+        expires_at=expires.isoformat(),
+    )
+    return expires
+
+
+# -- looking, exporting, granting -----------------------------------------------------------------
+
+
+def view_user_devices(actor: Actor, target: User) -> None:
+    """Audit an admin looking at someone else's devices (looking at your own is not audited)."""
+    if not actor.owns(target.id):
+        actor.record(Actions.VIEW_USER_DEVICES, target, via=actor.via)
+
+
+def export_csv(
+    actor: Actor, export: str, *, target: User | None = None, filters: dict | None = None
+) -> None:
+    """Audit a CSV export (of a user's devices, or of the audit log) before it is made."""
+    actor.record(Actions.EXPORT_CSV, target, export=export, filters=filters)
+
+
+def grant_permission(actor: Actor, user: User, permission: str) -> bool:
+    """Give ``user`` a local grant of ``permission``; False when they already had it."""
+    if not identity.grant(user, permission, granted_by=actor.label):
+        return False
+    actor.record(Actions.GRANT_PERMISSION, user, permission=permission)
+    return True
+
+
+def revoke_permission(actor: Actor, user: User, permission: str) -> bool:
+    """Take a local grant away; False when there was none."""
+    if not identity.revoke_grant(user, permission):
+        return False
+    actor.record(Actions.REVOKE_PERMISSION, user, permission=permission)
+    return True

@@ -1,0 +1,90 @@
+"""The layering docs/architecture.md describes, checked on the source so it stays true."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PORTAL = Path(__file__).resolve().parent.parent / "portal"
+
+
+def _modules(under: str = "") -> dict[str, ast.Module]:
+    root = PORTAL / under if under else PORTAL
+    return {
+        str(path.relative_to(PORTAL.parent)): ast.parse(path.read_text(), str(path))
+        for path in sorted(root.rglob("*.py"))
+    }
+
+
+def _imports(tree: ast.Module, module: str) -> set[str]:
+    """Absolute names of everything a module imports (relative imports resolved)."""
+    package = module.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+    if not module.endswith("__init__.py"):
+        package = package.rsplit(".", 1)[0]
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[: len(base) - node.level + 1]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            names.add(prefix)
+            names.update(f"{prefix}.{a.name}" for a in node.names)
+    return names
+
+
+def _calls(tree: ast.Module, attribute: str) -> list[int]:
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == attribute
+    ]
+
+
+def test_only_the_commit_point_and_the_cli_commit():
+    committing = {m for m, tree in _modules().items() if _calls(tree, "commit")}
+    assert committing == {"portal/__init__.py", "portal/cli.py"}
+
+
+def test_only_operations_write_the_audit_log():
+    writers = {
+        m
+        for m, tree in _modules().items()
+        if any(
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "record"
+            and isinstance(n.func.value, ast.Name)
+            and n.func.value.id == "audit"
+            for n in ast.walk(tree)
+        )
+    }
+    assert writers == {"portal/services/operations.py"}
+
+
+def test_json_routes_import_no_page_package_and_no_browser_sign_in():
+    for module, tree in _modules("api").items():
+        forbidden = {
+            name
+            for name in _imports(tree, module)
+            if name.startswith(("portal.account", "portal.admin", "portal.auth.signin"))
+        }
+        assert forbidden == set(), module
+
+
+def test_services_and_models_know_nothing_of_requests_or_blueprints():
+    for under in ("services", "models"):
+        for module, tree in _modules(under).items():
+            names = _imports(tree, module)
+            assert not {n for n in names if n == "flask" or n.startswith("flask.")}, module
+            assert not {
+                n
+                for n in names
+                if n.startswith(("portal.api", "portal.account", "portal.admin", "portal.auth"))
+            }, module
