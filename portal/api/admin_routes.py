@@ -1,9 +1,9 @@
 """TKT "auth/devices" admin routes: another user's sessions under ``/devices/users/...``.
 
 As the TKT document specifies: rows are active sessions (a refresh token and its access token)
-with their device in ``deviceInfo``; errors are ``{"error": {"code", "message"}}`` with 400 for a
-malformed user id, 401 without a valid token, 403 without the permission, 404 for an unknown
-user (or a session that is not that user's).
+with their device inside (``shapes.TokenRow``); errors are ``{"error": {"code", "message"}}``
+with 400 for a malformed user id, 401 without a valid token, 403 without the permission, 404
+for an unknown user (or a session that is not that user's).
 
 Each route is also served under ``/v1/auth/devices/users/...``, as the TKT document's samples
 call them (``https://api.tktchurch.com/v1/auth/devices/users/{userId}``): same handler, rules and
@@ -12,16 +12,13 @@ error shape.
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..models import User
 from ..services import operations, sessions, users
 from ..services.sessions import parse_id
-from . import token_rows
+from . import shapes, token_rows
 from .auth import bearer
 from .errors import ApiError
-from .shapes import token_row
 
 
 def _user_or_error(user_id: str) -> User:
@@ -43,7 +40,7 @@ def list_user_devices(principal, user_id: str):
     target = _user_or_error(user_id)
     rows = sessions.active_sessions(target.id)
     operations.view_user_devices(principal.actor, target)
-    return jsonify([token_row(s) for s in rows])
+    return shapes.TokenRowList.of(rows).answer()
 
 
 @token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, jsonify, request
+from flask import current_app, request
 
 from ..auth.principal import session_policy
-from ..models import TrustLevel
 from ..services import devices, operations, sessions
-from ..timefmt import iso_z
-from . import envelope
+from . import envelope, shapes
 from .auth import bearer
 from .errors import ApiError, failure
-from .shapes import envelope_device, envelope_device_detail, envelope_session
 
 FINGERPRINT = re.compile(r"^[0-9a-fA-F]{64}$")
 DEVICE_NOT_FOUND = "Device not found"
@@ -46,7 +43,7 @@ def list_devices(principal):
     """The caller's devices, the one this token came from first."""
     current = principal.session.device_id if principal.session else None
     rows = devices.list_devices(principal.user.id, current_device_id=current)
-    return jsonify(success=True, devices=[envelope_device(r.device) for r in rows])
+    return shapes.DeviceList(devices=[shapes.Device.of(r.device) for r in rows]).answer()
 
 
 @envelope.get("/devices/<id>")
@@ -57,38 +54,30 @@ def get_device(principal, id: str):
     found = devices.get_device(principal.user.id, id)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
-    return jsonify(
-        success=True, device=envelope_device_detail(found, devices.active_device_sessions(found))
-    )
+    detail = shapes.DeviceDetail.of(found, devices.active_device_sessions(found))
+    return shapes.DeviceAnswer(device=detail).answer()
 
 
 @envelope.post("/devices/trust")
 @failure("Failed to trust device")
 @bearer("devices:write")
 def trust_device(principal):
-    """Trust the caller's device with ``{"fingerprint"}`` for PORTAL_DEVICE_TRUST_DAYS.
-
-    ``trustLevel`` (HIGH, MEDIUM or LOW) is optional and defaults to HIGH.
-    """
-    body = _json_object()
-    fingerprint = body.get("fingerprint")
-    if fingerprint is None or fingerprint == "":
-        raise ApiError(400, "fingerprint is required")
-    if not isinstance(fingerprint, str) or not FINGERPRINT.match(fingerprint):
-        raise ApiError(400, "fingerprint must be a SHA-256 hex digest (64 hex characters)")
-    level = body.get("trustLevel", TrustLevel.HIGH.value)
-    if level not in devices.TRUST_LEVELS:
-        raise ApiError(400, f"trustLevel must be one of {', '.join(devices.TRUST_LEVELS)}")
-    found = devices.get_device_by_fingerprint(principal.user.id, fingerprint.lower())
+    """Trust the caller's device with that fingerprint for PORTAL_DEVICE_TRUST_DAYS, at the
+    requested level (HIGH by default)."""
+    try:
+        wanted = shapes.TrustRequest.from_body(_json_object())
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    found = devices.get_device_by_fingerprint(principal.user.id, wanted.fingerprint)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
     found = _locked_device(principal, found.id)
     expires = operations.trust_device(
-        principal.actor, found, level, current_app.config["DEVICE_TRUST_DAYS"]
+        principal.actor, found, wanted.trust_level, current_app.config["DEVICE_TRUST_DAYS"]
     )
-    return jsonify(
-        success=True, message="Device trusted successfully", trustExpiresAt=iso_z(expires)
-    )
+    return shapes.TrustAnswer(
+        message="Device trusted successfully", trust_expires_at=expires
+    ).answer()
 
 
 @envelope.post("/devices/<id>/untrust")
@@ -98,7 +87,7 @@ def untrust_device(principal, id: str):
     """Stop trusting one of the caller's devices and end its sessions."""
     found = _locked_device(principal, id)
     operations.untrust_device(principal.actor, found)
-    return jsonify(success=True, message="Device untrusted successfully")
+    return shapes.EnvelopeMessage(message="Device untrusted successfully").answer()
 
 
 @envelope.delete("/devices/<id>")
@@ -108,7 +97,7 @@ def remove_device(principal, id: str):
     """Remove one of the caller's devices: its sessions end, its rows stay for the history."""
     found = _locked_device(principal, id)
     operations.remove_device(principal.actor, found)
-    return jsonify(success=True, message="Device removed successfully")
+    return shapes.EnvelopeMessage(message="Device removed successfully").answer()
 
 
 @envelope.get("/sessions")
@@ -117,7 +106,7 @@ def remove_device(principal, id: str):
 def list_sessions(principal):
     """The caller's active sessions, newest first."""
     rows = sessions.active_sessions(principal.user.id)
-    return jsonify(success=True, sessions=[envelope_session(s) for s in rows])
+    return shapes.SessionList(sessions=[shapes.Session.of(s) for s in rows]).answer()
 
 
 @envelope.post("/sessions/<session_id>/revoke")
@@ -129,7 +118,7 @@ def revoke_session(principal, session_id: str):
     if found is None:
         raise ApiError(404, "Session not found")
     operations.revoke_session(principal.actor, found)
-    return jsonify(success=True, message="Session revoked successfully")
+    return shapes.EnvelopeMessage(message="Session revoked successfully").answer()
 
 
 @envelope.post("/sessions/revoke-all")
@@ -138,7 +127,7 @@ def revoke_session(principal, session_id: str):
 def revoke_all_sessions(principal):
     """End all the caller's sessions, including the one this token stands for."""
     operations.revoke_all_sessions(principal.actor, principal.user, include_current=True)
-    return jsonify(success=True, message="All sessions revoked successfully")
+    return shapes.EnvelopeMessage(message="All sessions revoked successfully").answer()
 
 
 @envelope.post("/sessions/<session_id>/heartbeat")
@@ -150,4 +139,6 @@ def heartbeat(principal, session_id: str):
     if found is None:
         raise ApiError(404, "Session not found or expired")
     expires = operations.extend_session(principal.actor, found, session_policy())
-    return jsonify(success=True, message="Session updated successfully", newExpiry=iso_z(expires))
+    return shapes.HeartbeatAnswer(
+        message="Session updated successfully", new_expiry=expires
+    ).answer()

@@ -314,33 +314,3 @@ class TokenRowError(Shape):
     """A token-row route's error."""
 
     error: TokenRowErrorDetail
-
-
-# --- The functions the routes call, one per shape ---------------------------------------------
-
-
-def envelope_device(device: models.Device) -> dict[str, Any]:
-    """Flashback device, as listed by ``GET /devices``."""
-    return Device.of(device).body()
-
-
-def envelope_session_of_device(session: models.UserSession) -> dict[str, Any]:
-    """Flashback session inside a device detail."""
-    return DeviceSession.of(session).body()
-
-
-def envelope_device_detail(
-    device: models.Device, sessions: Iterable[models.UserSession]
-) -> dict[str, Any]:
-    """Flashback device detail, as answered by ``GET /devices/{id}``."""
-    return DeviceDetail.of(device, sessions).body()
-
-
-def envelope_session(session: models.UserSession) -> dict[str, Any]:
-    """Flashback session, as listed by ``GET /sessions``."""
-    return Session.of(session).body()
-
-
-def token_row(session: models.UserSession) -> dict[str, Any]:
-    """TKT row: one active session (a refresh token and its access token) with its device."""
-    return TokenRow.of(session).body()

@@ -1,4 +1,4 @@
-"""TKT "auth/devices" routes (self-service): arrays of session rows with ``deviceInfo``.
+"""TKT "auth/devices" routes (self-service): arrays of session rows (``shapes.TokenRow``).
 
 In the TKT document a "device" is one session (a refresh token and its access token), so the
 ids here are session ids. Changes go through ``services.operations``, as the pages' do.
@@ -9,14 +9,11 @@ Each route is also served at ``/v1`` + its path, where the TKT document's own sa
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from ..services import operations, sessions
 from ..services.sessions import parse_id
-from . import token_rows
+from . import shapes, token_rows
 from .auth import bearer
 from .errors import ApiError, failure
-from .shapes import token_row
 
 
 @token_rows.get("/v1/auth/devices")
@@ -25,7 +22,7 @@ from .shapes import token_row
 @bearer("devices:read")
 def list_my_devices(principal):
     """The caller's active sessions, in the same row shape as ``GET /devices/users/{userId}``."""
-    return jsonify([token_row(s) for s in sessions.active_sessions(principal.user.id)])
+    return shapes.TokenRowList.of(sessions.active_sessions(principal.user.id)).answer()
 
 
 @token_rows.delete("/v1/auth/devices/<id>")
