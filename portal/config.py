@@ -47,7 +47,10 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 50,
     "RATELIMIT_SIGN_IN": "30 per minute",
     "RATELIMIT_API": "300 per minute",
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # None: Redis when PORTAL_REDIS_URL is set, else in-process memory (see validate).
+    "RATELIMIT_STORAGE_URI": None,
+    # Shared state of several instances (rate limits, the token cache); None: none.
+    "REDIS_URL": None,
     # Request bodies over this many bytes answer 413, before any view runs.
     "MAX_BODY_BYTES": 64 * 1024,
 }
@@ -130,6 +133,25 @@ def _group_permissions(value: Any) -> dict[str, list[str]]:
     return {str(group): list(perms) for group, perms in value.items()}
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_settings(config: dict) -> None:
+    """PORTAL_REDIS_URL, and the rate limits' storage: an explicit
+    PORTAL_RATELIMIT_STORAGE_URI wins, else Redis when configured, else process memory."""
+    url = config.get("REDIS_URL")
+    if url:
+        url = str(url).strip()
+        if not url.startswith(REDIS_SCHEMES):
+            raise ConfigError(
+                "PORTAL_REDIS_URL must be a redis://, rediss:// or unix:// URL, got one "
+                f"starting with {url.split('://', 1)[0][:16]!r}"  # the rest may hold a password
+            )
+    config["REDIS_URL"] = url or None
+    storage = config.get("RATELIMIT_STORAGE_URI")
+    config["RATELIMIT_STORAGE_URI"] = str(storage).strip() if storage else url or "memory://"
+
+
 def validate(config: dict, instance_path: str) -> None:
     """Normalise types and refuse a configuration the portal cannot run safely with."""
     env = str(config.get("ENV", "production")).lower()
@@ -207,6 +229,8 @@ def validate(config: dict, instance_path: str) -> None:
             raise ConfigError(
                 f"PORTAL_{key} must be a rate limit like '30 per minute', got {config[key]!r}"
             ) from None
+
+    _redis_settings(config)
 
     _as_int(config, "MAX_BODY_BYTES", minimum=1)
     # Flask's own limit: a body sent without Content-Length is cut when read past it.

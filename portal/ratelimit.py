@@ -1,7 +1,10 @@
 """Rate limits (Flask-Limiter): sign-in and the JSON routes, per client address.
 
 The limiter belongs to the app (not a module global), so each app counts on its own. Storage is
-``PORTAL_RATELIMIT_STORAGE_URI`` (in-memory by default: per process).
+``PORTAL_RATELIMIT_STORAGE_URI`` when given, else Redis when ``PORTAL_REDIS_URL`` is set (through
+the app's one client, so every instance and worker counts together), else process memory (each
+worker counts apart). While a shared store is unreachable the limits are counted in process
+memory instead, and the store is tried again now and then: Redis trouble never answers 500.
 """
 
 from __future__ import annotations
@@ -9,12 +12,23 @@ from __future__ import annotations
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from .redis import redis_client
+
 
 def init_app(app) -> None:
+    storage_uri = app.config["RATELIMIT_STORAGE_URI"]
+    options = {}
+    client = redis_client(app)
+    if client is not None and storage_uri == app.config["REDIS_URL"]:
+        options["connection_pool"] = client.connection_pool
+    shared = not storage_uri.startswith("memory://")
     limiter = Limiter(
         get_remote_address,  # request.remote_addr, after ProxyFix applied PORTAL_TRUSTED_PROXIES
         app=app,
-        storage_uri=app.config["RATELIMIT_STORAGE_URI"],
+        storage_uri=storage_uri,
+        storage_options=options,
+        in_memory_fallback_enabled=shared,
+        swallow_errors=shared,
         headers_enabled=True,
     )
     app.extensions["portal_limiter"] = limiter

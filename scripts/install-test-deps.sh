@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the integration tests need on a Debian 12 machine (run as root):
 #   chromium + chromedriver (Selenium), PostgreSQL (throwaway clusters),
-#   Node.js + npm and tests/idp's node_modules (the oidc-provider test IdP).
+#   nginx and redis-server (the two-instance test starts its own; the packages' own services
+#   are not started), Node.js + npm and tests/idp's node_modules (the oidc-provider test IdP).
 # Idempotent: only installs what is missing.
 set -euo pipefail
 
@@ -20,6 +21,9 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 have_pg && id postgres >/dev/null 2>&1 || missing+=(postgresql)
+have_sbin() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have_sbin nginx || missing+=(nginx)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ! command -v node >/dev/null 2>&1; then
     missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -32,9 +36,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     say "apt-get install ${missing[*]}"
     apt-get update -q
+    # The tests run their own nginx, redis-server and PostgreSQL: keep the packages from
+    # starting their system services (a policy-rc.d of our own, only while installing).
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        guard=/usr/sbin/policy-rc.d
+        trap 'rm -f "$guard"' EXIT
+    fi
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+    if [ -n "$guard" ]; then
+        rm -f "$guard"
+        trap - EXIT
+    fi
 else
-    say "system packages present (chromium, chromium-driver, postgresql, node)"
+    say "system packages present (chromium, chromium-driver, postgresql, nginx, redis-server, node)"
 fi
 
 if ! command -v npm >/dev/null 2>&1; then
