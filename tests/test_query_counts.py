@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from support.account_helpers import user_id
 from support.queries import count_queries
 
 from portal.extensions import db
@@ -50,9 +51,9 @@ def test_my_devices_page_query_count_does_not_grow_with_devices(app, auth):
     _add_devices(app, "alice@example.test", 25)
     many = _queries(app, lambda: browser.get("/"))
     assert many == few
-    # The session with its user and device, the user's grants, the devices: no commit mid-way,
-    # so nothing is loaded twice.
-    assert few == 3
+    # The session with its user, device and grants in one row, then the devices: no commit
+    # mid-way, so nothing is loaded twice.
+    assert few == 2
 
 
 def test_get_devices_query_count_does_not_grow_with_devices(app, client, auth):
@@ -63,5 +64,19 @@ def test_get_devices_query_count_does_not_grow_with_devices(app, client, auth):
     _add_devices(app, "alice@example.test", 25)
     many = _queries(app, lambda: client.get("/devices", headers=headers))
     assert many == few
-    # The user (by issuer and subject), their grants, the token's session, the devices.
+    # A token seen before: its session with user, device and grants in one row; the devices.
+    assert few == 2
+
+
+def test_a_users_devices_for_an_admin_cost_four_statements_however_many_sessions(app, client, auth):
+    headers = auth.bearer("admin")
+    auth.new_client("alice")
+    target = user_id(app, "alice")
+    client.get(f"/devices/users/{target}", headers=headers)  # the token's first use
+    few = _queries(app, lambda: client.get(f"/devices/users/{target}", headers=headers))
+    _add_devices(app, "alice@example.test", 25)
+    many = _queries(app, lambda: client.get(f"/devices/users/{target}", headers=headers))
+    assert many == few
+    # The caller's session (with grants), the target user, their sessions with devices, and
+    # the audit event of the look.
     assert few == 4

@@ -8,7 +8,12 @@ from functools import wraps
 from flask import current_app, g, request
 
 from ..auth.idp import SignInFailed, idp_metadata
-from ..auth.principal import Principal, TokenRefused, bearer_principal
+from ..auth.principal import (
+    Principal,
+    TokenRefused,
+    bearer_principal,
+    cached_bearer_principal,
+)
 from ..auth.tokens import InvalidToken, jwks_cache, scopes_of, validate_access_token
 from ..authz import access_rule
 from .errors import ApiError
@@ -48,6 +53,12 @@ def authenticate() -> Principal:
     if not cfg.get("API_AUDIENCE") or not cfg.get("OIDC_ISSUER"):
         raise _unauthorized("Bearer tokens are not accepted: no API audience is configured")
     try:
+        known = cached_bearer_principal(raw)
+    except TokenRefused as exc:
+        raise _unauthorized(str(exc)) from None
+    if known is not None:
+        return known
+    try:
         metadata = idp_metadata()
         claims = validate_access_token(
             raw,
@@ -66,7 +77,7 @@ def authenticate() -> Principal:
     if not str(claims.get("jti") or ""):
         raise _unauthorized("The access token has no jti claim")
     try:
-        return bearer_principal(claims, scopes_of(claims))
+        return bearer_principal(raw, claims, scopes_of(claims))
     except TokenRefused as exc:
         raise _unauthorized(str(exc)) from None
 

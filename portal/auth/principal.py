@@ -17,6 +17,7 @@ from flask import current_app, request
 from ..models import User, UserSession
 from ..services import identity, operations, sessions
 from ..services.sessions import ClientInfo, SessionPolicy
+from .token_cache import TokenCache, VerifiedToken
 
 
 @dataclass
@@ -77,28 +78,29 @@ def client_info() -> ClientInfo:
     )
 
 
-def _principal(row: UserSession, method: str, scopes: frozenset[str] = frozenset()) -> Principal:
+def _principal(
+    row: UserSession, grants: list[str], method: str, scopes: frozenset[str] = frozenset()
+) -> Principal:
     user = row.user
     permissions = identity.permissions_for(
-        user, user.groups or [], current_app.config["GROUP_PERMISSIONS"]
+        user, user.groups or [], current_app.config["GROUP_PERMISSIONS"], grants
     )
     return Principal(user, row, permissions, method, scopes, request.remote_addr)
 
 
 def principal_for_session(row: UserSession) -> Principal:
-    """A browser principal for a session row just opened or loaded."""
-    return _principal(row, "browser")
+    """A browser principal for a session row just opened (its grants read from the user)."""
+    return _principal(row, [g.permission for g in row.user.grants], "browser")
 
 
 def browser_principal(session_id: str) -> Principal | None:
-    """The browser's principal from its session id; None when the session is over.
-
-    The session row decides: ended or expired means signed out at once.
+    """The browser's principal from its session id, in one statement; None when the session is
+    over. The session row decides: ended or expired means signed out at once.
     """
-    row = sessions.load_active_session(session_id)
-    if row is None or not sessions.check_and_touch(row, session_policy()):
+    found = sessions.load_session(session_id=session_id)
+    if found is None or not sessions.check_and_touch(found[0], session_policy()):
         return None
-    return principal_for_session(row)
+    return _principal(found[0], found[1], "browser")
 
 
 class TokenRefused(Exception):
@@ -111,13 +113,36 @@ def _timestamp(value: Any) -> datetime | None:
     return None
 
 
-def bearer_principal(claims: dict[str, Any], scopes: frozenset[str]) -> Principal:
-    """The principal of a verified access token.
+def token_cache() -> TokenCache:
+    cache = current_app.extensions.get("portal_token_cache")
+    if cache is None:
+        cache = current_app.extensions["portal_token_cache"] = TokenCache()
+    return cache
+
+
+def cached_bearer_principal(raw: str) -> Principal | None:
+    """The principal of a token verified before, from one read of its session; None when the
+    token is not in the cache (the caller verifies it and calls ``bearer_principal``)."""
+    seen = token_cache().get(raw)
+    if seen is None:
+        return None
+    found = sessions.load_session(session_id=seen.session_id)
+    if found is None:
+        # The request that opened the token's session failed and rolled it back: start over.
+        return None
+    if not sessions.check_and_touch(found[0], session_policy()):
+        raise TokenRefused("The access token has been revoked")
+    return _principal(found[0], found[1], "bearer", seen.scopes)
+
+
+def bearer_principal(raw: str, claims: dict[str, Any], scopes: frozenset[str]) -> Principal:
+    """The principal of a token just verified (its first request in this worker).
 
     The user is found or made from the token's issuer and subject, and a known user's email,
     name and groups are refreshed from its claims. The token stands for a session of its API
     client's device, opened on first use. Raises ``TokenRefused`` when that session was
-    revoked, or when the client was revoked after the token's ``auth_time``.
+    revoked, or when the client was revoked after the token's ``auth_time``. Remembers the
+    token, so its next requests take ``cached_bearer_principal``.
     """
     cfg = current_app.config
     user = identity.upsert_user(claims["iss"], claims, cfg["OIDC_GROUPS_CLAIM"])
@@ -138,4 +163,5 @@ def bearer_principal(claims: dict[str, Any], scopes: frozenset[str]) -> Principa
         ) from None
     if row is None or not sessions.check_and_touch(row, session_policy()):
         raise TokenRefused("The access token has been revoked")
-    return _principal(row, "bearer", scopes)
+    token_cache().put(raw, VerifiedToken(claims, scopes, row.id))
+    return _principal(row, [g.permission for g in user.grants], "bearer", scopes)

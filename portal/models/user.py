@@ -39,7 +39,7 @@ class User(db.Model):
     reauth_required_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     grants: Mapped[list[Grant]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan", lazy="select"
     )
 
     @property

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
@@ -27,30 +27,34 @@ class DeviceSummary:
     active_sessions: int
 
 
+# Built once: the hot reads reuse one statement (and its cache key) with new parameters.
+_ACTIVE_PER_DEVICE = (
+    select(UserSession.device_id, func.count().label("n"))
+    .where(
+        UserSession.user_id == bindparam("user_id"),
+        UserSession.ended_at.is_(None),
+        UserSession.expires_at > bindparam("now"),
+    )
+    .group_by(UserSession.device_id)
+    .subquery()
+)
+_DEVICES_WITH_COUNTS = (
+    select(Device, func.coalesce(_ACTIVE_PER_DEVICE.c.n, 0))
+    .outerjoin(_ACTIVE_PER_DEVICE, _ACTIVE_PER_DEVICE.c.device_id == Device.id)
+    .where(Device.user_id == bindparam("user_id"), Device.removed_at.is_(None))
+    .order_by(Device.last_seen_at.desc())
+)
+
+
 def list_devices(
     user_id: uuid.UUID,
     *,
     current_device_id: uuid.UUID | None = None,
-    include_removed: bool = False,
     now: datetime | None = None,
 ) -> list[DeviceSummary]:
     """A user's devices with active-session counts in one query; the current device first."""
-    now = now or utcnow()
-    active = (
-        select(UserSession.device_id, func.count().label("n"))
-        .where(UserSession.user_id == user_id, UserSession.active_at(now))
-        .group_by(UserSession.device_id)
-        .subquery()
-    )
-    stmt = (
-        select(Device, func.coalesce(active.c.n, 0))
-        .outerjoin(active, active.c.device_id == Device.id)
-        .where(Device.user_id == user_id)
-        .order_by(Device.last_seen_at.desc())
-    )
-    if not include_removed:
-        stmt = stmt.where(Device.removed_at.is_(None))
-    rows = [DeviceSummary(device, int(n)) for device, n in db.session.execute(stmt)]
+    params = {"user_id": user_id, "now": now or utcnow()}
+    rows = [DeviceSummary(d, int(n)) for d, n in db.session.execute(_DEVICES_WITH_COUNTS, params)]
     rows.sort(key=lambda r: r.device.id != current_device_id)  # stable: keeps recency order
     return rows
 

@@ -53,11 +53,19 @@ def upsert_user(issuer: str, claims: Mapping[str, Any], groups_claim: str) -> Us
 
 
 def permissions_for(
-    user: User, groups: Iterable[str], group_permissions: Mapping[str, list[str]]
+    user: User,
+    groups: Iterable[str],
+    group_permissions: Mapping[str, list[str]],
+    grants: Iterable[str] | None = None,
 ) -> frozenset[str]:
-    """Union of the permissions mapped from ``groups`` and the user's local grants."""
+    """Union of the permissions mapped from ``groups`` and the user's local grants.
+
+    ``grants`` are the grants' permission names when the caller already read them (the
+    principal's one query does); otherwise they are loaded from ``user.grants``.
+    """
     mapped = {p for g in groups for p in group_permissions.get(g, ())}
-    return frozenset(mapped | {g.permission for g in user.grants})
+    local = grants if grants is not None else (g.permission for g in user.grants)
+    return frozenset(mapped | set(local))
 
 
 def find_user_by_email(email: str) -> User | None:

@@ -8,12 +8,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, true, update
+from sqlalchemy import bindparam, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Device, EndReason, LoginMethod, SeenLogoutToken, User, UserSession, utcnow
+from ..models import (
+    Device,
+    EndReason,
+    Grant,
+    LoginMethod,
+    SeenLogoutToken,
+    User,
+    UserSession,
+    utcnow,
+)
 from . import geo
 from .useragent import describe
 
@@ -183,16 +192,44 @@ def parse_id(value: str | uuid.UUID) -> uuid.UUID | None:
         return None
 
 
-def load_active_session(session_id: str | uuid.UUID) -> UserSession | None:
-    """The session with that id, with its user and device, or None if unknown or malformed."""
-    sid = parse_id(session_id)
-    if sid is None:
-        return None
-    return db.session.execute(
-        select(UserSession)
+def _session_with_grants(condition):
+    grants = (
+        select(func.aggregate_strings(Grant.permission, ","))
+        .where(Grant.user_id == UserSession.user_id)
+        .scalar_subquery()
+    )
+    return (
+        select(UserSession, grants)
         .options(joinedload(UserSession.user), joinedload(UserSession.device))
-        .where(UserSession.id == sid)
-    ).scalar_one_or_none()
+        .where(condition)
+    )
+
+
+# Built once: every request runs one of these, reusing the statement and its cache key.
+_SESSION_BY_ID = _session_with_grants(UserSession.id == bindparam("key"))
+_SESSION_BY_TOKEN = _session_with_grants(UserSession.token_id == bindparam("key"))
+
+
+def load_session(
+    *, session_id: str | uuid.UUID | None = None, token_id: str | None = None
+) -> tuple[UserSession, list[str]] | None:
+    """A session by its id or its token's id, with its user, its device and the user's local
+    grants, in one statement; None if unknown or malformed.
+
+    This is every request's one read of who is calling, so it carries what the principal
+    needs: the grants come aggregated in the same row rather than in a query of their own.
+    """
+    if token_id is not None:
+        stmt, key = _SESSION_BY_TOKEN, token_id
+    else:
+        stmt, key = _SESSION_BY_ID, parse_id(session_id) if session_id is not None else None
+        if key is None:
+            return None
+    found = db.session.execute(stmt, {"key": key}).one_or_none()
+    if found is None:
+        return None
+    session, permissions = found
+    return session, permissions.split(",") if permissions else []
 
 
 def check_and_touch(
@@ -297,17 +334,22 @@ def _require_reauth(user_id: uuid.UUID, devices, now: datetime) -> None:
     )
 
 
+_ACTIVE_SESSIONS = (
+    select(UserSession)
+    .options(joinedload(UserSession.device))
+    .where(
+        UserSession.user_id == bindparam("user_id"),
+        UserSession.ended_at.is_(None),
+        UserSession.expires_at > bindparam("now"),
+    )
+    .order_by(UserSession.created_at.desc())
+)
+
+
 def active_sessions(user_id: uuid.UUID, now: datetime | None = None) -> list[UserSession]:
     """A user's open, unexpired sessions with their devices, newest first (one query)."""
-    now = now or utcnow()
-    return list(
-        db.session.execute(
-            select(UserSession)
-            .options(joinedload(UserSession.device))
-            .where(UserSession.user_id == user_id, UserSession.active_at(now))
-            .order_by(UserSession.created_at.desc())
-        ).scalars()
-    )
+    params = {"user_id": user_id, "now": now or utcnow()}
+    return list(db.session.execute(_ACTIVE_SESSIONS, params).scalars())
 
 
 def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> UserSession | None:
