@@ -137,5 +137,50 @@ def grants_command(email: str | None) -> None:
         click.echo("no local grants")
 
 
+@portal_cli.command("prune")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Sessions per transaction.",
+)
+def prune_command(batch_size: int) -> None:
+    """End sessions that ran out, and delete those ended over PORTAL_HISTORY_DAYS ago.
+
+    Safe from cron on any instance while the portal serves: one short transaction per batch.
+    The audit log, devices and users are kept.
+    """
+    from .models import utcnow
+    from .services import retention
+    from .services.sessions import SessionPolicy
+
+    config = current_app.config
+    now = utcnow()
+    policy = SessionPolicy.from_config(config)
+    cutoff = retention.history_cutoff(now, config["HISTORY_DAYS"])
+
+    expired = 0
+    while True:
+        found = retention.expire_sessions(policy, now=now, limit=batch_size)
+        db.session.commit()
+        expired += found
+        if found < batch_size:
+            break
+    click.echo(f"ended {expired} expired sessions")
+
+    deleted = 0
+    while True:
+        found = retention.delete_ended_sessions(before=cutoff, limit=batch_size)
+        db.session.commit()
+        deleted += found
+        if found < batch_size:
+            break
+    click.echo(
+        f"deleted {deleted} sessions that ended before {cutoff:%Y-%m-%d %H:%M} UTC "
+        f"(PORTAL_HISTORY_DAYS={config['HISTORY_DAYS']}); the audit log and devices are kept"
+    )
+
+
 def init_app(app) -> None:
     app.cli.add_command(portal_cli)

@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": None,
     # Shared state of several instances (rate limits, the token cache); None: none.
     "REDIS_URL": None,
+    # Ended sessions older than this many days are deleted by `flask portal prune`.
+    "HISTORY_DAYS": 180,
     # Request bodies over this many bytes answer 413, before any view runs.
     "MAX_BODY_BYTES": 64 * 1024,
 }
@@ -231,6 +233,7 @@ def validate(config: dict, instance_path: str) -> None:
             ) from None
 
     _redis_settings(config)
+    _as_int(config, "HISTORY_DAYS", minimum=1)
 
     _as_int(config, "MAX_BODY_BYTES", minimum=1)
     # Flask's own limit: a body sent without Content-Length is cut when read past it.

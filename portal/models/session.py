@@ -59,6 +59,8 @@ class UserSession(db.Model):
         Index("ix_sessions_device_created", "device_id", "created_at"),
         # A user's sign-in history, newest first (admin page, investigation flags).
         Index("ix_sessions_user_created", "user_id", "created_at"),
+        # Open sessions (NULL) and ended ones by age, for the retention prune.
+        Index("ix_sessions_ended", "ended_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
