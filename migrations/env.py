@@ -45,6 +45,13 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_name(name, type_, parent_names):
+    """Leave the user search's tables and indexes (not models; see portal/models/search.py)."""
+    from portal.models.search import is_search_machinery
+
+    return not is_search_machinery(name)
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -87,6 +94,8 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+
+    conf_args.setdefault("include_name", include_name)
 
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)

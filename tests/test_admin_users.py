@@ -356,3 +356,28 @@ def test_revoking_an_ended_session_says_so(app, auth):
     admin.post(url, data={"csrf_token": token})
     again = admin.post(url, data={"csrf_token": token}, follow_redirects=True)
     assert b"already ended" in again.data
+
+
+def test_the_user_search_is_answered_by_an_index_not_a_scan(app):
+    """``LIKE '%q%'`` can use no B-tree index: trigram indexes (PostgreSQL) or an FTS5 trigram
+    table (SQLite) must serve the search, or it scans every user at a hundred thousand."""
+    from sqlalchemy import func, select, text
+
+    from portal.models import User
+    from portal.services.users import _matching
+
+    with app.app_context():
+        query = select(func.count()).select_from(User).where(_matching("user12"))
+        with db.engine.connect() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text("SET enable_seqscan = off"))  # a small table would scan
+                compiled = query.compile(db.engine)
+                explained = conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+                plan = "\n".join(r[0] for r in explained)
+                assert "ix_users_email_trgm" in plan and "Seq Scan" not in plan, plan
+            else:
+                compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+                rows = conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+                steps = [str(r[-1]).strip() for r in rows]
+                assert any("users_search VIRTUAL TABLE INDEX" in s for s in steps), steps
+                assert "SCAN users" not in steps, steps

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import and_, case, distinct, func, literal_column, or_, select, table, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import PERMISSIONS
 from ..extensions import db
-from ..models import Device, User, UserSession, utcnow
+from ..models import Device, User, UserSession, search, utcnow
 from ..models.types import place_name
 from . import investigation
 from .investigation import Finding, Flag
@@ -82,6 +82,30 @@ def _trust_expired(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _matching(q: str) -> ColumnElement[bool]:
+    """Users whose email, name or subject contains ``q``, in any case, found by index.
+
+    PostgreSQL's trigram indexes serve ``ILIKE`` as it is; on SQLite the FTS5 trigram table
+    answers a quoted phrase (a substring) of three characters or more, and shorter queries
+    fall back to ``LIKE``, which scans.
+    """
+    pattern = like_pattern(q)
+    like = or_(
+        User.email.ilike(pattern, escape="\\"),
+        User.name.ilike(pattern, escape="\\"),
+        User.subject.ilike(pattern, escape="\\"),
+    )
+    if db.session.get_bind().dialect.name != "sqlite" or len(q) < 3:
+        return like
+    phrase = '"' + q.replace('"', '""') + '"'
+    matches = (
+        select(literal_column("user_id"))
+        .select_from(table(search.SQLITE_TABLE))
+        .where(text(f"{search.SQLITE_TABLE} MATCH :phrase").bindparams(phrase=phrase))
+    )
+    return User.id.in_(matches)
+
+
 def search_users(
     query: str | None = None,
     *,
@@ -100,17 +124,8 @@ def search_users(
     now = now or utcnow()
     sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
     direction = direction if direction in ("asc", "desc") else DEFAULT_SORT[1]
-    conditions = []
     q = (query or "").strip()
-    if q:
-        pattern = like_pattern(q)
-        conditions.append(
-            or_(
-                User.email.ilike(pattern, escape="\\"),
-                User.name.ilike(pattern, escape="\\"),
-                User.subject.ilike(pattern, escape="\\"),
-            )
-        )
+    conditions = [_matching(q)] if q else []
     total = db.session.execute(
         select(func.count()).select_from(User).where(*conditions)
     ).scalar_one()
