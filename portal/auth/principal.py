@@ -15,6 +15,7 @@ from typing import Any
 from flask import current_app, request
 
 from ..models import User, UserSession
+from ..redis import redis_client
 from ..services import identity, operations, sessions
 from ..services.sessions import ClientInfo, SessionPolicy
 from .token_cache import TokenCache, VerifiedToken
@@ -116,7 +117,7 @@ def _timestamp(value: Any) -> datetime | None:
 def token_cache() -> TokenCache:
     cache = current_app.extensions.get("portal_token_cache")
     if cache is None:
-        cache = current_app.extensions["portal_token_cache"] = TokenCache()
+        cache = current_app.extensions["portal_token_cache"] = TokenCache(shared=redis_client())
     return cache
 
 
