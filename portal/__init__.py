@@ -50,7 +50,8 @@ class Portal(Flask):
         except BaseException:
             db.session.rollback()
             raise
-        db.session.commit()
+        if db.session.registry.has():  # a request that never used the database has no session
+            db.session.commit()
         return response
 
 
@@ -93,16 +94,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def _request_id():
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
 
+    content_security_policy = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self' " + (app.config.get("OIDC_ISSUER") or "")
+    )
+
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self' " + (app.config.get("OIDC_ISSUER") or ""),
-        )
+        response.headers.setdefault("Content-Security-Policy", content_security_policy)
         if request.endpoint and not request.endpoint.startswith("static"):
             response.headers.setdefault("Cache-Control", "no-store")
         response.headers["X-Request-Id"] = g.get("request_id", "")

@@ -9,10 +9,26 @@ memory instead, and the store is tried again now and then: Redis trouble never a
 
 from __future__ import annotations
 
+from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from .redis import redis_client
+
+
+class PortalLimiter(Limiter):
+    """Flask-Limiter, consulted only for the blueprints that carry limits.
+
+    Flask-Limiter checks every request, and resolving (no) limits is a measurable share of a
+    cheap request such as ``/livez``; pages and health checks have no limits, so they skip it.
+    """
+
+    limited_blueprints: frozenset[str] = frozenset()
+
+    def _check_request_limit(self, *args, **kwargs):
+        if request.blueprint not in self.limited_blueprints:
+            return None
+        return super()._check_request_limit(*args, **kwargs)
 
 
 def init_app(app) -> None:
@@ -22,7 +38,7 @@ def init_app(app) -> None:
     if client is not None and storage_uri == app.config["REDIS_URL"]:
         options["connection_pool"] = client.connection_pool
     shared = not storage_uri.startswith("memory://")
-    limiter = Limiter(
+    limiter = PortalLimiter(
         get_remote_address,  # request.remote_addr, after ProxyFix applied PORTAL_TRUSTED_PROXIES
         app=app,
         storage_uri=storage_uri,
@@ -38,3 +54,4 @@ def init_app(app) -> None:
     limiter.limit(app.config["RATELIMIT_SIGN_IN"])(auth_bp)
     limiter.limit(app.config["RATELIMIT_API"])(envelope)
     limiter.limit(app.config["RATELIMIT_API"])(token_rows)
+    limiter.limited_blueprints = frozenset(bp.name for bp in (auth_bp, envelope, token_rows))
