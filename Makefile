@@ -50,8 +50,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# gunicorn + wrk on 100,003 users (built once into instance/bench/); installs wrk when missing.
+# make bench BENCH_ARGS="--postgres" or "--users 1000 --duration 5"; see docs/performance.md.
 bench: install
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache tests/idp/node_modules
