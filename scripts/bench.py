@@ -670,6 +670,10 @@ class Cluster:
         self._mkdir(self.root / "sock")
         self.port = free_port()
         self.server = self._server_class(self.bindir, str(self.root), self.port, self.as_user)
+        pg_ctl = os.path.join(self.bindir, "pg_ctl")
+        if self.server._run(pg_ctl, "-D", str(self.data), "status", check=False).returncode == 0:
+            say("stopping the bench cluster a previous run left running")
+            self.server._run(pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
         if not (self.data / "PG_VERSION").exists():
             say(f"initdb {self.data}")
             self.server._run(
@@ -932,7 +936,10 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def gunicorn(name: str, app: str, port: int, args, env: dict, extra: list[str]) -> Process:
+def gunicorn(
+    name: str, log_name: str, app: str, port: int, args, env: dict, extra: list[str]
+) -> Process:
+    """``app`` under gunicorn: the same settings for the portal and the bare route."""
     if not port_is_free(port):
         raise BenchError(f"port {port} is in use (pick others with --port)")
     argv = [
@@ -946,7 +953,7 @@ def gunicorn(name: str, app: str, port: int, args, env: dict, extra: list[str]) 
         *extra,
         app,
     ]
-    return Process(name, argv, env, BENCH_DIR / "logs" / f"{name}.log")
+    return Process(name, argv, env, BENCH_DIR / "logs" / f"{log_name}.log")
 
 
 def start_idp(port: int):
@@ -963,6 +970,8 @@ def start_idp(port: int):
     idp_module.free_port = lambda: port
     try:
         return idp_module.OidcProvider.start([p.account for p in CALLERS], audience=AUDIENCE)
+    except RuntimeError as exc:
+        raise BenchError(f"the test IdP did not start: {exc}") from None
     finally:
         idp_module.free_port = original
 
@@ -1319,6 +1328,7 @@ def machine() -> dict:
         kb = int(Path("/proc/meminfo").read_text().split()[1])
         mem = f"{kb / 1024 / 1024:.1f} GiB"
     return {
+        "code": code_version(),
         "cores": os.cpu_count(),
         "cpu": model,
         "memory": mem,
@@ -1326,6 +1336,21 @@ def machine() -> dict:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
     }
+
+
+def code_version() -> str:
+    """The commit measured, and whether the portal's code differs from it in the tree."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", "portal", "migrations", "templates", "wsgi.py")
+    n = len(changed.splitlines())
+    return (
+        f"{commit} + {n} uncommitted file(s) in portal/, migrations/, templates/" if n else commit
+    )
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
@@ -1393,9 +1418,11 @@ def bench_size(
             results[route.key].statements_first, results[route.key].statements = counts[route.key]
 
     (BENCH_DIR / "logs").mkdir(parents=True, exist_ok=True)
-    portal = gunicorn("portal", "wsgi:app", args.port, args, env, [])
+    logs = f"{spec.kind}-u{spec.users}"
+    portal = gunicorn("portal", f"portal-{logs}", "wsgi:app", args.port, args, env, [])
     stack.callback(portal.stop)
-    bare = gunicorn("bare", "bench_bare:app", args.port + 1, args, env, ["--pythonpath", "scripts"])
+    bare_args = ["--pythonpath", "scripts"]
+    bare = gunicorn("bare", f"bare-{logs}", "bench_bare:app", args.port + 1, args, env, bare_args)
     stack.callback(bare.stop)
     wait_http(f"http://127.0.0.1:{args.port}/healthz", portal)
     wait_http(f"http://127.0.0.1:{args.port + 1}/", bare)
@@ -1452,9 +1479,10 @@ def bench_size(
     load_after = os.getloadavg()
     check_over_http("after")
 
-    profile = None
+    profile: list[dict] = []
     if args.profile:
-        profile = run_profile(args, wrk, script, live, results, url_of, headers_of, portal)
+        tag = f"{spec.kind}-u{spec.users}"
+        profile = run_profile(args, wrk, script, live, results, url_of, headers_of, portal, tag)
 
     bare_rps = results["bare"].median("rps")
     for result in results.values():
@@ -1479,44 +1507,49 @@ def bench_size(
 # ----------------------------------------------------------------------------- profile
 
 
-def run_profile(args, wrk, script, live, results, url_of, headers_of, portal) -> dict:
-    """py-spy on both workers while wrk drives the slowest route; a text summary."""
+def run_profile(args, wrk, script, live, results, url_of, headers_of, portal, tag) -> list[dict]:
+    """py-spy on both workers while wrk drives the slowest route (or --profile-route, or
+    every route with --profile-route all); a text summary of each."""
     candidates = [r for r in live if r.server == "portal" and results[r.key].runs]
-    if args.profile_route:
+    if args.profile_route and args.profile_route != "all":
         candidates = [r for r in candidates if r.key == args.profile_route]
-    if not candidates:
-        return {}
-    route = min(candidates, key=lambda r: results[r.key].median("rps") or 0)
-    out = BENCH_DIR / f"profile-{route.key}.txt"
-    say(f"py-spy on the workers while wrk drives {route.label} ({args.profile_seconds:g} s)")
-    spy = subprocess.Popen(
-        [
-            py_spy(),
-            "record",
-            "--pid",
-            str(portal.pid),
-            "--subprocesses",
-            "--duration",
-            str(int(args.profile_seconds)),
-            "--rate",
-            "200",
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-            "--nonblocking",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    time.sleep(1.0)
-    run_wrk(wrk, script, url_of(route), headers_of(route), args, args.profile_seconds)
-    spy_out, _ = spy.communicate(timeout=120)
-    if spy.returncode != 0 or not out.exists():
-        say(f"py-spy failed: {spy_out.strip()[-500:]}")
-        return {"route": route.label, "error": spy_out.strip()[-500:]}
-    return {"route": route.label, "file": str(out.relative_to(ROOT)), **summarise_stacks(out)}
+    elif not args.profile_route:
+        candidates = sorted(candidates, key=lambda r: results[r.key].median("rps") or 0)[:1]
+    profiles = []
+    for route in candidates:
+        out = BENCH_DIR / f"profile-{tag}-{route.key}.txt"
+        say(f"py-spy on the workers while wrk drives {route.label} ({args.profile_seconds:g} s)")
+        spy = subprocess.Popen(
+            [
+                py_spy(),
+                "record",
+                "--pid",
+                str(portal.pid),
+                "--subprocesses",
+                "--duration",
+                str(int(args.profile_seconds)),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        time.sleep(1.0)
+        run_wrk(wrk, script, url_of(route), headers_of(route), args, args.profile_seconds)
+        spy_out, _ = spy.communicate(timeout=120)
+        if spy.returncode != 0 or not out.exists():
+            say(f"py-spy failed: {spy_out.strip()[-500:]}")
+            profiles.append({"route": route.label, "error": spy_out.strip()[-500:]})
+            continue
+        summary = summarise_stacks(out)
+        profiles.append({"route": route.label, "file": str(out.relative_to(ROOT)), **summary})
+    return profiles
 
 
 def summarise_stacks(path: Path, top: int = 15) -> dict:
@@ -1653,6 +1686,7 @@ def print_report(report: dict, args, host: dict) -> str:
         f"   wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
         f"{args.rounds} interleaved rounds, medians; gunicorn -w {args.workers}"
     )
+    print(f"   code: {host['code']}")
     print(
         f"   machine: {host['cores']} cores ({host['cpu']}), {host['memory']}; load average "
         f"before {' '.join(f'{x:.2f}' for x in report['load_before'])}, after "
@@ -1660,11 +1694,12 @@ def print_report(report: dict, args, host: dict) -> str:
     )
     print()
     print_table(rows)
-    profile = report.get("profile")
-    if profile and profile.get("samples"):
+    for profile in report.get("profile") or []:
+        if not profile.get("samples"):
+            continue
         print()
         print(f"py-spy, {profile['route']} ({profile['samples']} samples, {profile['file']}):")
-        print("  self time:")
+        print("  self time (on CPU; native code counts for the Python frame calling it):")
         for name, share in profile["self"][:10]:
             print(f"    {share:5.1f}%  {name}")
         print("  portal functions, inclusive:")
@@ -1697,6 +1732,39 @@ def growth(reports: list[dict]) -> None:
                 f"  {result.route.label:40} {report['users']:>7,} users: p50 {r50:4.2f}x, "
                 f"p99 {r99:4.2f}x  {word}"
             )
+
+
+def side_by_side(reports: list[dict]) -> None:
+    """Both databases in one table per size, as issue 9 lays it out."""
+    for users in sorted({r["users"] for r in reports}, reverse=True):
+        by_kind = {r["database"]: r for r in reports if r["users"] == users}
+        if len(by_kind) < 2:
+            continue
+        lite, pg = by_kind["sqlite"]["results"], by_kind["postgresql"]["results"]
+        print()
+        print(f"side by side, {by_kind['sqlite']['dataset']}:")
+        rows = [
+            "| route | SQLite req/s (x bare) | PostgreSQL req/s (x bare) | p99 ms | statements |",
+            "|---|---|---|---|---|",
+        ]
+        for key, a in lite.items():
+            b = pg.get(key)
+            if b is None:
+                continue
+
+            def cell(r: Result) -> str:
+                if r.skipped:
+                    return r.skipped
+                flag = f", {r.timeouts} timeouts" if r.timeouts else ""
+                flag += f", {r.errors} errors" if r.errors else ""
+                return f"{fmt(r.median('rps'), ',.0f')} ({fmt(r.ratio, '.2f')}){flag}"
+
+            p99 = f"{fmt(a.median('p99'))} / {fmt(b.median('p99'))}"
+            stmts = "-" if a.route.server == "bare" else f"{fmt(a.statements, 'd')}"
+            if b.statements != a.statements and a.route.server != "bare":
+                stmts += f" / {fmt(b.statements, 'd')}"
+            rows.append(f"| {a.route.label} | {cell(a)} | {cell(b)} | {p99} | {stmts} |")
+        print("\n".join(rows))
 
 
 def save(report: dict, args, host: dict, md: str) -> Path:
@@ -1741,6 +1809,7 @@ def parse_args(argv: list[str] | None = None):
         help="bulk users (each with 10 devices); a comma list runs each size (default 100000)",
     )
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--both", action="store_true", help="SQLite, then PostgreSQL")
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds per route before")
@@ -1768,7 +1837,7 @@ def parse_args(argv: list[str] | None = None):
         help="a PostgreSQL setting while serving (repeatable), e.g. synchronous_commit=off",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the slowest route")
-    parser.add_argument("--profile-route", help="py-spy this route key instead")
+    parser.add_argument("--profile-route", help="py-spy this route key instead, or all")
     parser.add_argument("--profile-seconds", type=float, default=10)
     args = parser.parse_args(argv)
     try:
@@ -1788,7 +1857,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     (BENCH_DIR / "logs").mkdir(parents=True, exist_ok=True)
-    kind = "postgresql" if args.postgres else "sqlite"
+    kinds = ["sqlite", "postgresql"] if args.both else ["postgresql" if args.postgres else "sqlite"]
     issuer = f"http://127.0.0.1:{args.idp_port}"
     serve = SERVE_SETTINGS + args.pg_setting
     wrk = preflight(args)
@@ -1803,14 +1872,14 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     with contextlib.ExitStack() as stack:
         cluster = None
-        if args.postgres:
+        if "postgresql" in kinds:
             cluster = Cluster(BENCH_DIR / "pg")
             stack.callback(cluster.stop)
             cluster.start(serve)
             host["postgresql"] = cluster.version()
-        specs = [DatasetSpec(kind, users, issuer) for users in args.sizes]
+        specs = [DatasetSpec(kind, users, issuer) for kind in kinds for users in args.sizes]
         for spec in specs:  # every build first, then the runs
-            if cluster:
+            if spec.kind == "postgresql":
                 postgres_base(spec, cluster, args.rebuild, serve)
             else:
                 sqlite_base(spec, args.rebuild)
@@ -1822,20 +1891,24 @@ def main(argv: list[str] | None = None) -> int:
         idp = start_idp(args.idp_port)
         stack.callback(idp.stop)
         for spec in specs:
-            say(f"== {kind}, {spec.describe()}")
+            say(f"== {spec.kind}, {spec.describe()}")
             with contextlib.ExitStack() as run:
-                if cluster:
+                if spec.kind == "postgresql":
                     db = postgres_run_copy(spec, cluster, False, serve)
                 else:
                     db = sqlite_run_copy(spec, False)
                 run.callback(db.cleanup)
-                report = bench_size(args, wrk, script, db, idp, cluster, run)
+                pg = cluster if spec.kind == "postgresql" else None
+                report = bench_size(args, wrk, script, db, idp, pg, run)
             md = print_report(report, args, host)
             path = save(report, args, host, md)
             say(f"saved {path.relative_to(ROOT)} (with the table in Markdown)")
             reports.append(report)
             failed = failed or any(r.errors or r.problems for r in report["results"].values())
-        growth(reports)
+    for kind in kinds:
+        growth([r for r in reports if r["database"] == kind])
+    if len(kinds) > 1:
+        side_by_side(reports)
     if failed:
         print()
         print("!! some routes answered errors under load: their figures are not valid")
