@@ -929,6 +929,8 @@ def wait_http(url: str, process: Process, timeout: float = 60.0) -> None:
 
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As the servers bind: connections wrk left in TIME_WAIT do not make a port busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -1283,7 +1285,7 @@ end
 """
 
 
-def run_wrk(wrk: str, script: Path, url: str, headers: dict, args, seconds: float) -> dict:
+def run_wrk(wrk: str, script: Path, url: str, headers: dict, args, seconds: int) -> dict:
     argv = [
         wrk,
         f"-t{args.threads}",
@@ -1810,9 +1812,9 @@ def parse_args(argv: list[str] | None = None):
     )
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--both", action="store_true", help="SQLite, then PostgreSQL")
-    parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds per route before")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds per route first (0: none)")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c")
     parser.add_argument("--timeout", type=float, default=2, help="wrk --timeout, seconds")
@@ -1838,7 +1840,7 @@ def parse_args(argv: list[str] | None = None):
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the slowest route")
     parser.add_argument("--profile-route", help="py-spy this route key instead, or all")
-    parser.add_argument("--profile-seconds", type=float, default=10)
+    parser.add_argument("--profile-seconds", type=int, default=10)
     args = parser.parse_args(argv)
     try:
         args.sizes = [int(x.replace("_", "")) for x in str(args.users).split(",")]
@@ -1846,6 +1848,8 @@ def parse_args(argv: list[str] | None = None):
         parser.error("--users takes whole numbers, e.g. 100000 or 100000,1000")
     if any(n < 1 for n in args.sizes):
         parser.error("--users must be at least 1")
+    if args.duration < 1 or args.rounds < 1 or args.warmup < 0 or args.profile_seconds < 1:
+        parser.error("--duration, --rounds and --profile-seconds are whole numbers >= 1")
     return args
 
 
