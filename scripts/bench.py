@@ -1073,7 +1073,7 @@ class Route:
     optional: bool = False
 
 
-def routes_for(target_id: str) -> list[Route]:
+def routes_for(target_id: str, target_email: str) -> list[Route]:
     return [
         Route("bare", "bare Flask route", "/", server="bare", marker='"status"'),
         Route("livez", "/livez", "/livez", targets=[Target("ratio", 0.8)], optional=True),
@@ -1107,6 +1107,7 @@ def routes_for(target_id: str) -> list[Route]:
             "/admin/users/{id} (admin cookie)",
             f"/admin/users/{target_id}",
             auth="admin-cookie",
+            marker=target_email,
             targets=[Target("ratio", 0.1)],
         ),
         Route(
@@ -1405,7 +1406,7 @@ def bench_size(
     )
 
     callers = prepare_callers(app, idp, spec.users)
-    routes = routes_for(callers.target_id)
+    routes = routes_for(callers.target_id, f"{target_subject(spec.users)}@example.test")
     if args.routes:
         wanted = set(args.routes.split(",")) | {"bare"}
         routes = [r for r in routes if r.key in wanted]
@@ -1499,6 +1500,8 @@ def bench_size(
         "dataset": spec.describe(),
         "users": spec.users,
         "built": db.meta.get("timings"),
+        "copy_seconds": round(db.copy_seconds, 1),
+        "upgrade_seconds": round(db.upgrade_seconds, 1),
         "load_before": load_before,
         "load_after": load_after,
         "results": results,
@@ -1848,6 +1851,7 @@ def parse_args(argv: list[str] | None = None):
         parser.error("--users takes whole numbers, e.g. 100000 or 100000,1000")
     if any(n < 1 for n in args.sizes):
         parser.error("--users must be at least 1")
+    args.profile = args.profile or bool(args.profile_route)
     if args.duration < 1 or args.rounds < 1 or args.warmup < 0 or args.profile_seconds < 1:
         parser.error("--duration, --rounds and --profile-seconds are whole numbers >= 1")
     return args
