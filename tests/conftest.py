@@ -49,6 +49,17 @@ ACCOUNTS = [
         "name": "Mia Manager",
         "groups": ["security"],
     },
+    # Signed in by no test before its own: a subject the portal meets for the first time.
+    {"sub": "newbie", "email": "newbie@example.test", "name": "Nell Newbie", "groups": ["staff"]},
+    # Claims longer than their columns: a 300-character name, an email no mailbox can have.
+    {
+        "sub": "verbose",
+        "email": "v" * 330 + "@example.test",
+        "name": "Vera " + "V" * 295,
+        "groups": ["staff"],
+    },
+    # A subject longer than the 255 characters OIDC allows.
+    {"sub": "s" * 300, "email": "long-subject@example.test", "name": "Sam Long", "groups": []},
 ]
 
 TABLES_IN_DELETE_ORDER = [

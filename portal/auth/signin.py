@@ -232,7 +232,10 @@ def callback():
         return failure_page(f"callback rejected: {exc!r}")
 
     cfg = current_app.config
-    user = identity.upsert_user(metadata["issuer"], claims, cfg["OIDC_GROUPS_CLAIM"])
+    try:
+        user = identity.upsert_user(metadata["issuer"], claims, cfg["OIDC_GROUPS_CLAIM"])
+    except identity.UnusableIdentity as exc:
+        return failure_page(f"callback rejected: {exc}")
     try:
         instead = _reauth_check(user, claims)
     except (SignInFailed, requests.RequestException, AuthlibBaseError, ValueError) as exc:
@@ -245,7 +248,7 @@ def callback():
         device_secret=read_device_secret(),
         policy=session_policy(),
         geoip_database=cfg.get("GEOIP_DATABASE"),
-        idp_sid=str(claims["sid"])[:255] if claims.get("sid") else None,
+        idp_sid=str(claims["sid"]) if claims.get("sid") else None,
     )
 
     next_url = safe_next(session.get("next"))

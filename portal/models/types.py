@@ -43,3 +43,28 @@ def place_name(
     if city and country_code:
         return f"{city}, {country_code}"
     return country or country_code
+
+
+# Control characters (C0, DEL, C1): PostgreSQL refuses NUL in text, and none of them belongs in
+# a name, a version or an address.
+_CONTROL_CHARACTERS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])
+
+
+def without_control_characters(value: str) -> str:
+    return value.translate(_CONTROL_CHARACTERS)
+
+
+def column_length(attribute) -> int | None:
+    """The length of the string column behind a model attribute (``Device.browser``), if any."""
+    return getattr(attribute.property.columns[0].type, "length", None)
+
+
+def fit(attribute, value: object) -> str | None:
+    """``value`` as text the column behind ``attribute`` can hold: without control characters
+    and cut to the column's length. For what requests say (headers, claims, addresses), which
+    must describe a device or a person, never fail to be stored; None stays None."""
+    if value is None:
+        return None
+    text = without_control_characters(str(value))
+    length = column_length(attribute)
+    return text[:length] if length else text

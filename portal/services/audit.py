@@ -7,6 +7,7 @@ from typing import Any
 
 from ..extensions import db
 from ..models import AuditEvent, User
+from ..models.types import fit
 
 
 class Actions:
@@ -53,11 +54,13 @@ def record(
     event = AuditEvent(
         action=action,
         actor_id=actor.id if actor else None,
-        actor_label=actor_label or (actor.email or actor.subject if actor else None),
+        actor_label=fit(
+            AuditEvent.actor_label, actor_label or (actor.email or actor.subject if actor else None)
+        ),
         target_user_id=target_id,
         device_id=device_id,
         session_id=session_id,
-        ip_address=ip_address,
+        ip_address=fit(AuditEvent.ip_address, ip_address),  # what the request said, bounded
         detail={k: v for k, v in detail.items() if v is not None},
     )
     db.session.add(event)

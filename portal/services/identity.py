@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -10,10 +11,39 @@ from sqlalchemy import select
 from ..config import PERMISSIONS
 from ..extensions import db
 from ..models import Grant, User
+from ..models.types import column_length, fit, without_control_characters
+from .sessions import insert_unless_present
 
 
 class UnknownPermission(ValueError):
     """A permission name that the portal does not define."""
+
+
+class UnusableIdentity(ValueError):
+    """Claims naming nobody the portal can store: a subject or issuer that is not a string
+    of at most 255 characters without control characters (OIDC Core 2 caps ``sub`` there)."""
+
+
+def _identifier(attribute, value: object, what: str) -> str:
+    """An identity key exactly as given, or ``UnusableIdentity``: never cut (a cut subject
+    could name somebody else)."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > column_length(attribute)
+        or without_control_characters(value) != value
+    ):
+        raise UnusableIdentity(f"the {what} is not a string of 1 to 255 printable characters")
+    return value
+
+
+def _email(value: object) -> str | None:
+    """An email claim fit to keep, or None: one too long for any mailbox (or for its column)
+    or with control characters is left out rather than cut into somebody else's address."""
+    email = str(value).strip().lower() if value else ""
+    if not email or len(email) > column_length(User.email):
+        return None
+    return email if without_control_characters(email) == email else None
 
 
 def groups_from_claims(claims: Mapping[str, Any], claim_name: str) -> list[str]:
@@ -32,21 +62,31 @@ def groups_from_claims(claims: Mapping[str, Any], claim_name: str) -> list[str]:
 
 
 def upsert_user(issuer: str, claims: Mapping[str, Any], groups_claim: str) -> User:
-    """Find the user by (issuer, sub) or create them; refresh email, name and groups."""
-    subject = str(claims["sub"])
-    user = db.session.execute(
-        select(User).where(User.issuer == issuer, User.subject == subject)
-    ).scalar_one_or_none()
+    """Find the user by (issuer, sub) or create them; refresh email, name and groups.
+
+    Parallel first uses of one new subject (a token used six times at once, several browsers
+    finishing sign-in) make one user: the insert does nothing when another one got there
+    first, and the user is read again. Raises ``UnusableIdentity`` for a subject or issuer
+    that cannot be stored as it is.
+    """
+    issuer = _identifier(User.issuer, issuer, "issuer")
+    subject = _identifier(User.subject, claims.get("sub"), "subject (sub)")
+    find = select(User).where(User.issuer == issuer, User.subject == subject)
+    user = db.session.execute(find).scalar_one_or_none()
     if user is None:
-        user = User(issuer=issuer, subject=subject, groups=[])
-        db.session.add(user)
-    if claims.get("email"):
-        user.email = str(claims["email"]).lower()
+        insert_unless_present(
+            User, ["issuer", "subject"], id=uuid.uuid4(), issuer=issuer, subject=subject, groups=[]
+        )
+        user = db.session.execute(find).scalar_one()
+    email = _email(claims.get("email"))
+    if email:
+        user.email = email
     name = claims.get("name") or " ".join(
         str(claims[k]) for k in ("given_name", "family_name") if claims.get(k)
     )
+    name = fit(User.name, name).strip() if name else None
     if name:
-        user.name = str(name)[:255]
+        user.name = name
     user.groups = groups_from_claims(claims, groups_claim)
     db.session.flush()
     return user

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -23,6 +24,7 @@ from ..models import (
     UserSession,
     utcnow,
 )
+from ..models.types import column_length, fit, without_control_characters
 from . import geo
 from .useragent import describe
 
@@ -66,19 +68,28 @@ def fingerprint_of(secret: str) -> str:
 
 
 def _refresh_device(device: Device, client: ClientInfo, where: geo.Location, now: datetime):
-    """Bring a device's description up to date with what this request says."""
-    info = describe(client.user_agent)
+    """Bring a device's description up to date with what this request says.
+
+    Every value comes from the request (its User-Agent, its address), so each is fitted to
+    its column: a long or odd header describes the device less well, never stops a sign-in.
+    """
+    user_agent = fit(Device.user_agent, client.user_agent)
+    info = describe(user_agent)
     device.device_type = info.device_type
-    device.os_name, device.os_version = info.os_name, info.os_version
-    device.browser, device.browser_version = info.browser, info.browser_version
-    device.model, device.app_version = info.model, info.app_version
-    device.user_agent = client.user_agent
-    device.ip_address = client.ip_address
-    device.country_code, device.country, device.city = where.country_code, where.country, where.city
+    device.os_name = fit(Device.os_name, info.os_name)
+    device.os_version = fit(Device.os_version, info.os_version)
+    device.browser = fit(Device.browser, info.browser)
+    device.browser_version = fit(Device.browser_version, info.browser_version)
+    device.model = fit(Device.model, info.model)
+    device.app_version = fit(Device.app_version, info.app_version)
+    device.user_agent = user_agent
+    device.ip_address = fit(Device.ip_address, client.ip_address)
+    device.country_code = fit(Device.country_code, where.country_code)
+    device.country, device.city = fit(Device.country, where.country), fit(Device.city, where.city)
     device.latitude, device.longitude = where.latitude, where.longitude
     device.last_seen_at = now
     if not device.name:
-        device.name = info.default_name
+        device.name = fit(Device.name, info.default_name)
 
 
 def _devices_with_fingerprint(user: User, fingerprint: str) -> list[Device]:
@@ -96,10 +107,39 @@ def _live(devices: list[Device]) -> Device | None:
     return devices[0] if devices and devices[0].removed_at is None else None
 
 
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def insert_unless_present(model, index_elements: list[str], index_where=None, **values) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING``: a row another request inserted first (and
+    committed, or is about to: PostgreSQL waits for it, SQLite's write lock queues us) wins,
+    and the caller reads it instead of failing on the unique key."""
+    insert = _INSERT[db.session.get_bind().dialect.name]
+    db.session.execute(
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)
+    )
+
+
 def _make_device(user: User, fingerprint: str, kind: str) -> Device:
-    device = Device(user_id=user.id, fingerprint=fingerprint, kind=kind, name="")
-    db.session.add(device)
-    return device
+    """The user's live device with ``fingerprint``, inserted now unless a parallel first use
+    (two tabs finishing sign-in, a client's tokens used at once) inserted it first."""
+    for _ in range(3):  # the winner's device may be removed between the insert and the read
+        insert_unless_present(
+            Device,
+            ["user_id", "fingerprint"],
+            Device.removed_at.is_(None),
+            id=uuid.uuid4(),
+            user_id=user.id,
+            fingerprint=fingerprint,
+            kind=kind,
+            name="",
+        )
+        device = _live(_devices_with_fingerprint(user, fingerprint))
+        if device is not None:
+            return device
+    raise RuntimeError(f"no live device with fingerprint {fingerprint[:8]}... could be made")
 
 
 def _open_session(
@@ -119,24 +159,43 @@ def _open_session(
         user_id=user.id,
         device=device,
         login_method=method.value,
-        token_id=token_id,
-        idp_sid=idp_sid,
+        token_id=token_key(token_id),
+        idp_sid=idp_sid_key(idp_sid),
         created_at=now,
         last_used_at=now,
         expires_at=expires_at or now + policy.lifetime,
         absolute_expires_at=expires_at or now + policy.absolute_lifetime,
-        ip_address=client.ip_address,
-        country_code=where.country_code,
-        country=where.country,
-        city=where.city,
+        ip_address=fit(UserSession.ip_address, client.ip_address),
+        country_code=fit(UserSession.country_code, where.country_code),
+        country=fit(UserSession.country, where.country),
+        city=fit(UserSession.city, where.city),
         latitude=where.latitude,
         longitude=where.longitude,
     )
     db.session.add(session)
     user.last_seen_at = now
-    user.last_ip = client.ip_address
-    user.last_country_code, user.last_city = where.country_code, where.city
+    user.last_ip = fit(User.last_ip, client.ip_address)
+    user.last_country_code = fit(User.last_country_code, where.country_code)
+    user.last_city = fit(User.last_city, where.city)
     return session
+
+
+def _key(attribute, value: str | None) -> str | None:
+    """An identifier from outside (a token's ``jti``, an IdP's ``sid``) as stored and looked up:
+    itself when its column holds it as it is, else its SHA-256 (exact matches still work)."""
+    if value is None:
+        return None
+    if len(value) <= column_length(attribute) and without_control_characters(value) == value:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_key(token_id: str | None) -> str | None:
+    return _key(UserSession.token_id, token_id)
+
+
+def idp_sid_key(sid: str | None) -> str | None:
+    return _key(UserSession.idp_sid, sid)
 
 
 def record_sign_in(
@@ -220,7 +279,7 @@ def load_session(
     needs: the grants come aggregated in the same row rather than in a query of their own.
     """
     if token_id is not None:
-        stmt, key = _SESSION_BY_TOKEN, token_id
+        stmt, key = _SESSION_BY_TOKEN, token_key(token_id)
     else:
         stmt, key = _SESSION_BY_ID, parse_id(session_id) if session_id is not None else None
         if key is None:
@@ -450,7 +509,7 @@ def bearer_session(
         with db.session.begin_nested():
             device = _live(known) or _make_device(user, fingerprint, kind="api_client")
             if not device.name:
-                device.name = f"API client {client_id}"[:64]
+                device.name = fit(Device.name, f"API client {client_id}")
             _refresh_device(device, client, where, now)
             session = _open_session(
                 user,
@@ -472,7 +531,7 @@ def _token_session(token_id: str) -> UserSession | None:
     return db.session.execute(
         select(UserSession)
         .options(joinedload(UserSession.device))
-        .where(UserSession.token_id == token_id)
+        .where(UserSession.token_id == token_key(token_id))
     ).scalar_one_or_none()
 
 
@@ -517,7 +576,11 @@ def end_idp_sessions(
         select(UserSession)
         .join(User, User.id == UserSession.user_id)
         .options(joinedload(UserSession.user))
-        .where(User.issuer == issuer, UserSession.idp_sid == sid, UserSession.ended_at.is_(None))
+        .where(
+            User.issuer == issuer,
+            UserSession.idp_sid == idp_sid_key(sid),
+            UserSession.ended_at.is_(None),
+        )
     )
     if subject:
         stmt = stmt.where(User.subject == subject)
