@@ -27,6 +27,7 @@ from ..authz import (
     signed_in,
 )
 from ..models import User
+from ..models.types import without_control_characters
 from ..services import audit, audit_log, devices, operations, sessions, users
 from ..services.investigation import FLAG_LABELS
 from ..timefmt import iso_z
@@ -36,6 +37,19 @@ from .csv_export import csv_response
 
 def _page_number() -> int:
     return request.args.get("page", 1, type=int) or 1
+
+
+def _text_arg(name: str, what: str) -> str:
+    """A text the user typed, trimmed. No name, email or subject holds a control character
+    (NUL...), so a text with one matches nothing (the services see to it); the page says why."""
+    value = request.args.get(name, "").strip()
+    if without_control_characters(value) != value:
+        flash(
+            f"The {what} has control characters, which no name, email or subject contains: "
+            "nothing matches it.",
+            "error",
+        )
+    return value
 
 
 def _target_or_404(user_id: str) -> User:
@@ -63,7 +77,7 @@ def index():
 @require_permission(VIEW_USER_DEVICES)
 def user_search():
     """Search users by email, name or subject; sortable, 50 a page."""
-    q = request.args.get("q", "").strip()
+    q = _text_arg("q", "search")
     result = users.search_users(
         q,
         sort=request.args.get("sort"),
@@ -249,22 +263,34 @@ def revoke_all(user_id: str):
 # -- audit log ------------------------------------------------------------------------------
 
 
+# Audit filter dates outside these bounds are ignored (and said so): the log holds nothing
+# from before 1970, and a day after 9998 has no next day to end at.
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9998, 12, 31)
+
+
 def _date_arg(name: str) -> date | None:
     value = request.args.get(name, "").strip()
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         flash(f"Ignored the {name} date “{value}”: use YYYY-MM-DD.", "error")
         return None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        flash(
+            f"Ignored the {name} date “{value}”: use a date from {EARLIEST_DATE} to {LATEST_DATE}.",
+            "error",
+        )
+        return None
+    return day
 
 
 def _audit_filter() -> audit_log.AuditFilter:
     action = request.args.get("action", "")
     return audit_log.AuditFilter(
-        actor=request.args.get("actor", "").strip(),
-        target=request.args.get("target", "").strip(),
+        actor=_text_arg("actor", "actor filter"),
+        target=_text_arg("target", "target filter"),
         action=action if action in audit.Actions.all() else "",
         since=_date_arg("since"),
         until=_date_arg("until"),

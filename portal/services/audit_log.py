@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import aliased, contains_eager
 
 from ..extensions import db
 from ..models import AuditEvent, User
+from ..models.types import without_control_characters
 from .pagination import clamp_page, page_count
 from .sessions import parse_id
 from .users import like_pattern
@@ -52,6 +53,8 @@ class AuditPage:
 
 
 def _user_match(alias, text: str, label_column=None):
+    if without_control_characters(text) != text:
+        return false()  # stored names hold none (and PostgreSQL refuses NUL in a pattern)
     uid = parse_id(text)
     if uid is not None:
         return alias.id == uid
@@ -86,7 +89,7 @@ def _filtered(f: AuditFilter) -> Select:
         stmt = stmt.where(AuditEvent.action == f.action)
     if f.since:
         stmt = stmt.where(AuditEvent.occurred_at >= datetime.combine(f.since, time.min, UTC))
-    if f.until:
+    if f.until and f.until < date.max:  # date.max: no day after it, and nothing before it
         end = datetime.combine(f.until + timedelta(days=1), time.min, UTC)
         stmt = stmt.where(AuditEvent.occurred_at < end)
     return stmt

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, distinct, func, literal_column, or_, select, table, text
+from sqlalchemy import and_, case, distinct, false, func, literal_column, or_, select, table, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import PERMISSIONS
 from ..extensions import db
 from ..models import Device, User, UserSession, search, utcnow
-from ..models.types import place_name
+from ..models.types import place_name, without_control_characters
 from . import investigation
 from .investigation import Finding, Flag
 from .pagination import clamp_page, page_count
@@ -87,8 +87,11 @@ def _matching(q: str) -> ColumnElement[bool]:
 
     PostgreSQL's trigram indexes serve ``ILIKE`` as it is; on SQLite the FTS5 trigram table
     answers a quoted phrase (a substring) of three characters or more, and shorter queries
-    fall back to ``LIKE``, which scans.
+    fall back to ``LIKE``, which scans. No stored email, name or subject holds a control
+    character, so a query with one (NUL...) matches nobody, and reaches no index.
     """
+    if without_control_characters(q) != q:
+        return false()
     pattern = like_pattern(q)
     like = or_(
         User.email.ilike(pattern, escape="\\"),
