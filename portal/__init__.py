@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -36,6 +37,18 @@ def _refuse_large_bodies() -> None:
             raise too_large
 
 
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested deeper than the parser can go (``[`` x 5000) is
+    malformed JSON (a ValueError: ``get_json`` answers None or 400) rather than a
+    RecursionError (a 500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON document is nested too deeply") from None
+
+
 class Portal(Flask):
     """Flask, with the one place where a request's transaction ends.
 
@@ -43,6 +56,8 @@ class Portal(Flask):
     session; here the work is committed once when the view returned, and rolled back when it
     raised (the error handlers then answer). Indico's ``RH.process`` does the same.
     """
+
+    json_provider_class = _JSONProvider
 
     def dispatch_request(self):
         try:

@@ -63,9 +63,13 @@ def test_six_new_tokens_of_one_user_at_once_share_one_api_client_device(app, liv
     tokens = [auth.token("newbie") for _ in range(AT_ONCE)]
 
     def call(token):
-        return lambda: requests.get(
-            live_server.url + "/devices", headers={"Authorization": f"Bearer {token}"}, timeout=60
-        ).status_code
+        return lambda: (
+            requests.get(
+                live_server.url + "/devices",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            ).status_code
+        )
 
     statuses = _all_at_once([call(t) for t in tokens])
 
@@ -77,9 +81,7 @@ def test_six_new_tokens_of_one_user_at_once_share_one_api_client_device(app, liv
     assert len(audit_actions(app, "sign_in")) == 1 + AT_ONCE
 
 
-def test_six_browsers_of_a_new_subject_at_the_callback_at_once_all_sign_in(
-    app, live_server, idp
-):
+def test_six_browsers_of_a_new_subject_at_the_callback_at_once_all_sign_in(app, live_server, idp):
     browsers, callbacks = [], []
     for _ in range(AT_ONCE):  # each browser goes through the IdP, up to its callback
         http = requests.Session()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -12,6 +13,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
+
+from ..models.types import without_control_characters
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,10 @@ ASYMMETRIC_ALGORITHMS = (
 )
 JWKS_MIN_REFRESH_SECONDS = 10
 JWKS_MAX_AGE_SECONDS = 3600
+# A time claim at or past the end of 9999 is no time a datetime (or a session) can hold.
+TIMESTAMP_LIMIT = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+# OIDC Core 2 caps ``sub`` at 255 ASCII characters; ``jti`` and the client's id get as much.
+IDENTIFIER_LIMIT = 255
 
 
 class InvalidToken(Exception):
@@ -127,15 +134,59 @@ def validate_access_token(
         if name == "iss" or "iss" in str(exc):
             raise InvalidToken("The access token was issued by an unknown issuer") from None
         raise InvalidToken(f"The access token's claims are invalid ({exc.error})") from None
+    _check_claim_shapes(claims)
     return claims
 
 
+def _is_time(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 <= value < TIMESTAMP_LIMIT
+    )
+
+
+def _is_identifier(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= IDENTIFIER_LIMIT
+        and without_control_characters(value) == value
+    )
+
+
+def _check_claim_shapes(claims: dict[str, Any]) -> None:
+    """Claims the portal uses, of the type and size it can use them at: a validly signed token
+    may still say what no IdP would (an ``exp`` in the year 33658, a numeric ``scope``, a
+    5,000-character ``sub``), and is then refused like any other bad token."""
+    for name in ("exp", "auth_time"):
+        if name in claims and not _is_time(claims[name]):
+            raise InvalidToken(f"The access token's {name} claim is not a time")
+    if not _is_identifier(claims["sub"]):
+        raise InvalidToken("The access token's sub claim is not a string of 1 to 255 characters")
+    for name in ("jti", "client_id", "azp"):
+        if claims.get(name) is not None and not _is_identifier(claims[name]):
+            raise InvalidToken(
+                f"The access token's {name} claim is not a string of 1 to 255 characters"
+            )
+    scope, scp = claims.get("scope"), claims.get("scp")
+    if scope is not None and not isinstance(scope, str):
+        raise InvalidToken("The access token's scope claim is not a space-separated string")
+    if scp is not None and not (
+        isinstance(scp, str) or (isinstance(scp, list) and all(isinstance(s, str) for s in scp))
+    ):
+        raise InvalidToken("The access token's scp claim is not a list of strings")
+
+
 def scopes_of(claims: dict[str, Any]) -> frozenset[str]:
-    """Scopes from ``scope`` (a space-separated string) or ``scp`` (a list)."""
-    value = claims.get("scope", claims.get("scp", ""))
+    """Scopes from ``scope`` (a space-separated string) or ``scp`` (a list, or a string)."""
+    value = claims.get("scope")
+    if value is None:
+        value = claims.get("scp")
     if isinstance(value, str):
         return frozenset(value.split())
-    return frozenset(str(v) for v in value or ())
+    if isinstance(value, list):
+        return frozenset(v for v in value if isinstance(v, str))
+    return frozenset()
 
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
