@@ -2,9 +2,10 @@
 
     make bench                                        # 100,003 users on SQLite
     make bench BENCH_ARGS="--postgres"                # the same on PostgreSQL
+    make bench BENCH_ARGS="--both --users 100000,1000"  # both databases, and the growth
     .venv/bin/python scripts/bench.py --users 1000 --duration 5 --rounds 3
-    .venv/bin/python scripts/bench.py --users 100000,1000   # the growth curve, in one run
     .venv/bin/python scripts/bench.py --users 1000 --profile  # and py-spy on the slowest route
+    .venv/bin/python scripts/bench.py --users 1000 --routes devices --profile-route all
 
 Builds the dataset once per size (users with 10 devices each, one ended and one active session
 per device, 5 audit events per user) with a bulk path, caches it under instance/bench/, and
@@ -744,6 +745,13 @@ class Cluster:
     def url(self, name: str, user: str = "portal") -> str:
         return self.server.url_for(name, user)
 
+    def pids(self) -> list[int]:
+        """The postmaster and its children (backends, checkpointer...)."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+            return [postmaster, *children_of(postmaster)]
+        return []
+
     def version(self) -> str:
         return self.server.psql("show server_version").strip()
 
@@ -1356,6 +1364,44 @@ def code_version() -> str:
     )
 
 
+class OtherLoad:
+    """How much CPU processes other than the bench's own took while wrk ran: the machine's
+    busy time less that of the servers under test (gunicorn, PostgreSQL) and of wrk."""
+
+    HZ = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, ours: Callable[[], list[int]]) -> None:
+        self.ours = ours
+
+    @staticmethod
+    def _busy() -> float:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (sum(values[:8]) - values[3] - values[4]) / OtherLoad.HZ
+
+    def _ours(self, pids: list[int]) -> float:
+        total = 0
+        for pid in pids:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / self.HZ
+
+    @contextlib.contextmanager
+    def measure(self, into: dict):
+        pids = self.ours()
+        busy, ours = self._busy(), self._ours(pids)
+        children = os.times()
+        started = time.monotonic()
+        yield
+        elapsed = time.monotonic() - started
+        done = os.times()
+        wrk = (done.children_user - children.children_user) + (
+            done.children_system - children.children_system
+        )
+        others = (self._busy() - busy) - (self._ours(pids) - ours) - wrk
+        into["others_cpu"] = round(max(0.0, 100.0 * others / (elapsed * (os.cpu_count() or 1))))
+
+
 def cpu_busy(seconds: float = 1.0) -> float:
     """Share of all cores busy over a short sample, before the bench starts its processes."""
 
@@ -1465,9 +1511,20 @@ def bench_size(
         f"(wrk -t{args.threads} -c{args.connections}, gunicorn -w {args.workers})"
     )
     load_before = os.getloadavg()
+
+    def our_pids() -> list[int]:
+        pids = [portal.pid, bare.pid, *children_of(portal.pid), *children_of(bare.pid)]
+        if cluster is not None:
+            pids += cluster.pids()
+        return pids
+
+    others = OtherLoad(our_pids)
     for n in range(args.rounds):
         for route in live:
-            got = run_wrk(wrk, script, url_of(route), headers_of(route), args, args.duration)
+            measured: dict = {}
+            with others.measure(measured):
+                got = run_wrk(wrk, script, url_of(route), headers_of(route), args, args.duration)
+            got.update(measured)
             results[route.key].runs.append(got)
             flag = ""
             if got["status"] or got["connect"] or got["read"] or got["write"] or got["timeout"]:
@@ -1477,7 +1534,8 @@ def bench_size(
                 )
             say(
                 f"  round {n + 1} {route.label:40} {got['rps']:8.0f} req/s  "
-                f"p50 {got['p50']:6.1f} ms  p99 {got['p99']:7.1f} ms{flag}"
+                f"p50 {got['p50']:6.1f} ms  p99 {got['p99']:7.1f} ms  "
+                f"others {got['others_cpu']:3d}% CPU{flag}"
             )
     load_after = os.getloadavg()
     check_over_http("after")
@@ -1558,18 +1616,26 @@ def run_profile(args, wrk, script, live, results, url_of, headers_of, portal, ta
 
 
 def summarise_stacks(path: Path, top: int = 15) -> dict:
-    """Self and inclusive shares of frames in py-spy's collapsed stacks (``a;b;c count``)."""
+    """Self and inclusive shares of frames in py-spy's collapsed stacks (``a;b;c count``).
+
+    Shares are of the workers' main threads (the requests, and gunicorn around them).
+    Background threads are counted apart: py-spy takes a thread that wakes every few
+    milliseconds (Flask-Limiter's in-memory storage runs such a timer) for a busy one.
+    """
     self_time: dict[str, int] = {}
     inclusive: dict[str, int] = {}
-    total = 0
+    total = background = in_requests = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         n = int(count)
+        if "Thread._bootstrap" in stack:
+            background += n
+            continue
         total += n
-        frames = [_frame(f) for f in stack.split(";")]
-        frames = [f for f in frames if f]
+        in_requests += n if "handle_request" in stack else 0
+        frames = [_frame(f) for f in stack.split(";") if not f.startswith("process ")]
         if not frames:
             continue
         self_time[frames[-1]] = self_time.get(frames[-1], 0) + n
@@ -1578,10 +1644,12 @@ def summarise_stacks(path: Path, top: int = 15) -> dict:
 
     def ranked(table: dict[str, int], keep: Callable[[str], bool]) -> list[tuple[str, float]]:
         rows = sorted(((k, v) for k, v in table.items() if keep(k)), key=lambda kv: -kv[1])
-        return [(k, round(100.0 * v / total, 1)) for k, v in rows[:top]]
+        return [(k, round(100.0 * v / max(1, total), 1)) for k, v in rows[:top]]
 
     return {
         "samples": total,
+        "background_samples": background,
+        "in_requests": round(100.0 * in_requests / max(1, total), 1),
         "self": ranked(self_time, lambda k: True),
         "portal_inclusive": ranked(inclusive, lambda k: "portal/" in k),
         "libraries_inclusive": ranked(
@@ -1692,6 +1760,12 @@ def print_report(report: dict, args, host: dict) -> str:
         f"{args.rounds} interleaved rounds, medians; gunicorn -w {args.workers}"
     )
     print(f"   code: {host['code']}")
+    others = [r["others_cpu"] for x in report["results"].values() for r in x.runs]
+    if others:
+        print(
+            f"   other processes took {statistics.median(others):.0f}% of the CPU during a "
+            f"median wrk run (max {max(others)}%)"
+        )
     print(
         f"   machine: {host['cores']} cores ({host['cpu']}), {host['memory']}; load average "
         f"before {' '.join(f'{x:.2f}' for x in report['load_before'])}, after "
@@ -1703,7 +1777,11 @@ def print_report(report: dict, args, host: dict) -> str:
         if not profile.get("samples"):
             continue
         print()
-        print(f"py-spy, {profile['route']} ({profile['samples']} samples, {profile['file']}):")
+        print(
+            f"py-spy, {profile['route']} ({profile['samples']} samples of the workers' main "
+            f"threads, {profile['in_requests']}% of them in handle_request; "
+            f"{profile['background_samples']} more in background threads; {profile['file']}):"
+        )
         print("  self time (on CPU; native code counts for the Python frame calling it):")
         for name, share in profile["self"][:10]:
             print(f"    {share:5.1f}%  {name}")
