@@ -98,6 +98,12 @@ def run_migrations_online():
     conf_args.setdefault("include_name", include_name)
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The app's PORTAL_DATABASE_*_TIMEOUT bound requests; a migration (an index built
+            # over every user) may take longer, and may wait for the locks it needs.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.exec_driver_sql("SET lock_timeout = 0")
+            connection.commit()  # the settings stay for the session; the migrations begin anew
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

@@ -55,7 +55,13 @@ DEFAULTS: dict[str, Any] = {
     "HISTORY_DAYS": 180,
     # Request bodies over this many bytes answer 413, before any view runs.
     "MAX_BODY_BYTES": 64 * 1024,
+    # Seconds a statement waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout)
+    # and, on PostgreSQL, runs at most (statement_timeout): past them the request answers 503.
+    "DATABASE_LOCK_TIMEOUT": 1.5,
+    "DATABASE_STATEMENT_TIMEOUT": 10,
 }
+# Seconds to wait for a PostgreSQL connection (libpq's connect_timeout; 2 is its minimum).
+DATABASE_CONNECT_TIMEOUT = 2
 
 
 def load(app, overrides: dict[str, Any] | None = None) -> None:
@@ -95,6 +101,36 @@ def _as_bool(config: dict, key: str) -> None:
         config[key] = False
     else:
         raise ConfigError(f"PORTAL_{key} must be true or false, got {value!r}")
+
+
+def _as_seconds(config: dict, key: str) -> None:
+    value = config.get(key)
+    try:
+        number = float(value)
+        if isinstance(value, bool) or not 0 < number <= 3600:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"PORTAL_{key} must be a number of seconds above 0 (at most 3600), got {value!r}"
+        ) from None
+    config[key] = number
+
+
+def _engine_options(config: dict) -> dict:
+    """How long the database may keep a request waiting, so an outage (a locked database, a
+    stopped server) answers 503 in seconds; and a ping before reusing a pooled PostgreSQL
+    connection, so a restarted server is reconnected to without a failed request."""
+    lock, statement = config["DATABASE_LOCK_TIMEOUT"], config["DATABASE_STATEMENT_TIMEOUT"]
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return {"connect_args": {"timeout": lock}}
+    return {
+        "pool_pre_ping": True,
+        "connect_args": {
+            "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+            "options": f"-c lock_timeout={int(lock * 1000)} "
+            f"-c statement_timeout={int(statement * 1000)}",
+        },
+    }
 
 
 def _database_url(config: dict, instance_path: str) -> str:
@@ -205,6 +241,12 @@ def validate(config: dict, instance_path: str) -> None:
     config["PERMANENT_SESSION_LIFETIME"] = config["SESSION_ABSOLUTE_LIFETIME"]
 
     config["SQLALCHEMY_DATABASE_URI"] = _database_url(config, instance_path)
+    _as_seconds(config, "DATABASE_LOCK_TIMEOUT")
+    _as_seconds(config, "DATABASE_STATEMENT_TIMEOUT")
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **_engine_options(config),
+        **(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+    }
     config["GROUP_PERMISSIONS"] = _group_permissions(config.get("GROUP_PERMISSIONS"))
     config["OIDC_SCOPES"] = " ".join(str(config["OIDC_SCOPES"]).split())
     if "openid" not in config["OIDC_SCOPES"].split():

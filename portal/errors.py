@@ -1,13 +1,28 @@
-"""Error answers: JSON in the documented shape on API paths, friendly pages elsewhere."""
+"""Error answers: JSON in the documented shape on API paths, friendly pages elsewhere.
+
+A database outage (``availability.database_unavailable``) is a 503: a page that reads nothing
+from the database (``errors/503.html`` leaves out who is signed in, which base.html would load),
+or JSON in the route's shape, with ``Retry-After``.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import g, render_template, request
+from flask import current_app, g, make_response, render_template, request
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .api.errors import ApiError, family_for_path, from_http_exception, is_api_path, render
+from .api.errors import (
+    ApiError,
+    family_for_path,
+    from_http_exception,
+    is_api_path,
+    render,
+    unavailable,
+)
+from .availability import RETRY_AFTER_SECONDS, database_unavailable
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -15,9 +30,35 @@ log = logging.getLogger(__name__)
 PAGES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html"}
 
 
+def _rollback() -> None:
+    """End the failed transaction; with the database gone, that may fail too, and must not
+    turn the answer into a bare server error."""
+    try:
+        db.session.rollback()
+    except Exception as exc:
+        log.warning("rollback after an error failed too: %r", exc)
+
+
+def _unavailable_page():
+    """The 503 page, rendered without the context processors: Flask-Login's would load the
+    signed-in user (from the database) for every template."""
+    page = current_app.jinja_env.get_template("errors/503.html")
+    response = make_response(page.render(g=g, request=request, status=503), 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _page(status: int, description: str | None = None):
     template = PAGES.get(status, "errors/generic.html")
-    return render_template(template, status=status, description=description), status
+    try:
+        return render_template(template, status=status, description=description), status
+    except Exception as exc:
+        # base.html shows who is signed in, and loading them needs the database.
+        if not database_unavailable(exc):
+            raise
+        _rollback()
+        return _unavailable_page()
 
 
 def init_app(app) -> None:
@@ -27,9 +68,24 @@ def init_app(app) -> None:
             return render(from_http_exception(error), family_for_path(request.path))
         return _page(error.code or 500, error.description)
 
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database(error: Exception):
+        if not database_unavailable(error):
+            return _unexpected(error)
+        _rollback()
+        log.warning(
+            "database unavailable (request id %s): %s",
+            g.get("request_id"),
+            getattr(error, "orig", None) or error,
+        )
+        if is_api_path(request.path):
+            return render(unavailable(), family_for_path(request.path))
+        return _unavailable_page()
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        db.session.rollback()
+        _rollback()
         log.exception("unhandled error (request id %s)", g.get("request_id"))
         if is_api_path(request.path):
             return render(ApiError(500, "Internal server error"), family_for_path(request.path))

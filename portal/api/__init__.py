@@ -13,6 +13,7 @@ import logging
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from ..availability import database_unavailable
 from ..extensions import csrf, db
 from .errors import (
     ENVELOPE,
@@ -21,6 +22,7 @@ from .errors import (
     failure_message,
     from_http_exception,
     render,
+    unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,13 @@ def _install_error_handlers(bp: ApiBlueprint) -> None:
 
     @bp.errorhandler(Exception)
     def _unexpected(error: Exception):
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception as exc:  # the database may be gone; the answer must not be
+            log.warning("rollback after an error failed too: %r", exc)
+        if database_unavailable(error):  # an outage, not a bug: 503, try again later
+            log.warning("database unavailable in %s: %s", request.endpoint, error)
+            return render(unavailable(), bp.family)
         log.exception("unexpected error in %s", request.endpoint)
         view = current_app.view_functions.get(request.endpoint or "")
         return render(ApiError(500, failure_message(view)), bp.family)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..availability import RETRY_AFTER_SECONDS
 from .shapes import EnvelopeError, TokenRowError, TokenRowErrorDetail
 
 ENVELOPE, TOKEN_ROWS = "envelope", "token_rows"
@@ -24,6 +25,7 @@ _CODES = {
     415: "unsupported_media_type",
     429: "too_many_requests",
     500: "internal_error",
+    503: "service_unavailable",
 }
 
 
@@ -44,6 +46,15 @@ def from_http_exception(error) -> ApiError:
     if status == 429:
         return ApiError(429, f"Too many requests (limit: {error.description}); try again later")
     return ApiError(status, error.description or error.name)
+
+
+def unavailable() -> ApiError:
+    """The answer of any route while the database cannot be reached: 503, try again later."""
+    return ApiError(
+        503,
+        "The service is unavailable for a moment (its database cannot be reached); try again",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 # The model of each family's error body.

@@ -53,6 +53,7 @@ _EVERY_OPERATION = {
     413: "Request body over the size limit (PORTAL_MAX_BODY_BYTES)",
     429: "Too many requests (PORTAL_RATELIMIT_API)",
     500: "Unexpected failure",
+    503: "The database is unavailable for a moment (Retry-After says when to try again)",
 }
 
 ENV_TAG, TKT_TAG, ADMIN_TAG = "Devices (envelope)", "Sessions (token rows)", "Admin"

@@ -2,6 +2,7 @@
 
     pg = PostgresServer.start()   # initdb + pg_ctl start on a free 127.0.0.1 port
     url = pg.create_database("portal_test_x")
+    pg.pause(); pg.resume()       # an outage: the server stops, and starts again
     pg.stop()                     # pg_ctl stop -m immediate, directory removed
 
 When running as root, initdb/pg_ctl run as the `postgres` OS user (`runuser -u postgres --`).
@@ -197,6 +198,35 @@ class PostgresServer:
             raise ValueError(f"invalid database name {name!r} (use [a-z0-9_])")
         self.psql(f'create database "{name}" owner portal')
         return self.url_for(name)
+
+    def pause(self) -> None:
+        """Stop the server (pg_ctl stop -m fast), keeping its data, as an outage would."""
+        self._run(
+            os.path.join(self._bindir, "pg_ctl"), "-D", self._data, "-m", "fast", "-w", "stop"
+        )
+
+    def resume(self, timeout: float = 30.0) -> None:
+        """Start the paused server again on the same port, and wait until it answers."""
+        self._run(
+            os.path.join(self._bindir, "pg_ctl"),
+            "-D",
+            self._data,
+            "-l",
+            os.path.join(self._root, "server.log"),
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.psql("select 1")
+                return
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def stop(self) -> None:
         if os.path.exists(os.path.join(self._data, "postmaster.pid")):
