@@ -1,10 +1,13 @@
-"""The home page: a welcome when signed out, My devices when signed in."""
+"""The home page (a welcome when signed out, My devices when signed in), and the probes of
+load balancers: /livez (alias /healthz) and /readyz."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
+from . import availability
 from .authz import public
 
 bp = Blueprint("main", __name__)
@@ -19,12 +22,44 @@ def index():
     return current_app.view_functions["account.my_devices"]()
 
 
-@bp.get("/healthz")
+@bp.get("/livez")
+@bp.get("/healthz")  # the older name, kept for load balancers configured with it
 @public
-def healthz():
-    """For load balancers: the process answers (the database is checked by real pages)."""
+def livez():
+    """Liveness: the process answers. Reads nothing (no database, no session), so a database
+    outage never makes a load balancer restart healthy processes."""
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@public
+def readyz():
+    """Readiness: the database answers and its schema is at the migrations' head; else 503,
+    so a load balancer sends no traffic here until it is."""
+    reason = availability.not_ready()
+    if reason is None:
+        return {"status": "ready"}
+    return (
+        {"status": "unavailable", "reason": reason},
+        503,
+        {"Retry-After": str(availability.RETRY_AFTER_SECONDS)},
+    )
+
+
+PROBES = frozenset({"/livez", "/healthz", "/readyz"})
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, left alone by the probes: a load balancer's request
+    neither verifies the cookie nor sends it back refreshed (a session is permanent, so every
+    other request does)."""
+
+    def open_session(self, app, request):
+        if request.path in PROBES:
+            return self.null_session_class()
+        return super().open_session(app, request)
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    app.session_interface = _SessionInterface()
