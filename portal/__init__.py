@@ -109,17 +109,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def _request_id():
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
 
-    content_security_policy = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self' " + (app.config.get("OIDC_ISSUER") or "")
-    )
+    # Built once; every answer carries them (error pages and JSON too).
+    security_headers = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'; form-action 'self' "
+            + (app.config.get("OIDC_ISSUER") or "")
+        ).strip(),
+        "Permissions-Policy": (
+            "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+            "microphone=(), payment=(), usb=()"
+        ),
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+    if app.config["SESSION_COOKIE_SECURE"]:  # served over HTTPS: browsers must keep to it
+        security_headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
 
     @app.after_request
     def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", content_security_policy)
+        for name, value in security_headers.items():
+            response.headers.setdefault(name, value)
         if request.endpoint and not request.endpoint.startswith("static"):
             response.headers.setdefault("Cache-Control", "no-store")
         response.headers["X-Request-Id"] = g.get("request_id", "")
