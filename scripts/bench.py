@@ -1929,6 +1929,10 @@ def parse_args(argv: list[str] | None = None):
         parser.error("--users takes whole numbers, e.g. 100000 or 100000,1000")
     if any(n < 1 for n in args.sizes):
         parser.error("--users must be at least 1")
+    keys = [r.key for r in routes_for("id", "email")]
+    unknown = set((args.routes or "").split(",")) - set(keys) - {""}
+    if unknown or args.profile_route not in (None, "all", *keys):
+        parser.error(f"route keys are {', '.join(keys)} (and all for --profile-route)")
     args.profile = args.profile or bool(args.profile_route)
     if args.duration < 1 or args.rounds < 1 or args.warmup < 0 or args.profile_seconds < 1:
         parser.error("--duration, --rounds and --profile-seconds are whole numbers >= 1")
