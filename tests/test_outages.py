@@ -244,3 +244,24 @@ def test_the_database_timeouts_bound_every_wait(tmp_path):
 def test_a_database_timeout_must_be_a_sensible_number_of_seconds(tmp_path, value):
     with pytest.raises(config_module.ConfigError, match="PORTAL_DATABASE_LOCK_TIMEOUT"):
         _validated(tmp_path, DATABASE_LOCK_TIMEOUT=value)
+
+
+def test_a_database_locked_in_the_middle_of_a_change_answers_503_and_changes_nothing(
+    app, client, auth, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    from portal.services import sessions
+
+    phone = auth.new_client("alice")
+    headers = auth.bearer("alice")
+
+    def locked(*args, **kwargs):
+        raise OperationalError("UPDATE sessions ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(sessions, "end_sessions", locked)
+    assert_json_503(client.post("/sessions/revoke-all", headers=headers), "envelope")
+    monkeypatch.undo()
+
+    assert b'id="devices"' in phone.get("/").data
+    assert client.get("/sessions", headers=headers).status_code == 200

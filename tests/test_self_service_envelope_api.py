@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError
 from support.account_helpers import audit_actions, current_session_of, device, sessions_of
 from support.agents import IPHONE
 from support.shapes import DEVICE_KEYS, ISO_Z, SESSION_KEYS
@@ -408,7 +408,9 @@ def test_heartbeat_on_a_session_that_is_not_active_and_mine_is_404(
 
 
 def _database_fails(*args, **kwargs):
-    raise OperationalError("UPDATE sessions ...", {}, Exception("database is locked"))
+    # A failure of the request (an outage, such as a locked database, answers 503 instead:
+    # tests/test_outages.py).
+    raise IntegrityError("UPDATE sessions ...", {}, Exception("CHECK constraint failed"))
 
 
 def test_get_device_failure_answers_failed_to_retrieve_device_details(
