@@ -2004,7 +2004,10 @@ def main(argv: list[str] | None = None) -> int:
         side_by_side(reports)
     if failed:
         print()
-        print("!! some routes answered errors under load: their figures are not valid")
+        print(
+            "!! some routes answered errors under load: their figures are not valid "
+            "(the portal's log says why: instance/bench/logs/portal-*.log)"
+        )
         return 1
     return 0
 
