@@ -75,8 +75,6 @@ DEVICES_PER_USER = 10
 AUDIT_PER_USER = 5
 BATCH_USERS = 5000
 
-log = logging.getLogger("bench")
-
 
 class BenchError(RuntimeError):
     """Something the bench needs is missing or broken; the message says what to do."""
@@ -445,11 +443,10 @@ class Loader:
 
     TABLES = ("users", "devices", "sessions", "audit_events")
 
-    def __init__(self, engine, models_metadata) -> None:
+    def __init__(self, engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect
         self.kind = engine.dialect.name
-        self.metadata = models_metadata
         self.raw = engine.raw_connection()
         self.driver = self.raw.driver_connection
         self.indexes: list[tuple[str, str]] = []
@@ -575,7 +572,7 @@ def build_dataset(spec: DatasetSpec, url: str, load_url: str) -> dict:
     timings["schema"] = time.perf_counter() - started
 
     engine = create_engine(load_url)
-    loader = Loader(engine, db.metadata)
+    loader = Loader(engine)
     try:
         generator = Generator(spec, datetime.now(UTC))
         loader.prepare(Generator.COLUMNS, generator)
