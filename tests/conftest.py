@@ -65,6 +65,7 @@ ACCOUNTS = [
 TABLES_IN_DELETE_ORDER = [
     "audit_events",
     "seen_logout_tokens",
+    "personal_tokens",
     "sessions",
     "devices",
     "grants",

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from ..services.devices import TRUST_LEVELS
 
@@ -44,3 +51,25 @@ class RenameForm(ActionForm):
     def validate_name(self, field) -> None:
         if not field.data.isprintable():
             raise ValidationError("A device name must be 1 to 64 printable characters.")
+
+
+class PersonalTokenForm(FlaskForm):
+    """A new personal API token: a name, its scopes, and how many days it lives."""
+
+    name = StringField(
+        "Name",
+        filters=[_strip],
+        validators=[
+            DataRequired("A token name must be 1 to 64 printable characters."),
+            Length(max=64, message="A token name must be 1 to 64 printable characters."),
+        ],
+    )
+    scopes = SelectMultipleField("Scopes", choices=[], validate_choice=False)
+    days = IntegerField(
+        "Expires after (days)",
+        default=30,
+        validators=[
+            InputRequired("Say after how many days the token expires (1 to 365)."),
+            NumberRange(min=1, max=365, message="A token lives 1 to 365 days."),
+        ],
+    )

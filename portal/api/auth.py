@@ -8,6 +8,7 @@ from functools import wraps
 from flask import current_app, g, request
 
 from ..auth.idp import SignInFailed, idp_metadata
+from ..auth.personal_tokens import is_personal_token, personal_token_principal
 from ..auth.principal import (
     Principal,
     TokenRefused,
@@ -49,6 +50,11 @@ def _bearer_token() -> str:
 def authenticate() -> Principal:
     """Verify the bearer token and resolve the caller; raises ApiError(401) when it can't."""
     raw = _bearer_token()
+    if is_personal_token(raw):  # the portal's own tokens: no IdP involved (auth.personal_tokens)
+        try:
+            return personal_token_principal(raw)
+        except TokenRefused as exc:
+            raise _unauthorized(str(exc)) from None
     cfg = current_app.config
     if not cfg.get("API_AUDIENCE") or not cfg.get("OIDC_ISSUER"):
         raise _unauthorized("Bearer tokens are not accepted: no API audience is configured")

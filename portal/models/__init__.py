@@ -3,6 +3,7 @@
 from .audit import AuditEvent
 from .device import Device, TrustLevel
 from .logout_token import SeenLogoutToken
+from .personal_token import PersonalToken
 from .session import EndReason, LoginMethod, UserSession
 from .types import utcnow
 from .user import Grant, User
@@ -13,6 +14,7 @@ __all__ = [
     "EndReason",
     "Grant",
     "LoginMethod",
+    "PersonalToken",
     "SeenLogoutToken",
     "TrustLevel",
     "User",

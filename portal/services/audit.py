@@ -32,6 +32,9 @@ class Actions:
     GRANT_PERMISSION = "grant_permission"
     REVOKE_PERMISSION = "revoke_permission"
     EXPORT_CSV = "export_csv"
+    PERSONAL_TOKEN_CREATED = "personal_token_created"
+    PERSONAL_TOKEN_NEW_ADDRESS = "personal_token_new_address"
+    PERSONAL_TOKEN_REVOKED = "personal_token_revoked"
 
     @classmethod
     def all(cls) -> list[str]:

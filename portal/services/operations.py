@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..models import Device, EndReason, User, UserSession, utcnow
-from . import audit, devices, identity, sessions
+from ..models import Device, EndReason, PersonalToken, User, UserSession, utcnow
+from . import audit, devices, identity, personal_tokens, sessions
 from .audit import Actions
 
 
@@ -317,3 +317,60 @@ def revoke_permission(actor: Actor, user: User, permission: str) -> bool:
         return False
     actor.record(Actions.REVOKE_PERMISSION, user, permission=permission)
     return True
+
+
+# -- personal API tokens --------------------------------------------------------------------------
+
+
+def create_personal_token(
+    actor: Actor, *, name: str, scopes: list[str], days: int, may_read_audit: bool
+) -> tuple[PersonalToken, str]:
+    """Make a personal token for the actor (raises ``personal_tokens.InvalidTokenRequest``);
+    returns it and its secret, which is shown once and never stored."""
+    personal_tokens.check_request(name, scopes, days, may_read_audit)
+    token, secret = personal_tokens.create(actor.user, name=name, scopes=scopes, days=days)
+    actor.record(
+        Actions.PERSONAL_TOKEN_CREATED,
+        actor.user,
+        device_id=token.session.device_id,
+        session_id=token.session_id,
+        token_id=str(token.id),
+        name=token.name,
+        scopes=token.scopes,
+        expires_at=token.expires_at.isoformat(),
+    )
+    return token, secret
+
+
+def note_personal_token_use(
+    token: PersonalToken, client: sessions.ClientInfo, geoip_database: str | None
+) -> None:
+    """A request came with this token: remember when and from where, and audit the first use
+    from each new address."""
+    if personal_tokens.note_use(token, client, geoip_database):
+        session = token.session
+        Actor(session.user, session, client.ip_address, via="api").record(
+            Actions.PERSONAL_TOKEN_NEW_ADDRESS,
+            token.user_id,
+            device_id=session.device_id,
+            session_id=session.id,
+            token_id=str(token.id),
+            name=token.name,
+            user_agent=token.last_used_user_agent,
+        )
+
+
+def revoke_personal_token(actor: Actor, token: PersonalToken) -> bool:
+    """End the token (its session); True when it worked until now."""
+    session = token.session
+    ended = sessions.end_session(session, _others_reason(actor, token.user_id), by=actor.user)
+    actor.record(
+        Actions.PERSONAL_TOKEN_REVOKED,
+        token.user_id,
+        device_id=session.device_id,
+        session_id=session.id,
+        token_id=str(token.id),
+        name=token.name,
+        **_on_behalf(actor, token.user_id, int(ended)),
+    )
+    return ended
