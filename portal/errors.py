@@ -19,6 +19,7 @@ from .api.errors import (
     family_for_path,
     from_http_exception,
     is_api_path,
+    passed_on_headers,
     render,
     unavailable,
 )
@@ -66,7 +67,10 @@ def init_app(app) -> None:
     def _http(error: HTTPException):
         if is_api_path(request.path):
             return render(from_http_exception(error), family_for_path(request.path))
-        return _page(error.code or 500, error.description)
+        response = make_response(_page(error.code or 500, error.description))
+        for name, value in passed_on_headers(error).items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)

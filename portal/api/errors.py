@@ -43,9 +43,22 @@ class ApiError(Exception):
 def from_http_exception(error) -> ApiError:
     """An ApiError for a werkzeug HTTPException (404 from routing, 429 from the limiter...)."""
     status = error.code or 500
+    headers = passed_on_headers(error)
     if status == 429:
-        return ApiError(429, f"Too many requests (limit: {error.description}); try again later")
-    return ApiError(status, error.description or error.name)
+        return ApiError(
+            429, f"Too many requests (limit: {error.description}); try again later", headers=headers
+        )
+    return ApiError(status, error.description or error.name, headers=headers)
+
+
+def passed_on_headers(error) -> dict[str, str]:
+    """The headers an HTTP error carries besides its body's type: ``Allow`` on a 405 (RFC 9110
+    says it must), ``Retry-After``, ``WWW-Authenticate``..., kept whatever body answers it."""
+    return {
+        name: value
+        for name, value in error.get_headers()
+        if name.lower() not in ("content-type", "content-length")
+    }
 
 
 def unavailable() -> ApiError:
