@@ -12,10 +12,12 @@ test-suite's client validates every JSON answer it receives against it.
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from apispec import APISpec
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from ..authz import public
@@ -57,6 +59,152 @@ _EVERY_OPERATION = {
 }
 
 ENV_TAG, TKT_TAG, ADMIN_TAG = "Devices (envelope)", "Sessions (token rows)", "Admin"
+
+# Either kind of bearer token opens every operation (with the operation's scope).
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "The identity provider's RFC 9068 JWT access token (typ at+jwt).",
+    },
+    "personalToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "dpt_...",
+        "description": "A personal API token made on /account/tokens: its scopes, and never "
+        "more than its owner may do now.",
+    },
+}
+
+
+# Example values: fixed, so the document is the same on every request.
+_WHEN = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+_LATER = datetime(2026, 12, 25, 18, 0, tzinfo=UTC)
+_DEVICE_ID = uuid.UUID("5f0c6d1e-8a4b-4c3e-9d2a-1b7e6f5a4c3d")
+_SESSION_ID = uuid.UUID("0b9e8d7c-6f5a-4e3d-8c2b-1a0f9e8d7c6b")
+_USER_ID = uuid.UUID("3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9")
+
+
+def _example_device(**more):
+    return dict(
+        id=_DEVICE_ID,
+        device_name="Safari on iPhone",
+        device_type="MOBILE",
+        os="iOS 17.1",
+        browser="Safari",
+        ip_address="81.2.69.142",
+        country="United Kingdom",
+        city="London",
+        is_trusted=True,
+        trust_level="HIGH",
+        last_seen=_WHEN,
+        created_at=_WHEN,
+        trust_expires_at=_LATER,
+        **more,
+    )
+
+
+def _example_session(**more):
+    return dict(
+        id=_SESSION_ID,
+        ip_address="81.2.69.142",
+        location="London, GB",
+        started_at=_WHEN,
+        last_activity=_WHEN,
+        expires_at=_LATER,
+        login_method="oidc",
+        **more,
+    )
+
+
+def _example_token_row():
+    info = shapes.DeviceInfo(
+        device_id=_DEVICE_ID,
+        device_type="mobile",
+        device_name="Safari on iPhone",
+        device_model="iPhone",
+        os_name="iOS",
+        os_version="17.1",
+        app_version=None,
+        ip_address="81.2.69.142",
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Safari/604.1",
+        last_location="London, GB",
+    )
+    return shapes.TokenRow(
+        id=_SESSION_ID, device_info=info, last_used_at=_WHEN, created_at=_WHEN, expires_at=_LATER
+    )
+
+
+def _examples() -> dict[type, object]:
+    """An example body of each answer model, built from the models themselves."""
+    done = "Device removed successfully"
+    return {
+        shapes.DeviceList: shapes.DeviceList(devices=[shapes.Device(**_example_device())]),
+        shapes.DeviceAnswer: shapes.DeviceAnswer(
+            device=shapes.DeviceDetail(
+                **_example_device(
+                    user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X)",
+                    device_fingerprint="9f86d081884c7d659a2feaa0c55ad015"
+                    "a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    sessions=[shapes.DeviceSession(**_example_session())],
+                )
+            )
+        ),
+        shapes.SessionList: shapes.SessionList(
+            sessions=[shapes.Session(**_example_session(device_name="Safari on iPhone"))]
+        ),
+        shapes.EnvelopeMessage: shapes.EnvelopeMessage(message=done),
+        shapes.TrustAnswer: shapes.TrustAnswer(
+            message="Device trusted successfully", trust_expires_at=_LATER
+        ),
+        shapes.HeartbeatAnswer: shapes.HeartbeatAnswer(
+            message="Session updated successfully", new_expiry=_LATER
+        ),
+        shapes.TokenRowList: shapes.TokenRowList([_example_token_row()]),
+    }
+
+
+def _link(operation_id: str, description: str, **parameters: str) -> dict:
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+# "List, then act on an id": what a client (or a fuzzer) can do next with a list's first row.
+_LINKS = {
+    "list_devices": {
+        "GetDevice": _link("get_device", "The first device", id="$response.body#/devices/0/id"),
+        "UntrustDevice": _link(
+            "untrust_device", "Untrust the first device", id="$response.body#/devices/0/id"
+        ),
+        "RemoveDevice": _link(
+            "remove_device", "Remove the first device", id="$response.body#/devices/0/id"
+        ),
+    },
+    "list_sessions": {
+        "RevokeSession": _link(
+            "revoke_session", "End the first session", id="$response.body#/sessions/0/id"
+        ),
+        "Heartbeat": _link(
+            "heartbeat", "Extend the first session", id="$response.body#/sessions/0/id"
+        ),
+    },
+    "list_my_devices": {
+        "RevokeMyDevice": _link(
+            "revoke_my_device", "End the first session", id="$response.body#/0/id"
+        ),
+    },
+    "list_user_devices": {
+        "RevokeUserDevice": _link(
+            "revoke_user_device",
+            "End the user's first session",
+            userId="$request.path.userId",
+            deviceId="$response.body#/0/id",
+        ),
+        "RevokeAllUserDevices": _link(
+            "revoke_all_user_devices", "End all the user's sessions", userId="$request.path.userId"
+        ),
+    },
+}
 
 
 class _OpenApiSchema(GenerateJsonSchema):
@@ -129,17 +277,19 @@ class _Operations:
         if ok is None:
             responses = {"204": {"description": "Done"}}
         else:
-            responses = {"200": _json(self._use(ok), "OK")}
-        for status in errors:
-            responses[str(status)] = _json(error_model, _ERROR_TEXTS[family][status])
-        for status, text in _EVERY_OPERATION.items():
-            responses[str(status)] = _json(error_model, text)
-        failure = error_shape(ApiError(500, failure_message(view)), family)
-        responses["500"] = _json(error_model, _EVERY_OPERATION[500], failure.body())
+            responses = {"200": _json(self._use(ok), "OK", _examples()[ok].body())}
+            if view.__name__ in _LINKS:
+                responses["200"]["links"] = _LINKS[view.__name__]
+        texts = {**_ERROR_TEXTS[family], **_EVERY_OPERATION}
+        for status in (*errors, *_EVERY_OPERATION):
+            message = failure_message(view) if status == 500 else texts[status]
+            example = error_shape(ApiError(status, message), family).body()
+            responses[str(status)] = _json(error_model, texts[status], example)
         operation = {
+            "operationId": view.__name__,
             "summary": summary,
             "tags": [tag],
-            "security": [{"bearer": [scope]}],
+            "security": [{scheme: [scope]} for scheme in SECURITY_SCHEMES],
             "responses": responses,
         }
         if permission:
@@ -173,6 +323,9 @@ def _v1_alias(path: str, operations: dict, parameters: list) -> tuple[str, dict,
     alias = VERSION_PREFIX + (path if path.startswith("/auth/") else "/auth" + path)
     aliased = copy.deepcopy(operations)
     for operation in aliased.values():
+        operation["operationId"] += "_v1"
+        for response in operation["responses"].values():
+            response.pop("links", None)  # the links name the documented operations
         note = f"Alias of `{path}`, where the TKT document's samples call it."
         operation["description"] = " ".join(filter(None, [operation.get("description"), note]))
     return alias, aliased, parameters
@@ -393,13 +546,13 @@ def build_spec(server_url: str | None = None) -> dict:
         info={
             "description": "Devices and sessions of the signed-in user and, with "
             "permissions, of any user. Bearer tokens are the identity "
-            "provider's RFC 9068 JWT access tokens."
+            "provider's RFC 9068 JWT access tokens, or personal API tokens (dpt_...) made "
+            "on /account/tokens."
         },
         servers=[{"url": server_url}] if server_url else [],
     )
-    spec.components.security_scheme(
-        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    )
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
     op = _Operations()
     documented = _documented_paths(op)
     # Token-row routes are served again where the TKT document's samples call them.
@@ -415,4 +568,4 @@ def build_spec(server_url: str | None = None) -> dict:
 @public
 def openapi_document():
     """The OpenAPI document (public: it describes, it reveals no data)."""
-    return jsonify(build_spec(current_app.config.get("API_BASE_URL")))
+    return jsonify(build_spec(request.host_url.rstrip("/")))
