@@ -46,6 +46,13 @@ def readyz():
     )
 
 
+@bp.get("/api/docs")
+@public
+def api_docs():
+    """The API's documentation: Swagger UI (vendored in static/) rendering /openapi.json."""
+    return render_template("main/api_docs.html")
+
+
 PROBES = frozenset({"/livez", "/healthz", "/readyz"})
 
 

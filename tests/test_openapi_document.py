@@ -85,3 +85,16 @@ def test_device_detail_is_one_schema_that_takes_the_real_answer(spec, client, au
     device = client.get("/devices", headers=headers).get_json()["devices"][0]
     # The contract client validates the real body against the document.
     assert client.get(f"/devices/{device['id']}", headers=headers).status_code == 200
+
+
+def test_the_docs_page_loads_the_vendored_viewer_and_is_in_the_navigation(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="nav-api-docs"' in html
+    for asset in ("/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/js/api-docs.js"):
+        assert asset in html
+        assert client.get(asset).status_code == 200
+    assert "http" not in html.split("swagger-ui")[1].split(">")[0]  # no CDN
+    licence = client.get("/static/vendor/swagger-ui/LICENSE")
+    assert licence.status_code == 200 and b"Apache License" in licence.data
