@@ -58,8 +58,9 @@ def test_openapi_document_is_valid_and_lists_exactly_the_json_routes(client, app
         return method, path
 
     assert {norm(p) for p in served} == _documented_operations(spec)
-    # 15 documented operations, and the six token-row ones again at their /v1 paths.
-    assert len(_documented_operations(spec)) == 21
+    # 15 documented operations, the six token-row ones again at their /v1 paths, and the
+    # events API (GET /audit/events).
+    assert len(_documented_operations(spec)) == 22
 
 
 # Where the TKT document's samples call each token-row route, and the path it documents.

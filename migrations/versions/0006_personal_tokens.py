@@ -1,4 +1,6 @@
-"""Personal API tokens: a user's own bearer tokens, each the session of its own API client.
+"""Personal API tokens: a user's own bearer tokens, each the session of its own API client;
+and how each audit event was asked for (``audit_events.via``: page, api, cli, idp), which the
+events API (GET /audit/events) reports.
 
 Revision ID: 0006_personal_tokens
 Revises: 0005_user_search
@@ -37,8 +39,12 @@ def upgrade():
         sa.UniqueConstraint("secret_hash"),
     )
     op.create_index("ix_personal_tokens_user_id", "personal_tokens", ["user_id"])
+    with op.batch_alter_table("audit_events") as batch:
+        batch.add_column(sa.Column("via", sa.String(length=8), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("audit_events") as batch:
+        batch.drop_column("via")
     op.drop_index("ix_personal_tokens_user_id", table_name="personal_tokens")
     op.drop_table("personal_tokens")

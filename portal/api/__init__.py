@@ -77,7 +77,13 @@ envelope = ApiBlueprint("api_envelope", __name__, ENVELOPE)
 # TKT routes: bare rows, {"error": {"code", "message"}} errors.
 token_rows = ApiBlueprint("api_token_rows", __name__, TOKEN_ROWS)
 
-from . import admin_routes, envelope_routes, openapi, token_row_routes  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    admin_routes,
+    audit_routes,
+    envelope_routes,
+    openapi,
+    token_row_routes,
+)
 
 
 def init_app(app) -> None:

@@ -129,13 +129,13 @@ def family_for_path(path: str) -> str:
     A routed request's family is its blueprint's (each blueprint renders its own errors); this
     covers the rest: unknown URLs and methods a URL does not allow.
     """
-    if _unversioned(path).startswith(("/auth/devices", "/devices/users")):
+    if _unversioned(path).startswith(("/auth/devices", "/devices/users", "/audit/events")):
         return TOKEN_ROWS
     return ENVELOPE
 
 
 def is_api_path(path: str) -> bool:
     path = _unversioned(path)
-    return path == "/devices" or path.startswith(
+    return path in ("/devices", "/audit/events") or path.startswith(
         ("/devices/", "/sessions", "/auth/devices", "/api/")
     )

@@ -21,7 +21,14 @@ from flask import current_app, jsonify, request
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from ..authz import public
-from . import admin_routes, envelope, envelope_routes, shapes, token_row_routes
+from . import (
+    admin_routes,
+    audit_routes,
+    envelope,
+    envelope_routes,
+    shapes,
+    token_row_routes,
+)
 from .errors import (
     ENVELOPE,
     ERROR_MODELS,
@@ -59,6 +66,7 @@ _EVERY_OPERATION = {
 }
 
 ENV_TAG, TKT_TAG, ADMIN_TAG = "Devices (envelope)", "Sessions (token rows)", "Admin"
+EVENTS_TAG = "Audit events"
 
 # Either kind of bearer token opens every operation (with the operation's scope).
 SECURITY_SCHEMES = {
@@ -162,6 +170,23 @@ def _examples() -> dict[type, object]:
             message="Session updated successfully", new_expiry=_LATER
         ),
         shapes.TokenRowList: shapes.TokenRowList([_example_token_row()]),
+        shapes.EventList: shapes.EventList(
+            [
+                shapes.Event(
+                    id=1042,
+                    time=_WHEN,
+                    action="revoke_session",
+                    actor=shapes.EventUser(id=_USER_ID, email="ada@example.com"),
+                    target=shapes.EventUser(id=_USER_ID, email="ada@example.com"),
+                    device=_DEVICE_ID,
+                    session=_SESSION_ID,
+                    ip="81.2.69.142",
+                    location="London, GB",
+                    via="api",
+                    details={},
+                )
+            ]
+        ),
     }
 
 
@@ -270,6 +295,9 @@ class _Operations:
         tag: str = ENV_TAG,
         body: type | None = None,
         permission: str | None = None,
+        error_texts: dict[int, str] | None = None,
+        parameters: list[dict] | None = None,
+        headers: dict[str, dict] | None = None,
     ) -> dict:
         """``view``'s operation: 200 with ``ok`` (204 when None), then its errors."""
         family = _family(view)
@@ -280,7 +308,9 @@ class _Operations:
             responses = {"200": _json(self._use(ok), "OK", _examples()[ok].body())}
             if view.__name__ in _LINKS:
                 responses["200"]["links"] = _LINKS[view.__name__]
-        texts = {**_ERROR_TEXTS[family], **_EVERY_OPERATION}
+        if headers:
+            responses["200"]["headers"] = headers
+        texts = {**_ERROR_TEXTS[family], **(error_texts or {}), **_EVERY_OPERATION}
         for status in (*errors, *_EVERY_OPERATION):
             message = failure_message(view) if status == 500 else texts[status]
             example = error_shape(ApiError(status, message), family).body()
@@ -292,6 +322,8 @@ class _Operations:
             "security": [{scheme: [scope]} for scheme in SECURITY_SCHEMES],
             "responses": responses,
         }
+        if parameters:
+            operation["parameters"] = parameters
         if permission:
             operation["description"] = f"Requires the `{permission}` permission."
         if body:
@@ -306,6 +338,30 @@ class _Operations:
         return all(self.families[id(o)] == TOKEN_ROWS for o in operations.values())
 
 
+_EVENTS_PARAMETERS = [
+    {
+        "name": "since",
+        "in": "query",
+        "required": False,
+        "description": "The first page starts at events from this time on (ISO 8601).",
+        "schema": {"type": "string", "format": "date-time"},
+        "example": "2026-11-25T18:00:00Z",
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "Events per page (default 100).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": "Opaque: pass back what the previous answer's Link header gave.",
+        "schema": {"type": "string"},
+    },
+]
 _id_param = {"name": "id", "in": "path", "required": True, "schema": _uuid}
 _user_param = {"name": "userId", "in": "path", "required": True, "schema": _uuid}
 _device_param = {
@@ -534,6 +590,32 @@ def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
             },
             [_user_param],
         ),
+        (
+            "/audit/events",
+            {
+                "get": op(
+                    audit_routes.list_audit_events,
+                    "Audit events, oldest first, after a cursor (for security tools)",
+                    "audit:read",
+                    shapes.EventList,
+                    (400, 401, 403),
+                    tag=EVENTS_TAG,
+                    permission="viewAuditLog",
+                    error_texts={400: "Invalid since, limit or cursor"},
+                    parameters=_EVENTS_PARAMETERS,
+                    headers={
+                        "Link": {
+                            "description": 'The next page: `<URL>; rel="next"` (always sent; '
+                            "an empty page means no newer settled event yet, poll it later).",
+                            "schema": {"type": "string"},
+                            "example": "<https://portal.example.com/audit/events?limit=100&"
+                            'cursor=ZXYxOjEwNDI>; rel="next"',
+                        }
+                    },
+                )
+            },
+            [],
+        ),
     ]
 
 
@@ -556,7 +638,11 @@ def build_spec(server_url: str | None = None) -> dict:
     op = _Operations()
     documented = _documented_paths(op)
     # Token-row routes are served again where the TKT document's samples call them.
-    aliases = [_v1_alias(*entry) for entry in documented if op.all_token_rows(entry[1])]
+    aliases = [
+        _v1_alias(*entry)
+        for entry in documented
+        if op.all_token_rows(entry[1]) and entry[0].startswith(("/auth/", "/devices/users/"))
+    ]
     for name, schema in component_schemas(op.answers, op.requests).items():
         spec.components.schema(name, schema)
     for path, operations, parameters in documented + aliases:

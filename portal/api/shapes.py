@@ -314,3 +314,74 @@ class TokenRowError(Shape):
     """A token-row route's error."""
 
     error: TokenRowErrorDetail
+
+
+# --- Events API (GET /audit/events, token-row errors) -------------------------------------------
+
+Via = Literal["page", "api", "cli", "idp"]
+
+
+class EventUser(Shape):
+    """A person an event names (its actor or its target), as they were known then."""
+
+    id: UUID | None
+    email: str | None
+
+
+class Event(Shape):
+    """One audit event, as security tools read them (Okta's System Log is the model)."""
+
+    id: int = Field(examples=[1042])
+    time: Time
+    action: str = Field(examples=["revoke_session"])
+    actor: EventUser | None
+    target: EventUser | None
+    device: UUID | None
+    session: UUID | None
+    ip: str | None
+    location: str | None = Field(examples=["London, GB"])
+    via: Via | None
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: models.AuditEvent, location: str | None) -> Event:
+        actor, details = None, dict(event.detail or {})
+        if event.actor_id is not None:
+            actor = EventUser(id=event.actor_id, email=event.actor.email if event.actor else None)
+        elif event.actor_label:  # the CLI's account, the identity provider, a deleted user
+            details.setdefault("actor_label", event.actor_label)
+        target = None
+        if event.target_user_id is not None:
+            email = event.target_user.email if event.target_user is not None else None
+            target = EventUser(id=event.target_user_id, email=email)
+        return cls(
+            id=event.id,
+            time=event.occurred_at,
+            action=event.action,
+            actor=actor,
+            target=target,
+            device=event.device_id,
+            session=event.session_id,
+            ip=event.ip_address,
+            location=location,
+            via=_via(event),
+            details=details,
+        )
+
+
+def _via(event: models.AuditEvent) -> str | None:
+    """How the event was asked for: its column, else what older events said of it."""
+    if event.via:
+        return event.via
+    said = (event.detail or {}).get("via")
+    if said in get_args(Via):
+        return said
+    if event.actor_id is None and event.actor_label:
+        return "idp" if event.actor_label == "identity provider" else "cli"
+    return None
+
+
+class EventList(ShapeList):
+    """Audit events, oldest first."""
+
+    root: list[Event]

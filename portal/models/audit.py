@@ -35,6 +35,8 @@ class AuditEvent(db.Model):
     device_id: Mapped[uuid.UUID | None]
     session_id: Mapped[uuid.UUID | None]
     ip_address: Mapped[str | None] = mapped_column(String(45))
+    # How it was asked for: page, api, cli or idp (NULL on events older than the column).
+    via: Mapped[str | None] = mapped_column(String(8))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
     actor = relationship("User", foreign_keys=[actor_id])

@@ -50,9 +50,13 @@ def record(
     session_id: uuid.UUID | None = None,
     ip_address: str | None = None,
     actor_label: str | None = None,
+    channel: str | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Append one audit event; the caller's transaction commits it with the change it records."""
+    """Append one audit event; the caller's transaction commits it with the change it records.
+
+    ``channel`` is how the action was asked for (page, api, cli, idp), kept in its own column.
+    """
     target_id = target_user.id if isinstance(target_user, User) else target_user
     event = AuditEvent(
         action=action,
@@ -64,6 +68,7 @@ def record(
         device_id=device_id,
         session_id=session_id,
         ip_address=fit(AuditEvent.ip_address, ip_address),  # what the request said, bounded
+        via=channel,
         detail={k: v for k, v in detail.items() if v is not None},
     )
     db.session.add(event)

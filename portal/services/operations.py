@@ -52,6 +52,7 @@ class Actor:
             actor_label=self.label,
             target_user=target_user,
             ip_address=self.ip_address,
+            channel=self.via,
             **detail,
         )
 
