@@ -166,7 +166,7 @@ def user_export(user_id: str):
                     iso_z(s.last_used_at),
                     iso_z(s.expires_at),
                     iso_z(s.ended_at),
-                    s.end_label or "active",
+                    s.ended_how() or "active",
                     s.ip_address,
                     s.location,
                     "; ".join(flags),

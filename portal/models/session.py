@@ -7,7 +7,9 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Float, ForeignKey, Index, String, and_
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.base import NO_VALUE
 
 from ..extensions import db
 from .types import UTCDateTime, place_name, utcnow
@@ -88,6 +90,8 @@ class UserSession(db.Model):
 
     device = relationship("Device", back_populates="sessions")
     user = relationship("User", foreign_keys=[user_id])
+    # Who ended it; read only where a query loaded it (``ended_how`` never loads it itself).
+    ended_by = relationship("User", foreign_keys=[ended_by_id], lazy="raise")
 
     def is_active(self, now: datetime | None = None) -> bool:
         """Not ended and not past its expiry."""
@@ -108,3 +112,21 @@ class UserSession(db.Model):
         if self.ended_at is None:
             return "Expired" if self.expires_at <= utcnow() else None
         return END_REASON_LABELS.get(EndReason(self.end_reason), self.end_reason)
+
+    def ended_how(self, viewer_id: uuid.UUID | None = None) -> str | None:
+        """How the session ended, in words true for whoever reads them (``viewer_id``; None for
+        an export): "Revoked by the user", "by Ada Admin", "by an admin", or "by you" only when
+        the reader did it. The name of who ended it shows when the query loaded ``ended_by``."""
+        if self.ended_at is None or self.end_reason not in (
+            EndReason.REVOKED,
+            EndReason.REVOKED_BY_ADMIN,
+        ):
+            return self.end_label
+        if viewer_id is not None and self.ended_by_id == viewer_id:
+            return "Revoked by you"
+        if self.end_reason == EndReason.REVOKED:
+            return "Revoked by the user"
+        by = sa_inspect(self).attrs.ended_by.loaded_value
+        if by is not NO_VALUE and by is not None and viewer_id != self.user_id:
+            return f"Revoked by {by.display_name}"
+        return "Revoked by an admin"

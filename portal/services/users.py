@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, distinct, false, func, literal_column, or_, select, table, text
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import PERMISSIONS
@@ -308,6 +309,8 @@ def user_history(user: User, now: datetime | None = None) -> UserHistory:
         db.session.execute(
             select(UserSession)
             .where(UserSession.user_id == user.id)
+            # Who ended each (for "Revoked by Ada Admin"), joined into the same statement.
+            .options(joinedload(UserSession.ended_by))
             .order_by(UserSession.created_at.desc())
         ).scalars()
     )
