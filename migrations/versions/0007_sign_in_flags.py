@@ -9,7 +9,7 @@ the list looks back 30 days only (the user page still computes its flags, with t
 from the whole history).
 
 Revision ID: 0007_sign_in_flags
-Revises: 0005_user_search
+Revises: 0006_personal_tokens
 Create Date: 2026-12-01 21:30:00
 """
 
@@ -23,7 +23,7 @@ from portal.models.types import UTCDateTime
 from portal.services.investigation import NEW_COUNTRY_LOOKBACK, flag_bits, sign_in_findings
 
 revision = "0007_sign_in_flags"
-down_revision = "0005_user_search"
+down_revision = "0006_personal_tokens"
 branch_labels = None
 depends_on = None
 
