@@ -19,7 +19,7 @@ from portal.extensions import db
 from portal.models import Device, utcnow
 from portal.services import devices as device_service
 from portal.services import users
-from portal.services.investigation import Flag, sign_in_findings
+from portal.services.investigation import Flag, flag_bits, sign_in_findings
 
 
 def _flags(app, steps) -> list[set[Flag]]:
@@ -146,3 +146,44 @@ def test_users_list_flags_only_the_last_30_days(app, auth):
     new_row = client.get("/admin/users?q=newtrip").data.decode()
     assert 'data-flag="new_country"' not in old_row
     assert 'data-flag="new_country"' in new_row
+
+
+def test_each_sign_in_keeps_the_flags_it_raised_when_it_opened(app):
+    """What the users list counts (stored on the session) is what the user page computes."""
+    steps = [
+        (timedelta(days=40), LONDON),
+        (timedelta(days=20), LONDON),
+        (timedelta(days=19, hours=23), CHANGCHUN),  # new country, impossible travel
+        (timedelta(days=10), MILTON),  # new country
+        (timedelta(days=9, hours=23, minutes=50), LINKOPING),  # new country, impossible
+        (timedelta(days=2), BOXFORD),
+        (timedelta(days=1), None),  # unlocated
+    ]
+    with app.app_context():
+        user = make_user("keeper")
+        made = history(app, user, steps)
+        db.session.commit()
+        computed = sign_in_findings(made)
+        stored = [s.sign_in_flags for s in made]
+        assert stored == [flag_bits(computed.get(s.id, [])) for s in made]
+        assert stored == [0, 0, 3, 1, 3, 0, 0]
+
+
+def test_the_users_list_counts_the_flagged_sign_ins_of_the_last_30_days(app):
+    with app.app_context():
+        user = make_user("counted", name="Counted Traveller")
+        history(
+            app,
+            user,
+            [
+                (timedelta(days=45), LONDON),
+                (timedelta(days=44, hours=23), CHANGCHUN),  # too old to count
+                (timedelta(days=6), LONDON),  # nothing in the 30 days before to compare with
+                (timedelta(days=5, hours=23), CHANGCHUN),  # new country, impossible travel
+                (timedelta(days=4), LONDON),
+                (timedelta(days=3, hours=23), CHANGCHUN),  # impossible travel
+            ],
+        )
+        db.session.commit()
+        (row,) = users.search_users("counted").rows
+    assert row.recent_flags == {Flag.NEW_COUNTRY: 1, Flag.IMPOSSIBLE_TRAVEL: 2}

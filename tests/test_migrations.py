@@ -32,3 +32,70 @@ def test_migrations_downgrade_to_nothing_and_upgrade_again(tmp_path):
         assert "ix_sessions_user_created" in {
             i["name"] for i in inspect(db.engine).get_indexes("sessions")
         }
+
+
+def test_the_sign_in_flags_migration_flags_the_last_30_days_of_history(tmp_path):
+    """Sessions opened before the flags were stored get them from the same rule."""
+    import uuid
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from portal.models import utcnow
+
+    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path}/f.db"})
+    now = utcnow().replace(tzinfo=None, microsecond=0)
+    user, device = uuid.uuid4(), uuid.uuid4()
+    places = [  # (days ago, country, city, latitude, longitude)
+        (55, "GB", "London", 51.5, -0.1),
+        (54.99, "CN", "Changchun", 43.9, 125.3),  # flagged, but older than 30 days
+        (20, "GB", "London", 51.5, -0.1),
+        (19.99, "CN", "Changchun", 43.9, 125.3),  # new country and impossible travel
+        (5, "CN", "Changchun", 43.9, 125.3),
+    ]
+    with app.app_context():
+        upgrade(revision="0005_user_search")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, issuer, subject, groups, created_at) "
+                    "VALUES (:id, 'i', 's', '[]', :t)"
+                ),
+                {"id": user.hex, "t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO devices (id, user_id, fingerprint, kind, name, device_type, "
+                    "first_seen_at, last_seen_at, is_trusted, trust_level) VALUES (:id, :u, 'f', "
+                    "'browser', '', 'DESKTOP', :t, :t, 0, 'UNKNOWN')"
+                ),
+                {"id": device.hex, "u": user.hex, "t": now},
+            )
+            for days, code, city, lat, lon in places:
+                at = now - timedelta(days=days)
+                conn.execute(
+                    text(
+                        "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, "
+                        "last_used_at, expires_at, absolute_expires_at, country_code, city, "
+                        "latitude, longitude) VALUES (:id, :u, :d, 'oidc', :t, :t, :t, :t, :c, "
+                        ":city, :lat, :lon)"
+                    ),
+                    {
+                        "id": uuid.uuid4().hex,
+                        "u": user.hex,
+                        "d": device.hex,
+                        "t": at,
+                        "c": code,
+                        "city": city,
+                        "lat": lat,
+                        "lon": lon,
+                    },
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            flags = (
+                conn.execute(text("SELECT sign_in_flags FROM sessions ORDER BY created_at"))
+                .scalars()
+                .all()
+            )
+    assert flags == [0, 0, 0, 3, 0]

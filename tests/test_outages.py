@@ -4,12 +4,14 @@ security headers within two seconds, JSON routes a 503 in their documented shape
 as soon as the database does, without a restart.
 
 Two outages: the suite's own database locked by another connection (SQLite: ``BEGIN
-EXCLUSIVE``; PostgreSQL: ``LOCK TABLE ... ACCESS EXCLUSIVE``), and a PostgreSQL server stopped
-and started again (a throwaway cluster of this module's own, on either run).
+EXCLUSIVE`` in exclusive locking mode, which in WAL mode keeps readers out too; PostgreSQL:
+``LOCK TABLE ... ACCESS EXCLUSIVE``), and a PostgreSQL server stopped and started again (a
+throwaway cluster of this module's own, on either run).
 """
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 import pytest
 from conftest import Auth, make_config
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 from support.admin_helpers import user_id_of
 
 from portal import config as config_module
@@ -33,10 +36,19 @@ SECURITY_HEADERS = (
 
 
 @contextmanager
-def database_locked(url: str):
+def database_locked(app, url: str):
     """Another connection holds the whole database until the block ends."""
     if url.startswith("sqlite"):
+        # WAL mode gives a connection the whole file only while no other has it open: close
+        # every engine's pooled connections to it first (the apps open new ones, which then
+        # find it locked), this test's app and any other app of the run (a live server's).
+        with app.app_context():
+            db.engine.dispose()
+        for engine in [o for o in gc.get_objects() if isinstance(o, Engine)]:
+            if str(engine.url) == url:
+                engine.dispose()
         holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # in WAL mode, readers are kept out too
         holder.execute("BEGIN EXCLUSIVE")
         try:
             yield
@@ -111,7 +123,7 @@ def test_pages_answer_a_friendly_503_within_two_seconds_while_the_database_is_lo
     app, database_url, signed_in
 ):
     browser, _ = signed_in
-    with database_locked(database_url):
+    with database_locked(app, database_url):
         for path in ("/", "/account/devices/00000000-0000-0000-0000-000000000000", "/nowhere"):
             assert_friendly_503_page(*_timed(lambda p=path: browser.get(p)))
 
@@ -124,7 +136,7 @@ def test_json_routes_answer_503_in_their_shape_while_the_database_is_locked(
 ):
     _, headers = signed_in
     alice = user_id_of(app, "alice")
-    with database_locked(database_url):
+    with database_locked(app, database_url):
         assert_json_503(client.get("/devices", headers=headers), "envelope")
         assert_json_503(client.get("/auth/devices", headers=headers), "token_rows")
         assert_json_503(client.get(f"/devices/users/{alice}", headers=headers), "token_rows")
@@ -134,18 +146,18 @@ def test_json_routes_answer_503_in_their_shape_while_the_database_is_locked(
 
 
 def test_livez_answers_and_readyz_says_whether_the_database_can_be_read_while_locked(
-    client, database_url
+    app, client, database_url
 ):
     assert_probes(client, ready=True)
-    with database_locked(database_url):
+    with database_locked(app, database_url):
         # SQLite's exclusive lock keeps every reader out; PostgreSQL's table locks leave the
         # server answering and its schema readable (a stopped server is tested below).
         assert_probes(client, ready=not database_url.startswith("sqlite"))
     assert_probes(client, ready=True)
 
 
-def test_signed_out_pages_need_no_database(client, database_url):
-    with database_locked(database_url):
+def test_signed_out_pages_need_no_database(app, client, database_url):
+    with database_locked(app, database_url):
         landing = client.get("/")
     assert landing.status_code == 200 and b'id="hero-sign-in"' in landing.data
 
@@ -226,7 +238,7 @@ def _validated(tmp_path, **settings) -> dict:
 
 def test_the_database_timeouts_bound_every_wait(tmp_path):
     sqlite = _validated(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
-    assert sqlite["SQLALCHEMY_ENGINE_OPTIONS"] == {"connect_args": {"timeout": 1.5}}
+    assert sqlite["SQLALCHEMY_ENGINE_OPTIONS"] == {"connect_args": {"timeout": 1.0}}
 
     pg = _validated(
         tmp_path, DATABASE_URL="postgresql://portal@db/portal", DATABASE_LOCK_TIMEOUT="0.5"
@@ -265,3 +277,36 @@ def test_a_database_locked_in_the_middle_of_a_change_answers_503_and_changes_not
 
     assert b'id="devices"' in phone.get("/").data
     assert client.get("/sessions", headers=headers).status_code == 200
+
+
+@contextmanager
+def writes_locked(url: str):
+    """Another connection holds the write lock (SQLite) or locks the tables against every
+    change but not against reading (PostgreSQL's EXCLUSIVE mode) until the block ends."""
+    if url.startswith("sqlite"):
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    engine = create_engine(url)
+    with engine.connect() as holder:
+        holder.exec_driver_sql("LOCK TABLE users, devices, sessions IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            holder.rollback()
+    engine.dispose()
+
+
+def test_a_page_that_only_reads_does_not_wait_for_another_connections_writes(auth, database_url):
+    """SQLite runs in WAL mode: like PostgreSQL, its readers never wait for a writer."""
+    alice = auth.new_client("alice")
+    alice.get("/")  # signed in and activity stamped: the next look only reads
+    with writes_locked(database_url):
+        page, seconds = _timed(lambda: alice.get("/"))
+    assert page.status_code == 200 and b'id="devices"' in page.data
+    assert seconds < 1.0

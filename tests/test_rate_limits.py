@@ -40,3 +40,33 @@ def test_other_clients_are_not_limited_by_one_noisy_address(client):
     for _ in range(4):
         client.get("/login", environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert client.get("/login", environ_base={"REMOTE_ADDR": "10.9.9.10"}).status_code == 302
+
+
+def test_a_limit_counted_in_process_memory_starts_no_thread_per_request(client, monkeypatch):
+    """The stock memory storage started a timer thread on nearly every request under load."""
+    import threading
+
+    started = []
+    original = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda t: (started.append(t), original(t)))
+    for _ in range(3):
+        client.get("/login", environ_base={"REMOTE_ADDR": "10.8.8.8"})
+    assert client.get("/login", environ_base={"REMOTE_ADDR": "10.8.8.8"}).status_code == 429
+    assert started == []
+
+
+def test_counters_in_process_memory_expire_with_their_window():
+    from portal.ratelimit import SweepingMemoryStorage
+
+    storage = SweepingMemoryStorage("portal-memory://")
+    assert storage.incr("k", expiry=0.05) == 1
+    assert storage.incr("k", expiry=0.05) == 2
+    import time
+
+    time.sleep(0.06)
+    assert storage.get("k") == 0
+    storage.SWEEP_EVERY = 0
+    storage.incr("other", expiry=0.01)
+    time.sleep(0.02)
+    storage.incr("new", expiry=60)  # sweeps what ran out
+    assert "other" not in storage.storage and storage.get("new") == 1

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, and_
+from sqlalchemy import Float, ForeignKey, Index, SmallInteger, String, and_
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NO_VALUE
@@ -87,6 +87,9 @@ class UserSession(db.Model):
     city: Mapped[str | None] = mapped_column(String(128))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    # The investigation flags this sign-in raised when it opened (services.investigation's
+    # SIGN_IN_FLAG_BITS), so lists count them rather than replay histories.
+    sign_in_flags: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
     device = relationship("Device", back_populates="sessions")
     user = relationship("User", foreign_keys=[user_id])

@@ -16,6 +16,8 @@ a token used from a new place is as interesting to an investigator as a browser.
 from __future__ import annotations
 
 import enum
+import functools
+import operator
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
@@ -135,6 +137,25 @@ def sign_in_findings(sign_ins: Iterable[SignInLike]) -> dict[uuid.UUID, list[Fin
     return findings
 
 
+# A sign-in's own flags are stored on its session when it opens (a bit each), so the users list
+# counts them instead of replaying every listed user's history on every look.
+SIGN_IN_FLAG_BITS = {Flag.NEW_COUNTRY: 1, Flag.IMPOSSIBLE_TRAVEL: 2}
+
+
+def flag_bits(findings: Iterable[Finding]) -> int:
+    """The stored form of a sign-in's findings (its sign-in flags, one bit each)."""
+    bits = (SIGN_IN_FLAG_BITS.get(f.flag, 0) for f in findings)
+    return functools.reduce(operator.or_, bits, 0)
+
+
+def new_sign_in_flags(new: SignInLike, earlier: Iterable[SignInLike]) -> int:
+    """The flag bits of a sign-in that is opening now, given the user's sign-ins of the
+    ``NEW_COUNTRY_LOOKBACK`` before it: all "new country" needs, and enough for "impossible
+    travel" too (no two sign-ins 30 days apart are 1,000 km/h apart on Earth)."""
+    found = sign_in_findings([*earlier, new])  # sorted stably: ``new`` stays last on a tie
+    return flag_bits(found.get(new.id, []))
+
+
 def device_findings(device: Device, now: datetime | None = None) -> list[Finding]:
     """Reported as not them, and untrusted or trust-expired, for one device."""
     now = now or utcnow()
@@ -155,15 +176,3 @@ def device_findings(device: Device, now: datetime | None = None) -> list[Finding
     else:
         found.append(Finding(Flag.UNTRUSTED, "The device has never been trusted or was untrusted"))
     return found
-
-
-def recent_flags(sign_ins: Iterable[SignInLike], since: datetime) -> dict[Flag, int]:
-    """How many sign-ins since ``since`` raised each flag (older ones only serve as history)."""
-    sign_ins = list(sign_ins)
-    counts: Counter[Flag] = Counter()
-    recent = {s.id for s in sign_ins if s.created_at >= since}
-    for sid, found in sign_in_findings(sign_ins).items():
-        if sid in recent:
-            for f in {x.flag for x in found}:
-                counts[f] += 1
-    return dict(counts)

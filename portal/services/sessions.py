@@ -25,7 +25,7 @@ from ..models import (
     utcnow,
 )
 from ..models.types import column_length, fit, without_control_characters
-from . import geo
+from . import geo, investigation
 from .useragent import describe
 
 # Activity is written at most this often per session, not on every request.
@@ -154,6 +154,7 @@ def _open_session(
     token_id: str | None = None,
     idp_sid: str | None = None,
 ) -> UserSession:
+    earlier = _sign_ins_before(user, now)  # before the new row exists, so no flush takes it
     session = UserSession(
         id=uuid.uuid4(),
         user_id=user.id,
@@ -172,12 +173,33 @@ def _open_session(
         latitude=where.latitude,
         longitude=where.longitude,
     )
+    session.sign_in_flags = investigation.new_sign_in_flags(session, earlier)
     db.session.add(session)
     user.last_seen_at = now
     user.last_ip = fit(User.last_ip, client.ip_address)
     user.last_country_code = fit(User.last_country_code, where.country_code)
     user.last_city = fit(User.last_city, where.city)
     return session
+
+
+def _sign_ins_before(user: User, now: datetime) -> list:
+    """The user's sign-ins of the flags' lookback before ``now``: what a new one is compared to."""
+    return list(
+        db.session.execute(
+            select(
+                UserSession.id,
+                UserSession.created_at,
+                UserSession.country_code,
+                UserSession.city,
+                UserSession.latitude,
+                UserSession.longitude,
+            ).where(
+                UserSession.user_id == user.id,
+                UserSession.created_at >= now - investigation.NEW_COUNTRY_LOOKBACK,
+                UserSession.created_at <= now,
+            )
+        )
+    )
 
 
 def _key(attribute, value: str | None) -> str | None:

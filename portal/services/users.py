@@ -122,8 +122,8 @@ def search_users(
     """Users whose email, name or subject contains ``query`` (any case), one page of them.
 
     Four queries whatever the page size: the count, the page, the device counts of the page's
-    users (with their devices reported as not them in the flags window), and their recent
-    sign-ins (for the flags).
+    users (with their devices reported as not them in the flags window), and how many of their
+    recent sign-ins raised each flag (stored on each session when it opened).
     """
     now = now or utcnow()
     sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
@@ -163,11 +163,11 @@ def search_users(
     ids = [u.id for u in users]
     since = now - RECENT_FLAG_WINDOW
     device_counts = _device_counts(ids, now, reported_since=since)
-    history = _sign_ins_since(ids, since - investigation.NEW_COUNTRY_LOOKBACK)
+    flagged = _sign_in_flag_counts(ids, since)
     rows = []
     for u in users:
         counts = device_counts.get(u.id, _NO_DEVICES)
-        flags = investigation.recent_flags(history.get(u.id, []), since=since)
+        flags = flagged.get(u.id, {})
         if counts.reported:  # the most telling flag, so it comes first
             flags = {Flag.REPORTED_SUSPICIOUS: counts.reported, **flags}
         rows.append(
@@ -226,27 +226,32 @@ def _device_counts(
     }
 
 
-def _sign_ins_since(user_ids: list[uuid.UUID], since: datetime) -> dict[uuid.UUID, list]:
-    """The page's users' sign-ins since ``since`` (only the columns the flags need)."""
+def _sign_in_flag_counts(
+    user_ids: list[uuid.UUID], since: datetime
+) -> dict[uuid.UUID, dict[Flag, int]]:
+    """Per user, how many sign-ins since ``since`` raised each flag, in one query."""
     if not user_ids:
         return {}
+    bits = investigation.SIGN_IN_FLAG_BITS
     stmt = (
         select(
-            UserSession.id,
             UserSession.user_id,
-            UserSession.created_at,
-            UserSession.country_code,
-            UserSession.city,
-            UserSession.latitude,
-            UserSession.longitude,
+            *(
+                func.count(case((UserSession.sign_in_flags.op("&")(bit) != 0, 1)))
+                for bit in bits.values()
+            ),
         )
-        .where(UserSession.user_id.in_(user_ids), UserSession.created_at >= since)
-        .order_by(UserSession.user_id, UserSession.created_at)
+        .where(
+            UserSession.user_id.in_(user_ids),
+            UserSession.created_at >= since,
+            UserSession.sign_in_flags != 0,
+        )
+        .group_by(UserSession.user_id)
     )
-    grouped: dict[uuid.UUID, list] = defaultdict(list)
-    for row in db.session.execute(stmt):
-        grouped[row.user_id].append(row)
-    return grouped
+    return {
+        uid: {flag: n for flag, n in zip(bits, counts, strict=True) if n}
+        for uid, *counts in db.session.execute(stmt)
+    }
 
 
 # -- one user -------------------------------------------------------------------------------
