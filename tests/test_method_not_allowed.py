@@ -4,6 +4,14 @@ on JSON routes in their family's shape and on pages alike."""
 from __future__ import annotations
 
 import pytest
+from flask.testing import FlaskClient
+
+
+@pytest.fixture
+def client(app):
+    """A plain client: the contract client would hold ``GET /devices/trust`` to the document's
+    ``GET /devices/{id}``, whose id is a UUID and which has no 405 to give."""
+    return FlaskClient(app)
 
 
 def _allowed(response) -> set[str]:
@@ -18,6 +26,10 @@ def _allowed(response) -> set[str]:
         ("GET", "/sessions/revoke-all", {"POST"}),
         ("PUT", "/auth/devices", {"GET"}),
         ("GET", "/v1/auth/devices/revoke-all", {"POST"}),
+        # A fixed word beside an id is its own resource, not an id: only its methods are allowed.
+        ("GET", "/devices/trust", {"POST"}),
+        ("DELETE", "/auth/devices/revoke-all", {"POST"}),
+        ("DELETE", "/devices/users/00000000-0000-0000-0000-000000000000/revoke-all", {"POST"}),
     ],
 )
 def test_json_routes_answer_405_with_allow(client, method, path, allowed):
@@ -26,6 +38,8 @@ def test_json_routes_answer_405_with_allow(client, method, path, allowed):
     assert allowed <= _allowed(response)
     assert method not in _allowed(response)
     assert response.is_json
+    options = client.options(path)
+    assert _allowed(options) == _allowed(response) | {"OPTIONS"}
 
 
 @pytest.mark.parametrize(

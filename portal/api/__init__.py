@@ -12,6 +12,7 @@ import logging
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from ..availability import database_unavailable
 from ..extensions import csrf, db
@@ -86,8 +87,27 @@ from . import (  # noqa: E402, F401
 )
 
 
+class IdSegment(BaseConverter):
+    """A path segment standing for an id: anything but the fixed words beside it.
+
+    ``/devices/trust`` and ``/auth/devices/revoke-all`` are resources of their own, not the
+    device (or session) with id ``trust``: so ``GET /devices/trust`` is a 405 that allows
+    POST (and ``Allow`` lists only the methods a resource has), not a lookup of that id.
+    """
+
+    regex = r"(?!(?:trust|revoke-all)$)[^/]+"
+    part_isolating = True
+
+
 def init_app(app) -> None:
     csrf.exempt(envelope)
     csrf.exempt(token_rows)
-    app.register_blueprint(envelope)
-    app.register_blueprint(token_rows)
+    # The JSON routes' <id> segments (their rules keep the plain <name> spelling) are IdSegment;
+    # rules are compiled as they are added, so the pages' converters stay as they were.
+    default = app.url_map.converters["default"]
+    app.url_map.converters["default"] = IdSegment
+    try:
+        app.register_blueprint(envelope)
+        app.register_blueprint(token_rows)
+    finally:
+        app.url_map.converters["default"] = default

@@ -21,6 +21,7 @@ from flask import current_app, jsonify, request
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from ..authz import public
+from ..services import audit_events
 from . import (
     admin_routes,
     audit_routes,
@@ -359,7 +360,7 @@ _EVENTS_PARAMETERS = [
         "in": "query",
         "required": False,
         "description": "Opaque: pass back what the previous answer's Link header gave.",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": audit_events.CURSOR_PATTERN},
     },
 ]
 _id_param = {"name": "id", "in": "path", "required": True, "schema": _uuid}
@@ -609,7 +610,7 @@ def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
                             "an empty page means no newer settled event yet, poll it later).",
                             "schema": {"type": "string"},
                             "example": "<https://portal.example.com/audit/events?limit=100&"
-                            'cursor=ZXYxOjEwNDI>; rel="next"',
+                            'cursor=c412>; rel="next"',
                         }
                     },
                 )
