@@ -1,6 +1,6 @@
 """Who ended a session, in words true for the reader: the admin pages and the CSV say
 "Revoked by the user" when the user ended it themself and name the admin who revoked it;
-only the person who did it reads "Revoked by you"."""
+only the owner reads "Revoked by you", for what they ended themself."""
 
 from __future__ import annotations
 
@@ -39,14 +39,15 @@ def test_an_admin_page_says_who_revoked_each_session_not_revoked_by_you(app, aut
     page = auth.new_client("viewer").get(f"/admin/users/{bob}").get_data(as_text=True)
     assert "Revoked by you" not in page
     assert _status(page, own).startswith("Revoked by the user")
-    assert _status(page, by_admin).startswith("Revoked by Ada Admin")
+    assert _status(page, by_admin).startswith("Revoked by an admin, Ada Admin")
 
 
-def test_the_admin_who_revoked_a_session_reads_revoked_by_you(app, auth):
+def test_the_admin_who_revoked_a_session_reads_the_same_words_as_anyone(app, auth):
     bob, own, by_admin = _ended_sessions(app, auth)
     page = auth.new_client("admin").get(f"/admin/users/{bob}").get_data(as_text=True)
+    assert "Revoked by you" not in page
     assert _status(page, own).startswith("Revoked by the user")
-    assert _status(page, by_admin).startswith("Revoked by you")
+    assert _status(page, by_admin).startswith("Revoked by an admin, Ada Admin")
 
 
 def test_the_csv_export_says_who_revoked_each_session(app, auth):
@@ -56,4 +57,4 @@ def test_the_csv_export_says_who_revoked_each_session(app, auth):
         r["session_id"]: r for r in csv.DictReader(io.StringIO(response.get_data(as_text=True)))
     }
     assert rows[str(own)]["ended_how"] == "Revoked by the user"
-    assert rows[str(by_admin)]["ended_how"] == "Revoked by Ada Admin"
+    assert rows[str(by_admin)]["ended_how"] == "Revoked by an admin, Ada Admin"

@@ -118,18 +118,18 @@ class UserSession(db.Model):
 
     def ended_how(self, viewer_id: uuid.UUID | None = None) -> str | None:
         """How the session ended, in words true for whoever reads them (``viewer_id``; None for
-        an export): "Revoked by the user", "by Ada Admin", "by an admin", or "by you" only when
-        the reader did it. The name of who ended it shows when the query loaded ``ended_by``."""
+        an export): the owner reads "Revoked by you" for their own revokes, anyone else
+        "Revoked by the user"; an admin's revoke is "Revoked by an admin", with the admin's name
+        for readers other than the owner when the query loaded ``ended_by``."""
         if self.ended_at is None or self.end_reason not in (
             EndReason.REVOKED,
             EndReason.REVOKED_BY_ADMIN,
         ):
             return self.end_label
-        if viewer_id is not None and self.ended_by_id == viewer_id:
-            return "Revoked by you"
+        owner_reads = viewer_id is not None and viewer_id == self.user_id
         if self.end_reason == EndReason.REVOKED:
-            return "Revoked by the user"
+            return "Revoked by you" if owner_reads else "Revoked by the user"
         by = sa_inspect(self).attrs.ended_by.loaded_value
-        if by is not NO_VALUE and by is not None and viewer_id != self.user_id:
-            return f"Revoked by {by.display_name}"
+        if by is not NO_VALUE and by is not None and not owner_reads:
+            return f"Revoked by an admin, {by.display_name}"
         return "Revoked by an admin"
