@@ -13,7 +13,8 @@ from flask_login import current_user
 from ..auth.signin import finish_sign_out, safe_next
 from ..authz import signed_in
 from ..extensions import db
-from ..services import devices, operations
+from ..models import utcnow
+from ..services import devices, operations, sessions
 from . import bp
 from .forms import ActionForm, RenameForm, TrustForm
 
@@ -44,17 +45,36 @@ def _form_errors(form) -> str:
     return " ".join(e for errors in form.errors.values() for e in errors) or "Please try again."
 
 
+def _same_names(rows) -> set[str]:
+    """Names two or more devices share: those cards add a short suffix to tell them apart."""
+    seen: dict[str, int] = {}
+    for r in rows:
+        seen[r.device.name] = seen.get(r.device.name, 0) + 1
+    return {name for name, n in seen.items() if n > 1}
+
+
 @bp.get("/")
 @signed_in
 def my_devices():
-    """My devices (also the home page ``/``): every device, this one first, with active-session
-    counts."""
+    """My devices (also the home page ``/``): the devices signed in now (this one first), then
+    the signed-out ones with when and how each ended; one statement for all of it."""
     current_device_id = current_user.session.device_id
-    rows = devices.list_devices(current_user.user.id, current_device_id=current_device_id)
+    rows = devices.devices_overview(current_user.user.id, current_device_id=current_device_id)
+    signed_out = [r for r in rows if not r.signed_in]
     return render_template(
         "account/devices.html",
         rows=rows,
+        signed_in=[r for r in rows if r.signed_in],
+        signed_out=signed_out,
+        # Open the signed-out list when a device in it ended moments ago (just signed out here).
+        recently_signed_out=any(
+            r.signed_out_at and (utcnow() - r.signed_out_at).total_seconds() < 900
+            for r in signed_out
+        ),
+        same_names=_same_names(rows),
         current_device_id=current_device_id,
+        current_session_id=current_user.session.id,
+        trust_days=current_app.config["DEVICE_TRUST_DAYS"],
         active_total=sum(r.active_sessions for r in rows),
         **_forms(),
     )
@@ -76,11 +96,56 @@ def device(device_id: str):
     )
 
 
-@bp.post("/devices/<device_id>/sign-out")
+def _confirm_device_action(form: ActionForm, device_id: str, action: str):
+    """GET: the page that asks before ``action`` on one of my devices, saying whether it signs
+    out this browser and how many sessions end."""
+    found = devices.get_device(current_user.user.id, device_id)
+    if found is None:
+        abort(404)
+    here = found.id == current_user.session.device_id
+    active = len(devices.active_device_sessions(found))
+    ends = f"{active} active session{'' if active == 1 else 's'} will end"
+    words = {
+        "sign-out": (
+            f"Sign out {found.name}?",
+            "Every session of this device ends.",
+            "Sign out",
+        ),
+        "untrust": (
+            f"Stop trusting {found.name}?",
+            "It is no longer trusted, and it is signed out: it must sign in again to be used.",
+            "Untrust and sign out",
+        ),
+        "remove": (
+            f"Remove {found.name}?",
+            "It disappears from My devices and is signed out. Its sign-ins stay in your history; "
+            "if it signs in again, it comes back as a new device.",
+            "Remove device",
+        ),
+    }
+    title, text, button = words[action]
+    form.next.data = request.args.get("next")
+    return render_template(
+        "account/confirm.html",
+        form=form,
+        title=title,
+        text=text,
+        button=button,
+        device=found,
+        ends=ends,
+        signs_out_here=here,
+        action_url=url_for(f"account.{action.replace('-', '_')}_device", device_id=found.id),
+        back=safe_next(form.next.data),
+    )
+
+
+@bp.route("/devices/<device_id>/sign-out", methods=["GET", "POST"])
 @signed_in
 def sign_out_device(device_id: str):
-    """End every session of one of my devices; on this device, that signs me out."""
+    """End every session of one of my devices; on this device, that signs me out (GET asks)."""
     form = ActionForm()
+    if request.method == "GET":
+        return _confirm_device_action(form, device_id, "sign-out")
     found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
         abort(400)
@@ -111,11 +176,13 @@ def trust_device(device_id: str):
     return _back(form)
 
 
-@bp.post("/devices/<device_id>/untrust")
+@bp.route("/devices/<device_id>/untrust", methods=["GET", "POST"])
 @signed_in
 def untrust_device(device_id: str):
-    """Stop trusting one of my devices; it is signed out and must sign in again."""
+    """Stop trusting one of my devices; it is signed out and must sign in again (GET asks)."""
     form = ActionForm()
+    if request.method == "GET":
+        return _confirm_device_action(form, device_id, "untrust")
     found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
         abort(400)
@@ -173,6 +240,66 @@ def report_device(device_id: str):
     return _back(form)
 
 
+@bp.route("/devices/<device_id>/remove", methods=["GET", "POST"])
+@signed_in
+def remove_device(device_id: str):
+    """Remove one of my devices: hidden from the list, its sessions ended (GET asks first).
+
+    The same operation as ``DELETE /devices/{id}``; on this device it signs me out.
+    """
+    form = ActionForm()
+    if request.method == "GET":
+        return _confirm_device_action(form, device_id, "remove")
+    found = _locked_device_or_404(device_id)
+    if not form.validate_on_submit():
+        abort(400)
+    was_current = found.id == current_user.session.device_id
+    ended = operations.remove_device(current_user.actor, found)
+    if was_current:
+        return _signed_out("This device was removed, and you were signed out.")
+    flash(f"Removed {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/sessions/<session_id>/sign-out", methods=["GET", "POST"])
+@signed_in
+def sign_out_session(session_id: str):
+    """End one session of one of my devices (a device may hold several); ending this
+    browser's own session asks first (GET), since it signs me out."""
+    form = ActionForm()
+    if request.method == "GET":
+        found = sessions.get_session_of_user(current_user.user.id, session_id)
+        if found is None or not found.is_active():
+            abort(404)
+        form.next.data = request.args.get("next")
+        here = found.id == current_user.session.id
+        return render_template(
+            "account/confirm.html",
+            form=form,
+            title="Sign out this session?",
+            text=f"The session that signed in on {found.device.name} "
+            f"{found.created_at:%Y-%m-%d %H:%M} UTC"
+            f"{' from ' + found.location if found.location else ''} ends.",
+            button="Sign out",
+            device=found.device,
+            ends="1 active session will end",
+            signs_out_here=here,
+            action_url=url_for("account.sign_out_session", session_id=found.id),
+            back=safe_next(form.next.data),
+        )
+    found = sessions.lock_session_of_user(current_user.user.id, session_id)
+    if found is None:
+        abort(404)
+    if not form.validate_on_submit():
+        abort(400)
+    was_current = found.id == current_user.session.id
+    operations.revoke_session(current_user.actor, found)
+    if was_current:
+        return _signed_out("You signed out this browser.")
+    flash(f"Signed out one session of {found.device.name}.", "success")
+    return _back(form)
+
+
 @bp.post("/devices/<device_id>/rename")
 @signed_in
 def rename_device(device_id: str):
@@ -201,6 +328,7 @@ def sign_out_others():
     if not form.validate_on_submit():
         return _confirm(
             form,
+            include_current=False,
             title="Sign out all other devices?",
             text="Every other browser, phone and API token signed in to your account will be "
             "signed out at once. This device stays signed in.",
@@ -224,6 +352,7 @@ def sign_out_everywhere():
     if not form.validate_on_submit():
         return _confirm(
             form,
+            include_current=True,
             title="Sign out everywhere?",
             text="Every browser, phone and API token signed in to your account will be signed "
             "out at once, including this one.",
@@ -233,9 +362,29 @@ def sign_out_everywhere():
     return _signed_out("You were signed out everywhere.")
 
 
-def _confirm(form: ActionForm, *, title: str, text: str, button: str):
-    """The confirmation page; a POST that got here had no valid token and changes nothing."""
+def _confirm(form: ActionForm, *, include_current: bool, title: str, text: str, button: str):
+    """The confirmation page of the account-wide sign-outs, listing the devices that will be
+    signed out; a POST that got here had no valid token and changes nothing."""
     status = 400 if request.method == "POST" else 200
+    here = current_user.session.device_id
+    rows = [
+        r
+        for r in devices.devices_overview(current_user.user.id, current_device_id=here)
+        if any(include_current or s.id != current_user.session.id for s in r.active)
+    ]
+    ending = sum(
+        1 for r in rows for s in r.active if include_current or s.id != current_user.session.id
+    )
     return render_template(
-        "account/confirm.html", form=form, title=title, text=text, button=button
+        "account/confirm.html",
+        form=form,
+        title=title,
+        text=text,
+        button=button,
+        devices_ending=rows,
+        current_device_id=here,
+        ends=f"{ending} active session{'' if ending == 1 else 's'} will end",
+        signs_out_here=include_current,
+        action_url=request.path,
+        back=url_for("main.index"),
     ), status

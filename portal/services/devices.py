@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
@@ -57,6 +57,75 @@ def list_devices(
     rows = [DeviceSummary(d, int(n)) for d, n in db.session.execute(_DEVICES_WITH_COUNTS, params)]
     rows.sort(key=lambda r: r.device.id != current_device_id)  # stable: keeps recency order
     return rows
+
+
+@dataclass(frozen=True)
+class DeviceOverview:
+    """A device as My devices shows it: its active sessions (newest first) and, once none is
+    left, its last session, which says when and how it was signed out."""
+
+    device: Device
+    active: list[UserSession]
+    last: UserSession | None
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self.active)
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def signed_out_at(self) -> datetime | None:
+        """When its last session ended (or ran out), for a device with none active."""
+        if self.active or self.last is None:
+            return None
+        return self.last.ended_at or self.last.expires_at
+
+
+_LATEST_SESSION = (
+    select(UserSession.id)
+    .where(UserSession.device_id == Device.id)
+    .order_by(UserSession.created_at.desc())
+    .limit(1)
+    .correlate(Device)
+    .scalar_subquery()
+)
+
+
+def devices_overview(
+    user_id: uuid.UUID,
+    *,
+    current_device_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> list[DeviceOverview]:
+    """A user's devices for My devices, in one statement: each with its active sessions and its
+    latest session; the current device first, then by last activity."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(Device, UserSession)
+        .outerjoin(
+            UserSession,
+            and_(
+                UserSession.device_id == Device.id,
+                or_(UserSession.active_at(now), UserSession.id == _LATEST_SESSION),
+            ),
+        )
+        .where(Device.user_id == user_id, Device.removed_at.is_(None))
+        .order_by(Device.last_seen_at.desc(), Device.id, UserSession.created_at.desc())
+    ).all()
+    grouped: dict[uuid.UUID, tuple[Device, list[UserSession]]] = {}
+    for device, session in rows:
+        entry = grouped.setdefault(device.id, (device, []))
+        if session is not None:
+            entry[1].append(session)
+    overview = [
+        DeviceOverview(d, [s for s in found if s.is_active(now)], found[0] if found else None)
+        for d, found in grouped.values()
+    ]
+    overview.sort(key=lambda r: r.device.id != current_device_id)  # stable: keeps recency
+    return overview
 
 
 def get_device(user_id: uuid.UUID, device_id: str | uuid.UUID) -> Device | None:

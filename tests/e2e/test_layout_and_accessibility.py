@@ -173,6 +173,8 @@ def test_every_page_fits_phone_to_desktop_widths_and_passes_axe(
         "confirm-sign-out-others": url + "/account/sign-out-others",
         "confirm-sign-out-everywhere": url + "/account/sign-out-everywhere",
         "confirm-report": f"{url}/account/devices/{other_device}/report",
+        "confirm-sign-out-here": f"{url}/account/devices/{own[0]}/sign-out",
+        "confirm-remove": f"{url}/account/devices/{other_device}/remove",
         "admin-users": url + "/admin/users",
         "admin-user": traveller_page,
         "admin-confirm-revoke-all": f"{url}/admin/users/{traveller_id}/revoke-all",
