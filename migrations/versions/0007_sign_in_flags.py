@@ -48,7 +48,7 @@ def upgrade():
         sa.column("sign_in_flags", sa.SmallInteger()),
     )
     store_from = datetime.now(UTC) - NEW_COUNTRY_LOOKBACK
-    rows = bind.execution_options(yield_per=BATCH).execute(
+    rows = bind.execute(
         sa.select(
             sessions.c.id,
             sessions.c.user_id,
@@ -60,6 +60,7 @@ def upgrade():
         )
         .where(sessions.c.created_at >= store_from - NEW_COUNTRY_LOOKBACK)
         .order_by(sessions.c.user_id, sessions.c.created_at)
+        .execution_options(yield_per=BATCH)  # this statement's rows only, streamed
     )
     update = (
         sa.update(sessions)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from flask import Response, jsonify
+from flask import Response, current_app
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema
 
 from .. import models
@@ -42,9 +42,11 @@ class _Answers:
         return self.model_dump(mode="json", by_alias=True)
 
     def answer(self, status: int = 200) -> Response:
-        response = jsonify(self.body())
-        response.status_code = status
-        return response
+        """The body serialised by Pydantic itself (in Rust), not dumped to Python and then
+        encoded again by Flask: half the cost of a list of devices."""
+        return current_app.response_class(
+            self.model_dump_json(by_alias=True), status=status, mimetype="application/json"
+        )
 
 
 class Shape(_Answers, BaseModel):
