@@ -8,4 +8,8 @@ from . import views  # noqa: E402,F401
 
 
 def init_app(app) -> None:
+    from .audit_words import action_words, detail_sentence
+
+    app.jinja_env.filters["action_words"] = action_words
+    app.jinja_env.filters["detail_sentence"] = detail_sentence
     app.register_blueprint(bp)

@@ -1,0 +1,71 @@
+"""The audit log in words a person reads: action names and a short sentence for each event's
+detail. Only the page uses these; the CSV export keeps the raw codes and JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACTION_WORDS = {
+    "sign_in": "Signed in",
+    "sign_out": "Signed out",
+    "reauth_required": "Must give password again",
+    "reauthenticated": "Gave password again",
+    "reauth_failed": "Password check failed",
+    "idp_logout": "Signed out at the identity provider",
+    "reported_suspicious": "Reported a device as not them",
+    "view_user_devices": "Looked at a user's devices",
+    "revoke_session": "Ended a session",
+    "revoke_device": "Signed out a device",
+    "revoke_all_sessions": "Signed out everywhere",
+    "trust_device": "Trusted a device",
+    "untrust_device": "Stopped trusting a device",
+    "rename_device": "Renamed a device",
+    "remove_device": "Removed a device",
+    "extend_session": "Extended a session",
+    "grant_permission": "Granted a permission",
+    "revoke_permission": "Took away a permission",
+    "export_csv": "Exported a CSV file",
+    "personal_token_created": "Made a personal API token",
+    "personal_token_new_address": "Used a personal API token from a new address",
+    "personal_token_revoked": "Revoked a personal API token",
+}
+
+_VIA = {"page": "on the portal's pages", "api": "through the API", "cli": "from the command line"}
+
+
+def action_words(action: str) -> str:
+    """ "Signed out a device" for ``revoke_device``; an unknown code in plain words."""
+    return ACTION_WORDS.get(action) or action.replace("_", " ").capitalize()
+
+
+def _count(n: Any, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def detail_sentence(detail: dict[str, Any] | None) -> str:
+    """The event's detail as a short sentence; keys without words stay ``key=value``."""
+    detail = dict(detail or {})
+    parts: list[str] = []
+    if "old_name" in detail or "new_name" in detail:
+        parts.append(f"“{detail.pop('old_name', '')}” → “{detail.pop('new_name', '')}”")
+    for key in ("sessions_ended", "ended"):
+        if key in detail:
+            parts.append(f"{_count(detail.pop(key), 'session')} ended")
+    if "kept_current" in detail:
+        parts.append("their own session kept" if detail.pop("kept_current") else "theirs too")
+    if "trust_level" in detail:
+        parts.append(f"{str(detail.pop('trust_level')).title()} trust")
+    if "trust_expires_at" in detail:
+        parts.append(f"until {str(detail.pop('trust_expires_at'))[:16].replace('T', ' ')} UTC")
+    if "permission" in detail:
+        parts.append(f"permission {detail.pop('permission')}")
+    if "export" in detail:
+        parts.append(f"{str(detail.pop('export')).replace('_', ' ')}")
+        filters = detail.pop("filters", None)
+        if filters:
+            parts.append("filtered by " + ", ".join(f"{k} {v}" for k, v in filters.items() if v))
+    if "via" in detail:
+        via = detail.pop("via")
+        parts.append(_VIA.get(via, f"via {via}"))
+    parts.extend(f"{k}={v}" for k, v in detail.items())
+    return "; ".join(p for p in parts if p)
