@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -33,3 +35,51 @@ def test_demo_data_loads_once_with_a_realistic_mix(app):
             select(func.count()).where(UserSession.ended_at.is_(None))
         ).scalar_one()
         assert ended > 0 and active > 0
+
+
+def _load(app):
+    result = app.test_cli_runner().invoke(
+        args=["portal", "demo-data", "--issuer", "http://127.0.0.1:9400"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_demo_history_is_consistent_with_itself(app):
+    _load(app)
+    with app.app_context():
+        for device in db.session.execute(select(Device)).scalars():
+            sessions = sorted(device.sessions, key=lambda s: s.created_at)
+            assert sessions, device.name
+            # First seen at its first sign-in, last active at its last use, at its last address.
+            assert device.first_seen_at == sessions[0].created_at
+            assert device.last_seen_at == max(s.last_used_at for s in sessions)
+            assert device.ip_address == sessions[-1].ip_address
+            for earlier, later in pairwise(sessions):
+                assert earlier.ended_at is None or earlier.ended_at <= later.created_at
+            for s in sessions:
+                assert s.created_at <= s.last_used_at
+                assert s.ended_at is None or s.created_at < s.ended_at
+        for user in db.session.execute(select(User)).scalars():
+            first = db.session.execute(
+                select(func.min(UserSession.created_at)).where(UserSession.user_id == user.id)
+            ).scalar_one()
+            assert user.created_at == first
+
+
+def test_only_the_traveller_has_sign_ins_to_investigate(app):
+    from portal.services import users
+    from portal.services.investigation import Flag
+
+    _load(app)
+    with app.app_context():
+        flagged = {}
+        for user in db.session.execute(select(User)).scalars():
+            history = users.user_history(user)
+            found = [f for fs in history.session_findings.values() for f in fs]
+            if found:
+                flagged[user.subject] = found
+        assert set(flagged) == {"traveller"}
+        [travel] = [f for f in flagged["traveller"] if f.flag is Flag.IMPOSSIBLE_TRAVEL]
+        [new_country] = [f for f in flagged["traveller"] if f.flag is Flag.NEW_COUNTRY]
+        assert travel.reason.startswith("London, GB → Linköping, SE")
+        assert "SE" in new_country.reason

@@ -39,10 +39,15 @@ class UTCDateTime(TypeDecorator):
 def place_name(
     city: str | None, country_code: str | None, country: str | None = None
 ) -> str | None:
-    """ "City, CC", or the country alone: how pages, exports and token rows name a place."""
+    """ "City, CC", or the country alone by its name: how pages, exports and token rows name a
+    place (a code alone, as a user's last place keeps it, is named like a session's country)."""
     if city and country_code:
         return f"{city}, {country_code}"
-    return country or country_code
+    if country_code:
+        from .countries import COUNTRY_NAMES
+
+        return COUNTRY_NAMES.get(country_code.upper()) or country or country_code
+    return country
 
 
 # Control characters (C0, DEL, C1): PostgreSQL refuses NUL in text, and none of them belongs in
