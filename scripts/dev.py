@@ -31,7 +31,10 @@ def main() -> None:
 
         app = create_app()
         print(f"\n  Device Portal: http://127.0.0.1:{PORT}  (IdP: http://127.0.0.1:{IDP_PORT})")
-        print("  Sign in by typing the subject 'admin' (demo admin) or 'employee'.\n")
+        print("  Sign in by typing the subject 'admin' (demo admin) or 'employee'.")
+        print(f"  Then make an API token at http://127.0.0.1:{PORT}/account/tokens and call")
+        print(f'  curl -H "Authorization: Bearer dpt_..." http://127.0.0.1:{PORT}/devices')
+        print(f"  (the API's documentation: http://127.0.0.1:{PORT}/api/docs)\n")
         app.run(host="127.0.0.1", port=PORT, debug=False, use_reloader=False)
 
 
