@@ -271,3 +271,22 @@ def test_a_personal_tokens_request_reads_it_in_one_statement(app, client, auth):
         assert client.get("/devices", headers=bearer(secret)).status_code == 200
     # The token with its session, user, device and grants in one row; then the devices.
     assert len(statements) == 2
+
+
+def test_a_revoke_through_one_instance_is_refused_by_another_at_once(app, app_config, client, auth):
+    """Nothing about a personal token is cached: a second instance (another worker or host on
+    the same database) refuses it on the very next request after the first revoked it."""
+    from portal import create_app
+
+    secret = make_token(auth.new_client("alice"), scopes=("devices:read", "devices:write"))
+    other = create_app(app_config)
+    other_client = other.test_client()
+    assert other_client.get("/devices", headers=bearer(secret)).status_code == 200
+    row = _token_row(app)
+    assert (
+        client.post(f"/sessions/{row.session_id}/revoke", headers=bearer(secret)).status_code == 200
+    )
+    assert other_client.get("/devices", headers=bearer(secret)).status_code == 401
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
