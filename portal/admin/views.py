@@ -31,7 +31,7 @@ from ..models.types import without_control_characters
 from ..services import audit, audit_log, devices, operations, sessions, users
 from ..services.investigation import FLAG_LABELS
 from ..timefmt import iso_z
-from . import bp
+from . import bp, timeline
 from .csv_export import csv_response
 
 
@@ -99,6 +99,8 @@ def user_detail(user_id: str):
         "admin/user.html",
         target=target,
         history=history,
+        timeline=timeline.sign_in_timeline(history),
+        places=timeline.places(history),
         permissions=users.permission_sources(target, current_app.config["GROUP_PERMISSIONS"]),
         flag_labels=FLAG_LABELS,
         can_manage=current_user.can(MANAGE_USER_DEVICES),

@@ -80,6 +80,17 @@ def _place(s: SignInLike) -> str:
     return s.country_code or "unknown place"
 
 
+def _duration(gap: timedelta) -> str:
+    """ "40 min", "3 h 5 min", "2 days 4 h": how long between two sign-ins, in words."""
+    minutes = max(1, round(gap.total_seconds() / 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes and not days else []
+    return " ".join(parts)
+
+
 def travel_speed_kmh(earlier: SignInLike, later: SignInLike) -> tuple[float, float] | None:
     """(distance km, speed km/h) between two located sign-ins; None if either has no position."""
     if None in (earlier.latitude, earlier.longitude, later.latitude, later.longitude):
@@ -122,7 +133,12 @@ def sign_in_findings(sign_ins: Iterable[SignInLike]) -> dict[uuid.UUID, list[Fin
             measured = travel_speed_kmh(previous_located, s)
             if measured and measured[1] > MAX_TRAVEL_SPEED_KMH:
                 km, speed = measured
-                pace = "at the same moment" if speed == float("inf") else f"≈ {speed:,.0f} km/h"
+                gap = s.created_at - previous_located.created_at
+                pace = (
+                    "at the same moment"
+                    if speed == float("inf")
+                    else f"in {_duration(gap)} (≈ {speed:,.0f} km/h)"
+                )
                 findings.setdefault(s.id, []).append(
                     Finding(
                         Flag.IMPOSSIBLE_TRAVEL,
