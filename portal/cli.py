@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import OperationalError
 
 from .extensions import db
 
@@ -159,6 +160,20 @@ def prune_command(batch_size: int) -> None:
     now = utcnow()
     policy = SessionPolicy.from_config(config)
     cutoff = retention.history_cutoff(now, config["HISTORY_DAYS"])
+    try:
+        _prune(policy, now, cutoff, batch_size)
+    except OperationalError as exc:  # a lock held past PORTAL_DATABASE_LOCK_TIMEOUT, an outage
+        db.session.rollback()
+        raise click.ClickException(
+            "the database is busy or unavailable; this batch changed nothing, the ones before "
+            f"it are kept: run the prune again ({exc.orig})"
+        ) from None
+
+
+def _prune(policy, now, cutoff, batch_size: int) -> None:
+    from .services import retention
+
+    config = current_app.config
 
     expired = 0
     while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import datetime, timedelta
 
@@ -219,9 +220,10 @@ def test_history_days_defaults_to_180(idp, database_url):
 
 def test_prune_leaves_a_session_a_request_holds_and_does_not_wait_for_it(app, app_config):
     """PostgreSQL: a row another transaction has locked (a request ending or touching that
-    session right now) is skipped, not waited for; the next run ends it."""
+    session right now) is skipped, not waited for; the next run ends it. SQLite has one
+    writer at a time: see the next test."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+        return _prune_while_another_connection_writes(app, app_config)
     now = utcnow()
     with app.app_context():
         carol = make_user("carol")
@@ -250,3 +252,28 @@ def test_prune_leaves_a_session_a_request_holds_and_does_not_wait_for_it(app, ap
         with pruner.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def _prune_while_another_connection_writes(app, app_config) -> None:
+    """SQLite: while another connection holds the one write lock, the prune waits at most
+    PORTAL_DATABASE_LOCK_TIMEOUT, then stops with a clear message (no traceback) and changes
+    nothing; the next run does the work."""
+    now = utcnow()
+    with app.app_context():
+        carol = make_user("carol")
+        stale, _ = _session(carol, created=now - timedelta(days=1))
+        db.session.commit()
+    runner = app.test_cli_runner()
+    holder = sqlite3.connect(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        result = runner.invoke(args=["portal", "prune"])
+        assert result.exit_code == 1, result.output
+        assert "database is busy" in result.output and "Traceback" not in result.output
+        assert _rows(app)[stale].ended_at is None
+    finally:
+        holder.rollback()
+        holder.close()
+    again = runner.invoke(args=["portal", "prune"])
+    assert "ended 1 expired sessions" in again.output
+    assert _rows(app)[stale].end_reason == EndReason.EXPIRED.value
