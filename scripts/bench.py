@@ -215,7 +215,6 @@ class Generator:
 
     def __init__(self, spec: DatasetSpec, now: datetime) -> None:
         from portal.services import geo
-        from portal.services.demo import IPS, USER_AGENTS
         from portal.services.useragent import describe
 
         self.spec = spec
@@ -225,7 +224,7 @@ class Generator:
             self.now = self.now.replace(tzinfo=None)
         self.far = self.ts(self.now + timedelta(days=3650))
         self.agents = []
-        for ua in USER_AGENTS:
+        for ua in bench_user_agents():
             d = describe(ua)
             self.agents.append(
                 (
@@ -241,7 +240,7 @@ class Generator:
                 )
             )
         self.places = []
-        for ip in IPS:
+        for ip in bench_addresses():
             w = geo.locate(ip, str(GEOIP))
             self.places.append((ip, w.country_code, w.country, w.city, w.latitude, w.longitude))
 
@@ -529,6 +528,9 @@ class Loader:
     def begin(self) -> None:
         cur = self.driver.cursor()
         if self.kind == "sqlite":
+            # The portal's engines open SQLite in WAL mode; leaving it needs the file to
+            # ourselves, so the pool's other connections (the schema checks') are closed first.
+            self.engine.dispose()
             for pragma in (
                 "journal_mode = OFF",
                 "synchronous = OFF",
@@ -1227,10 +1229,22 @@ def prepare_callers(app, idp, users: int) -> Callers:
     return Callers(headers, target_id)
 
 
-def bench_user_agent() -> str:
-    from portal.services.demo import USER_AGENTS
+def bench_user_agents() -> list[str]:
+    """The demo data's six browsers, in the order the cached datasets were built with."""
+    from portal.services.demo import ANDROID, FIREFOX, IPAD, IPHONE, MAC, WINDOWS
 
-    return USER_AGENTS[1]
+    return [MAC, WINDOWS, IPHONE, ANDROID, IPAD, FIREFOX]
+
+
+def bench_addresses() -> list[str]:
+    """The demo data's six addresses (they resolve in the GeoIP test database)."""
+    from portal.services.demo import IPS
+
+    return IPS
+
+
+def bench_user_agent() -> str:
+    return bench_user_agents()[1]
 
 
 def check_answer(route: Route, status: int, body: str) -> str | None:
