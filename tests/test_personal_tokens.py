@@ -290,3 +290,20 @@ def test_a_revoke_through_one_instance_is_refused_by_another_at_once(app, app_co
     with other.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_heartbeat_never_brings_a_tokens_expiry_closer(app, client, auth):
+    """A token made for 30 days still lasts 30 days after its session's heartbeat (which
+    slides a browser session by one lifetime, a few hours)."""
+    secret = make_token(auth.new_client("alice"), scopes=("devices:read", "devices:write"))
+    sessions = client.get("/sessions", headers=bearer(secret)).get_json()["sessions"]
+    with app.app_context():
+        row = db.session.get(UserSession, _token_row(app).session_id)
+        before = row.expires_at
+    assert before > utcnow() + timedelta(days=29)
+    for s in sessions:
+        answer = client.post(f"/sessions/{s['id']}/heartbeat", headers=bearer(secret))
+        assert answer.status_code == 200, answer.get_json()
+    with app.app_context():
+        assert db.session.get(UserSession, row.id).expires_at == before
+    assert client.get("/devices", headers=bearer(secret)).status_code == 200

@@ -483,9 +483,12 @@ def lock_session_of_user(
 
 
 def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | None = None):
-    """Slide the expiry forward by one lifetime, never past the absolute cap."""
+    """Slide the expiry forward by one lifetime, never past the absolute cap, and never
+    closer: a token's session already lasting longer (a personal token made for 30 days)
+    keeps its expiry."""
     now = now or utcnow()
-    session.expires_at = min(now + policy.lifetime, session.absolute_expires_at)
+    slid = min(now + policy.lifetime, session.absolute_expires_at)
+    session.expires_at = max(session.expires_at, slid)
     session.last_used_at = now
     db.session.flush()
     return session.expires_at
