@@ -90,3 +90,11 @@ def test_the_audit_log_service_takes_the_last_day_there_is(app):
 
     with app.app_context():
         assert search_events(AuditFilter(until=date.max, since=date.min)).total >= 0
+
+
+def test_a_search_page_past_the_last_shows_the_last_page(app, auth):
+    viewer = auth.new_client("viewer")
+    for page in ("2", "999", str(10**30)):
+        answer = viewer.get(f"/admin/users?q=viewer&page={page}")
+        assert answer.status_code == 200
+        assert "viewer" in answer.get_data(as_text=True)

@@ -22,7 +22,7 @@ from ..models import Device, User, UserSession, search, utcnow
 from ..models.types import place_name, without_control_characters
 from . import investigation
 from .investigation import Finding, Flag
-from .pagination import clamp_page, page_count
+from .pagination import clamp_page, page_count, plausible_page
 from .sessions import parse_id
 
 SORT_COLUMNS = ("name", "email", "active_devices", "last_seen", "location")
@@ -121,44 +121,25 @@ def search_users(
 ) -> UserPage:
     """Users whose email, name or subject contains ``query`` (any case), one page of them.
 
-    Four queries whatever the page size: the count, the page, the device counts of the page's
-    users (with their devices reported as not them in the flags window), and how many of their
-    recent sign-ins raised each flag (stored on each session when it opened).
+    Three queries whatever the page size: the page with the number of matches, the device
+    counts of the page's users (with their devices reported as not them in the flags window),
+    and how many of their recent sign-ins raised each flag (stored on each session when it
+    opened). A page past the last one costs a count and the last page on top.
     """
     now = now or utcnow()
     sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
     direction = direction if direction in ("asc", "desc") else DEFAULT_SORT[1]
     q = (query or "").strip()
     conditions = [_matching(q)] if q else []
-    total = db.session.execute(
-        select(func.count()).select_from(User).where(*conditions)
-    ).scalar_one()
     per_page = max(1, per_page)
-    page = clamp_page(page, total, per_page)
-
-    stmt = select(User).where(*conditions)
-    if sort == "active_devices":
-        counts = (
-            select(
-                UserSession.user_id.label("user_id"),
-                func.count(distinct(UserSession.device_id)).label("n"),
-            )
-            .where(UserSession.active_at(now))
-            .group_by(UserSession.user_id)
-            .subquery()
-        )
-        stmt = stmt.outerjoin(counts, counts.c.user_id == User.id)
-        keys = [func.coalesce(counts.c.n, 0)]
-    else:
-        keys = {
-            "name": [func.lower(User.name)],
-            "email": [User.email],
-            "last_seen": [User.last_seen_at],
-            "location": [User.last_country_code, User.last_city],
-        }[sort]
-    order = [(k.desc() if direction == "desc" else k.asc()).nulls_last() for k in keys]
-    stmt = stmt.order_by(*order, User.id).limit(per_page).offset((page - 1) * per_page)
-    users = list(db.session.execute(stmt).scalars())
+    page = plausible_page(page)
+    users, total = _page_of_users(conditions, sort, direction, page, per_page, now)
+    if not users and page > 1:  # past the last page (a stale link): show the last one
+        total = db.session.execute(
+            select(func.count()).select_from(User).where(*conditions)
+        ).scalar_one()
+        page = clamp_page(page, total, per_page)
+        users, total = _page_of_users(conditions, sort, direction, page, per_page, now)
 
     ids = [u.id for u in users]
     since = now - RECENT_FLAG_WINDOW
@@ -180,6 +161,37 @@ def search_users(
             )
         )
     return UserPage(rows, total, page, per_page, sort, direction)
+
+
+def _page_of_users(
+    conditions: list, sort: str, direction: str, page: int, per_page: int, now: datetime
+) -> tuple[list[User], int]:
+    """One page of the matching users and how many match in all, in one statement (the
+    count is a window over the matches, so the matches are found once, not twice)."""
+    stmt = select(User, func.count().over()).where(*conditions)
+    if sort == "active_devices":
+        counts = (
+            select(
+                UserSession.user_id.label("user_id"),
+                func.count(distinct(UserSession.device_id)).label("n"),
+            )
+            .where(UserSession.active_at(now))
+            .group_by(UserSession.user_id)
+            .subquery()
+        )
+        stmt = stmt.outerjoin(counts, counts.c.user_id == User.id)
+        keys = [func.coalesce(counts.c.n, 0)]
+    else:
+        keys = {
+            "name": [func.lower(User.name)],
+            "email": [User.email],
+            "last_seen": [User.last_seen_at],
+            "location": [User.last_country_code, User.last_city],
+        }[sort]
+    order = [(k.desc() if direction == "desc" else k.asc()).nulls_last() for k in keys]
+    stmt = stmt.order_by(*order, User.id).limit(per_page).offset((page - 1) * per_page)
+    rows = db.session.execute(stmt).all()
+    return [user for user, _ in rows], (rows[0][1] if rows else 0)
 
 
 @dataclass(frozen=True)
