@@ -83,3 +83,15 @@ def test_only_the_traveller_has_sign_ins_to_investigate(app):
         [new_country] = [f for f in flagged["traveller"] if f.flag is Flag.NEW_COUNTRY]
         assert travel.reason.startswith("London, GB → Linköping, SE")
         assert "SE" in new_country.reason
+
+
+def test_in_the_users_list_only_the_traveller_is_flagged(app, auth):
+    _load(app)
+    page = auth.new_client("viewer").get("/admin/users").get_data(as_text=True)
+    flagged = {
+        row.split("</a>", 1)[0].rsplit(">", 1)[1]
+        for row in page.split("<tr data-user-id=")[1:]
+        if "data-flag=" in row
+    }
+    # (The viewer's own browser, new and untrusted, is flagged too: it is not demo data.)
+    assert flagged - {"Vic Viewer"} == {"Tess Traveller"}

@@ -3,8 +3,9 @@
 The history is made oldest-first, as it would have happened: each device is first seen at its
 first sign-in and last active at its last one, ended sessions end after they began and before
 the next, and the devices' addresses are those of their latest sign-ins. Everyone signs in from
-one country, except Tess Traveller: the one user with something to investigate (a sign-in
-from Linköping 40 minutes after one in London: a new country, and impossible travel).
+one country on trusted devices, except Tess Traveller: the one user with something to
+investigate (an untrusted phone signing in from Linköping 40 minutes after her laptop's London
+sign-in: a new country, and impossible travel).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ PLANS: dict[str, list[DemoDevice]] = {
         DemoDevice(
             WINDOWS, MILTON, ((_days(27), 9 * H), (_days(9), 8 * H), (_days(0, 2), None)), "HIGH"
         ),
-        DemoDevice(ANDROID, MILTON, ((_days(15), H), (_days(2), None))),
+        DemoDevice(ANDROID, MILTON, ((_days(15), H), (_days(2), None)), "LOW"),
         DemoDevice(FIREFOX, MILTON, ((_days(22), 4 * H),)),
     ],
     "helpdesk": [
@@ -108,7 +109,10 @@ PLANS: dict[str, list[DemoDevice]] = {
     ],
     "contractor": [
         DemoDevice(
-            WINDOWS, CHANGCHUN, ((_days(21), 6 * H), (_days(6), 6 * H), (_days(0, 1), None))
+            WINDOWS,
+            CHANGCHUN,
+            ((_days(21), 6 * H), (_days(6), 6 * H), (_days(0, 1), None)),
+            "MEDIUM",
         ),
         DemoDevice(ANDROID, CHANGCHUN, ((_days(13), H), (_days(4), 2 * H))),
     ],
