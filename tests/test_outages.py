@@ -36,6 +36,31 @@ SECURITY_HEADERS = (
 
 
 @contextmanager
+def _held(url: str, *, sqlite_pragmas: tuple[str, ...] = (), pg_lock: str):
+    """Another connection takes a lock (SQLite: ``BEGIN EXCLUSIVE`` after ``sqlite_pragmas``;
+    PostgreSQL: the ``LOCK TABLE`` statement ``pg_lock``) and holds it until the block ends."""
+    if url.startswith("sqlite"):
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        for pragma in sqlite_pragmas:
+            holder.execute(pragma)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    engine = create_engine(url)
+    with engine.connect() as holder:
+        holder.exec_driver_sql(pg_lock)
+        try:
+            yield
+        finally:
+            holder.rollback()
+    engine.dispose()
+
+
+@contextmanager
 def database_locked(app, url: str):
     """Another connection holds the whole database until the block ends."""
     if url.startswith("sqlite"):
@@ -47,25 +72,13 @@ def database_locked(app, url: str):
         for engine in [o for o in gc.get_objects() if isinstance(o, Engine)]:
             if str(engine.url) == url:
                 engine.dispose()
-        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # in WAL mode, readers are kept out too
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        return
-    engine = create_engine(url)
-    with engine.connect() as holder:
-        holder.exec_driver_sql(
-            "LOCK TABLE users, devices, sessions, grants, audit_events IN ACCESS EXCLUSIVE MODE"
-        )
-        try:
-            yield
-        finally:
-            holder.rollback()
-    engine.dispose()
+    with _held(
+        url,
+        sqlite_pragmas=("PRAGMA locking_mode=EXCLUSIVE",),  # in WAL mode, readers kept out too
+        pg_lock="LOCK TABLE users, devices, sessions, grants, audit_events "
+        "IN ACCESS EXCLUSIVE MODE",
+    ):
+        yield
 
 
 def _timed(call):
@@ -279,27 +292,10 @@ def test_a_database_locked_in_the_middle_of_a_change_answers_503_and_changes_not
     assert client.get("/sessions", headers=headers).status_code == 200
 
 
-@contextmanager
 def writes_locked(url: str):
     """Another connection holds the write lock (SQLite) or locks the tables against every
     change but not against reading (PostgreSQL's EXCLUSIVE mode) until the block ends."""
-    if url.startswith("sqlite"):
-        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        return
-    engine = create_engine(url)
-    with engine.connect() as holder:
-        holder.exec_driver_sql("LOCK TABLE users, devices, sessions IN EXCLUSIVE MODE")
-        try:
-            yield
-        finally:
-            holder.rollback()
-    engine.dispose()
+    return _held(url, pg_lock="LOCK TABLE users, devices, sessions IN EXCLUSIVE MODE")
 
 
 def test_a_page_that_only_reads_does_not_wait_for_another_connections_writes(auth, database_url):
