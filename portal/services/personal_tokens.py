@@ -23,7 +23,6 @@ from ..extensions import db
 from ..models import Device, Grant, LoginMethod, PersonalToken, User, UserSession, utcnow
 from ..models.types import fit
 from . import geo, sessions
-from .useragent import describe
 
 PREFIX = "dpt_"
 SCOPES = ("devices:read", "devices:write", "audit:read")
@@ -183,20 +182,10 @@ def note_use(
 def _describe_device(
     session: UserSession, client: sessions.ClientInfo, geoip_database: str | None, now: datetime
 ) -> None:
-    """The token's device and session as the client using it now describes them."""
-    device = session.device
+    """The token's device and session as the client using it now describes them (the device
+    as every sign-in refreshes one)."""
     where = geo.locate(client.ip_address, geoip_database)
-    info = describe(fit(Device.user_agent, client.user_agent))
-    device.user_agent = fit(Device.user_agent, client.user_agent)
-    device.os_name = fit(Device.os_name, info.os_name)
-    device.os_version = fit(Device.os_version, info.os_version)
-    device.browser = fit(Device.browser, info.browser)
-    device.browser_version = fit(Device.browser_version, info.browser_version)
-    device.app_version = fit(Device.app_version, info.app_version)
-    device.ip_address = fit(Device.ip_address, client.ip_address)
-    device.country_code = fit(Device.country_code, where.country_code)
-    device.country, device.city = fit(Device.country, where.country), fit(Device.city, where.city)
-    device.last_seen_at = now
+    sessions.refresh_device(session.device, client, where, now)
     session.ip_address = fit(UserSession.ip_address, client.ip_address)
     session.country_code = fit(UserSession.country_code, where.country_code)
     session.country = fit(UserSession.country, where.country)

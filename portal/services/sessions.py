@@ -67,7 +67,7 @@ def fingerprint_of(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _refresh_device(device: Device, client: ClientInfo, where: geo.Location, now: datetime):
+def refresh_device(device: Device, client: ClientInfo, where: geo.Location, now: datetime):
     """Bring a device's description up to date with what this request says.
 
     Every value comes from the request (its User-Agent, its address), so each is fitted to
@@ -245,7 +245,7 @@ def record_sign_in(
             device_secret, fingerprint = new_device_secret()
         device = _make_device(user, fingerprint, kind="browser")
     where = geo.locate(client.ip_address, geoip_database)
-    _refresh_device(device, client, where, now)
+    refresh_device(device, client, where, now)
     session = _open_session(
         user, device, client, where, policy, now, LoginMethod.OIDC, idp_sid=idp_sid
     )
@@ -535,7 +535,7 @@ def bearer_session(
             device = _live(known) or _make_device(user, fingerprint, kind="api_client")
             if not device.name:
                 device.name = fit(Device.name, f"API client {client_id}")
-            _refresh_device(device, client, where, now)
+            refresh_device(device, client, where, now)
             session = _open_session(
                 user,
                 device,
