@@ -277,3 +277,26 @@ def _prune_while_another_connection_writes(app, app_config) -> None:
     again = runner.invoke(args=["portal", "prune"])
     assert "ended 1 expired sessions" in again.output
     assert _rows(app)[stale].end_reason == EndReason.EXPIRED.value
+
+
+def test_a_personal_token_whose_session_is_pruned_goes_with_it(app):
+    from portal.models import PersonalToken
+    from portal.services import personal_tokens
+
+    now = utcnow()
+    with app.app_context():
+        dora = make_user("dora")
+        old, _ = personal_tokens.create(
+            dora, name="old", scopes=["devices:read"], days=1, now=now - timedelta(days=400)
+        )
+        kept, _ = personal_tokens.create(dora, name="kept", scopes=["devices:read"], days=30)
+        db.session.flush()
+        old.session.ended_at = now - timedelta(days=399)
+        old.session.end_reason = EndReason.EXPIRED.value
+        db.session.commit()
+        old_id, kept_id = old.id, kept.id
+    result = app.test_cli_runner().invoke(args=["portal", "prune"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        left = set(db.session.execute(select(PersonalToken.id)).scalars())
+    assert left == {kept_id} and old_id not in left
