@@ -5,6 +5,8 @@ from __future__ import annotations
 import requests
 from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def test_make_a_token_use_it_and_revoke_it(browser, live_server):
@@ -32,7 +34,10 @@ def test_make_a_token_use_it_and_revoke_it(browser, live_server):
     assert secret not in browser.page_source  # shown once only
     row.find_element(By.CSS_SELECTOR, "[data-revoke]").click()
     browser.find_element(By.ID, "confirm").click()
-    assert "Revoked the token laptop script" in browser.find_element(By.TAG_NAME, "main").text
+    # The click returns before the next page arrives: wait for it, not for the confirm page.
+    WebDriverWait(browser, 10).until(
+        EC.text_to_be_present_in_element((By.TAG_NAME, "main"), "Revoked the token laptop script")
+    )
 
     replay = requests.get(live_server.url + "/devices", headers=headers, timeout=10)
     assert replay.status_code == 401
