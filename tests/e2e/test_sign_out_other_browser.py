@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.e2e
 
@@ -20,6 +22,9 @@ def test_signing_out_the_other_browser_sends_it_to_the_sign_in_page(browser_fact
     [other] = first.find_elements(By.CSS_SELECTOR, "#devices .device-card:not(.current)")
     other.find_element(By.CSS_SELECTOR, "button[data-action=sign-out]").click()
 
+    WebDriverWait(first, 10).until(
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash.success"), "Signed out")
+    )
     flash = first.find_element(By.CSS_SELECTOR, ".flash.success").text
     assert flash.startswith("Signed out") and "1 session ended" in flash
     assert first.find_element(By.ID, "devices")  # the first browser is still signed in
@@ -40,10 +45,16 @@ def test_sign_out_everywhere_confirms_without_javascript_and_signs_out_both(
 
     first.get(live_server.url + "/")
     first.find_element(By.ID, "sign-out-everywhere").click()
-    assert "Sign out everywhere?" in first.find_element(By.TAG_NAME, "h1").text
+    # A click returns before the next page arrives: wait for that page, not the one it left.
+    arrived = WebDriverWait(first, 10).until
+    arrived(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Sign out everywhere?"))
     first.find_element(By.ID, "confirm").click()
 
-    assert "You were signed out everywhere." in first.find_element(By.CSS_SELECTOR, ".flash").text
+    arrived(
+        EC.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, ".flash"), "You were signed out everywhere."
+        )
+    )
     assert first.find_element(By.ID, "hero-sign-in")
     second.refresh()
     assert second.find_element(By.ID, "hero-sign-in")
