@@ -815,6 +815,13 @@ def sqlite_run_copy(spec: DatasetSpec, rebuild: bool) -> RunDatabase:
     cleanup()
     t0 = time.perf_counter()
     subprocess.run(["cp", "--reflink=auto", str(base), str(run)], check=True)
+    # On disk before serving: otherwise the portal's first checkpoint flushes the whole
+    # fresh copy (gigabytes) and stalls every worker for seconds in the middle of a route.
+    fd = os.open(run, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     copy_seconds = time.perf_counter() - t0
     return RunDatabase(f"sqlite:///{run}", spec, meta, cleanup, copy_seconds=copy_seconds)
 

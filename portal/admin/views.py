@@ -93,9 +93,8 @@ def user_search():
 def user_detail(user_id: str):
     """One user's profile, permissions, devices and every session, with investigation flags."""
     target = _target_or_404(user_id)
-    operations.view_user_devices(current_user.actor, target)
     history = users.user_history(target)
-    return render_template(
+    page = render_template(
         "admin/user.html",
         target=target,
         history=history,
@@ -106,6 +105,10 @@ def user_detail(user_id: str):
         can_manage=current_user.can(MANAGE_USER_DEVICES),
         current_session_id=current_user.session.id if current_user.session else None,
     )
+    # Audited last: the event is written with the commit, so the database's write lock
+    # (SQLite has one) is held for that insert, not for reading and rendering the page.
+    operations.view_user_devices(current_user.actor, target)
+    return page
 
 
 CSV_HEADER = [
