@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,22 @@ def _refuse_large_bodies() -> None:
     here, one byte past the limit at most, and kept for the view to read. The error handlers
     answer in the route's shape: JSON for the API families, a friendly page elsewhere.
     """
+    environ = request.environ
+    if not environ.get("CONTENT_LENGTH") and not environ.get("HTTP_TRANSFER_ENCODING"):
+        return  # no body: most requests, checked without parsing any header
     limit = current_app.config["MAX_BODY_BYTES"]
-    too_large = RequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
-    if request.content_length is not None:
-        if request.content_length > limit:
-            raise too_large
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise _too_large(limit)
     elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         request.max_content_length = limit + 1
         if len(request.get_data(cache=True)) > limit:
-            raise too_large
+            raise _too_large(limit)
+
+
+def _too_large(limit: int) -> RequestEntityTooLarge:
+    return RequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
 
 
 class _JSONProvider(DefaultJSONProvider):
@@ -107,7 +114,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _request_id():
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        g.request_id = request.headers.get("X-Request-Id") or os.urandom(8).hex()
 
     # Built once; every answer carries them (error pages and JSON too).
     security_headers = {
@@ -128,13 +135,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["SESSION_COOKIE_SECURE"]:  # served over HTTPS: browsers must keep to it
         security_headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
 
+    always = list(security_headers.items())
+
     @app.after_request
     def _security_headers(response):
-        for name, value in security_headers.items():
-            response.headers.setdefault(name, value)
-        if request.endpoint and not request.endpoint.startswith("static"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        response.headers["X-Request-Id"] = g.get("request_id", "")
+        """Every security header the view did not set itself, in one pass over the headers
+        (per-header ``setdefault`` scanned them once for each; /livez is mostly this)."""
+        headers = response.headers
+        present = {name.lower() for name, _ in headers.items()}
+        missing = [(name, value) for name, value in always if name.lower() not in present]
+        if (
+            "cache-control" not in present
+            and request.endpoint
+            and not request.endpoint.startswith("static")
+        ):
+            missing.append(("Cache-Control", "no-store"))
+        request_id = g.get("request_id", "")
+        if "x-request-id" in present:
+            headers["X-Request-Id"] = request_id
+        else:
+            missing.append(("X-Request-Id", request_id))
+        headers.extend(missing)
         return response
 
     if not app.debug and not app.testing:
