@@ -152,16 +152,8 @@ def prune_command(batch_size: int) -> None:
     Safe from cron on any instance while the portal serves: one short transaction per batch.
     The audit log, devices and users are kept.
     """
-    from .models import utcnow
-    from .services import retention
-    from .services.sessions import SessionPolicy
-
-    config = current_app.config
-    now = utcnow()
-    policy = SessionPolicy.from_config(config)
-    cutoff = retention.history_cutoff(now, config["HISTORY_DAYS"])
     try:
-        _prune(policy, now, cutoff, batch_size)
+        _prune(batch_size)
     except OperationalError as exc:  # a lock held past PORTAL_DATABASE_LOCK_TIMEOUT, an outage
         db.session.rollback()
         raise click.ClickException(
@@ -170,10 +162,15 @@ def prune_command(batch_size: int) -> None:
         ) from None
 
 
-def _prune(policy, now, cutoff, batch_size: int) -> None:
+def _prune(batch_size: int) -> None:
+    from .models import utcnow
     from .services import retention
+    from .services.sessions import SessionPolicy
 
     config = current_app.config
+    now = utcnow()
+    policy = SessionPolicy.from_config(config)
+    cutoff = retention.history_cutoff(now, config["HISTORY_DAYS"])
 
     expired = 0
     while True:
