@@ -30,7 +30,7 @@ def _json_object() -> dict:
 
 
 def _locked_device(principal, device_id: str):
-    found = devices.lock_device(principal.user.id, device_id)
+    found = devices.lock_device(principal.user_id, device_id)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
     return found
@@ -41,8 +41,8 @@ def _locked_device(principal, device_id: str):
 @bearer("devices:read")
 def list_devices(principal):
     """The caller's devices, the one this token came from first."""
-    current = principal.session.device_id if principal.session else None
-    rows = devices.list_devices(principal.user.id, current_device_id=current)
+    current = principal.device_id
+    rows = devices.list_devices(principal.user_id, current_device_id=current)
     return shapes.DeviceList(devices=[shapes.Device.of(r.device) for r in rows]).answer()
 
 
@@ -51,7 +51,7 @@ def list_devices(principal):
 @bearer("devices:read")
 def get_device(principal, id: str):
     """One of the caller's devices with its active sessions (the pages show the login history)."""
-    found = devices.get_device(principal.user.id, id)
+    found = devices.get_device(principal.user_id, id)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
     detail = shapes.DeviceDetail.of(found, devices.active_device_sessions(found))
@@ -68,7 +68,7 @@ def trust_device(principal):
         wanted = shapes.TrustRequest.from_body(_json_object())
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    found = devices.get_device_by_fingerprint(principal.user.id, wanted.fingerprint)
+    found = devices.get_device_by_fingerprint(principal.user_id, wanted.fingerprint)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
     found = _locked_device(principal, found.id)
@@ -105,7 +105,7 @@ def remove_device(principal, id: str):
 @bearer("devices:read")
 def list_sessions(principal):
     """The caller's active sessions, newest first."""
-    rows = sessions.active_sessions(principal.user.id)
+    rows = sessions.active_sessions(principal.user_id)
     return shapes.SessionList(sessions=[shapes.Session.of(s) for s in rows]).answer()
 
 
@@ -114,7 +114,7 @@ def list_sessions(principal):
 @bearer("devices:write")
 def revoke_session(principal, session_id: str):
     """End one of the caller's active sessions (this token's own too, if asked)."""
-    found = sessions.lock_session_of_user(principal.user.id, session_id)
+    found = sessions.lock_session_of_user(principal.user_id, session_id)
     if found is None:
         raise ApiError(404, "Session not found")
     operations.revoke_session(principal.actor, found)
@@ -135,7 +135,7 @@ def revoke_all_sessions(principal):
 @bearer("devices:write")
 def heartbeat(principal, session_id: str):
     """Slide an active session's expiry forward, never past its absolute cap."""
-    found = sessions.lock_session_of_user(principal.user.id, session_id)
+    found = sessions.lock_session_of_user(principal.user_id, session_id)
     if found is None:
         raise ApiError(404, "Session not found or expired")
     expires = operations.extend_session(principal.actor, found, session_policy())

@@ -22,7 +22,7 @@ from .errors import ApiError, failure
 @bearer("devices:read")
 def list_my_devices(principal):
     """The caller's active sessions, in the same row shape as ``GET /devices/users/{userId}``."""
-    return shapes.TokenRowList.of(sessions.active_sessions(principal.user.id)).answer()
+    return shapes.TokenRowList.of(sessions.active_sessions(principal.user_id)).answer()
 
 
 @token_rows.delete("/v1/auth/devices/<id>")
@@ -34,7 +34,7 @@ def revoke_my_device(principal, id: str):
     sid = parse_id(id)
     if sid is None:
         raise ApiError(400, "Device id must be a UUID", code="invalid_id")
-    found = sessions.lock_session_of_user(principal.user.id, sid)
+    found = sessions.lock_session_of_user(principal.user_id, sid)
     if found is None:
         raise ApiError(404, "Device not found")
     operations.revoke_session(principal.actor, found)

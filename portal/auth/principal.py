@@ -8,44 +8,74 @@ token's first session, a known user's refreshed profile) is committed with the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
 
-from ..models import User, UserSession
+from ..extensions import db
+from ..models import User, UserSession, utcnow
 from ..redis import redis_client
 from ..services import identity, operations, sessions
 from ..services.sessions import ClientInfo, SessionPolicy
 from .token_cache import TokenCache, VerifiedToken
 
 
-@dataclass
 class Principal:
     """The caller: a user, the session they act through, and what they may do.
 
     Flask-Login keeps ``get_id()`` (the session id) in the browser's cookie, so ending the
-    session row signs that browser out on its next request.
+    session row signs that browser out on its next request. A principal resolved from a plain
+    row (``cached_bearer_principal``) carries ids only and loads its user and session models
+    when something asks for them: a read route never does.
     """
-
-    user: User
-    session: UserSession | None
-    permissions: frozenset[str]
-    method: str  # "browser" or "bearer"
-    scopes: frozenset[str] = field(default_factory=frozenset)
-    ip_address: str | None = None
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
+    def __init__(
+        self,
+        user: User | uuid.UUID,
+        session: UserSession | uuid.UUID | None,
+        permissions: frozenset[str],
+        method: str,  # "browser" or "bearer"
+        scopes: frozenset[str] = frozenset(),
+        ip_address: str | None = None,
+        device_id: uuid.UUID | None = None,
+        name: str | None = None,
+    ):
+        self._user = user if isinstance(user, User) else None
+        self.user_id: uuid.UUID = user.id if isinstance(user, User) else user
+        self._session = session if isinstance(session, UserSession) else None
+        self.session_id = session.id if isinstance(session, UserSession) else session
+        self.device_id = session.device_id if isinstance(session, UserSession) else device_id
+        self.permissions = permissions
+        self.method = method
+        self.scopes = scopes
+        self.ip_address = ip_address
+        # What the audit log calls the caller (email, else subject).
+        self.name = (user.email or user.subject) if isinstance(user, User) else name
+
+    @property
+    def user(self) -> User:
+        if self._user is None:
+            self._user = db.session.get(User, self.user_id)
+        return self._user
+
+    @property
+    def session(self) -> UserSession | None:
+        if self._session is None and self.session_id is not None:
+            self._session = db.session.get(UserSession, self.session_id)
+        return self._session
+
     def get_id(self) -> str | None:
-        return str(self.session.id) if self.session else None
+        return str(self.session_id) if self.session_id else None
 
     @property
     def id(self):
-        return self.user.id
+        return self.user_id
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -58,7 +88,7 @@ class Principal:
     def actor(self) -> operations.Actor:
         """The caller as the operations see it: page for browsers, api for tokens."""
         via = "page" if self.method == "browser" else "api"
-        return operations.Actor(self.user, self.session, self.ip_address, via=via)
+        return operations.Actor(None, None, self.ip_address, via=via, caller=self)
 
 
 def session_policy() -> SessionPolicy:
@@ -127,11 +157,27 @@ def cached_bearer_principal(raw: str) -> Principal | None:
     seen = token_cache().get(raw)
     if seen is None:
         return None
-    found = sessions.load_session(session_id=seen.session_id)
-    if found is None:
+    standing = sessions.session_standing(seen.session_id)
+    if standing is None:
         # The request that opened the token's session failed and rolled it back: start over.
         return None
-    if not sessions.check_and_touch(found[0], session_policy()):
+    policy = session_policy()
+    if standing.quiet(policy, utcnow()):  # nearly every request: nothing to write
+        permissions = identity.mapped_permissions(
+            standing.groups, current_app.config["GROUP_PERMISSIONS"], standing.grants
+        )
+        return Principal(
+            standing.user_id,
+            standing.session_id,
+            permissions,
+            "bearer",
+            seen.scopes,
+            request.remote_addr,
+            device_id=standing.device_id,
+            name=standing.user_name,
+        )
+    found = sessions.load_session(session_id=seen.session_id)
+    if found is None or not sessions.check_and_touch(found[0], policy):
         raise TokenRefused("The access token has been revoked")
     return _principal(found[0], found[1], "bearer", seen.scopes)
 

@@ -45,6 +45,7 @@ def record(
     action: str,
     *,
     actor: User | None,
+    actor_id: uuid.UUID | None = None,
     target_user: User | uuid.UUID | None = None,
     device_id: uuid.UUID | None = None,
     session_id: uuid.UUID | None = None,
@@ -56,11 +57,12 @@ def record(
     """Append one audit event; the caller's transaction commits it with the change it records.
 
     ``channel`` is how the action was asked for (page, api, cli, idp), kept in its own column.
+    The actor is a user model, or only its id (``actor_id``) with its name as the label.
     """
     target_id = target_user.id if isinstance(target_user, User) else target_user
     event = AuditEvent(
         action=action,
-        actor_id=actor.id if actor else None,
+        actor_id=actor.id if actor else actor_id,
         actor_label=fit(
             AuditEvent.actor_label, actor_label or (actor.email or actor.subject if actor else None)
         ),

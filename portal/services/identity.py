@@ -103,9 +103,15 @@ def permissions_for(
     ``grants`` are the grants' permission names when the caller already read them (the
     principal's one query does); otherwise they are loaded from ``user.grants``.
     """
-    mapped = {p for g in groups for p in group_permissions.get(g, ())}
-    local = grants if grants is not None else (g.permission for g in user.grants)
-    return frozenset(mapped | set(local))
+    local = grants if grants is not None else [g.permission for g in user.grants]
+    return mapped_permissions(groups, group_permissions, local)
+
+
+def mapped_permissions(
+    groups: Iterable[str], group_permissions: Mapping[str, list[str]], grants: Iterable[str]
+) -> frozenset[str]:
+    """Union of the permissions mapped from ``groups`` and the local ``grants``."""
+    return frozenset({p for g in groups for p in group_permissions.get(g, ())}.union(grants))
 
 
 def find_user_by_email(email: str) -> User | None:

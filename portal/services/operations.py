@@ -14,7 +14,6 @@ and what it ``ended``, the trail an investigator reads.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,33 +22,64 @@ from . import audit, devices, identity, personal_tokens, sessions
 from .audit import Actions
 
 
-@dataclass(frozen=True)
 class Actor:
     """Who acts, through which session, from which address, and how.
 
     ``via`` is ``page``, ``api``, ``cli`` or ``idp``; ``label`` names an actor that is not a
-    user (the operating-system account of a CLI run, the identity provider).
+    user (the operating-system account of a CLI run, the identity provider). An actor made
+    from a request's caller (``caller``: anything with ``user_id``, ``name``, ``user`` and
+    ``session``) loads the user and session models only when an operation needs them; the
+    audit event needs only the id and the name.
     """
 
-    user: User | None
-    session: UserSession | None = None
-    ip_address: str | None = None
-    via: str = "page"
-    label: str | None = None
+    def __init__(
+        self,
+        user: User | None,
+        session: UserSession | None = None,
+        ip_address: str | None = None,
+        via: str = "page",
+        label: str | None = None,
+        *,
+        caller: Any = None,
+    ):
+        self._user = user
+        self._session = session
+        self.ip_address = ip_address
+        self.via = via
+        self.label = label
+        self._caller = caller
+
+    @property
+    def user(self) -> User | None:
+        return self._caller.user if self._caller is not None else self._user
+
+    @property
+    def session(self) -> UserSession | None:
+        return self._caller.session if self._caller is not None else self._session
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        if self._caller is not None:
+            return self._caller.user_id
+        return self._user.id if self._user is not None else None
 
     @property
     def session_id(self) -> uuid.UUID | None:
-        return self.session.id if self.session else None
+        if self._caller is not None:
+            return self._caller.session_id
+        return self._session.id if self._session else None
 
     def owns(self, user_id: uuid.UUID) -> bool:
         """Whether ``user_id`` is the actor's own account."""
-        return self.user is not None and self.user.id == user_id
+        return self.user_id is not None and self.user_id == user_id
 
     def record(self, action: str, target_user: User | uuid.UUID | None, **detail: Any) -> None:
+        caller = self._caller
         audit.record(
             action,
-            actor=self.user,
-            actor_label=self.label,
+            actor=self._user if caller is None else None,
+            actor_id=caller.user_id if caller is not None else None,
+            actor_label=self.label or (caller.name if caller is not None else None),
             target_user=target_user,
             ip_address=self.ip_address,
             channel=self.via,
