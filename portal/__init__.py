@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,6 +19,7 @@ from . import redis
 from .extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 
 def _refuse_large_bodies() -> None:
@@ -66,6 +69,19 @@ class Portal(Flask):
 
     json_provider_class = _JSONProvider
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Any, Any] = {}
+
+    def ensure_sync(self, func):
+        """Flask asks of every hook and view, on every request, whether it is a coroutine
+        function (``inspect`` twice, ten hooks a request: a tenth of ``/livez``). The answer
+        never changes, so it is asked once per function."""
+        known = self._sync.get(func)
+        if known is None:
+            known = self._sync[func] = super().ensure_sync(func)
+        return known
+
     def dispatch_request(self):
         try:
             response = super().dispatch_request()
@@ -114,7 +130,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _request_id():
-        g.request_id = request.headers.get("X-Request-Id") or os.urandom(8).hex()
+        """The caller's X-Request-Id when it is a plain token (it goes into logs and back
+        into a header as it is), else a new one."""
+        given = request.environ.get("HTTP_X_REQUEST_ID")
+        g.request_id = given if given and _REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
 
     # Built once; every answer carries them (error pages and JSON too).
     security_headers = {
@@ -135,12 +154,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["SESSION_COOKIE_SECURE"]:  # served over HTTPS: browsers must keep to it
         security_headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
 
-    always = list(security_headers.items())
+    # Checked once here (Werkzeug refuses a bad name or value), then appended as they are.
+    always = list(Headers(security_headers).items())
 
     @app.after_request
     def _security_headers(response):
-        """Every security header the view did not set itself, in one pass over the headers
-        (per-header ``setdefault`` scanned them once for each; /livez is mostly this)."""
+        """Every security header the view did not set itself, in one pass over the headers.
+
+        Appended to the header list directly: ``Headers.extend`` re-validates each constant
+        on every request, and that was most of this hook. The request id is checked when it
+        is read (``_request_id``)."""
         headers = response.headers
         present = {name.lower() for name, _ in headers.items()}
         missing = [(name, value) for name, value in always if name.lower() not in present]
@@ -155,7 +178,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             headers["X-Request-Id"] = request_id
         else:
             missing.append(("X-Request-Id", request_id))
-        headers.extend(missing)
+        headers._list.extend(missing)
         return response
 
     if not app.debug and not app.testing:

@@ -67,6 +67,7 @@ def init_app(app) -> None:
     if client is not None and storage_uri == app.config["REDIS_URL"]:
         options["connection_pool"] = client.connection_pool
     shared = not storage_uri.startswith("portal-memory://")
+    hooks_before = {name: list(funcs.get(None, ())) for name, funcs in _hook_lists(app)}
     limiter = PortalLimiter(
         get_remote_address,  # request.remote_addr, after ProxyFix applied PORTAL_TRUSTED_PROXIES
         app=app,
@@ -84,3 +85,28 @@ def init_app(app) -> None:
     limiter.limit(app.config["RATELIMIT_API"])(envelope)
     limiter.limit(app.config["RATELIMIT_API"])(token_rows)
     limiter.limited_blueprints = frozenset(bp.name for bp in (auth_bp, envelope, token_rows))
+    _only_where_limited(app, limiter, hooks_before)
+
+
+def _hook_lists(app):
+    return (("after", app.after_request_funcs), ("teardown", app.teardown_request_funcs))
+
+
+def _only_where_limited(app, limiter: PortalLimiter, hooks_before: dict) -> None:
+    """Flask-Limiter's after-request (its headers) and teardown hooks run for every request;
+    wrapped here so that they run only for the blueprints that carry limits (the others have
+    nothing to add or release)."""
+    for name, funcs in _hook_lists(app):
+        hooks = funcs.get(None, [])
+        for i, hook in enumerate(hooks):
+            if hook not in hooks_before[name]:
+                hooks[i] = _limited_only(limiter, hook, passes_response=name == "after")
+
+
+def _limited_only(limiter: PortalLimiter, hook, passes_response: bool):
+    def only_where_limited(arg):
+        if request.blueprint in limiter.limited_blueprints:
+            return hook(arg)
+        return arg if passes_response else None
+
+    return only_where_limited

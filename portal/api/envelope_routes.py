@@ -41,9 +41,8 @@ def _locked_device(principal, device_id: str):
 @bearer("devices:read")
 def list_devices(principal):
     """The caller's devices, the one this token came from first."""
-    current = principal.device_id
-    rows = devices.list_devices(principal.user_id, current_device_id=current)
-    return shapes.DeviceList(devices=[shapes.Device.of(r.device) for r in rows]).answer()
+    rows = devices.device_rows(principal.user_id, current_device_id=principal.device_id)
+    return shapes.DeviceList(devices=[shapes.Device.of(r) for r in rows]).answer()
 
 
 @envelope.get("/devices/<id>")

@@ -20,8 +20,10 @@ from uuid import UUID
 
 from flask import Response, current_app
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema
+from sqlalchemy import Row
 
 from .. import models
+from ..models.device import trust_holds
 from ..timefmt import iso_z
 
 # ISO 8601 in UTC with a Z, to the second: 2026-11-25T18:00:00Z.
@@ -90,8 +92,9 @@ class Device(Shape):
     trust_expires_at: Time | None = Field(alias="trustExpiresAt")
 
     @classmethod
-    def of(cls, device: models.Device, **more: Any) -> Device:
-        trusted = device.trusted_now()
+    def of(cls, device: models.Device | Row, **more: Any) -> Device:
+        """From a device model, or a plain row with the device's columns (the hot lists)."""
+        trusted = trust_holds(device.is_trusted, device.trust_expires_at)
         return cls(
             id=device.id,
             device_name=device.name,
@@ -102,7 +105,7 @@ class Device(Shape):
             country=device.country,
             city=device.city,
             is_trusted=trusted,
-            trust_level=device.effective_trust_level(),
+            trust_level=device.trust_level if trusted else "UNKNOWN",
             last_seen=device.last_seen_at,
             created_at=device.first_seen_at,
             trust_expires_at=device.trust_expires_at if trusted else None,

@@ -83,9 +83,7 @@ class Device(db.Model):
 
     def trusted_now(self, now: datetime | None = None) -> bool:
         """Trusted and not past its expiry: expired trust shows and behaves as untrusted."""
-        if not self.is_trusted:
-            return False
-        return self.trust_expires_at is None or self.trust_expires_at > (now or utcnow())
+        return trust_holds(self.is_trusted, self.trust_expires_at, now)
 
     def effective_trust_level(self, now: datetime | None = None) -> str:
         """The trust level, or UNKNOWN once trust has lapsed."""
@@ -95,3 +93,9 @@ class Device(db.Model):
     def location(self) -> str | None:
         """ "City, CC" or the country alone, as the pages and token rows show it."""
         return place_name(self.city, self.country_code, self.country)
+
+
+def trust_holds(is_trusted: bool, expires_at: datetime | None, now: datetime | None = None) -> bool:
+    """Whether trust given (``is_trusted``) until ``expires_at`` holds now; for models and for
+    plain rows alike."""
+    return bool(is_trusted) and (expires_at is None or expires_at > (now or utcnow()))

@@ -59,6 +59,38 @@ def list_devices(
     return rows
 
 
+_d = Device.__table__
+# Core, not the ORM: ``GET /devices`` answers from plain rows, only the columns it sends.
+_DEVICE_ROWS = (
+    select(
+        _d.c.id,
+        _d.c.name,
+        _d.c.device_type,
+        _d.c.os_name,
+        _d.c.os_version,
+        _d.c.browser,
+        _d.c.ip_address,
+        _d.c.country,
+        _d.c.city,
+        _d.c.is_trusted,
+        _d.c.trust_level,
+        _d.c.trust_expires_at,
+        _d.c.last_seen_at,
+        _d.c.first_seen_at,
+    )
+    .where(_d.c.user_id == bindparam("user_id"), _d.c.removed_at.is_(None))
+    .order_by(_d.c.last_seen_at.desc())
+)
+
+
+def device_rows(user_id: uuid.UUID, *, current_device_id: uuid.UUID | None = None) -> list:
+    """A user's devices as plain rows in one statement; the current device first, then the
+    most recently seen."""
+    rows = db.session.connection().execute(_DEVICE_ROWS, {"user_id": user_id}).all()
+    rows.sort(key=lambda r: r.id != current_device_id)  # stable: keeps recency order
+    return rows
+
+
 @dataclass(frozen=True)
 class DeviceOverview:
     """A device as My devices shows it: its active sessions (newest first) and, once none is
