@@ -11,7 +11,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from support.admin_helpers import make_user
+from support.admin_helpers import backdate_latest_event, make_user
 
 from portal.extensions import db
 from portal.models import utcnow
@@ -26,8 +26,8 @@ def admin(app, auth):
         carol = make_user("carol", name="Carol Cruz")
         dave = make_user("dave", name="Dave Diaz")
         for i in range(6):
-            event = audit.record(audit.Actions.VIEW_USER_DEVICES, actor=carol, target_user=dave)
-            event.occurred_at = utcnow() - timedelta(days=i)
+            audit.record(audit.Actions.VIEW_USER_DEVICES, actor=carol, target_user=dave)
+            backdate_latest_event(utcnow() - timedelta(days=i))
         db.session.commit()
     return browser
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from support.admin_helpers import (
     active_session_ids,
     audit_actions,
+    backdate_latest_event,
     csrf_token,
     make_user,
     user_id_of,
@@ -172,14 +173,14 @@ def log(app, auth):
         carol = make_user("carol", name="Carol Cruz")
         dave = make_user("dave", name="Dave Diaz")
         for i in range(120):
-            event = audit.record(
+            audit.record(
                 audit.Actions.REVOKE_SESSION if i % 2 else audit.Actions.VIEW_USER_DEVICES,
                 actor=carol if i % 3 else dave,
                 target_user=dave if i % 3 else carol,
                 ip_address="10.0.0.1",
                 n=i,
             )
-            event.occurred_at = now - timedelta(days=60) + timedelta(hours=12 * i)
+            backdate_latest_event(now - timedelta(days=60) + timedelta(hours=12 * i))
         db.session.commit()
     return admin
 

@@ -178,7 +178,7 @@ def test_unexpected_failure_is_the_documented_500(client, auth, monkeypatch):
         raise RuntimeError("database on fire")
 
     headers = auth.bearer("alice")
-    monkeypatch.setattr(devices, "list_devices", boom)
+    monkeypatch.setattr(devices, "device_rows", boom)
     response = client.get("/devices", headers=headers)
     assert response.status_code == 500
     assert response.get_json() == {"success": False, "error": "Failed to retrieve devices"}

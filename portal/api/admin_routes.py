@@ -20,15 +20,18 @@ from . import shapes, token_rows
 from .auth import bearer
 from .errors import ApiError
 
+INVALID_USER_ID = "Invalid user id format: expected a UUID"
+USER_NOT_FOUND = "User not found"
+
 
 def _user_or_error(user_id: str) -> User:
     """The user named in the path: 400 when the id is not a UUID, 404 when nobody has it."""
     uid = parse_id(user_id)
     if uid is None:
-        raise ApiError(400, "Invalid user id format: expected a UUID")
+        raise ApiError(400, INVALID_USER_ID)
     user = users.get_user(uid)
     if user is None:
-        raise ApiError(404, "User not found")
+        raise ApiError(404, USER_NOT_FOUND)
     return user
 
 
@@ -37,9 +40,13 @@ def _user_or_error(user_id: str) -> User:
 @bearer("devices:read", permission=VIEW_USER_DEVICES)
 def list_user_devices(principal, user_id: str):
     """That user's active sessions as token rows (newest first); the look is audited."""
-    target = _user_or_error(user_id)
-    rows = sessions.active_sessions(target.id)
-    operations.view_user_devices(principal.actor, target)
+    uid = parse_id(user_id)
+    if uid is None:
+        raise ApiError(400, INVALID_USER_ID)
+    if not users.user_exists(uid):
+        raise ApiError(404, USER_NOT_FOUND)
+    rows = sessions.active_sessions(uid)
+    operations.view_user_devices(principal.actor, uid)
     return shapes.TokenRowList.of(rows).answer()
 
 

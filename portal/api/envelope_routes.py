@@ -105,7 +105,7 @@ def remove_device(principal, id: str):
 def list_sessions(principal):
     """The caller's active sessions, newest first."""
     rows = sessions.active_sessions(principal.user_id)
-    return shapes.SessionList(sessions=[shapes.Session.of(s) for s in rows]).answer()
+    return shapes.SessionList(sessions=[shapes.Session.of(s, d) for s, d in rows]).answer()
 
 
 @envelope.post("/sessions/<session_id>/revoke")

@@ -24,6 +24,7 @@ from sqlalchemy import Row
 
 from .. import models
 from ..models.device import trust_holds
+from ..models.types import place_name
 from ..timefmt import iso_z
 
 # ISO 8601 in UTC with a Z, to the second: 2026-11-25T18:00:00Z.
@@ -125,11 +126,12 @@ class DeviceSession(Shape):
     login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
 
     @classmethod
-    def of(cls, session: models.UserSession, **more: Any) -> DeviceSession:
+    def of(cls, session: models.UserSession | Row, **more: Any) -> DeviceSession:
+        """From a session model, or a plain row with the session's columns."""
         return cls(
             id=session.id,
             ip_address=session.ip_address,
-            location=session.location,
+            location=place_name(session.city, session.country_code, session.country),
             started_at=session.created_at,
             last_activity=session.last_used_at,
             expires_at=session.expires_at,
@@ -169,9 +171,9 @@ class Session(Shape):
     login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
 
     @classmethod
-    def of(cls, session: models.UserSession) -> Session:
+    def of(cls, session: models.UserSession | Row, device: models.Device | Row) -> Session:
         facts = {name: value for name, value in DeviceSession.of(session) if name != "id"}
-        return cls(id=session.id, device_name=session.device.name, **facts)
+        return cls(id=session.id, device_name=device.name, **facts)
 
 
 class DeviceList(Shape):
@@ -275,8 +277,8 @@ class TokenRow(Shape):
     expires_at: Time = Field(alias="expiresAt")
 
     @classmethod
-    def of(cls, session: models.UserSession) -> TokenRow:
-        device = session.device
+    def of(cls, session: models.UserSession | Row, device: models.Device | Row) -> TokenRow:
+        """From a session and its device: models, or plain rows with their columns."""
         info = DeviceInfo(
             device_id=device.id,
             device_type=(device.device_type or "DESKTOP").lower(),
@@ -287,7 +289,8 @@ class TokenRow(Shape):
             app_version=device.app_version,
             ip_address=session.ip_address or device.ip_address,
             user_agent=device.user_agent,
-            last_location=session.location or device.location,
+            last_location=place_name(session.city, session.country_code, session.country)
+            or place_name(device.city, device.country_code, device.country),
         )
         return cls(
             id=session.id,
@@ -304,8 +307,9 @@ class TokenRowList(ShapeList):
     root: list[TokenRow]
 
     @classmethod
-    def of(cls, sessions: Iterable[models.UserSession]) -> TokenRowList:
-        return cls([TokenRow.of(s) for s in sessions])
+    def of(cls, rows: Iterable[Any]) -> TokenRowList:
+        """From (session, device) pairs (``services.sessions.active_sessions``)."""
+        return cls([TokenRow.of(session, device) for session, device in rows])
 
 
 class TokenRowErrorDetail(Shape):

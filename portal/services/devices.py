@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
@@ -17,46 +17,6 @@ TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.v
 
 class InvalidDeviceName(ValueError):
     """A device name outside 1-64 printable characters."""
-
-
-@dataclass(frozen=True)
-class DeviceSummary:
-    """A device with the count of its active sessions, for lists."""
-
-    device: Device
-    active_sessions: int
-
-
-# Built once: the hot reads reuse one statement (and its cache key) with new parameters.
-_ACTIVE_PER_DEVICE = (
-    select(UserSession.device_id, func.count().label("n"))
-    .where(
-        UserSession.user_id == bindparam("user_id"),
-        UserSession.ended_at.is_(None),
-        UserSession.expires_at > bindparam("now"),
-    )
-    .group_by(UserSession.device_id)
-    .subquery()
-)
-_DEVICES_WITH_COUNTS = (
-    select(Device, func.coalesce(_ACTIVE_PER_DEVICE.c.n, 0))
-    .outerjoin(_ACTIVE_PER_DEVICE, _ACTIVE_PER_DEVICE.c.device_id == Device.id)
-    .where(Device.user_id == bindparam("user_id"), Device.removed_at.is_(None))
-    .order_by(Device.last_seen_at.desc())
-)
-
-
-def list_devices(
-    user_id: uuid.UUID,
-    *,
-    current_device_id: uuid.UUID | None = None,
-    now: datetime | None = None,
-) -> list[DeviceSummary]:
-    """A user's devices with active-session counts in one query; the current device first."""
-    params = {"user_id": user_id, "now": now or utcnow()}
-    rows = [DeviceSummary(d, int(n)) for d, n in db.session.execute(_DEVICES_WITH_COUNTS, params)]
-    rows.sort(key=lambda r: r.device.id != current_device_id)  # stable: keeps recency order
-    return rows
 
 
 _d = Device.__table__

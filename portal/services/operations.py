@@ -321,9 +321,9 @@ def extend_session(actor: Actor, session: UserSession, policy: sessions.SessionP
 # -- looking, exporting, granting -----------------------------------------------------------------
 
 
-def view_user_devices(actor: Actor, target: User) -> None:
+def view_user_devices(actor: Actor, target: User | uuid.UUID) -> None:
     """Audit an admin looking at someone else's devices (looking at your own is not audited)."""
-    if not actor.owns(target.id):
+    if not actor.owns(target.id if isinstance(target, User) else target):
         actor.record(Actions.VIEW_USER_DEVICES, target, via=actor.via)
 
 

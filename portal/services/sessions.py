@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Bundle, joinedload
 
 from ..extensions import db
 from ..models import (
@@ -477,22 +477,54 @@ def _require_reauth(user_id: uuid.UUID, devices, now: datetime) -> None:
     )
 
 
+_d = Device.__table__
+# Core, not the ORM: the API's session lists answer from plain rows, each a ``session`` and a
+# ``device`` bundle of only the columns the shapes send.
 _ACTIVE_SESSIONS = (
-    select(UserSession)
-    .options(joinedload(UserSession.device))
-    .where(
-        UserSession.user_id == bindparam("user_id"),
-        UserSession.ended_at.is_(None),
-        UserSession.expires_at > bindparam("now"),
+    select(
+        Bundle(
+            "session",
+            _s.c.id,
+            _s.c.ip_address,
+            _s.c.city,
+            _s.c.country_code,
+            _s.c.country,
+            _s.c.created_at,
+            _s.c.last_used_at,
+            _s.c.expires_at,
+            _s.c.login_method,
+        ),
+        Bundle(
+            "device",
+            _d.c.id,
+            _d.c.name,
+            _d.c.device_type,
+            _d.c.model,
+            _d.c.os_name,
+            _d.c.os_version,
+            _d.c.app_version,
+            _d.c.ip_address,
+            _d.c.user_agent,
+            _d.c.city,
+            _d.c.country_code,
+            _d.c.country,
+        ),
     )
-    .order_by(UserSession.created_at.desc())
+    .join(_d, _d.c.id == _s.c.device_id)
+    .where(
+        _s.c.user_id == bindparam("user_id"),
+        _s.c.ended_at.is_(None),
+        _s.c.expires_at > bindparam("now"),
+    )
+    .order_by(_s.c.created_at.desc())
 )
 
 
-def active_sessions(user_id: uuid.UUID, now: datetime | None = None) -> list[UserSession]:
-    """A user's open, unexpired sessions with their devices, newest first (one query)."""
+def active_sessions(user_id: uuid.UUID, now: datetime | None = None) -> list:
+    """A user's open, unexpired sessions, newest first, in one statement: plain rows, each
+    with a ``session`` and its ``device``."""
     params = {"user_id": user_id, "now": now or utcnow()}
-    return list(db.session.execute(_ACTIVE_SESSIONS, params).scalars())
+    return db.session.execute(_ACTIVE_SESSIONS, params).all()
 
 
 def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> UserSession | None:

@@ -12,7 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, distinct, false, func, literal_column, or_, select, table, text
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    distinct,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -267,6 +279,16 @@ def _sign_in_flag_counts(
 
 
 # -- one user -------------------------------------------------------------------------------
+
+
+_USER_EXISTS = select(User.__table__.c.id).where(User.__table__.c.id == bindparam("user_id"))
+
+
+def user_exists(user_id: uuid.UUID) -> bool:
+    """Whether anybody has that id: one indexed read, no model (the API's read routes need
+    no more of the user they name)."""
+    found = db.session.connection().execute(_USER_EXISTS, {"user_id": user_id}).first()
+    return found is not None
 
 
 def get_user(user_id: str | uuid.UUID) -> User | None:

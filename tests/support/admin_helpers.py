@@ -115,3 +115,18 @@ def counting_queries(app):
         yield counter
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def backdate_latest_event(when) -> None:
+    """Move the audit event just recorded to ``when``, for a history spread over days.
+
+    ``audit.record`` inserts at once with the current time; the log's own code never changes
+    a row (the ORM refuses), so this test-only UPDATE goes through Core.
+    """
+    from sqlalchemy import func, select, update
+
+    from portal.extensions import db
+    from portal.models import AuditEvent
+
+    latest = select(func.max(AuditEvent.id)).scalar_subquery()
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == latest).values(occurred_at=when))
