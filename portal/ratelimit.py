@@ -28,10 +28,34 @@ class PortalLimiter(Limiter):
 
     limited_blueprints: frozenset[str] = frozenset()
 
+    def __init__(self, *args, **kwargs):
+        self._resolved: dict[tuple, list] = {}
+        super().__init__(*args, **kwargs)
+
     def _check_request_limit(self, *args, **kwargs):
         if request.blueprint not in self.limited_blueprints:
             return None
         return super()._check_request_limit(*args, **kwargs)
+
+    def _Limiter__filter_limits(self, endpoint, blueprint, callable_name, in_middleware=False):
+        """Which limits apply to an endpoint, worked out once per endpoint (Flask-Limiter
+        resolves them again on every request: a tenth of a cheap JSON request). Only while
+        the storage is up: during an outage the fallback limits are resolved as usual.
+
+        The limits here are all per blueprint, fixed at start-up, and checked once per
+        request (no view carries a limit of its own), so the answer cannot change."""
+        if self._storage_dead:
+            return super()._Limiter__filter_limits(
+                endpoint, blueprint, callable_name, in_middleware
+            )
+        key = (endpoint, blueprint, callable_name, in_middleware)
+        found = self._resolved.get(key)
+        if found is None:
+            found = super()._Limiter__filter_limits(
+                endpoint, blueprint, callable_name, in_middleware
+            )
+            self._resolved[key] = found
+        return found
 
 
 class SweepingMemoryStorage(MemoryStorage):

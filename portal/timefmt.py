@@ -11,7 +11,10 @@ def iso_z(value: datetime | None) -> str | None:
     """``2026-11-25T18:00:00Z``; None stays None."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat, not strftime: a fifth of the cost, and every listed row sends two or three.
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def humanize(value: datetime | None, now: datetime | None = None) -> str:
