@@ -57,14 +57,28 @@ PROBES = frozenset({"/livez", "/healthz", "/readyz"})
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, left alone by the probes: a load balancer's request
-    neither verifies the cookie nor sends it back refreshed (a session is permanent, so every
-    other request does)."""
+    """Flask's signed-cookie session, left alone by the probes and by the bearer-token routes:
+    a load balancer's request or an API call neither verifies the cookie nor sends it back
+    refreshed (a session is permanent, so every other request does). The JSON routes never
+    consult cookies (``api.auth``), so a browser's cookie cannot act there either."""
+
+    def __init__(self):
+        self._serializers: dict = {}
 
     def open_session(self, app, request):
-        if request.path in PROBES:
+        if request.path in PROBES or getattr(
+            app.blueprints.get(request.blueprint or ""), "cookieless", False
+        ):
             return self.null_session_class()
         return super().open_session(app, request)
+
+    def get_signing_serializer(self, app):
+        """Built once per key set, not on every request as Flask does."""
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        found = self._serializers.get(key)
+        if found is None:
+            found = self._serializers[key] = super().get_signing_serializer(app)
+        return found
 
 
 def init_app(app) -> None:
