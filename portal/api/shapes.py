@@ -25,6 +25,7 @@ from sqlalchemy import Row
 from .. import models
 from ..models.device import trust_holds
 from ..models.types import place_name
+from ..services.sessions import DeviceFacts, SessionFacts
 from ..timefmt import iso_z
 
 # ISO 8601 in UTC with a Z, to the second: 2026-11-25T18:00:00Z.
@@ -126,7 +127,7 @@ class DeviceSession(Shape):
     login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
 
     @classmethod
-    def of(cls, session: models.UserSession | Row, **more: Any) -> DeviceSession:
+    def of(cls, session: models.UserSession | SessionFacts, **more: Any) -> DeviceSession:
         """From a session model, or a plain row with the session's columns."""
         return cls(
             id=session.id,
@@ -171,7 +172,7 @@ class Session(Shape):
     login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
 
     @classmethod
-    def of(cls, session: models.UserSession | Row, device: models.Device | Row) -> Session:
+    def of(cls, session: models.UserSession | SessionFacts, device: Any) -> Session:
         facts = {name: value for name, value in DeviceSession.of(session) if name != "id"}
         return cls(id=session.id, device_name=device.name, **facts)
 
@@ -277,7 +278,9 @@ class TokenRow(Shape):
     expires_at: Time = Field(alias="expiresAt")
 
     @classmethod
-    def of(cls, session: models.UserSession | Row, device: models.Device | Row) -> TokenRow:
+    def of(
+        cls, session: models.UserSession | SessionFacts, device: models.Device | DeviceFacts
+    ) -> TokenRow:
         """From a session and its device: models, or plain rows with their columns."""
         info = DeviceInfo(
             device_id=device.id,

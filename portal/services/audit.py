@@ -58,15 +58,16 @@ def record(
 ) -> None:
     """Append one audit event; the caller's transaction commits it with the change it records.
 
-    Inserted at once (an ORM-enabled INSERT, which flushes pending changes first so that the
-    event's users exist), not added to the session: the unit of work cost more than the
-    statement on a route that audits every read.
+    Inserted at once with a Core INSERT (after flushing pending changes, so that the users it
+    names exist), not added to the session: the unit of work cost more than the statement on
+    a route that audits every read.
 
     ``channel`` is how the action was asked for (page, api, cli, idp), kept in its own column.
     The actor is a user model, or only its id (``actor_id``) with its name as the label.
     """
     target_id = target_user.id if isinstance(target_user, User) else target_user
-    db.session.execute(
+    db.session.flush()  # the users and sessions it names exist before it does (nothing if clean)
+    db.session.connection().execute(
         _INSERT,
         {
             "action": action,
@@ -85,4 +86,4 @@ def record(
     )
 
 
-_INSERT = insert(AuditEvent)
+_INSERT = insert(AuditEvent.__table__)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Bundle, joinedload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
@@ -478,38 +479,37 @@ def _require_reauth(user_id: uuid.UUID, devices, now: datetime) -> None:
 
 
 _d = Device.__table__
-# Core, not the ORM: the API's session lists answer from plain rows, each a ``session`` and a
-# ``device`` bundle of only the columns the shapes send.
+# The columns the API's session lists send, of a session and of its device.
+_SESSION_FACTS = (
+    "id",
+    "ip_address",
+    "city",
+    "country_code",
+    "country",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "login_method",
+)
+_DEVICE_FACTS = (
+    "id",
+    "name",
+    "device_type",
+    "model",
+    "os_name",
+    "os_version",
+    "app_version",
+    "ip_address",
+    "user_agent",
+    "city",
+    "country_code",
+    "country",
+)
+SessionFacts = namedtuple("SessionFacts", _SESSION_FACTS)
+DeviceFacts = namedtuple("DeviceFacts", _DEVICE_FACTS)
+# Core, not the ORM: the lists answer from plain rows, only the columns they send.
 _ACTIVE_SESSIONS = (
-    select(
-        Bundle(
-            "session",
-            _s.c.id,
-            _s.c.ip_address,
-            _s.c.city,
-            _s.c.country_code,
-            _s.c.country,
-            _s.c.created_at,
-            _s.c.last_used_at,
-            _s.c.expires_at,
-            _s.c.login_method,
-        ),
-        Bundle(
-            "device",
-            _d.c.id,
-            _d.c.name,
-            _d.c.device_type,
-            _d.c.model,
-            _d.c.os_name,
-            _d.c.os_version,
-            _d.c.app_version,
-            _d.c.ip_address,
-            _d.c.user_agent,
-            _d.c.city,
-            _d.c.country_code,
-            _d.c.country,
-        ),
-    )
+    select(*(_s.c[name] for name in _SESSION_FACTS), *(_d.c[name] for name in _DEVICE_FACTS))
     .join(_d, _d.c.id == _s.c.device_id)
     .where(
         _s.c.user_id == bindparam("user_id"),
@@ -520,11 +520,17 @@ _ACTIVE_SESSIONS = (
 )
 
 
-def active_sessions(user_id: uuid.UUID, now: datetime | None = None) -> list:
-    """A user's open, unexpired sessions, newest first, in one statement: plain rows, each
-    with a ``session`` and its ``device``."""
+def active_sessions(
+    user_id: uuid.UUID, now: datetime | None = None
+) -> list[tuple[SessionFacts, DeviceFacts]]:
+    """A user's open, unexpired sessions, newest first, in one statement: each a session and
+    its device as plain named tuples."""
     params = {"user_id": user_id, "now": now or utcnow()}
-    return db.session.execute(_ACTIVE_SESSIONS, params).all()
+    split = len(_SESSION_FACTS)
+    return [
+        (SessionFacts._make(row[:split]), DeviceFacts._make(row[split:]))
+        for row in db.session.connection().execute(_ACTIVE_SESSIONS, params)
+    ]
 
 
 def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> UserSession | None:
