@@ -20,11 +20,11 @@ from uuid import UUID
 
 from flask import Response, current_app
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema
-from sqlalchemy import Row
 
 from .. import models
 from ..models.device import trust_holds
 from ..models.types import place_name
+from ..services.devices import ListedDevice
 from ..services.sessions import DeviceFacts, SessionFacts
 from ..timefmt import iso_z
 
@@ -94,7 +94,7 @@ class Device(Shape):
     trust_expires_at: Time | None = Field(alias="trustExpiresAt")
 
     @classmethod
-    def of(cls, device: models.Device | Row, **more: Any) -> Device:
+    def of(cls, device: models.Device | ListedDevice, **more: Any) -> Device:
         """From a device model, or a plain row with the device's columns (the hot lists)."""
         trusted = trust_holds(device.is_trusted, device.trust_expires_at)
         return cls(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,33 +21,39 @@ class InvalidDeviceName(ValueError):
 
 
 _d = Device.__table__
-# Core, not the ORM: ``GET /devices`` answers from plain rows, only the columns it sends.
+# The columns ``GET /devices`` sends, as a plain named tuple per device: a SQLAlchemy row's
+# attribute lookup costs ten times a named tuple's, and every listed device reads 14.
+_LISTED = (
+    "id",
+    "name",
+    "device_type",
+    "os_name",
+    "os_version",
+    "browser",
+    "ip_address",
+    "country",
+    "city",
+    "is_trusted",
+    "trust_level",
+    "trust_expires_at",
+    "last_seen_at",
+    "first_seen_at",
+)
+ListedDevice = namedtuple("ListedDevice", _LISTED)
 _DEVICE_ROWS = (
-    select(
-        _d.c.id,
-        _d.c.name,
-        _d.c.device_type,
-        _d.c.os_name,
-        _d.c.os_version,
-        _d.c.browser,
-        _d.c.ip_address,
-        _d.c.country,
-        _d.c.city,
-        _d.c.is_trusted,
-        _d.c.trust_level,
-        _d.c.trust_expires_at,
-        _d.c.last_seen_at,
-        _d.c.first_seen_at,
-    )
+    select(*(_d.c[name] for name in _LISTED))
     .where(_d.c.user_id == bindparam("user_id"), _d.c.removed_at.is_(None))
     .order_by(_d.c.last_seen_at.desc())
 )
 
 
-def device_rows(user_id: uuid.UUID, *, current_device_id: uuid.UUID | None = None) -> list:
-    """A user's devices as plain rows in one statement; the current device first, then the
-    most recently seen."""
-    rows = db.session.connection().execute(_DEVICE_ROWS, {"user_id": user_id}).all()
+def device_rows(
+    user_id: uuid.UUID, *, current_device_id: uuid.UUID | None = None
+) -> list[ListedDevice]:
+    """A user's devices in one Core statement, as plain tuples; the current device first,
+    then the most recently seen."""
+    result = db.session.connection().execute(_DEVICE_ROWS, {"user_id": user_id})
+    rows = [ListedDevice._make(row) for row in result]
     rows.sort(key=lambda r: r.id != current_device_id)  # stable: keeps recency order
     return rows
 
