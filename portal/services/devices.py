@@ -52,8 +52,8 @@ def device_rows(
 ) -> list[ListedDevice]:
     """A user's devices in one Core statement, as plain tuples; the current device first,
     then the most recently seen."""
-    result = db.session.connection().execute(_DEVICE_ROWS, {"user_id": user_id})
-    rows = [ListedDevice._make(row) for row in result]
+    result = db.session.connection().execute(_DEVICE_ROWS, {"user_id": user_id}).all()
+    rows = [ListedDevice._make(row) for row in result]  # all() first: one fetch, not one a row
     rows.sort(key=lambda r: r.id != current_device_id)  # stable: keeps recency order
     return rows
 

@@ -529,7 +529,7 @@ def active_sessions(
     split = len(_SESSION_FACTS)
     return [
         (SessionFacts._make(row[:split]), DeviceFacts._make(row[split:]))
-        for row in db.session.connection().execute(_ACTIVE_SESSIONS, params)
+        for row in db.session.connection().execute(_ACTIVE_SESSIONS, params).all()
     ]
 
 
