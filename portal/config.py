@@ -122,13 +122,12 @@ def _as_seconds(config: dict, key: str) -> None:
 
 def _engine_options(config: dict) -> dict:
     """How long the database may keep a request waiting, so an outage (a locked database, a
-    stopped server) answers 503 in seconds; and a ping before reusing a pooled PostgreSQL
-    connection, so a restarted server is reconnected to without a failed request."""
+    stopped server) answers 503 in seconds. (A pooled PostgreSQL connection that sat idle is
+    pinged before reuse: ``extensions._ping_after_idle``.)"""
     lock, statement = config["DATABASE_LOCK_TIMEOUT"], config["DATABASE_STATEMENT_TIMEOUT"]
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return {"connect_args": {"timeout": lock}}
     return {
-        "pool_pre_ping": True,
         "connect_args": {
             "connect_timeout": DATABASE_CONNECT_TIMEOUT,
             "options": f"-c lock_timeout={int(lock * 1000)} "

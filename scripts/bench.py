@@ -697,7 +697,9 @@ class Cluster:
                     "max_connections = 100\nshared_buffers = 256MB\n"
                     "max_wal_size = 4GB\ncheckpoint_timeout = 30min\n"
                 )
-        options = f"-p {self.port}" + "".join(f" -c {s}" for s in settings)
+        # The socket directory on every start, not only in postgresql.conf: a cluster cached
+        # by a checkout that has since moved would look for its socket there and not start.
+        options = f"-p {self.port} -k {self.root / 'sock'}" + "".join(f" -c {s}" for s in settings)
         self.server._run(
             os.path.join(self.bindir, "pg_ctl"),
             "-D",

@@ -257,7 +257,6 @@ def test_the_database_timeouts_bound_every_wait(tmp_path):
         tmp_path, DATABASE_URL="postgresql://portal@db/portal", DATABASE_LOCK_TIMEOUT="0.5"
     )
     assert pg["SQLALCHEMY_ENGINE_OPTIONS"] == {
-        "pool_pre_ping": True,
         "connect_args": {
             "connect_timeout": 2,
             "options": "-c lock_timeout=500 -c statement_timeout=10000",
