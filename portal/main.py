@@ -3,7 +3,7 @@ load balancers: /livez (alias /healthz) and /readyz."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
@@ -57,20 +57,26 @@ PROBES = frozenset({"/livez", "/healthz", "/readyz"})
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, left alone by the probes and by the bearer-token routes:
-    a load balancer's request or an API call neither verifies the cookie nor sends it back
-    refreshed (a session is permanent, so every other request does). The JSON routes never
-    consult cookies (``api.auth``), so a browser's cookie cannot act there either."""
+    """Flask's signed-cookie session, left alone by the probes and by the bearer-token routes.
+
+    A load balancer's request neither verifies the cookie nor gets it back refreshed (a
+    session is permanent, so every other request does); a JSON route never consults it
+    (``api.auth``) and does not send it back either. The routes are known only after the
+    session is opened, so for them it is the saving that is skipped.
+    """
 
     def __init__(self):
         self._serializers: dict = {}
 
     def open_session(self, app, request):
-        if request.path in PROBES or getattr(
-            app.blueprints.get(request.blueprint or ""), "cookieless", False
-        ):
+        if request.path in PROBES:
             return self.null_session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if getattr(app.blueprints.get(request.blueprint or ""), "cookieless", False):
+            return None
+        return super().save_session(app, session, response)
 
     def get_signing_serializer(self, app):
         """Built once per key set, not on every request as Flask does."""

@@ -57,3 +57,24 @@ def test_hsts_when_cookies_are_secure(app_config):
     for path in ("/", "/devices", "/livez"):
         hsts = app.test_client().get(path).headers["Strict-Transport-Security"]
         assert hsts == "max-age=31536000; includeSubDomains"
+
+
+def test_a_plain_request_id_is_echoed_and_anything_else_is_replaced(client):
+    """The request id goes back into a header and into the logs as it is: a caller's id is kept
+    only when it is a plain token."""
+    kept = client.get("/livez", headers={"X-Request-Id": "trace-42.a/b:c=d"})
+    assert kept.headers["X-Request-Id"] == "trace-42.a/b:c=d"
+    for odd in ("two words", "x" * 129, "<script>", "a\tb"):
+        replaced = client.get("/livez", headers={"X-Request-Id": odd}).headers["X-Request-Id"]
+        assert replaced != odd and len(replaced) == 16 and int(replaced, 16) >= 0
+
+
+def test_the_json_routes_neither_read_nor_set_the_browsers_session_cookie(auth):
+    """A bearer-token route does not use the cookie session: a browser's cookie sent along
+    neither acts there nor comes back refreshed."""
+    browser = auth.new_client("alice")
+    assert browser.get("/").status_code == 200  # a signed-in browser, with its session cookie
+    answer = browser.get("/devices", headers=auth.bearer("alice"))
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers
+    assert browser.get("/devices").status_code == 401  # the cookie alone is no credential

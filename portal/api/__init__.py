@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class ApiBlueprint(Blueprint):
     """JSON routes of one documented family, whose errors take that family's shape."""
 
-    cookieless = True  # bearer tokens only: the browser's session cookie is not even opened
+    cookieless = True  # bearer tokens only: the browser's session cookie is never sent back
 
     def __init__(self, name: str, import_name: str, family: str) -> None:
         super().__init__(name, import_name)
