@@ -130,6 +130,8 @@ def test_user_page_shows_the_flags_with_their_reasons(app, auth):
     page = auth.new_client("viewer").get(f"/admin/users/{user_id}").data.decode()
     assert 'data-flag="impossible_travel"' in page and 'data-flag="new_country"' in page
     assert 'data-flag="trust_expired"' in page
+    card = page.split('class="device-card admin-device"')[1]
+    assert card.count("Trust expired") == 1  # said once, as the finding, not also as a badge
     assert "London, GB → Changchun, CN" in page
     assert "First sign-in from CN in 30 days (seen before: GB)" in page
 
