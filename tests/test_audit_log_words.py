@@ -26,6 +26,7 @@ def test_the_audit_log_names_actions_people_and_details_in_words(app, auth):
     assert alice_link in row and "themself" in row
     assert "→ “Work laptop”" in row
     assert f"#device-{device_id}" in row  # the device, on alice's page
+    assert f'title="Device {device_id}">Work laptop</a>' in row  # by its name, not its id
     look = page.split('data-action="view_user_devices"', 1)[1].split("</tr>", 1)[0]
     assert "Looked at a user&#39;s devices" in look and "Ada Admin" in look and alice_link in look
     assert '<option value="rename_device">Renamed a device</option>' in page

@@ -80,3 +80,35 @@ def test_a_users_devices_for_an_admin_cost_four_statements_however_many_sessions
     # The caller's session (with grants), the target user, their sessions with devices, and
     # the audit event of the look.
     assert few == 4
+
+
+def _record_device_events(app, email: str) -> None:
+    """One audit event naming each of the user's devices."""
+    from sqlalchemy import select
+
+    from portal.models import Device
+    from portal.services import audit
+    from portal.services.identity import find_user_by_email
+
+    with app.app_context():
+        user = find_user_by_email(email)
+        for device in db.session.execute(select(Device).where(Device.user_id == user.id)).scalars():
+            audit.record(
+                audit.Actions.RENAME_DEVICE, actor=user, target_user=user, device_id=device.id
+            )
+        db.session.commit()
+
+
+def test_the_audit_log_names_its_devices_at_no_cost_per_event(app, auth):
+    auth.new_client("alice")
+    admin = auth.new_client("admin")
+    admin.get("/admin/audit")  # warm
+    _add_devices(app, "alice@example.test", 2)
+    _record_device_events(app, "alice@example.test")
+    few = _queries(app, lambda: admin.get("/admin/audit"))
+    _add_devices(app, "alice@example.test", 30)
+    _record_device_events(app, "alice@example.test")
+    many = _queries(app, lambda: admin.get("/admin/audit"))
+    assert many == few
+    # The caller, the count and the page (events with their people and their devices' names).
+    assert few == 3

@@ -5,15 +5,16 @@ Writing lives in ``audit`` (the only way in); nothing here or anywhere changes a
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import aliased, contains_eager
 
 from ..extensions import db
-from ..models import AuditEvent, User
+from ..models import AuditEvent, Device, User
 from ..models.types import without_control_characters
 from .pagination import clamp_page, page_count
 from .sessions import parse_id
@@ -46,6 +47,9 @@ class AuditPage:
     total: int
     page: int
     per_page: int
+    # The devices the page's events name, by id: their names now (a renamed device shows its
+    # new name; a removed one keeps its row and its name).
+    device_names: dict[uuid.UUID, str] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -103,16 +107,16 @@ def search_events(f: AuditFilter, *, page: int = 1, per_page: int = 50) -> Audit
     ).scalar_one()
     per_page = max(1, per_page)
     page = clamp_page(page, total, per_page)
-    events = list(
-        db.session.execute(
-            stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-        .unique()
-        .scalars()
-    )
-    return AuditPage(events, total, page, per_page)
+    rows = db.session.execute(
+        stmt.add_columns(Device.name)
+        .outerjoin(Device, Device.id == AuditEvent.device_id)  # a plain id: no foreign key
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    events = [event for event, _ in rows]
+    names = {event.device_id: name for event, name in rows if name is not None}
+    return AuditPage(events, total, page, per_page, names)
 
 
 def iter_events(f: AuditFilter, batch: int = 500) -> Iterator[AuditEvent]:
