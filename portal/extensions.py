@@ -54,10 +54,10 @@ def _ping_after_idle(dbapi_connection, record, _proxy) -> None:
     restarted server is replaced and no request fails (SQLAlchemy's "pessimistic" disconnect
     handling, with a custom ping).
 
-    ``pool_pre_ping`` pings on every checkout: a fourth round trip on a request that makes
-    three, a fifth of ``GET /devices`` on PostgreSQL. Under load a worker's connection comes
-    back within milliseconds and is not pinged; one idle long enough for the server to have
-    restarted in between is. SQLite connections are files: never pinged.
+    ``pool_pre_ping`` pings on every checkout: one more round trip on every request (besides
+    BEGIN, the statements and COMMIT). Under load a worker's connection comes back within
+    milliseconds and is not pinged; one idle long enough for the server to have restarted in
+    between is. SQLite connections are files: never pinged.
     """
     if isinstance(dbapi_connection, sqlite3.Connection):
         return

@@ -12,6 +12,8 @@ error shape.
 
 from __future__ import annotations
 
+import uuid
+
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..models import User
 from ..services import operations, sessions, users
@@ -20,18 +22,24 @@ from . import shapes, token_rows
 from .auth import bearer
 from .errors import ApiError
 
-INVALID_USER_ID = "Invalid user id format: expected a UUID"
-USER_NOT_FOUND = "User not found"
+
+def _user_id(user_id: str) -> uuid.UUID:
+    """The id in the path; 400 when it is not a UUID."""
+    uid = parse_id(user_id)
+    if uid is None:
+        raise ApiError(400, "Invalid user id format: expected a UUID")
+    return uid
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "User not found")
 
 
 def _user_or_error(user_id: str) -> User:
     """The user named in the path: 400 when the id is not a UUID, 404 when nobody has it."""
-    uid = parse_id(user_id)
-    if uid is None:
-        raise ApiError(400, INVALID_USER_ID)
-    user = users.get_user(uid)
+    user = users.get_user(_user_id(user_id))
     if user is None:
-        raise ApiError(404, USER_NOT_FOUND)
+        raise _not_found()
     return user
 
 
@@ -39,12 +47,11 @@ def _user_or_error(user_id: str) -> User:
 @token_rows.get("/devices/users/<user_id>")
 @bearer("devices:read", permission=VIEW_USER_DEVICES)
 def list_user_devices(principal, user_id: str):
-    """That user's active sessions as token rows (newest first); the look is audited."""
-    uid = parse_id(user_id)
-    if uid is None:
-        raise ApiError(400, INVALID_USER_ID)
+    """That user's active sessions as token rows (newest first); the look is audited. The
+    user is only checked to exist, not loaded: the rows and the audit event need its id."""
+    uid = _user_id(user_id)
     if not users.user_exists(uid):
-        raise ApiError(404, USER_NOT_FOUND)
+        raise _not_found()
     rows = sessions.active_sessions(uid)
     operations.view_user_devices(principal.actor, uid)
     return shapes.TokenRowList.of(rows).answer()

@@ -107,7 +107,7 @@ class Device(Shape):
             country=device.country,
             city=device.city,
             is_trusted=trusted,
-            trust_level=device.trust_level if trusted else "UNKNOWN",
+            trust_level=device.trust_level if trusted else models.TrustLevel.UNKNOWN.value,
             last_seen=device.last_seen_at,
             created_at=device.first_seen_at,
             trust_expires_at=device.trust_expires_at if trusted else None,
