@@ -16,13 +16,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Device, Grant, LoginMethod, PersonalToken, User, UserSession, utcnow
+from ..models import Device, LoginMethod, PersonalToken, User, UserSession, utcnow
 from ..models.types import fit
 from . import geo, sessions
+from .sessions import grant_list, grants_column
 
 PREFIX = "dpt_"
 SCOPES = ("devices:read", "devices:write", "audit:read")
@@ -112,14 +113,9 @@ def create(
     return token, secret
 
 
-_GRANTS = (
-    select(func.aggregate_strings(Grant.permission, ","))
-    .where(Grant.user_id == UserSession.user_id)
-    .scalar_subquery()
-)
 # Built once: a token's request reads its token, session, user, device and grants in one row.
 _TOKEN_BY_HASH = (
-    select(PersonalToken, UserSession, _GRANTS)
+    select(PersonalToken, UserSession, grants_column(UserSession.user_id))
     .join(UserSession, UserSession.id == PersonalToken.session_id)
     # Inner joins: a token whose owner or device is gone (SQLite keeps orphans) is unknown.
     .options(
@@ -149,7 +145,7 @@ def find(secret: str) -> FoundToken | None:
     token, session, grants = row
     if not hmac.compare_digest(token.secret_hash, key):
         return None
-    return FoundToken(token, session, grants.split(",") if grants else [])
+    return FoundToken(token, session, grant_list(grants))
 
 
 def note_use(
