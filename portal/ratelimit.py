@@ -39,7 +39,7 @@ class PortalLimiter(Limiter):
 
     def _Limiter__filter_limits(self, endpoint, blueprint, callable_name, in_middleware=False):
         """Which limits apply to an endpoint, worked out once per endpoint (Flask-Limiter
-        resolves them again on every request: a tenth of a cheap JSON request). Only while
+        resolves them again on every request, walking its exemptions and defaults). Only while
         the storage is up: during an outage the fallback limits are resolved as usual.
 
         The limits here are all per blueprint, fixed at start-up, and checked once per
