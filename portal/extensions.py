@@ -22,20 +22,32 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
+# SQLite's page cache per connection, in KiB (a negative cache_size is KiB, not pages).
+SQLITE_CACHE_KIB = 65536
+
+
 @event.listens_for(Engine, "connect")
-def _sqlite_write_ahead_log(dbapi_connection, _record) -> None:
-    """SQLite in write-ahead-log mode, synced at checkpoints rather than at every commit.
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite in write-ahead-log mode, synced at checkpoints rather than at every commit, with
+    a page cache sized for a database of a hundred thousand users.
 
     In its default rollback-journal mode a writer keeps every reader out and each commit waits
     for the disk twice: the audit event a page writes then queued the other workers' reads
     behind it (a 503 after the lock timeout, under load). In WAL mode readers never wait for
     the writer and a commit costs no fsync; a power cut may lose the last commits, never
-    corrupt the file. The mode is stored in the file; PostgreSQL connections are untouched.
+    corrupt the file. The mode is stored in the file.
+
+    SQLite's default cache is 2 MiB a connection: on a 2 GB database every request read its
+    index and table pages again from the operating system, one system call a page (the user
+    search at 100,003 users: 17 ms in the service, 13 ms with this cache; measured in
+    docs/performance.md). The cache fills only as pages are read, and a pooled connection
+    keeps it between requests. PostgreSQL connections are untouched.
     """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
 

@@ -103,3 +103,20 @@ def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(clean_env)
 def test_without_trusted_proxies_x_forwarded_for_is_ignored(clean_env):
     clean_env.setenv("PORTAL_ENV", "development")
     assert _client_address_seen("81.2.69.142") == "127.0.0.1"
+
+
+def test_a_sqlite_connection_writes_ahead_and_caches_64_mib_of_pages(tmp_path):
+    """WAL keeps readers from waiting on the audit writes; a 2 MiB default cache made every
+    request read its pages from the operating system again on a large database."""
+    from sqlalchemy import text
+
+    from portal.extensions import SQLITE_CACHE_KIB, db
+
+    app = create_app(
+        {"ENV": "testing", "SECRET_KEY": "k", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+    )
+    with app.app_context():
+        connection = db.session.connection()
+        assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert connection.execute(text("PRAGMA cache_size")).scalar_one() == -SQLITE_CACHE_KIB
+        assert SQLITE_CACHE_KIB == 64 * 1024
