@@ -185,3 +185,16 @@ def test_the_page_explains_trust_and_what_to_do_about_a_stranger(alice):
     page = here.get("/").get_data(as_text=True)
     assert 'id="trust-explained"' in page and "untrusting it signs it out" in page
     assert "Don't recognise a device?" in page
+
+
+def test_the_header_names_the_person_by_name_else_by_email(app, auth):
+    browser = auth.new_client("alice")
+    with app.app_context():
+        alice_row = db.session.get(User, user_id(app, "alice"))
+        name, email = alice_row.name, alice_row.email
+    assert name and email
+    assert f'data-testid="signed-in-as">{name}</li>' in browser.get("/").get_data(as_text=True)
+    with app.app_context():
+        db.session.get(User, user_id(app, "alice")).name = None
+        db.session.commit()
+    assert f'data-testid="signed-in-as">{email}</li>' in browser.get("/").get_data(as_text=True)

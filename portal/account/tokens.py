@@ -30,7 +30,7 @@ def _page(form: PersonalTokenForm, *, secret: str | None = None, status: int = 2
     return render_template(
         "account/tokens.html",
         form=form,
-        tokens=personal_tokens.list_tokens(current_user.user.id),
+        tokens=personal_tokens.list_tokens(current_user.user_id),
         secret=secret,
         is_active=personal_tokens.is_active,
         min_days=personal_tokens.MIN_DAYS,
@@ -78,7 +78,7 @@ def revoke_token(token_id: str):
     """Revoke one of my tokens (GET asks, POST does): it answers 401 from the next request."""
     form = ActionForm()
     posted = request.method == "POST"
-    found = personal_tokens.lock_token_of_user(current_user.user.id, token_id)
+    found = personal_tokens.lock_token_of_user(current_user.user_id, token_id)
     if found is None:
         abort(404)
     if not form.validate_on_submit():

@@ -25,7 +25,7 @@ def _forms() -> dict:
 
 
 def _locked_device_or_404(device_id: str):
-    found = devices.lock_device(current_user.user.id, device_id)
+    found = devices.lock_device(current_user.user_id, device_id)
     if found is None:
         abort(404)
     return found
@@ -58,8 +58,8 @@ def _same_names(rows) -> set[str]:
 def my_devices():
     """My devices (also the home page ``/``): the devices signed in now (this one first), then
     the signed-out ones with when and how each ended; one statement for all of it."""
-    current_device_id = current_user.session.device_id
-    rows = devices.devices_overview(current_user.user.id, current_device_id=current_device_id)
+    current_device_id = current_user.device_id
+    rows = devices.devices_overview(current_user.user_id, current_device_id=current_device_id)
     signed_out = [r for r in rows if not r.signed_in]
     return render_template(
         "account/devices.html",
@@ -73,7 +73,7 @@ def my_devices():
         ),
         same_names=_same_names(rows),
         current_device_id=current_device_id,
-        current_session_id=current_user.session.id,
+        current_session_id=current_user.session_id,
         trust_days=current_app.config["DEVICE_TRUST_DAYS"],
         active_total=sum(r.active_sessions for r in rows),
         **_forms(),
@@ -84,14 +84,14 @@ def my_devices():
 @signed_in
 def device(device_id: str):
     """One of my devices with its whole login history; anyone else's is a 404."""
-    found = devices.get_device(current_user.user.id, device_id)
+    found = devices.get_device(current_user.user_id, device_id)
     if found is None:
         abort(404)
     return render_template(
         "account/device.html",
         device=found,
         sessions=devices.device_sessions(found),
-        is_current=found.id == current_user.session.device_id,
+        is_current=found.id == current_user.device_id,
         **_forms(),
     )
 
@@ -99,10 +99,10 @@ def device(device_id: str):
 def _confirm_device_action(form: ActionForm, device_id: str, action: str):
     """GET: the page that asks before ``action`` on one of my devices, saying whether it signs
     out this browser and how many sessions end."""
-    found = devices.get_device(current_user.user.id, device_id)
+    found = devices.get_device(current_user.user_id, device_id)
     if found is None:
         abort(404)
-    here = found.id == current_user.session.device_id
+    here = found.id == current_user.device_id
     active = len(devices.active_device_sessions(found))
     ends = f"{active} active session{'' if active == 1 else 's'} will end"
     words = {
@@ -186,7 +186,7 @@ def untrust_device(device_id: str):
     found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
         abort(400)
-    was_current = found.id == current_user.session.device_id
+    was_current = found.id == current_user.device_id
     operations.untrust_device(current_user.actor, found)
     if was_current:
         return _signed_out("This device is no longer trusted, and you were signed out.")
@@ -208,11 +208,11 @@ def report_device(device_id: str):
     if posted:
         found = _locked_device_or_404(device_id)
     else:
-        found = devices.get_device(current_user.user.id, device_id)
+        found = devices.get_device(current_user.user_id, device_id)
         if found is None:
             abort(404)
         form.next.data = request.args.get("next")
-    if found.id == current_user.session.device_id:
+    if found.id == current_user.device_id:
         db.session.rollback()  # nothing changes; a POST lets go of the device's lock
         flash(
             "You are using this device now, so it cannot be reported as not you. If you think "
@@ -253,7 +253,7 @@ def remove_device(device_id: str):
     found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
         abort(400)
-    was_current = found.id == current_user.session.device_id
+    was_current = found.id == current_user.device_id
     ended = operations.remove_device(current_user.actor, found)
     if was_current:
         return _signed_out("This device was removed, and you were signed out.")
@@ -268,11 +268,11 @@ def sign_out_session(session_id: str):
     browser's own session asks first (GET), since it signs me out."""
     form = ActionForm()
     if request.method == "GET":
-        found = sessions.get_session_of_user(current_user.user.id, session_id)
+        found = sessions.get_session_of_user(current_user.user_id, session_id)
         if found is None or not found.is_active():
             abort(404)
         form.next.data = request.args.get("next")
-        here = found.id == current_user.session.id
+        here = found.id == current_user.session_id
         return render_template(
             "account/confirm.html",
             form=form,
@@ -287,12 +287,12 @@ def sign_out_session(session_id: str):
             action_url=url_for("account.sign_out_session", session_id=found.id),
             back=safe_next(form.next.data),
         )
-    found = sessions.lock_session_of_user(current_user.user.id, session_id)
+    found = sessions.lock_session_of_user(current_user.user_id, session_id)
     if found is None:
         abort(404)
     if not form.validate_on_submit():
         abort(400)
-    was_current = found.id == current_user.session.id
+    was_current = found.id == current_user.session_id
     operations.revoke_session(current_user.actor, found)
     if was_current:
         return _signed_out("You signed out this browser.")
@@ -366,14 +366,14 @@ def _confirm(form: ActionForm, *, include_current: bool, title: str, text: str, 
     """The confirmation page of the account-wide sign-outs, listing the devices that will be
     signed out; a POST that got here had no valid token and changes nothing."""
     status = 400 if request.method == "POST" else 200
-    here = current_user.session.device_id
+    here = current_user.device_id
     rows = [
         r
-        for r in devices.devices_overview(current_user.user.id, current_device_id=here)
-        if any(include_current or s.id != current_user.session.id for s in r.active)
+        for r in devices.devices_overview(current_user.user_id, current_device_id=here)
+        if any(include_current or s.id != current_user.session_id for s in r.active)
     ]
     ending = sum(
-        1 for r in rows for s in r.active if include_current or s.id != current_user.session.id
+        1 for r in rows for s in r.active if include_current or s.id != current_user.session_id
     )
     return render_template(
         "account/confirm.html",

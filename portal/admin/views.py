@@ -103,7 +103,7 @@ def user_detail(user_id: str):
         permissions=users.permission_sources(target, current_app.config["GROUP_PERMISSIONS"]),
         flag_labels=FLAG_LABELS,
         can_manage=current_user.can(MANAGE_USER_DEVICES),
-        current_session_id=current_user.session.id if current_user.session else None,
+        current_session_id=current_user.session_id,
     )
     # Audited last: the event is written with the commit, so the database's write lock
     # (SQLite has one) is held for that insert, not for reading and rendering the page.
@@ -210,7 +210,7 @@ def revoke_session(user_id: str, session_id: str):
             f"“{row.device.name}” ({row.ip_address or 'unknown IP'}, "
             f"{row.location or 'unknown location'})",
             consequence="That browser or token is signed out on its next request.",
-            own=current_user.session is not None and row.id == current_user.session.id,
+            own=row.id == current_user.session_id,
             button="Revoke session",
         )
     operations.revoke_session(current_user.actor, row)
@@ -234,7 +234,7 @@ def revoke_device(user_id: str, device_id: str):
             what=f"every active session of “{device.name}”",
             consequence="Each of them is signed out on its next request; the device must sign "
             "in again to be used.",
-            own=current_user.session is not None and device.id == current_user.session.device_id,
+            own=device.id == current_user.device_id,
             button="Revoke device",
         )
     count, _ = operations.end_device_sessions(current_user.actor, device)
@@ -247,7 +247,7 @@ def revoke_device(user_id: str, device_id: str):
 def revoke_all(user_id: str):
     """End all of the user's sessions (after confirming); your own current one is kept."""
     target = _target_or_404(user_id)
-    is_self = target.id == current_user.user.id
+    is_self = target.id == current_user.user_id
     if request.method == "GET":
         return render_template(
             "admin/confirm.html",

@@ -1,7 +1,9 @@
 """Who is calling: one resolver for the browser's session cookie and for bearer tokens alike.
 
-Both paths load the user, build permissions one way (groups of the user's latest sign-in or
-token, plus local grants), and return a ``Principal`` whose ``actor`` the operations take.
+Both paths read the session's standing with its user's groups and grants as one plain row,
+build permissions one way (groups of the user's latest sign-in or token, plus local grants),
+and return a ``Principal`` whose ``actor`` the operations take. Only a session with something
+to write (its once-a-minute activity stamp, its expiry) is loaded as models.
 Nothing here commits; what the resolver changes (a session's once-a-minute activity stamp, a
 token's first session, a known user's refreshed profile) is committed with the request.
 """
@@ -45,6 +47,7 @@ class Principal:
         ip_address: str | None = None,
         device_id: uuid.UUID | None = None,
         name: str | None = None,
+        display_name: str | None = None,
     ):
         self._user = user if isinstance(user, User) else None
         self.user_id: uuid.UUID = user.id if isinstance(user, User) else user
@@ -57,6 +60,8 @@ class Principal:
         self.ip_address = ip_address
         # What the audit log calls the caller (email, else subject).
         self.name = (user.email or user.subject) if isinstance(user, User) else name
+        # What pages call the caller (``User.display_name``).
+        self.display_name = user.display_name if isinstance(user, User) else display_name
 
     @property
     def user(self) -> User:
@@ -128,10 +133,36 @@ def browser_principal(session_id: str) -> Principal | None:
     """The browser's principal from its session id, in one statement; None when the session is
     over. The session row decides: ended or expired means signed out at once.
     """
+    standing = sessions.session_standing(session_id)
+    if standing is None:
+        return None
+    policy = session_policy()
+    if standing.quiet(policy, utcnow()):  # nearly every request: nothing to write
+        return _standing_principal(standing, "browser")
     found = sessions.load_session(session_id=session_id)
-    if found is None or not sessions.check_and_touch(found[0], session_policy()):
+    if found is None or not sessions.check_and_touch(found[0], policy):
         return None
     return _principal(found[0], found[1], "browser")
+
+
+def _standing_principal(
+    standing: sessions.Standing, method: str, scopes: frozenset[str] = frozenset()
+) -> Principal:
+    """The principal of a session read as a plain row that needs nothing written."""
+    permissions = identity.mapped_permissions(
+        standing.groups, current_app.config["GROUP_PERMISSIONS"], standing.grants
+    )
+    return Principal(
+        standing.user_id,
+        standing.session_id,
+        permissions,
+        method,
+        scopes,
+        request.remote_addr,
+        device_id=standing.device_id,
+        name=standing.user_name,
+        display_name=standing.user_full_name or standing.user_name,
+    )
 
 
 class TokenRefused(Exception):
@@ -163,19 +194,7 @@ def cached_bearer_principal(raw: str) -> Principal | None:
         return None
     policy = session_policy()
     if standing.quiet(policy, utcnow()):  # nearly every request: nothing to write
-        permissions = identity.mapped_permissions(
-            standing.groups, current_app.config["GROUP_PERMISSIONS"], standing.grants
-        )
-        return Principal(
-            standing.user_id,
-            standing.session_id,
-            permissions,
-            "bearer",
-            seen.scopes,
-            request.remote_addr,
-            device_id=standing.device_id,
-            name=standing.user_name,
-        )
+        return _standing_principal(standing, "bearer", seen.scopes)
     found = sessions.load_session(session_id=seen.session_id)
     if found is None or not sessions.check_and_touch(found[0], policy):
         raise TokenRefused("The access token has been revoked")

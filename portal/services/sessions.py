@@ -338,6 +338,7 @@ class Standing:
     expires_at: datetime
     ended_at: datetime | None
     user_name: str  # the user's email, or the subject when there is none (the audit label)
+    user_full_name: str | None  # pages call the user by it, else by ``user_name``
     groups: list[str]
     grants: list[str]
 
@@ -365,6 +366,7 @@ _STANDING = (
         _s.c.expires_at,
         _s.c.ended_at,
         func.coalesce(_u.c.email, _u.c.subject),
+        _u.c.name,
         _u.c.groups,
         grants_column(_s.c.user_id),
     )
