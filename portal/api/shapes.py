@@ -22,8 +22,8 @@ from flask import Response, current_app
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema
 
 from .. import models
-from ..models.device import trust_holds
-from ..models.types import place_name
+from ..models.device import shown_trust_level, trust_holds
+from ..models.types import place_of
 from ..services.devices import ListedDevice
 from ..services.sessions import DeviceFacts, SessionFacts
 from ..timefmt import iso_z
@@ -107,7 +107,7 @@ class Device(Shape):
             country=device.country,
             city=device.city,
             is_trusted=trusted,
-            trust_level=device.trust_level if trusted else models.TrustLevel.UNKNOWN.value,
+            trust_level=shown_trust_level(device.trust_level, trusted),
             last_seen=device.last_seen_at,
             created_at=device.first_seen_at,
             trust_expires_at=device.trust_expires_at if trusted else None,
@@ -132,7 +132,7 @@ class DeviceSession(Shape):
         return cls(
             id=session.id,
             ip_address=session.ip_address,
-            location=place_name(session.city, session.country_code, session.country),
+            location=place_of(session),
             started_at=session.created_at,
             last_activity=session.last_used_at,
             expires_at=session.expires_at,
@@ -292,8 +292,7 @@ class TokenRow(Shape):
             app_version=device.app_version,
             ip_address=session.ip_address or device.ip_address,
             user_agent=device.user_agent,
-            last_location=place_name(session.city, session.country_code, session.country)
-            or place_name(device.city, device.country_code, device.country),
+            last_location=place_of(session) or place_of(device),
         )
         return cls(
             id=session.id,

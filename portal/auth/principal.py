@@ -29,8 +29,9 @@ class Principal:
 
     Flask-Login keeps ``get_id()`` (the session id) in the browser's cookie, so ending the
     session row signs that browser out on its next request. A principal resolved from a plain
-    row (``cached_bearer_principal``) carries ids only and loads its user and session models
-    when something asks for them: a read route never does.
+    row (``_standing_principal``, for browsers and known tokens alike) carries ids and names
+    only, and loads its user and session models when something asks for them: a read route or
+    page never does.
     """
 
     is_authenticated = True
@@ -130,8 +131,9 @@ def principal_for_session(row: UserSession) -> Principal:
 
 
 def browser_principal(session_id: str) -> Principal | None:
-    """The browser's principal from its session id, in one statement; None when the session is
-    over. The session row decides: ended or expired means signed out at once.
+    """The browser's principal from its session id, in one statement (a second loads the
+    session's models once a minute, to stamp its activity); None when the session is over.
+    The session row decides: ended or expired means signed out at once.
     """
     standing = sessions.session_standing(session_id)
     if standing is None:

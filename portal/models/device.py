@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .types import UTCDateTime, place_name, utcnow
+from .types import UTCDateTime, place_of, utcnow
 
 
 class TrustLevel(enum.StrEnum):
@@ -87,12 +87,17 @@ class Device(db.Model):
 
     def effective_trust_level(self, now: datetime | None = None) -> str:
         """The trust level, or UNKNOWN once trust has lapsed."""
-        return self.trust_level if self.trusted_now(now) else TrustLevel.UNKNOWN.value
+        return shown_trust_level(self.trust_level, self.trusted_now(now))
 
     @property
     def location(self) -> str | None:
         """ "City, CC" or the country alone, as the pages and token rows show it."""
-        return place_name(self.city, self.country_code, self.country)
+        return place_of(self)
+
+
+def shown_trust_level(trust_level: str, trusted: bool) -> str:
+    """The level a device shows: its own while trust holds, UNKNOWN once it has lapsed."""
+    return trust_level if trusted else TrustLevel.UNKNOWN.value
 
 
 def trust_holds(is_trusted: bool, expires_at: datetime | None, now: datetime | None = None) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NO_VALUE
 
 from ..extensions import db
-from .types import UTCDateTime, place_name, utcnow
+from .types import UTCDateTime, place_of, utcnow
 
 
 class LoginMethod(enum.StrEnum):
@@ -107,7 +107,7 @@ class UserSession(db.Model):
 
     @property
     def location(self) -> str | None:
-        return place_name(self.city, self.country_code, self.country)
+        return place_of(self)
 
     @property
     def end_label(self) -> str | None:

@@ -50,6 +50,12 @@ def place_name(
     return country
 
 
+def place_of(row) -> str | None:
+    """``place_name`` of anything with ``city``, ``country_code`` and ``country``: a device or
+    session model, or a plain row of their columns."""
+    return place_name(row.city, row.country_code, row.country)
+
+
 # Control characters (C0, DEL, C1): PostgreSQL refuses NUL in text, and none of them belongs in
 # a name, a version or an address.
 _CONTROL_CHARACTERS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])
