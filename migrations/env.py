@@ -104,10 +104,32 @@ def run_migrations_online():
             connection.exec_driver_sql("SET statement_timeout = 0")
             connection.exec_driver_sql("SET lock_timeout = 0")
             connection.commit()  # the settings stay for the session; the migrations begin anew
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A migration that rebuilds a table (copy, drop, rename) would, with enforcement
+            # on, delete the rows that reference it by cascade. SQLite ignores this pragma
+            # inside a transaction, so it is set before the migrations begin.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    _refuse_broken_references(connection)
+        finally:
+            if sqlite:
+                connection.rollback()  # ends anything left open; the pragma needs none
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def _refuse_broken_references(connection):
+    """What enforcement would have refused during the migrations fails them before they commit."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migrations left rows naming missing parents: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -99,3 +99,77 @@ def test_the_sign_in_flags_migration_flags_the_last_30_days_of_history(tmp_path)
                 .all()
             )
     assert flags == [0, 0, 0, 3, 0]
+
+
+def test_upgrading_a_used_sqlite_database_keeps_every_row(tmp_path):
+    """SQLite enforces foreign keys, and some migrations rebuild a table (copy, drop, rename):
+    dropping ``devices`` with enforcement on would delete every session by cascade. The
+    migrations run with enforcement off and check the keys before they commit."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from portal.models import utcnow
+
+    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path}/u.db"})
+    now = utcnow().replace(tzinfo=None, microsecond=0)
+    user, device, session = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with app.app_context():
+        upgrade(revision="0002_sessions_user_created")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, issuer, subject, groups, created_at) "
+                    "VALUES (:id, 'i', 's', '[]', :t)"
+                ),
+                {"id": user.hex, "t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO devices (id, user_id, fingerprint, kind, name, device_type, "
+                    "first_seen_at, last_seen_at, is_trusted, trust_level) VALUES (:id, :u, 'f', "
+                    "'browser', '', 'DESKTOP', :t, :t, 0, 'UNKNOWN')"
+                ),
+                {"id": device.hex, "u": user.hex, "t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, "
+                    "last_used_at, expires_at, absolute_expires_at) "
+                    "VALUES (:id, :u, :d, 'oidc', :t, :t, :t, :t)"
+                ),
+                {"id": session.hex, "u": user.hex, "d": device.hex, "t": now},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            counts = [
+                conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("users", "devices", "sessions")
+            ]
+            enforced = conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+    assert counts == [1, 1, 1]
+    assert enforced == 1, "the pooled connection got its enforcement back"
+
+
+def test_a_row_that_names_a_missing_parent_is_refused(app):
+    """On SQLite as on PostgreSQL: a session of a device that does not exist is never stored."""
+    import uuid
+
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from portal.models import UserSession, utcnow
+
+    now = utcnow()
+    orphan = UserSession.__table__.insert().values(
+        id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        device_id=uuid.uuid4(),
+        login_method="oidc",
+        created_at=now,
+        last_used_at=now,
+        expires_at=now,
+        absolute_expires_at=now,
+    )
+    with app.app_context(), db.engine.connect() as conn, pytest.raises(IntegrityError):
+        conn.execute(orphan)

@@ -20,13 +20,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, bindparam, delete, or_, select, update
 
 from ..extensions import db
-from ..models import EndReason, LoginMethod, PersonalToken, UserSession
+from ..models import EndReason, LoginMethod, UserSession
 from .sessions import SessionPolicy
 
 BATCH_SIZE = 1000
 
 _sessions = UserSession.__table__
-_tokens = PersonalToken.__table__
 
 
 def _held(query: Select) -> Select:
@@ -106,9 +105,8 @@ def delete_ended_sessions(*, before: datetime, limit: int = BATCH_SIZE) -> int:
         ).scalars()
     )
     if ids:
-        # A personal token is its session: it goes with it (PostgreSQL's foreign key would
-        # cascade; SQLite, which the portal runs without foreign-key enforcement, would not).
-        db.session.execute(delete(_tokens).where(_tokens.c.session_id.in_(ids)))
+        # A personal token is its session: its foreign key takes it along (both databases
+        # enforce foreign keys).
         db.session.execute(delete(_sessions).where(_sessions.c.id.in_(ids)))
         db.session.flush()
     return len(ids)
