@@ -34,6 +34,27 @@ def test_migrations_downgrade_to_nothing_and_upgrade_again(tmp_path):
         }
 
 
+def _insert_user_and_device(conn, user, device, now) -> None:
+    """A user with one browser, in the columns every revision since the first has."""
+    from sqlalchemy import text
+
+    conn.execute(
+        text(
+            "INSERT INTO users (id, issuer, subject, groups, created_at) "
+            "VALUES (:id, 'i', 's', '[]', :t)"
+        ),
+        {"id": user.hex, "t": now},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO devices (id, user_id, fingerprint, kind, name, device_type, "
+            "first_seen_at, last_seen_at, is_trusted, trust_level) VALUES (:id, :u, 'f', "
+            "'browser', '', 'DESKTOP', :t, :t, 0, 'UNKNOWN')"
+        ),
+        {"id": device.hex, "u": user.hex, "t": now},
+    )
+
+
 def test_the_sign_in_flags_migration_flags_the_last_30_days_of_history(tmp_path):
     """Sessions opened before the flags were stored get them from the same rule."""
     import uuid
@@ -56,21 +77,7 @@ def test_the_sign_in_flags_migration_flags_the_last_30_days_of_history(tmp_path)
     with app.app_context():
         upgrade(revision="0005_user_search")
         with db.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO users (id, issuer, subject, groups, created_at) "
-                    "VALUES (:id, 'i', 's', '[]', :t)"
-                ),
-                {"id": user.hex, "t": now},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO devices (id, user_id, fingerprint, kind, name, device_type, "
-                    "first_seen_at, last_seen_at, is_trusted, trust_level) VALUES (:id, :u, 'f', "
-                    "'browser', '', 'DESKTOP', :t, :t, 0, 'UNKNOWN')"
-                ),
-                {"id": device.hex, "u": user.hex, "t": now},
-            )
+            _insert_user_and_device(conn, user, device, now)
             for days, code, city, lat, lon in places:
                 at = now - timedelta(days=days)
                 conn.execute(
@@ -117,21 +124,7 @@ def test_upgrading_a_used_sqlite_database_keeps_every_row(tmp_path):
     with app.app_context():
         upgrade(revision="0002_sessions_user_created")
         with db.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO users (id, issuer, subject, groups, created_at) "
-                    "VALUES (:id, 'i', 's', '[]', :t)"
-                ),
-                {"id": user.hex, "t": now},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO devices (id, user_id, fingerprint, kind, name, device_type, "
-                    "first_seen_at, last_seen_at, is_trusted, trust_level) VALUES (:id, :u, 'f', "
-                    "'browser', '', 'DESKTOP', :t, :t, 0, 'UNKNOWN')"
-                ),
-                {"id": device.hex, "u": user.hex, "t": now},
-            )
+            _insert_user_and_device(conn, user, device, now)
             conn.execute(
                 text(
                     "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, "
