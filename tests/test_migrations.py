@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alembic import command as alembic_command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -166,3 +167,43 @@ def test_a_row_that_names_a_missing_parent_is_refused(app):
     )
     with app.app_context(), db.engine.connect() as conn, pytest.raises(IntegrityError):
         conn.execute(orphan)
+
+
+def test_a_migration_that_leaves_broken_references_stops_the_upgrade(tmp_path):
+    """With enforcement off while they run, the migrations check the keys themselves (SQLite's
+    procedure for a table rebuild) and, naming the rows, undo everything they did."""
+    import sqlite3
+    import uuid
+
+    import pytest
+    from sqlalchemy import text
+
+    from portal.models import utcnow
+
+    path = tmp_path / "b.db"
+    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{path}"})
+    now = utcnow().replace(tzinfo=None, microsecond=0).isoformat(" ")
+    with app.app_context():
+        upgrade(revision="0006_personal_tokens")
+        db.engine.dispose()
+        raw = sqlite3.connect(path)  # a plain connection: SQLite's default, no enforcement
+        with raw:
+            raw.execute(
+                "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, "
+                "last_used_at, expires_at, absolute_expires_at) "
+                "VALUES (?, ?, ?, 'oidc', ?, ?, ?, ?)",
+                (uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex, now, now, now, now),
+            )
+        raw.close()
+        # Alembic's own command, not Flask-Migrate's wrapper (which logs the error and exits).
+        config = app.extensions["migrate"].migrate.get_config()
+        with pytest.raises(RuntimeError, match=r"missing parents: \[\('sessions'"):
+            alembic_command.upgrade(config, "head")
+        with db.engine.connect() as conn:
+            enforced = conn.execute(text("PRAGMA foreign_keys")).scalar_one()
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+            columns = [row[1] for row in conn.execute(text("PRAGMA table_info(sessions)"))]
+    # Undone whole: 0007's new column went with its recorded version.
+    assert version == "0006_personal_tokens"
+    assert "sign_in_flags" not in columns
+    assert enforced == 1
