@@ -35,6 +35,14 @@ def test_migrations_downgrade_to_nothing_and_upgrade_again(tmp_path):
         }
 
 
+# A session with only the columns every revision since the first requires (named parameters,
+# which SQLAlchemy's text() and the sqlite3 driver both take).
+_SESSION_ROW = (
+    "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, last_used_at, "
+    "expires_at, absolute_expires_at) VALUES (:id, :u, :d, 'oidc', :t, :t, :t, :t)"
+)
+
+
 def _insert_user_and_device(conn, user, device, now) -> None:
     """A user with one browser, in the columns every revision since the first has."""
     from sqlalchemy import text
@@ -127,12 +135,7 @@ def test_upgrading_a_used_sqlite_database_keeps_every_row(tmp_path):
         with db.engine.begin() as conn:
             _insert_user_and_device(conn, user, device, now)
             conn.execute(
-                text(
-                    "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, "
-                    "last_used_at, expires_at, absolute_expires_at) "
-                    "VALUES (:id, :u, :d, 'oidc', :t, :t, :t, :t)"
-                ),
-                {"id": session.hex, "u": user.hex, "d": device.hex, "t": now},
+                text(_SESSION_ROW), {"id": session.hex, "u": user.hex, "d": device.hex, "t": now}
             )
         upgrade()
         with db.engine.connect() as conn:
@@ -188,12 +191,13 @@ def test_a_migration_that_leaves_broken_references_stops_the_upgrade(tmp_path):
         db.engine.dispose()
         raw = sqlite3.connect(path)  # a plain connection: SQLite's default, no enforcement
         with raw:
-            raw.execute(
-                "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, "
-                "last_used_at, expires_at, absolute_expires_at) "
-                "VALUES (?, ?, ?, 'oidc', ?, ?, ?, ?)",
-                (uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex, now, now, now, now),
-            )
+            orphan = {
+                "id": uuid.uuid4().hex,
+                "u": uuid.uuid4().hex,
+                "d": uuid.uuid4().hex,
+                "t": now,
+            }
+            raw.execute(_SESSION_ROW, orphan)
         raw.close()
         # Alembic's own command, not Flask-Migrate's wrapper (which logs the error and exits).
         config = app.extensions["migrate"].migrate.get_config()
