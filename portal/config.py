@@ -62,7 +62,6 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_STATEMENT_TIMEOUT": 10,
     # GET /audit/events hands out only events at least this many seconds old, so a transaction
     # that took its event id earlier but commits later is never skipped by a cursor.
-    "AUDIT_EVENTS_SETTLE_SECONDS": 15,
 }
 # Seconds to wait for a PostgreSQL connection (libpq's connect_timeout; 2 is its minimum).
 DATABASE_CONNECT_TIMEOUT = 2
@@ -210,8 +209,7 @@ def validate(config: dict, instance_path: str) -> None:
         config["SECRET_KEY"] = "development-only-secret-key"
     config["SECRET_KEY"] = str(config["SECRET_KEY"])
 
-    for key in ("TRUSTED_PROXIES", "AUDIT_EVENTS_SETTLE_SECONDS"):
-        _as_int(config, key, minimum=0)
+    _as_int(config, "TRUSTED_PROXIES", minimum=0)
     for key in (
         "SESSION_LIFETIME",
         "SESSION_IDLE_TIMEOUT",

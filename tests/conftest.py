@@ -183,7 +183,10 @@ class Auth:
         remote_addr: str | None = None,
         user_agent: str | None = None,
     ):
-        """Full authorization-code flow; returns the callback response (a redirect)."""
+        """Full authorization-code flow; returns the callback response (a redirect).
+
+        When the portal asks the IdP again (``prompt=login`` after a revocation in the very
+        second of this authentication), the password is given once more, as a person would."""
         env = {}
         if remote_addr:
             env["REMOTE_ADDR"] = remote_addr
@@ -192,9 +195,14 @@ class Auth:
             "/login", query_string={"next": next_url}, environ_base=env, headers=headers
         )
         assert start.status_code == 302, start.data[:500]
-        callback = self.idp.login_through(requests.Session(), start.headers["Location"], login)
-        parts = urlsplit(callback)
-        return client.get(f"{parts.path}?{parts.query}", environ_base=env, headers=headers)
+        http, location = requests.Session(), start.headers["Location"]
+        for _ in range(2):
+            parts = urlsplit(self.idp.login_through(http, location, login))
+            answer = client.get(f"{parts.path}?{parts.query}", environ_base=env, headers=headers)
+            location = answer.headers.get("Location", "")
+            if not location.startswith(self.idp.issuer):
+                break
+        return answer
 
     def new_client(self, login: str = "alice", **kwargs):
         """A fresh browser (its own cookies), already signed in as ``login``."""

@@ -1,25 +1,63 @@
 """GET /audit/events: the audit log for security tools, followed by cursor from the first event
-to the last, never skipping or repeating one while new events are written."""
+to the last, never skipping or repeating one while new events are written, each handed out
+as soon as its transaction has committed."""
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from test_personal_tokens import bearer, make_token
 
 from portal.extensions import db
 from portal.models import AuditEvent, utcnow
+from portal.services import audit
 from portal.services.audit_events import encode_cursor
+
+# A reader that has not reached the end by then never will: fail, naming the loop.
+MAX_PAGES = 500
 
 
 @pytest.fixture
 def app_config(app_config):
-    app_config["AUDIT_EVENTS_SETTLE_SECONDS"] = 0
+    """Writers here queue for SQLite's write lock longer than a request would, and readers
+    poll faster than the API's limit allows a client."""
+    app_config["DATABASE_LOCK_TIMEOUT"] = 30
+    app_config["RATELIMIT_API"] = "100000 per minute"
     return app_config
+
+
+class Writers:
+    """Threads that write audit events; an error in any of them fails the test."""
+
+    def __init__(self):
+        self.threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+
+    def start(self, target, *args) -> threading.Thread:
+        def run():
+            try:
+                target(*args)
+            except BaseException as exc:
+                self.errors.append(exc)
+
+        thread = threading.Thread(target=run)
+        self.threads.append(thread)
+        thread.start()
+        return thread
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self.threads)
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(60)
+        assert not self.alive() and self.errors == []
 
 
 def _reader(auth, login="admin") -> dict:
@@ -37,7 +75,7 @@ def _next(response) -> str:
 def follow(client, headers, first="/audit/events?limit=2") -> list[dict]:
     """Every event from the first page's to the last, following Link headers."""
     seen, url = [], first
-    while True:
+    for _ in range(MAX_PAGES):
         response = client.get(url, headers=headers)
         assert response.status_code == 200, response.get_json()
         page = response.get_json()
@@ -45,11 +83,28 @@ def follow(client, headers, first="/audit/events?limit=2") -> list[dict]:
         if not page:
             return seen
         seen.extend(page)
+    raise AssertionError(f"no end after {MAX_PAGES} pages")
+
+
+def _end(client, headers) -> str:
+    """The URL a poller that has read everything asks next."""
+    url = "/audit/events?limit=1000"
+    for _ in range(MAX_PAGES):
+        response = client.get(url, headers=headers)
+        url = _next(response)
+        if not response.get_json():
+            return url
+    raise AssertionError(f"no end after {MAX_PAGES} pages")
 
 
 def _all_ids(app) -> list[int]:
+    """Every event's id, in the feed's order (writing transaction, then id)."""
     with app.app_context():
-        return list(db.session.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars())
+        return list(
+            db.session.execute(
+                select(AuditEvent.id).order_by(AuditEvent.xact_id, AuditEvent.id)
+            ).scalars()
+        )
 
 
 def test_a_script_follows_cursors_from_the_first_event_to_the_last(app, client, auth):
@@ -104,56 +159,99 @@ def test_since_chooses_the_first_page(app, client, auth):
     assert parse_qs(urlsplit(_next(future)).query)["since"] == ["2999-01-01T00:00:00Z"]
 
 
-def test_unsettled_events_wait_and_a_page_stops_at_the_first_of_them(app, client, auth):
-    """An event younger than the settle window is not handed out yet, and neither is any
-    event after it: a transaction that took a smaller id may still commit."""
-    headers = _reader(auth)
-    ids = _all_ids(app)
-    app.config["AUDIT_EVENTS_SETTLE_SECONDS"] = 60
+def _write_event(app, action: str, hold: threading.Event | None = None) -> None:
+    """One audit event in a transaction of its own, through the portal's one writer; with
+    ``hold``, the transaction stays open (its id taken) until ``hold`` is set."""
     with app.app_context():
-        db.session.execute(
-            update(AuditEvent)
-            .where(AuditEvent.id != ids[1])
-            .values(occurred_at=utcnow() - timedelta(minutes=5))
-            .execution_options(synchronize_session=False)
-        )
+        audit.record(action, actor=None, actor_label="test")
+        if hold is not None:
+            assert hold.wait(30)
         db.session.commit()
-    page = client.get("/audit/events", headers=headers)
-    assert [e["id"] for e in page.get_json()] == [ids[0]]
+
+
+def _dialect(app) -> str:
     with app.app_context():
-        db.session.execute(
-            update(AuditEvent)
-            .where(AuditEvent.id == ids[1])
-            .values(occurred_at=utcnow() - timedelta(minutes=5))
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-    rest = client.get(_next(page), headers=headers).get_json()
-    assert [e["id"] for e in rest] == ids[1:]
+        return db.engine.dialect.name
 
 
-def test_events_written_while_a_reader_follows_are_each_read_once(app, client, auth):
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+def test_a_transaction_held_open_holds_back_later_events_until_it_ends(app, client, auth, outcome):
+    """A transaction takes an id and stays open while later ones write theirs. The reader hands
+    out none of the later events until it ends, then all of them, in order, once (the held one
+    too when it committed). On PostgreSQL the later ones commit meanwhile; on SQLite they wait
+    for the held one's write lock."""
     headers = _reader(auth)
-    writers_done = threading.Event()
+    start = _end(client, headers)
+    release, written = threading.Event(), threading.Event()
 
-    def write():
-        for _ in range(6):
-            auth.new_client("alice")
-        writers_done.set()
+    def held():
+        with app.app_context():
+            audit.record("held", actor=None, actor_label="test")
+            written.set()
+            assert release.wait(30)
+            if outcome == "commit":
+                db.session.commit()
+            else:
+                db.session.rollback()
 
-    thread = threading.Thread(target=write)
-    thread.start()
-    seen, url = [], "/audit/events?limit=3"
-    while True:
-        finished = writers_done.is_set()
+    writers, later = Writers(), Writers()
+    writers.start(held)
+    try:
+        assert written.wait(10)
+        for n in range(3):
+            later.start(_write_event, app, f"later_{n}").join(0.5)
+        # Committed on PostgreSQL; on SQLite still waiting for the lock.
+        assert later.alive() == (_dialect(app) == "sqlite")
+        waiting = client.get(start, headers=headers)
+        assert waiting.get_json() == []  # none handed out while the held one is open
+        assert _next(waiting) == start
+    finally:
+        release.set()
+        writers.join()
+        later.join()
+    actions = [e["action"] for e in follow(client, headers, start)]
+    kept = ["held"] if outcome == "commit" else []
+    assert actions[: len(kept)] == kept
+    assert sorted(actions) == [*kept, "later_0", "later_1", "later_2"]
+    assert follow(client, headers, _next(client.get(start, headers=headers))) == []
+
+
+def test_fifty_concurrent_writers_and_a_polling_reader_see_every_event_exactly_once(
+    app, client, auth
+):
+    """Fifty transactions commit in an order of their own (each sleeps a little between its
+    insert and its commit) while a reader polls: it sees each committed event once, none twice,
+    none lost."""
+    headers = _reader(auth)
+    start = _end(client, headers).replace("limit=1000", "limit=7")
+    rng = random.Random(18)
+    delays = [rng.uniform(0, 0.2) for _ in range(50)]
+
+    def writer(n: int):
+        with app.app_context():
+            audit.record(f"concurrent_{n}", actor=None, actor_label="test")
+            time.sleep(delays[n])
+            db.session.commit()
+
+    writers = Writers()
+    for n in range(50):
+        writers.start(writer, n)
+    seen, url = [], start
+    for _ in range(MAX_PAGES):
+        finished = not writers.alive()
         response = client.get(url, headers=headers)
+        assert response.status_code == 200, response.get_json()
         page = response.get_json()
         url = _next(response)
-        seen.extend(e["id"] for e in page)
+        seen.extend(e["action"] for e in page if e["action"].startswith("concurrent_"))
         if finished and not page:
             break
-    thread.join()
-    assert seen == _all_ids(app)  # every one, once, in order
+        if not page:
+            time.sleep(0.005)
+    else:
+        raise AssertionError(f"the reader did not reach the end in {MAX_PAGES} polls")
+    writers.join()
+    assert len(seen) == len(set(seen)) == 50, sorted(seen)
 
 
 def test_the_stream_needs_view_audit_log_and_the_audit_read_scope(app, client, auth):
@@ -178,7 +276,8 @@ def test_the_stream_needs_view_audit_log_and_the_audit_read_scope(app, client, a
         "since=yesterday",
         "since=99999-01-01T00:00:00Z",
         "cursor=not-a-cursor",
-        "cursor=" + encode_cursor(1) + "!",
+        "cursor=" + encode_cursor((0, 1)) + "!",
+        "cursor=" + encode_cursor((5, 1)) + ".1",
         "cursor=",
         "cursor=C1",
     ],

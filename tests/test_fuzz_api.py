@@ -23,7 +23,6 @@ MAX_EXAMPLES = 50
 @pytest.fixture
 def app_config(app_config):
     app_config["RATELIMIT_API"] = "100000 per minute"
-    app_config["AUDIT_EVENTS_SETTLE_SECONDS"] = 0
     return app_config
 
 

@@ -116,6 +116,7 @@ def test_a_client_id_of_any_length_names_its_device(app):
             token_id="https://idp.test#" + "j" * 300,
             token_expires_at=utcnow() + timedelta(minutes=5),
             auth_time=None,
+            issued_at=utcnow(),
             client=sessions.ClientInfo(ip_address=None, user_agent=None),
             policy=sessions.SessionPolicy.from_config(app.config),
             geoip_database=None,

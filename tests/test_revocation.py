@@ -7,9 +7,12 @@ interaction honours ``prompt=login`` and ``max_age``.
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -218,6 +221,7 @@ def test_a_second_answer_still_too_old_shows_the_failure_page(app):
 
         user = _user_with_mark(app)
         session["reauth_for"] = str(user.id)
+        session["reauth_since"] = int(user.reauth_required_after.timestamp())  # asked then
         old = int(user.reauth_required_after.timestamp()) - 60
 
         body, status = _reauth_check(user, {"sub": "erin", "auth_time": old})
@@ -262,6 +266,125 @@ def test_an_api_token_cannot_reopen_a_client_revoked_after_its_sign_in(app, auth
 
     assert again.status_code == 401
     assert "sign in again" in again.get_json()["error"]
+    next_second()  # a token from the second of the revocation is refused too
     fresh = api.get("/devices", headers=auth.bearer("alice"))  # credentials given anew
     assert fresh.status_code == 200
     assert client_device["id"] not in {d["id"] for d in fresh.get_json()["devices"]}
+
+
+# -- no pause between the revocation and the next sign-in --------------------------------------
+
+SAME_SECOND_WAYS = [
+    "page: sign out the phone from the laptop",
+    "page: sign out all other devices",
+    "page: untrust the phone from the laptop",
+    "admin API: DELETE /devices/users/{userId}/{deviceId}",
+]
+
+
+def _latest(app, action):
+    return audit_actions(app, action)[-1]
+
+
+@pytest.fixture
+def sixty_sign_ins_a_minute(app_config):
+    """Twenty rounds of three sign-in requests each stay under the per-address limit."""
+    app_config["RATELIMIT_SIGN_IN"] = "200 per minute"
+
+
+@pytest.mark.usefixtures("sixty_sign_ins_a_minute")
+def test_revoked_and_signing_in_again_at_once_meets_the_login_form_twenty_times_in_a_row(
+    app, auth, browsers
+):
+    """Sign in with credentials, revoke at once, press *Sign in* at once: the IdP's single
+    sign-on session is from the very second of the revocation and must not bring the browser
+    back. Each round's password, given at once, is the answer the second round must take."""
+    laptop, phone = browsers(), browsers()
+    laptop.sign_in("alice")
+    (laptop_device,) = [d.id for d in devices_of(app, "alice")]
+    phone.sign_in("alice")
+    same_second = 0
+    for attempt in range(20):
+        (phone_device,) = [d.id for d in devices_of(app, "alice") if d.id != laptop_device]
+        way = SAME_SECOND_WAYS[attempt % len(SAME_SECOND_WAYS)]
+        revoke(way, app, auth, Alice(laptop, phone, laptop_device, phone_device))
+        page = phone.press_sign_in()
+        assert phone.at_idp_login_form(page), f"round {attempt}: back in through SSO: {page.url}"
+        required = _latest(app, "reauth_required")
+        same_second += required.detail["auth_time"] == required.detail["required_after"]
+        # The password given at once answers the prompt=login round: never a loop.
+        assert 'id="devices"' in phone.submit_login(page, "alice").text, f"round {attempt}"
+        assert laptop.signed_in()
+    assert audit_actions(app, "reauth_failed") == []
+    assert len(audit_actions(app, "reauthenticated")) == 20
+    # The case the test is named after did happen (not every round lands in one second).
+    assert same_second >= 1, "no round revoked in the second of its sign-in"
+
+
+def _iat(token: str) -> int:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iat"]
+
+
+def test_an_api_token_issued_in_the_second_of_its_clients_revocation_is_refused(app, idp):
+    """A token the client held when it was revoked, issued in that same second, stays out;
+    one issued a moment later gets in (as a new device, the old one is removed)."""
+    api = app.test_client()
+    scope = "openid devices:read devices:write"
+
+    def bearer(token):
+        return {"Authorization": f"Bearer {token}"}
+
+    for _ in range(5):  # until the token and the revocation share a second
+        first = idp.access_token("alice", scope)
+        (device,) = api.get("/devices", headers=bearer(first)).get_json()["devices"]
+        next_second()
+        held = idp.access_token("alice", scope)  # issued, not yet used
+        assert api.delete(f"/devices/{device['id']}", headers=bearer(first)).status_code == 200
+        mark = _client_mark(app, device["id"])
+        if _iat(held) == mark:
+            break
+    else:
+        raise AssertionError("the IdP never issued a token in the second of the revocation")
+
+    refused = api.get("/devices", headers=bearer(held))
+
+    assert refused.status_code == 401, refused.data
+    assert "sign in again" in refused.get_json()["error"]
+    next_second()
+    later = api.get("/devices", headers=bearer(idp.access_token("alice", scope)))
+    assert later.status_code == 200
+    assert device["id"] not in {d["id"] for d in later.get_json()["devices"]}
+
+
+def _client_mark(app, device_id: str) -> int:
+    from portal.models import Device
+
+    with app.app_context():
+        device = db.session.get(Device, uuid.UUID(device_id))
+        return int(device.revoked_at.replace(tzinfo=UTC).timestamp())
+
+
+def test_the_second_round_takes_an_authentication_from_the_redirects_second_not_an_older_one(
+    app,
+):
+    with app.test_request_context("/auth/callback"):
+        from flask import session
+
+        user = _user_with_mark(app)
+        mark = int(user.reauth_required_after.timestamp())
+        first = _reauth_check(user, {"sub": "erin", "auth_time": mark})  # the revoked second
+        assert first.status_code == 302
+        asked = session["reauth_since"]
+        assert asked >= mark
+
+        # A password given in the very second of the redirect is fresh: no loop.
+        assert _reauth_check(user, {"sub": "erin", "auth_time": asked}) is None
+
+        _reauth_check(user, {"sub": "erin", "auth_time": mark})  # the next sign-in asks again
+        replayed = _reauth_check(user, {"sub": "erin", "auth_time": session["reauth_since"] - 1})
+        db.session.commit()
+    assert replayed[1] == 400
+    assert len(audit_actions(app, "reauthenticated")) == 1
+    (failed,) = audit_actions(app, "reauth_failed")
+    assert failed.detail["auth_time"] is not None

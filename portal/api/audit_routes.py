@@ -2,14 +2,15 @@
 
 Modelled on Okta's System Log API: ``since`` (ISO 8601) and ``limit`` (1 to 1000) choose the
 first page; every answer carries ``Link: <...>; rel="next"`` with an opaque cursor, which a
-client follows (now, or later to poll for new events) without ever missing or repeating one
-(see ``services.audit_events`` for how). Errors are in the token-row shape. Reading the stream
+client follows (now, or later to poll for new events) without ever missing or repeating one:
+an event is handed out as soon as its transaction has committed (see
+``services.audit_events`` for how). Errors are in the token-row shape. Reading the stream
 is not itself audited: a poller would otherwise never reach the end.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import current_app, request, url_for
@@ -51,10 +52,10 @@ def _since() -> datetime | None:
     return when.astimezone(UTC)
 
 
-def _after() -> int:
+def _after() -> tuple[int, int]:
     cursor = request.args.get("cursor")
     if cursor is None:
-        return 0
+        return (0, 0)
     try:
         return audit_events.decode_cursor(cursor)
     except audit_events.BadCursor:
@@ -69,18 +70,12 @@ def _after() -> int:
 def list_audit_events(principal):
     """Audit events after the cursor (or from ``since``), oldest first, with a next link."""
     limit, since, after = _limit(), _since(), _after()
-    cfg = current_app.config
-    events = audit_events.settled_events(
-        after_id=after,
-        since=since,
-        limit=limit,
-        settle=timedelta(seconds=cfg["AUDIT_EVENTS_SETTLE_SECONDS"]),
-    )
-    geoip = cfg.get("GEOIP_DATABASE")
+    events = audit_events.committed_events(after=after, since=since, limit=limit)
+    geoip = current_app.config.get("GEOIP_DATABASE")
     body = shapes.EventList(
         [shapes.Event.of(e, audit_events.location_of(e, geoip)) for e in events]
     )
-    last = events[-1].id if events else after
+    last = audit_events.position_of(events[-1]) if events else after
     query = {"limit": limit, "cursor": audit_events.encode_cursor(last)}
     if since is not None:
         query["since"] = request.args["since"]

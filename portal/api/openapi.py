@@ -596,7 +596,7 @@ def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
             {
                 "get": op(
                     audit_routes.list_audit_events,
-                    "Audit events, oldest first, after a cursor (for security tools)",
+                    "Audit events in commit order after a cursor (for security tools)",
                     "audit:read",
                     shapes.EventList,
                     (400, 401, 403),
@@ -607,7 +607,7 @@ def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
                     headers={
                         "Link": {
                             "description": 'The next page: `<URL>; rel="next"` (always sent; '
-                            "an empty page means no newer settled event yet, poll it later).",
+                            "an empty page means no newer committed event yet, poll it later).",
                             "schema": {"type": "string"},
                             "example": "<https://portal.example.com/audit/events?limit=100&"
                             'cursor=c412>; rel="next"',

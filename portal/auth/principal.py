@@ -209,8 +209,9 @@ def bearer_principal(raw: str, claims: dict[str, Any], scopes: frozenset[str]) -
     The user is found or made from the token's issuer and subject, and a known user's email,
     name and groups are refreshed from its claims. The token stands for a session of its API
     client's device, opened on first use. Raises ``TokenRefused`` when that session was
-    revoked, or when the client was revoked after the token's ``auth_time``. Remembers the
-    token, so its next requests take ``cached_bearer_principal``.
+    revoked, or when the client was revoked in the second the token was issued or
+    authenticated, or later. Remembers the token, so its next requests take
+    ``cached_bearer_principal``.
     """
     cfg = current_app.config
     user = identity.upsert_user(claims["iss"], claims, cfg["OIDC_GROUPS_CLAIM"])
@@ -221,6 +222,7 @@ def bearer_principal(raw: str, claims: dict[str, Any], scopes: frozenset[str]) -
             token_id=f"{claims['iss']}#{claims['jti']}",
             token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
             auth_time=_timestamp(claims.get("auth_time")),
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
             client=client_info(),
             policy=session_policy(),
             geoip_database=cfg.get("GEOIP_DATABASE"),

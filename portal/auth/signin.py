@@ -118,6 +118,7 @@ def login():
     if current_user.is_authenticated:
         return redirect(next_url)
     session.pop("reauth_for", None)  # a fresh start is a first round again
+    session.pop("reauth_since", None)
     try:
         idp_metadata()
         response = _authorize_redirect()
@@ -157,9 +158,11 @@ def _reauth_check(user, claims):
     """None when this sign-in may go ahead; otherwise the response that must happen instead.
 
     After a revocation (``user.reauth_required_after``) a sign-in must rest on an IdP
-    authentication newer than it. The first too-old answer sends the browser back to the IdP
-    with ``prompt=login`` and ``max_age=0``; a second too-old answer fails. An IdP that omits
-    ``auth_time`` is trusted on that second round, so sign-in never loops.
+    authentication strictly newer than it. The first too-old answer sends the browser back to
+    the IdP with ``prompt=login`` and ``max_age=0``; the answer to that redirect must rest on
+    an authentication from the whole second the redirect was sent or later (so a password
+    given at once is never looped, while a replayed older authentication still fails). An IdP
+    that omits ``auth_time`` is trusted on that second round, so sign-in never loops.
     """
     raw = claims.get("auth_time")
     auth_time = (
@@ -170,7 +173,14 @@ def _reauth_check(user, claims):
     if raw is None:
         _warn_missing_auth_time()
     second_round = session.pop("reauth_for", None) == str(user.id)
-    stale = sessions.authenticated_too_long_ago(user, auth_time)
+    asked_at = session.pop("reauth_since", None)
+    if second_round and isinstance(asked_at, int):
+        stale = sessions.authenticated_before_asked(
+            user, auth_time, datetime.fromtimestamp(asked_at, UTC)
+        )
+    else:
+        second_round = False
+        stale = sessions.authenticated_too_long_ago(user, auth_time)
     detail = {
         "auth_time": auth_time.isoformat() if auth_time else None,
         "required_after": (
@@ -189,6 +199,7 @@ def _reauth_check(user, claims):
         )
         session["next"] = next_url
         session["reauth_for"] = str(user.id)
+        session["reauth_since"] = int(utcnow().timestamp())  # the whole second the IdP was asked
         return response
     if stale and auth_time is not None:
         operations.note_reauthentication(user, Actions.REAUTH_FAILED, request.remote_addr, **detail)

@@ -121,6 +121,7 @@ def validate_access_token(
         iss={"essential": True, "value": issuer},
         aud={"essential": True, "value": audience},
         exp={"essential": True},
+        iat={"essential": True},  # RFC 9068 2.2; a revoked client's tokens are told by it
         sub={"essential": True},
     )
     try:
@@ -158,7 +159,7 @@ def _check_claim_shapes(claims: dict[str, Any]) -> None:
     """Claims the portal uses, of the type and size it can use them at: a validly signed token
     may still say what no IdP would (an ``exp`` in the year 33658, a numeric ``scope``, a
     5,000-character ``sub``), and is then refused like any other bad token."""
-    for name in ("exp", "auth_time"):
+    for name in ("exp", "iat", "auth_time"):
         if name in claims and not _is_time(claims[name]):
             raise InvalidToken(f"The access token's {name} claim is not a time")
     if not _is_identifier(claims["sub"]):

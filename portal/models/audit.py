@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, event
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -21,6 +21,7 @@ class AuditEvent(db.Model):
         Index("ix_audit_actor_occurred", "actor_id", "occurred_at"),
         Index("ix_audit_target_occurred", "target_user_id", "occurred_at"),
         Index("ix_audit_action_occurred", "action", "occurred_at"),
+        Index("ix_audit_xact_id", "xact_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,6 +39,9 @@ class AuditEvent(db.Model):
     # How it was asked for: page, api, cli or idp (NULL on events older than the column).
     via: Mapped[str | None] = mapped_column(String(8))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The writing transaction (PostgreSQL's pg_current_xact_id(), set by the database; 0 on
+    # SQLite and before migration 0008): the events feed's order, see services.audit_events.
+    xact_id: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     actor = relationship("User", foreign_keys=[actor_id])
     target_user = relationship("User", foreign_keys=[target_user_id])

@@ -1,76 +1,90 @@
-"""The audit log as a stream for security tools: events after a cursor, oldest first.
+"""The audit log as a stream for security tools: events after a cursor, in commit order.
 
-The cursor is the last event id handed out. Ids come from a sequence, but concurrent
-transactions may commit them out of order (one takes id 10, another 11 and commits first): a
-reader that handed out 11 would never see 10. So only *settled* events are handed out: those
-at least ``settle`` old, by which time every transaction that took a smaller id has
-committed or rolled back (a request's statements time out in seconds; the window is longer).
-And a page stops at the first unsettled event in id order, so nothing after it is handed out
-before it. On SQLite, writers take the database lock in turn and ids commit in order anyway.
+An event is handed out as soon as its transaction has committed, and never after a reader has
+moved past it. Ids alone cannot promise that: concurrent transactions commit them out of
+order (one takes id 10, another 11 and commits first), and a reader that handed out 11 would
+never see 10. So the feed's order is (writing transaction, id):
+
+- PostgreSQL: each event records its transaction's id (``pg_current_xact_id()``, the column's
+  default). A page holds only events of transactions below the reading statement's snapshot
+  horizon (``pg_snapshot_xmin``): every one of those has ended, and any transaction that starts
+  later gets a larger id. The set below the horizon is therefore closed, and a cursor of
+  (transaction, id) inside it never skips an event or hands one out twice. A transaction still
+  open holds back the events of every later transaction, until it commits or rolls back.
+- SQLite: writers take the database lock in turn, so ids commit in order; the transaction
+  column stays 0 and the order is the id's, handed out at once.
+
+The cursor is opaque to clients: "c", then the transaction in hex and a dot when it is not 0,
+then the last id in hex. Old cursors (an id alone) stay valid: they mean transaction 0, which
+every event written before the column existed has.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, literal_column, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import AuditEvent, utcnow
+from ..models import AuditEvent
 from ..models.types import place_name
 from . import geo
 
 MAX_LIMIT = 1000
-# A cursor is "c" and the last id handed out in hex: opaque to clients, who pass back what the
-# Link header gave them, and every string of this pattern is one (ids past the last are past
-# the end).
-CURSOR_PATTERN = "^c[0-9a-f]{1,16}$"
+# Every string of this pattern is a cursor (one past the last event is past the end).
+CURSOR_PATTERN = "^c(?:[0-9a-f]{1,16}\\.)?[0-9a-f]{1,16}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
-_LARGEST_ID = 2**63 - 1
+_LARGEST = 2**63 - 1
+# The oldest transaction still running when the statement started: all below it have ended.
+_HORIZON = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
 class BadCursor(ValueError):
     """A cursor this API did not hand out."""
 
 
-def encode_cursor(after_id: int) -> str:
-    return f"c{after_id:x}"
+def encode_cursor(position: tuple[int, int]) -> str:
+    xact, event_id = position
+    return f"c{xact:x}.{event_id:x}" if xact else f"c{event_id:x}"
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """The (transaction, id) a cursor stands for."""
     if not _CURSOR.match(cursor):
         raise BadCursor(cursor)
-    return min(int(cursor[1:], 16), _LARGEST_ID)
+    xact, _, event_id = cursor[1:].rpartition(".")
+    return min(int(xact or "0", 16), _LARGEST), min(int(event_id, 16), _LARGEST)
 
 
-def settled_events(
-    *,
-    after_id: int,
-    since: datetime | None,
-    limit: int,
-    settle: timedelta,
-    now: datetime | None = None,
+def position_of(event: AuditEvent) -> tuple[int, int]:
+    return event.xact_id, event.id
+
+
+def committed_events(
+    *, after: tuple[int, int], since: datetime | None, limit: int
 ) -> list[AuditEvent]:
-    """Up to ``limit`` events with ids above ``after_id`` (and from ``since`` on), oldest first,
-    each with its actor and target user, in one statement; none past the first unsettled one."""
-    horizon = (now or utcnow()) - settle
+    """Up to ``limit`` committed events past ``after`` (and from ``since`` on), in the feed's
+    order, each with its actor and target user, in one statement."""
+    xact, event_id = after
     stmt = (
         select(AuditEvent)
         .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.target_user))
-        .where(AuditEvent.id > after_id)
-        .order_by(AuditEvent.id)
+        .where(
+            or_(
+                AuditEvent.xact_id > xact,
+                and_(AuditEvent.xact_id == xact, AuditEvent.id > event_id),
+            )
+        )
+        .order_by(AuditEvent.xact_id, AuditEvent.id)
         .limit(limit)
     )
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.where(AuditEvent.xact_id < _HORIZON)
     if since is not None:
         stmt = stmt.where(AuditEvent.occurred_at >= since)
-    events = []
-    for event in db.session.execute(stmt).scalars():
-        if event.occurred_at > horizon:
-            break
-        events.append(event)
-    return events
+    return list(db.session.execute(stmt).scalars().unique())
 
 
 def location_of(event: AuditEvent, geoip_database: str | None) -> str | None:

@@ -257,11 +257,28 @@ def record_sign_in(
 def authenticated_too_long_ago(user: User, auth_time: datetime | None) -> bool:
     """Whether a sign-in authenticated at ``auth_time`` must give credentials again.
 
-    True when one of the user's sessions was revoked after that authentication (or when the
-    IdP did not say when it authenticated and a revocation is on record).
+    True when one of the user's sessions was revoked in the same whole second as that
+    authentication or later (or when the IdP did not say when it authenticated and a
+    revocation is on record): ``auth_time`` has whole seconds only, so an authentication from
+    the second of the revocation may be the very one it revoked.
     """
     mark = user.reauth_required_after
-    return mark is not None and (auth_time is None or auth_time < mark)
+    return mark is not None and (auth_time is None or auth_time <= mark)
+
+
+def authenticated_before_asked(user: User, auth_time: datetime | None, asked_at: datetime) -> bool:
+    """Whether the answer to a ``prompt=login`` redirect sent at ``asked_at`` is still stale.
+
+    Fresh when the authentication is from the redirect's whole second or later, since the IdP
+    was asked for exactly that; a revocation made after the redirect still outdates it.
+    """
+    if auth_time is None:
+        return False
+    asked_at = asked_at.replace(microsecond=0)
+    mark = user.reauth_required_after
+    if mark is not None and mark > asked_at:
+        return auth_time <= mark
+    return auth_time < asked_at
 
 
 def parse_id(value: str | uuid.UUID) -> uuid.UUID | None:
@@ -617,6 +634,7 @@ def bearer_session(
     token_id: str,
     token_expires_at: datetime,
     auth_time: datetime | None,
+    issued_at: datetime,
     client: ClientInfo,
     policy: SessionPolicy,
     geoip_database: str | None,
@@ -626,9 +644,10 @@ def bearer_session(
 
     Returns the session and whether this use made it. The API client is a device of its own,
     so a revoked token stops working and shows up in the same lists as browsers do. A new
-    token whose authentication (``auth_time``) is older than the client's last revocation
-    raises ``ClientRevoked``: a refresh token minted before the revoke cannot bring the client
-    back. A removed client comes back as a new device.
+    token issued (``iat``) or authenticated (``auth_time``) in the second of the client's last
+    revocation or before raises ``ClientRevoked``: neither a token minted before the revoke
+    nor a refresh token's authentication can bring the client back, and a client that asks
+    for a new token a moment later gets in. A removed client comes back as a new device.
     """
     now = now or utcnow()
     found = _token_session(token_id)
@@ -637,7 +656,9 @@ def bearer_session(
     fingerprint = hashlib.sha256(f"api-client:{user.issuer}:{client_id}".encode()).hexdigest()
     known = _devices_with_fingerprint(user, fingerprint)
     revoked = max((d.revoked_at for d in known if d.revoked_at), default=None)
-    if auth_time is not None and revoked is not None and auth_time < revoked:
+    if revoked is not None and (
+        issued_at <= revoked or (auth_time is not None and auth_time <= revoked)
+    ):
         raise ClientRevoked(client_id)
     where = geo.locate(client.ip_address, geoip_database)
     try:
