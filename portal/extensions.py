@@ -86,5 +86,6 @@ def _ping_after_idle(dbapi_connection, record, _proxy) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("SELECT 1")
         cursor.close()
+        dbapi_connection.rollback()  # idle again: the ping's transaction must not be the caller's
     except Exception as error:  # the driver's own error: the connection is gone
         raise exc.DisconnectionError(str(error)) from error

@@ -1235,6 +1235,14 @@ def prepare_callers(app, idp, users: int) -> Callers:
     for who, person in (("admin", ADMIN), ("user", USER)):
         token = idp.access_token(person.sub, scope="openid profile email devices:read")
         headers[f"{who}-token"] = {"Authorization": f"Bearer {token}"}
+    with app.app_context():  # the events feed's reader: a personal token with audit:read
+        from portal.services import personal_tokens
+
+        admin = db.session.execute(select(User).where(User.subject == ADMIN.sub)).scalar_one()
+        _, secret = personal_tokens.create(admin, name="bench feed", scopes=["audit:read"], days=1)
+        db.session.commit()
+        db.session.remove()
+    headers["admin-audit"] = {"Authorization": f"Bearer {secret}"}
     return Callers(headers, target_id)
 
 
@@ -1559,6 +1567,14 @@ def bench_size(
             )
     load_after = os.getloadavg()
     check_over_http("after")
+    say("the audit events feed: commit to visible, 100 events from two writers")
+    event_lag = measure_event_lag(
+        app, f"http://127.0.0.1:{args.port}", callers.headers["admin-audit"]
+    )
+    say(
+        f"  {event_lag['seen']} of {event_lag['events']} seen; lag p50 "
+        f"{fmt(event_lag['p50_ms'])} ms, max {fmt(event_lag['max_ms'])} ms"
+    )
 
     profile: list[dict] = []
     if args.profile:
@@ -1584,6 +1600,73 @@ def bench_size(
         "load_after": load_after,
         "results": results,
         "profile": profile,
+        "event_lag": event_lag,
+    }
+
+
+# ----------------------------------------------------------------------------- events feed
+
+
+def measure_event_lag(app, url: str, headers: dict, events: int = 100) -> dict:
+    """How long a committed audit event takes to appear in GET /audit/events: two writers
+    commit ``events`` events (each holding its transaction open a few milliseconds, so commits
+    interleave), while a reader polls the feed over HTTP every 20 ms from its end, as a
+    security tool would. Lag is from each commit to the answer that first held the event."""
+    import random
+    import threading
+
+    import requests
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import AuditEvent
+    from portal.services import audit
+    from portal.services.audit_events import encode_cursor
+
+    with app.app_context():
+        last = db.session.execute(
+            select(AuditEvent.xact_id, AuditEvent.id)
+            .order_by(AuditEvent.xact_id.desc(), AuditEvent.id.desc())
+            .limit(1)
+        ).first()
+        db.session.remove()
+    next_url = f"{url}/audit/events?limit=1000&cursor={encode_cursor(tuple(last or (0, 0)))}"
+    committed: dict[int, float] = {}
+    seen: dict[int, float] = {}
+
+    def write(worker: int) -> None:
+        rng = random.Random(worker)
+        with app.app_context():
+            for n in range(worker, events, 2):
+                audit.record("bench_lag", actor=None, actor_label="bench", n=n)
+                time.sleep(rng.uniform(0.001, 0.01))
+                db.session.commit()
+                committed[n] = time.monotonic()
+                time.sleep(rng.uniform(0, 0.02))
+            db.session.remove()
+
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(2)]
+    for thread in writers:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(seen) < events:
+        answer = requests.get(next_url, headers=headers, timeout=30)
+        answer.raise_for_status()
+        now = time.monotonic()
+        for event in answer.json():
+            if event["action"] == "bench_lag":
+                seen.setdefault(event["details"]["n"], now)
+        link = answer.headers["Link"]
+        next_url = link[1 : link.index(">")]
+        time.sleep(0.02)
+    for thread in writers:
+        thread.join()
+    lags = sorted((seen[n] - committed[n]) * 1000 for n in seen)
+    return {
+        "events": events,
+        "seen": len(seen),
+        "p50_ms": statistics.median(lags) if lags else None,
+        "max_ms": lags[-1] if lags else None,
     }
 
 
@@ -1793,6 +1876,12 @@ def print_report(report: dict, args, host: dict) -> str:
     )
     print()
     print_table(rows)
+    lag = report.get("event_lag")
+    if lag:
+        print(
+            f"\nGET /audit/events, commit to visible (polled every 20 ms): {lag['seen']} of "
+            f"{lag['events']} events seen, p50 {fmt(lag['p50_ms'])} ms, max {fmt(lag['max_ms'])} ms"
+        )
     for profile in report.get("profile") or []:
         if not profile.get("samples"):
             continue
