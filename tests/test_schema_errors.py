@@ -44,14 +44,6 @@ MISSING = {
 }
 
 
-@pytest.fixture
-def signed_in(app, auth):
-    browser = auth.new_client("alice")
-    headers = auth.bearer("alice")
-    assert app.test_client().get("/devices", headers=headers).status_code == 200
-    return browser, headers
-
-
 @pytest.mark.parametrize("missing", list(MISSING))
 def test_json_routes_answer_their_documented_500_and_log_it_with_the_request_id(
     app, client, database_url, signed_in, caplog, missing
