@@ -33,6 +33,7 @@ class ApiBlueprint(Blueprint):
     """JSON routes of one documented family, whose errors take that family's shape."""
 
     cookieless = True  # bearer tokens only: the browser's session cookie is never sent back
+    rate_limit = "RATELIMIT_API"  # per client address (``portal.ratelimit``)
 
     def __init__(self, name: str, import_name: str, family: str) -> None:
         super().__init__(name, import_name)
