@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from support.account_helpers import audit_actions, current_session_of, device, sessions_of
 from support.agents import IPHONE
+from support.queries import count_queries
 from support.shapes import DEVICE_KEYS, ISO_Z, SESSION_KEYS
 
 from portal.extensions import db
 from portal.models import UserSession, utcnow
+from portal.services.sessions import HEARTBEAT_STEP_SHARE
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
@@ -378,6 +380,31 @@ def test_heartbeat_answers_session_updated_successfully_and_slides_the_expiry(
     [row] = [s for s in sessions_of(app, "alice") if s.id == session_id]
     assert abs(row.expires_at - new_expiry) < timedelta(seconds=1)
     assert len(audit_actions(app, "extend_session")) == 1
+
+
+def test_a_heartbeat_that_would_move_the_expiry_by_less_than_a_step_writes_nothing(
+    app, client, auth, phone
+):
+    """A client beating every minute: the first beat slides the expiry, the next ones read
+    the session, answer the same expiry and write nothing (no UPDATE, no INSERT, no lock, no
+    audit event) until the expiry may move by a step again."""
+    _, _, session_id = phone
+    headers = auth.bearer("alice")
+    assert client.get("/devices", headers=headers).status_code == 200  # the token's first use
+    _set_times(app, session_id, expires_at=utcnow() + timedelta(minutes=5))
+    first = client.post(f"/sessions/{session_id}/heartbeat", headers=headers).get_json()
+    with app.app_context(), count_queries(db.engine) as statements:
+        again = client.post(f"/sessions/{session_id}/heartbeat", headers=headers)
+    assert again.status_code == 200 and again.get_json()["newExpiry"] == first["newExpiry"]
+    writes = [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    assert statements and writes == [] and not any("FOR UPDATE" in s for s in statements)
+    assert len(audit_actions(app, "extend_session")) == 1
+
+    step = timedelta(seconds=app.config["SESSION_LIFETIME"]) * HEARTBEAT_STEP_SHARE
+    _set_times(app, session_id, expires_at=_parse(first["newExpiry"]) - step)
+    later = client.post(f"/sessions/{session_id}/heartbeat", headers=headers).get_json()
+    assert _parse(later["newExpiry"]) > _parse(first["newExpiry"]) - step
+    assert len(audit_actions(app, "extend_session")) == 2
 
 
 def test_heartbeat_never_extends_past_the_absolute_cap(app, client, auth, phone):

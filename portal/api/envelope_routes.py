@@ -134,10 +134,9 @@ def revoke_all_sessions(principal):
 @bearer("devices:write")
 def heartbeat(principal, session_id: str):
     """Slide an active session's expiry forward, never past its absolute cap."""
-    found = sessions.lock_session_of_user(principal.user_id, session_id)
-    if found is None:
+    expires = operations.heartbeat(principal.actor, session_id, session_policy())
+    if expires is None:
         raise ApiError(404, "Session not found or expired")
-    expires = operations.extend_session(principal.actor, found, session_policy())
     return shapes.HeartbeatAnswer(
         message="Session updated successfully", new_expiry=expires
     ).answer()

@@ -496,7 +496,7 @@ def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
             {
                 "post": op(
                     env.heartbeat,
-                    "Extend a session's expiry (never past its absolute cap)",
+                    "Extend a session's expiry in steps (never past its absolute cap)",
                     "devices:write",
                     shapes.HeartbeatAnswer,
                     (401, 403, 404),

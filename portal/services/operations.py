@@ -307,6 +307,26 @@ def remove_device(actor: Actor, device: Device) -> int:
     return ended
 
 
+def heartbeat(actor: Actor, session_id: str, policy: sessions.SessionPolicy) -> datetime | None:
+    """A client says its session is in use: slide the expiry forward (never past its absolute
+    cap) when that moves it by a step, and answer the expiry; None when the session is not an
+    active one of the caller's.
+
+    Most heartbeats change nothing a person sees (the expiry moves by a step at a time, and
+    the last-seen stamp is the principal's, once a minute): those read the session and write
+    nothing, take no lock and leave no audit event.
+    """
+    found = sessions.get_session_of_user(actor.user_id, session_id)
+    if found is None or not found.is_active():
+        return None
+    if not sessions.extension_due(found, policy):
+        return found.expires_at
+    locked = sessions.lock_session_of_user(actor.user_id, session_id)
+    if locked is None:  # ended or expired meanwhile
+        return None
+    return extend_session(actor, locked, policy)
+
+
 def extend_session(actor: Actor, session: UserSession, policy: sessions.SessionPolicy) -> datetime:
     """Slide the session's expiry forward (never past its absolute cap)."""
     expires = sessions.extend_session(session, policy)

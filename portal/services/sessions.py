@@ -611,6 +611,19 @@ def lock_session_of_user(
     return found if found is not None and found.is_active(now) else None
 
 
+# A heartbeat moves the expiry only in steps of this share of the lifetime (and at least a
+# minute): a client beating every minute writes a few times a lifetime, not every minute.
+HEARTBEAT_STEP_SHARE = 0.05
+
+
+def extension_due(session: UserSession, policy: SessionPolicy, now: datetime | None = None) -> bool:
+    """Whether a heartbeat now would move the session's expiry by a step or more."""
+    now = now or utcnow()
+    step = max(timedelta(minutes=1), policy.lifetime * HEARTBEAT_STEP_SHARE)
+    slid = min(now + policy.lifetime, session.absolute_expires_at)
+    return slid - session.expires_at >= step
+
+
 def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | None = None):
     """Slide the expiry forward by one lifetime, never past the absolute cap, and never
     closer: a token's session already lasting longer (a personal token made for 30 days)
