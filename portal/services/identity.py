@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..config import PERMISSIONS
 from ..extensions import db
@@ -71,14 +72,16 @@ def upsert_user(issuer: str, claims: Mapping[str, Any], groups_claim: str) -> Us
     """
     issuer = _identifier(User.issuer, issuer, "issuer")
     subject = _identifier(User.subject, claims.get("sub"), "subject (sub)")
+    email = _email(claims.get("email"))
     find = select(User).where(User.issuer == issuer, User.subject == subject)
     user = db.session.execute(find).scalar_one_or_none()
+    if user is None and _link_provisioned(issuer, subject, email, claims):
+        user = db.session.execute(find.execution_options(populate_existing=True)).scalar_one()
     if user is None:
         insert_unless_present(
             User, ["issuer", "subject"], id=uuid.uuid4(), issuer=issuer, subject=subject, groups=[]
         )
         user = db.session.execute(find).scalar_one()
-    email = _email(claims.get("email"))
     if email:
         user.email = email
     name = claims.get("name") or " ".join(
@@ -90,6 +93,48 @@ def upsert_user(issuer: str, claims: Mapping[str, Any], groups_claim: str) -> Us
     user.groups = groups_from_claims(claims, groups_claim)
     db.session.flush()
     return user
+
+
+def _link_provisioned(issuer: str, subject: str, email: str | None, claims) -> bool:
+    """Make a user provisioned over SCIM (no subject yet) this identity, on its first sign-in.
+
+    The provisioned user matches by ``externalId`` equal to the subject, or by email (stored
+    in lower case, as the claim is compared) unless the IdP says the email is unverified. The
+    claim is one conditional UPDATE: of parallel first sign-ins, one links the row and the
+    others find nothing left to link (PostgreSQL makes them wait for it, then re-check) and
+    read the linked user by (issuer, subject). True when a user now has this identity.
+    """
+    by_email = email if email and claims.get("email_verified") is not False else None
+    matches = [User.scim_external_id == subject]
+    if by_email:
+        matches.append(User.email == by_email)
+    candidates = db.session.execute(
+        select(User.id, User.scim_external_id)
+        .where(User.subject.is_(None), User.scim_user_name_key.is_not(None), or_(*matches))
+        .order_by(User.created_at)
+    ).all()
+    if not candidates:
+        return False
+    # A match by externalId names this very subject: it goes before a match by email.
+    candidates.sort(key=lambda row: row.scim_external_id != subject)
+    for row in candidates:
+        try:
+            with db.session.begin_nested():
+                linked = db.session.execute(
+                    update(User)
+                    .where(User.id == row.id, User.subject.is_(None))
+                    .values(issuer=issuer, subject=subject)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+        except IntegrityError:  # another request gave this identity a user meanwhile
+            return True
+        if linked:
+            return True
+    return bool(
+        db.session.execute(
+            select(User.id).where(User.issuer == issuer, User.subject == subject)
+        ).first()
+    )
 
 
 def permissions_for(
