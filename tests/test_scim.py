@@ -3,7 +3,10 @@ the real database and the real identity provider."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
+import requests
 from sqlalchemy import func, select
 from support.account_helpers import audit_actions, sessions_of, user_id
 from test_personal_tokens import bearer, make_token
@@ -369,3 +372,51 @@ def test_scim_routes_carry_an_access_rule_and_no_csrf(app, client):
         if rule.rule.startswith("/scim/v2"):
             view = app.view_functions[rule.endpoint]
             assert getattr(view, ACCESS_RULE_ATTR) == "scim_bearer_token", rule.rule
+
+
+# -- first sign-ins of a provisioned user that race each other -------------------------------
+
+
+def test_six_browsers_of_a_provisioned_user_at_the_callback_at_once_make_no_second_user(
+    app, client, live_server, idp
+):
+    from test_first_use_races import AT_ONCE, _all_at_once
+
+    created = _post(client, "newbie@example.test")
+    browsers, callbacks = [], []
+    for _ in range(AT_ONCE):
+        http = requests.Session()
+        start = http.get(live_server.url + "/login", allow_redirects=False, timeout=10)
+        back = urlsplit(idp.login_through(requests.Session(), start.headers["Location"], "newbie"))
+        browsers.append(http)
+        callbacks.append(f"{live_server.url}{back.path}?{back.query}")
+
+    statuses = _all_at_once(
+        [
+            lambda h=h, u=u: h.get(u, allow_redirects=False, timeout=60).status_code
+            for h, u in zip(browsers, callbacks, strict=True)
+        ]
+    )
+
+    assert statuses == [302] * AT_ONCE, statuses
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 1
+    assert str(user_id(app, "newbie")) == created["id"]
+    assert len(sessions_of(app, "newbie")) == AT_ONCE
+
+
+def test_a_provisioned_users_token_used_six_times_at_once_makes_no_second_user(
+    app, client, live_server, auth
+):
+    from test_first_use_races import AT_ONCE, _all_at_once
+
+    created = _post(client, "someone@corp.example.test", externalId="newbie")
+    headers = auth.bearer("newbie")
+
+    def call():
+        return requests.get(live_server.url + "/devices", headers=headers, timeout=60).status_code
+
+    assert _all_at_once([call] * AT_ONCE) == [200] * AT_ONCE
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 1
+    assert str(user_id(app, "newbie")) == created["id"]

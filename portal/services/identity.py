@@ -7,13 +7,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..config import PERMISSIONS
 from ..extensions import db
 from ..models import Grant, User
 from ..models.types import column_length, fit, without_control_characters
-from .sessions import insert_unless_present
+from .sessions import insert_unless_present, lock_account
 
 
 class UnknownPermission(ValueError):
@@ -99,10 +98,9 @@ def _link_provisioned(issuer: str, subject: str, email: str | None, claims) -> b
     """Make a user provisioned over SCIM (no subject yet) this identity, on its first sign-in.
 
     The provisioned user matches by ``externalId`` equal to the subject, or by email (stored
-    in lower case, as the claim is compared) unless the IdP says the email is unverified. The
-    claim is one conditional UPDATE: of parallel first sign-ins, one links the row and the
-    others find nothing left to link (PostgreSQL makes them wait for it, then re-check) and
-    read the linked user by (issuer, subject). True when a user now has this identity.
+    in lower case, as the claim is compared) unless the IdP says the email is unverified.
+    Parallel first sign-ins take the provisioned row's lock in turn: the first links it, the
+    others find it linked to them already. True when a user now has this identity.
     """
     by_email = email if email and claims.get("email_verified") is not False else None
     matches = [User.scim_external_id == subject]
@@ -117,24 +115,22 @@ def _link_provisioned(issuer: str, subject: str, email: str | None, claims) -> b
         return False
     # A match by externalId names this very subject: it goes before a match by email.
     candidates.sort(key=lambda row: row.scim_external_id != subject)
+    mine = select(User.id).where(User.issuer == issuer, User.subject == subject)
     for row in candidates:
-        try:
-            with db.session.begin_nested():
-                linked = db.session.execute(
-                    update(User)
-                    .where(User.id == row.id, User.subject.is_(None))
-                    .values(issuer=issuer, subject=subject)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-        except IntegrityError:  # another request gave this identity a user meanwhile
+        # Parallel first sign-ins queue here (the row's lock on PostgreSQL, the write lock on
+        # SQLite); each then sees what the one before it linked.
+        lock_account(row.id)
+        if db.session.execute(mine).first() is not None:
             return True
+        linked = db.session.execute(
+            update(User)
+            .where(User.id == row.id, User.subject.is_(None))
+            .values(issuer=issuer, subject=subject)
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if linked:
             return True
-    return bool(
-        db.session.execute(
-            select(User.id).where(User.issuer == issuer, User.subject == subject)
-        ).first()
-    )
+    return False
 
 
 def permissions_for(
