@@ -365,6 +365,21 @@ def test_bad_bodies_and_ids_answer_in_the_scim_error_shape(client):
     assert client.get(f"/scim/v2/Users/{created['id']}", headers=SCIM).get_json()["active"]
 
 
+def test_a_body_over_the_limit_is_refused_in_the_scim_error_shape(app, client):
+    big = _user("big@example.test", displayName="x" * (app.config["MAX_BODY_BYTES"] + 10))
+    _is_scim_error(client.post("/scim/v2/Users", json=big, headers=SCIM), 413)
+
+
+def test_admins_see_a_provisioned_user_who_never_signed_in(app, client, auth):
+    created = _post(client, "prov@example.test", externalId="ext-prov", displayName="Pia Prov")
+    admin = auth.new_client("admin")
+    listing = admin.get("/admin/users?q=prov").get_data(as_text=True)
+    assert "Pia Prov" in listing
+    page = admin.get(f"/admin/users/{created['id']}").get_data(as_text=True)
+    assert "not signed in yet" in page and 'id="scim-user-name"' in page
+    assert 'id="deactivate"' in page
+
+
 def test_scim_routes_carry_an_access_rule_and_no_csrf(app, client):
     from portal.authz import ACCESS_RULE_ATTR
 
