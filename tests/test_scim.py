@@ -435,3 +435,12 @@ def test_a_provisioned_users_token_used_six_times_at_once_makes_no_second_user(
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 1
     assert str(user_id(app, "newbie")) == created["id"]
+
+
+def test_a_short_scim_token_stops_start_up(app_config):
+    from portal import create_app
+    from portal.config import ConfigError
+
+    with pytest.raises(ConfigError, match="PORTAL_SCIM_TOKEN"):
+        create_app({**app_config, "SCIM_TOKEN": "short"})
+    assert create_app({**app_config, "SCIM_TOKEN": ""}).config["SCIM_TOKEN"] is None
