@@ -26,6 +26,7 @@ from scim2_models import (
     AuthenticationScheme,
     Bulk,
     ChangePassword,
+    Context,
     Error,
     ETag,
     External,
@@ -43,6 +44,7 @@ from scim2_models import (
 )
 from scim2_models import User as ScimUser
 from scim2_server.routing import Route
+from scim2_server.service import ScimService
 from scim2_server.storage import ScimStorage, SearchPage
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -142,6 +144,18 @@ def _scim_error(status: int, detail: str, headers: dict[str, str] | None = None)
     return response
 
 
+class PortalScimService(ScimService):
+    """scim2-server's service, except that a PATCH answers 200 with the user: RFC 7644 3.5.2
+    allows that or a 204, and Okta expects the user back."""
+
+    def patch_response(self, base_url, resource, response_parameters):
+        return self.resource_response(
+            self.publish(base_url, resource),
+            Context.RESOURCE_REPLACEMENT_RESPONSE,
+            response_parameters,
+        )
+
+
 class PortalScimServer(ScimServer):
     """scim2-flask's server, guarded by the SCIM token, with the portal's access-rule marks
     and with every failure (an outage, a bug) answered in SCIM's error shape too."""
@@ -155,6 +169,9 @@ class PortalScimServer(ScimServer):
 
     def get_subject(self) -> Any:
         return "SCIM"
+
+    def _create_service(self, app) -> ScimService:
+        return PortalScimService(self.provider, secret=app.secret_key)
 
     def create_blueprint(self):
         blueprint = super().create_blueprint()
