@@ -445,3 +445,25 @@ def test_a_short_scim_token_stops_start_up(app_config):
     with pytest.raises(ConfigError, match="PORTAL_SCIM_TOKEN"):
         create_app({**app_config, "SCIM_TOKEN": "short"})
     assert create_app({**app_config, "SCIM_TOKEN": ""}).config["SCIM_TOKEN"] is None
+
+
+def test_six_deactivations_at_once_end_the_sessions_and_are_audited_once(
+    app, client, live_server, auth
+):
+    from test_first_use_races import AT_ONCE, _all_at_once
+
+    auth.new_client("bob")
+    created = _post(client, "bob@example.test")
+    body = {
+        "schemas": [PATCH_SCHEMA],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+    }
+
+    def patch():
+        return requests.patch(
+            f"{live_server.url}/scim/v2/Users/{created['id']}", json=body, headers=SCIM, timeout=60
+        ).status_code
+
+    assert _all_at_once([patch] * AT_ONCE) == [200] * AT_ONCE
+    assert len(audit_actions(app, "deactivate_user")) == 1
+    assert all(s.ended_at is not None for s in sessions_of(app, "bob"))

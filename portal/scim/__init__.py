@@ -93,7 +93,10 @@ class PortalUsers(ScimStorage):
     change through one operation of ``services.operations``."""
 
     def get(self, resource_type: ResourceType, resource_id: str, *, response_parameters=None):
-        user = provisioning.get_visible(resource_id)
+        # A PUT, PATCH or DELETE reads the user first and writes it back whole: locked from
+        # that read on, so two changes to one user apply one after the other, never lost.
+        changing = request.method in ("PUT", "PATCH", "DELETE")
+        user = provisioning.get_visible(resource_id, lock=changing)
         if user is None:
             raise NotFoundException(detail=f"No user {resource_id!r}")
         return to_resource(user)

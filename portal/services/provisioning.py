@@ -78,12 +78,17 @@ def visible() -> ColumnElement[bool]:
     return (User.scim_user_name_key.is_not(None)) & (User.scim_deleted_at.is_(None))
 
 
-def get_visible(user_id: str | uuid.UUID) -> User | None:
-    """A user SCIM sees, by id; None when unknown, malformed or deleted over SCIM."""
+def get_visible(user_id: str | uuid.UUID, *, lock: bool = False) -> User | None:
+    """A user SCIM sees, by id; None when unknown, malformed or deleted over SCIM. With
+    ``lock``, the user's row is locked until commit first (``sessions.lock_account``)."""
     key = sessions.parse_id(user_id)
     if key is None:
         return None
-    return db.session.execute(select(User).where(User.id == key, visible())).scalar_one_or_none()
+    if lock:
+        sessions.lock_account(key)
+    return db.session.execute(
+        select(User).where(User.id == key, visible()).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 def search(condition: ColumnElement[bool], *, offset: int, limit: int) -> tuple[int, list[User]]:
