@@ -75,8 +75,8 @@ class Portal(Flask):
 
     def ensure_sync(self, func):
         """Flask asks of every hook and view, on every request, whether it is a coroutine
-        function (``inspect`` twice, ten hooks a request: a tenth of ``/livez``). The answer
-        never changes, so it is asked once per function."""
+        function (``inspect`` twice, for each of about ten hooks a request). The answer never
+        changes, so it is asked once per function."""
         known = self._sync.get(func)
         if known is None:
             known = self._sync[func] = super().ensure_sync(func)

@@ -41,12 +41,9 @@ def _rollback() -> None:
 
 
 def _unavailable_page():
-    """The 503 page, rendered without the context processors: Flask-Login's would load the
-    signed-in user (from the database) for every template."""
-    page = current_app.jinja_env.get_template("errors/503.html")
-    response = make_response(page.render(g=g, request=request, status=503), 503)
+    """The 503 page, which reads nothing from the database."""
+    response = _without_database("errors/503.html", 503)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -54,12 +51,21 @@ def _page(status: int, description: str | None = None):
     template = PAGES.get(status, "errors/generic.html")
     try:
         return render_template(template, status=status, description=description), status
-    except Exception as exc:
+    except (DBAPIError, PoolTimeout) as exc:
         # base.html shows who is signed in, and loading them needs the database.
-        if not database_unavailable(exc):
-            raise
         _rollback()
-        return _unavailable_page()
+        if database_unavailable(exc):
+            return _unavailable_page()
+        return _without_database("errors/generic.html", status)
+
+
+def _without_database(template: str, status: int):
+    """An error page rendered without the context processors: Flask-Login's would load the
+    signed-in user (from the database) for every template, and the database is what failed."""
+    page = current_app.jinja_env.get_template(template)
+    response = make_response(page.render(g=g, request=request, status=status), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def init_app(app) -> None:

@@ -37,11 +37,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     the writer and a commit costs no fsync; a power cut may lose the last commits, never
     corrupt the file. The mode is stored in the file.
 
-    SQLite's default cache is 2 MiB a connection: on a 2 GB database every request read its
-    index and table pages again from the operating system, one system call a page (the user
-    search at 100,003 users: 17 ms in the service, 13 ms with this cache; measured in
-    docs/performance.md). The cache fills only as pages are read, and a pooled connection
-    keeps it between requests.
+    SQLite's default cache is 2 MiB a connection: on a database of a hundred thousand users
+    every request read its index and table pages again from the operating system, one system
+    call a page (what the cache saves: docs/performance.md). The cache fills only as pages
+    are read, and a pooled connection keeps it between requests.
 
     Foreign keys are enforced, as PostgreSQL enforces them (SQLite's default is off): a row
     naming a missing parent is refused, and deleting a parent takes its cascades along. The
@@ -86,5 +85,6 @@ def _ping_after_idle(dbapi_connection, record, _proxy) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("SELECT 1")
         cursor.close()
+        dbapi_connection.rollback()  # idle again: the ping's transaction must not be the caller's
     except Exception as error:  # the driver's own error: the connection is gone
         raise exc.DisconnectionError(str(error)) from error

@@ -18,6 +18,11 @@ from limits.storage import MemoryStorage
 
 from .redis import redis_client
 
+# A blueprint that carries limits names its setting in this attribute (``rate_limit =
+# "RATELIMIT_API"``); the limiter finds them among the app's blueprints, so it needs to know
+# none of them.
+RATE_LIMIT_ATTR = "rate_limit"
+
 
 class PortalLimiter(Limiter):
     """Flask-Limiter, consulted only for the blueprints that carry limits.
@@ -61,10 +66,10 @@ class PortalLimiter(Limiter):
 class SweepingMemoryStorage(MemoryStorage):
     """limits' process-memory storage, swept of expired counters at most once a second, inline.
 
-    The stock storage starts a new 10 ms timer thread whenever the last one has finished, so
-    under load nearly every request starts a thread and waits for it to run (measured: about a
-    third of a cheap JSON request's CPU). Counters expire on read all the same (``get`` checks
-    the expiry), so the sweep only frees memory and may be late.
+    The stock storage starts a new timer thread whenever the last one has finished, so under
+    load nearly every request starts a thread and waits for it to run (what that cost:
+    docs/performance.md). Counters expire on read all the same (``get`` checks the expiry),
+    so the sweep only frees memory and may be late.
     """
 
     STORAGE_SCHEME = ["portal-memory"]
@@ -102,13 +107,10 @@ def init_app(app) -> None:
         headers_enabled=True,
     )
     app.extensions["portal_limiter"] = limiter
-    from .api import envelope, token_rows
-    from .auth.signin import bp as auth_bp
-
-    limiter.limit(app.config["RATELIMIT_SIGN_IN"])(auth_bp)
-    limiter.limit(app.config["RATELIMIT_API"])(envelope)
-    limiter.limit(app.config["RATELIMIT_API"])(token_rows)
-    limiter.limited_blueprints = frozenset(bp.name for bp in (auth_bp, envelope, token_rows))
+    limited = [bp for bp in app.blueprints.values() if getattr(bp, RATE_LIMIT_ATTR, None)]
+    for bp in limited:
+        limiter.limit(app.config[getattr(bp, RATE_LIMIT_ATTR)])(bp)
+    limiter.limited_blueprints = frozenset(bp.name for bp in limited)
     _only_where_limited(app, limiter, hooks_before)
 
 

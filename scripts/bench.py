@@ -1087,6 +1087,8 @@ class Route:
     marker: str | None = None
     targets: list[Target] = field(default_factory=list)
     optional: bool = False
+    # Open-loop rates (req/s) measured besides the shares of capacity, each with a p99 target.
+    fixed_rates: tuple[tuple[int, float], ...] = ()
 
 
 def routes_for(target_id: str, target_email: str) -> list[Route]:
@@ -1117,6 +1119,7 @@ def routes_for(target_id: str, target_email: str) -> list[Route]:
             auth="user-cookie",
             marker='id="devices"',
             targets=[Target("ratio", 0.2), Target("p95", 30)],
+            fixed_rates=((300, 25.0),),
         ),
         Route(
             "user-page",
@@ -1146,6 +1149,7 @@ class Result:
     ratio: float | None = None
     problems: list[str] = field(default_factory=list)
     skipped: str | None = None
+    open_loop: list[dict] = field(default_factory=list)
 
     def median(self, key: str) -> float | None:
         values = [r[key] for r in self.runs if r.get(key) is not None]
@@ -1235,6 +1239,14 @@ def prepare_callers(app, idp, users: int) -> Callers:
     for who, person in (("admin", ADMIN), ("user", USER)):
         token = idp.access_token(person.sub, scope="openid profile email devices:read")
         headers[f"{who}-token"] = {"Authorization": f"Bearer {token}"}
+    with app.app_context():  # the events feed's reader: a personal token with audit:read
+        from portal.services import personal_tokens
+
+        admin = db.session.execute(select(User).where(User.subject == ADMIN.sub)).scalar_one()
+        _, secret = personal_tokens.create(admin, name="bench feed", scopes=["audit:read"], days=1)
+        db.session.commit()
+        db.session.remove()
+    headers["admin-audit"] = {"Authorization": f"Bearer {secret}"}
     return Callers(headers, target_id)
 
 
@@ -1345,6 +1357,45 @@ def run_wrk(wrk: str, script: Path, url: str, headers: dict, args, seconds: int)
 
 
 # ----------------------------------------------------------------------------- the machine
+
+
+OPEN_LOOP = ROOT / "scripts" / "bench_openloop.mjs"
+
+
+def drain(url: str, limit: float = 60.0) -> None:
+    """Wait until the server answers at once again: an overloaded run leaves a queue behind,
+    which would otherwise count against whatever is measured next."""
+    import requests
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        with contextlib.suppress(requests.RequestException):
+            requests.get(url, timeout=5)
+        if time.monotonic() - started < 0.05:
+            return
+        time.sleep(0.2)
+
+
+def run_openloop(url: str, headers: dict, rate: int, seconds: int, timeout: float) -> dict:
+    """Latency at a fixed rate, from each request's scheduled send time (the open-loop driver
+    ``scripts/bench_openloop.mjs``, on Node's standard library)."""
+    argv = ["node", str(OPEN_LOOP), url, str(rate), str(seconds), "--timeout", f"{timeout:g}"]
+    for name, value in headers.items():
+        argv += ["--header", f"{name}: {value}"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + timeout + 60)
+    if done.returncode != 0:
+        raise BenchError(f"the open-loop driver failed ({done.returncode}): {done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def open_loop_rates(
+    result: Result, shares: list[int]
+) -> list[tuple[int, int | None, float | None]]:
+    """(rate, share of the measured capacity in %, p99 target) for each open-loop run."""
+    capacity = result.median("rps") or 0
+    rates = [(max(1, round(capacity * share / 100)), share, None) for share in shares]
+    return rates + [(rate, None, target) for rate, target in result.route.fixed_rates]
 
 
 def machine() -> dict:
@@ -1559,6 +1610,32 @@ def bench_size(
             )
     load_after = os.getloadavg()
     check_over_http("after")
+    say("the audit events feed: commit to visible, 100 events from two writers")
+    event_lag = measure_event_lag(
+        app, f"http://127.0.0.1:{args.port}", callers.headers["admin-audit"]
+    )
+    say(
+        f"  {event_lag['seen']} of {event_lag['events']} seen; lag p50 "
+        f"{fmt(event_lag['p50_ms'])} ms, max {fmt(event_lag['max_ms'])} ms"
+    )
+    if args.rates:
+        say(
+            f"open-loop latency at {', '.join(f'{p}%' for p in args.rates)} of each route's "
+            f"capacity, {args.open_seconds} s each (measured from each request's send time)"
+        )
+        for route in live:
+            for rate, share, target in open_loop_rates(results[route.key], args.rates):
+                got = run_openloop(
+                    url_of(route), headers_of(route), rate, args.open_seconds, args.timeout * 5
+                )
+                got.update(share=share, target_p99=target)
+                results[route.key].open_loop.append(got)
+                drain(f"http://127.0.0.1:{args.port}/livez")
+                say(
+                    f"  {route.label:40} {rate:6d} req/s ({f'{share}%' if share else 'fixed'}) "
+                    f"p50 {fmt(got['p50'])} ms  p99 {fmt(got['p99'])} ms  "
+                    f"errors {got['errors'] + got['status']}  timeouts {got['timeouts']}"
+                )
 
     profile: list[dict] = []
     if args.profile:
@@ -1584,6 +1661,73 @@ def bench_size(
         "load_after": load_after,
         "results": results,
         "profile": profile,
+        "event_lag": event_lag,
+    }
+
+
+# ----------------------------------------------------------------------------- events feed
+
+
+def measure_event_lag(app, url: str, headers: dict, events: int = 100) -> dict:
+    """How long a committed audit event takes to appear in GET /audit/events: two writers
+    commit ``events`` events (each holding its transaction open a few milliseconds, so commits
+    interleave), while a reader polls the feed over HTTP every 20 ms from its end, as a
+    security tool would. Lag is from each commit to the answer that first held the event."""
+    import random
+    import threading
+
+    import requests
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import AuditEvent
+    from portal.services import audit
+    from portal.services.audit_events import encode_cursor
+
+    with app.app_context():
+        last = db.session.execute(
+            select(AuditEvent.xact_id, AuditEvent.id)
+            .order_by(AuditEvent.xact_id.desc(), AuditEvent.id.desc())
+            .limit(1)
+        ).first()
+        db.session.remove()
+    next_url = f"{url}/audit/events?limit=1000&cursor={encode_cursor(tuple(last or (0, 0)))}"
+    committed: dict[int, float] = {}
+    seen: dict[int, float] = {}
+
+    def write(worker: int) -> None:
+        rng = random.Random(worker)
+        with app.app_context():
+            for n in range(worker, events, 2):
+                audit.record("bench_lag", actor=None, actor_label="bench", n=n)
+                time.sleep(rng.uniform(0.001, 0.01))
+                db.session.commit()
+                committed[n] = time.monotonic()
+                time.sleep(rng.uniform(0, 0.02))
+            db.session.remove()
+
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(2)]
+    for thread in writers:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(seen) < events:
+        answer = requests.get(next_url, headers=headers, timeout=30)
+        answer.raise_for_status()
+        now = time.monotonic()
+        for event in answer.json():
+            if event["action"] == "bench_lag":
+                seen.setdefault(event["details"]["n"], now)
+        link = answer.headers["Link"]
+        next_url = link[1 : link.index(">")]
+        time.sleep(0.02)
+    for thread in writers:
+        thread.join()
+    lags = sorted((seen[n] - committed[n]) * 1000 for n in seen)
+    return {
+        "events": events,
+        "seen": len(seen),
+        "p50_ms": statistics.median(lags) if lags else None,
+        "max_ms": lags[-1] if lags else None,
     }
 
 
@@ -1753,15 +1897,55 @@ HEADER = [
 ]
 
 
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER) - 1)]
-    for row in [HEADER, *rows]:
-        cells = [row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(8)]
-        print("  ".join(cells) + "  " + row[8])
+OPEN_LOOP_HEADER = [
+    "route",
+    "req/s",
+    "of capacity",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "failed",
+    "target",
+]
 
 
-def markdown(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+def open_loop_rows(report: dict) -> list[list[str]]:
+    rows = []
+    for result in report["results"].values():
+        for run in result.open_loop:
+            target = run.get("target_p99")
+            verdict = ""
+            if target is not None:
+                met = run["p99"] is not None and run["p99"] <= target and not run["timeouts"]
+                verdict = f"p99 ≤ {target:g} ms: {'met' if met else 'NOT MET'}"
+            rows.append(
+                [
+                    result.route.label,
+                    f"{run['rate']:,}",
+                    f"{run['share']}%" if run.get("share") else "fixed",
+                    fmt(run["p50"]),
+                    fmt(run["p99"]),
+                    fmt(run["max"]),
+                    str(run["errors"] + run["status"] + run["timeouts"]),
+                    verdict,
+                ]
+            )
+    return rows
+
+
+def print_table(rows: list[list[str]], header: list[str] = HEADER) -> None:
+    """Columns padded (the first to the left, the rest to the right), the last left as it is."""
+    last = len(header) - 1
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(last)]
+    for row in [header, *rows]:
+        cells = [
+            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(last)
+        ]
+        print("  ".join(cells) + "  " + row[last])
+
+
+def markdown(rows: list[list[str]], header: list[str] = HEADER) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
     return "\n".join(lines)
@@ -1793,6 +1977,16 @@ def print_report(report: dict, args, host: dict) -> str:
     )
     print()
     print_table(rows)
+    open_rows = open_loop_rows(report)
+    if open_rows:
+        print("\nOpen loop: latency at fixed rates, from each request's scheduled send time")
+        print_table(open_rows, OPEN_LOOP_HEADER)
+    lag = report.get("event_lag")
+    if lag:
+        print(
+            f"\nGET /audit/events, commit to visible (polled every 20 ms): {lag['seen']} of "
+            f"{lag['events']} events seen, p50 {fmt(lag['p50_ms'])} ms, max {fmt(lag['max_ms'])} ms"
+        )
     for profile in report.get("profile") or []:
         if not profile.get("samples"):
             continue
@@ -1808,6 +2002,8 @@ def print_report(report: dict, args, host: dict) -> str:
         print("  portal functions, inclusive:")
         for name, share in profile["portal_inclusive"][:10]:
             print(f"    {share:5.1f}%  {name}")
+    if open_rows:
+        return markdown(rows) + "\n\n" + markdown(open_rows, OPEN_LOOP_HEADER)
     return markdown(rows)
 
 
@@ -1891,6 +2087,7 @@ def save(report: dict, args, host: dict, md: str) -> Path:
                 "statements_first": r.statements_first,
                 "ratio": r.ratio,
                 "runs": r.runs,
+                "open_loop": r.open_loop,
                 "problems": r.problems,
                 "skipped": r.skipped,
                 "targets": verdicts(r),
@@ -1903,6 +2100,13 @@ def save(report: dict, args, host: dict, md: str) -> Path:
 
 
 # ----------------------------------------------------------------------------- main
+
+
+def _percentages(text: str) -> list[int]:
+    shares = [int(x) for x in text.split(",") if x.strip()]
+    if any(not 0 <= x <= 100 for x in shares):
+        raise argparse.ArgumentTypeError("shares are percentages from 0 to 100")
+    return [x for x in shares if x]
 
 
 def parse_args(argv: list[str] | None = None):
@@ -1919,6 +2123,13 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds per route first (0: none)")
+    parser.add_argument(
+        "--rates",
+        type=_percentages,
+        default=[25, 50, 75],
+        help="open-loop rates as %% of each route's measured capacity (comma list; 0: none)",
+    )
+    parser.add_argument("--open-seconds", type=int, default=10, help="seconds per open-loop run")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c")
     parser.add_argument("--timeout", type=float, default=2, help="wrk --timeout, seconds")

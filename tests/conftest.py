@@ -223,6 +223,15 @@ def auth(app, idp) -> Auth:
     return Auth(app, idp)
 
 
+@pytest.fixture
+def signed_in(app, auth):
+    """A browser signed in as Alice, and a bearer token of the admin (used once already)."""
+    browser = auth.new_client("alice")
+    headers = auth.bearer("admin")
+    assert app.test_client().get("/devices", headers=headers).status_code == 200
+    return browser, headers
+
+
 class LiveServer:
     """The app served over real HTTP on 127.0.0.1, in a thread."""
 

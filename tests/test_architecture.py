@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PORTAL = Path(__file__).resolve().parent.parent / "portal"
+DOC = PORTAL.parent / "docs" / "architecture.md"
 
 
 def _modules(under: str = "") -> dict[str, ast.Module]:
@@ -122,3 +124,24 @@ def test_each_documented_key_is_spelled_in_one_module():
     for key in DOCUMENTED_KEYS:
         spelled = [m for m, text in sources.items() if f'"{key}"' in text or f"``{key}``" in text]
         assert spelled == ["portal/api/shapes.py"], key
+
+
+def test_nothing_but_create_app_and_the_error_handlers_imports_the_blueprint_packages():
+    """Blueprints are leaves: the limiter, the probes and the services know none of them."""
+    leaves = ("portal.api", "portal.account", "portal.admin", "portal.auth.signin")
+    importers = {
+        module
+        for module, tree in _modules().items()
+        if not module.startswith(tuple(p.replace(".", "/") for p in leaves))
+        and any(name.startswith(leaves) for name in _imports(tree, module))
+    }
+    # create_app, the error handlers (JSON in the API's shapes), and auth's init_app, which
+    # registers the sign-in blueprint.
+    assert importers == {"portal/__init__.py", "portal/errors.py", "portal/auth/__init__.py"}
+
+
+def test_docs_architecture_lists_every_module():
+    listed = set(re.findall(r"^\| `(portal/[^`]+\.py)` \|", DOC.read_text(), re.MULTILINE))
+    present = {str(path.relative_to(PORTAL.parent)) for path in PORTAL.rglob("*.py")}
+    assert present, "no modules found"
+    assert listed == present, {"not listed": present - listed, "gone": listed - present}

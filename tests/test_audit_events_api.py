@@ -289,6 +289,18 @@ def test_bad_parameters_answer_400_in_the_token_row_shape(app, client, auth, que
     assert set(response.get_json()["error"]) == {"code", "message"}
 
 
+@pytest.mark.parametrize("cursor", ["cffffffffffffffff", "c1.ffffffffffffffff"])
+def test_a_cursor_beyond_any_id_is_a_page_not_an_error(app, client, auth, cursor):
+    """Every string of the cursor's pattern is a cursor, however large its numbers."""
+    response = client.get(f"/audit/events?cursor={cursor}", headers=_reader(auth))
+    assert response.status_code == 200 and isinstance(response.get_json(), list)
+
+
+def test_a_cursor_past_every_transaction_is_an_empty_page(app, client, auth):
+    response = client.get("/audit/events?cursor=cffffffffffffffff.0", headers=_reader(auth))
+    assert response.status_code == 200 and response.get_json() == []
+
+
 def test_a_405_on_the_stream_is_in_its_shape(client):
     response = client.post("/audit/events")
     assert response.status_code == 405 and response.headers["Allow"]

@@ -123,15 +123,6 @@ def assert_probes(client, *, ready: bool) -> None:
 # -- the database locked by another connection ------------------------------------------------
 
 
-@pytest.fixture
-def signed_in(app, auth):
-    """A browser signed in as Alice, and a bearer token of the admin (used once already)."""
-    browser = auth.new_client("alice")
-    headers = auth.bearer("admin")
-    assert app.test_client().get("/devices", headers=headers).status_code == 200
-    return browser, headers
-
-
 def test_pages_answer_a_friendly_503_within_two_seconds_while_the_database_is_locked(
     app, database_url, signed_in
 ):

@@ -9,6 +9,7 @@ from support.queries import count_queries
 
 from portal import create_app
 from portal.authz import ACCESS_RULE_ATTR
+from portal.availability import migration_heads
 from portal.extensions import db
 
 
@@ -55,7 +56,11 @@ def test_readyz_says_unavailable_until_the_schema_is_at_the_migrations_head(tmp_
         upgrade(revision="0004_sessions_ended")
     assert readiness() == (
         503,
-        {"status": "unavailable", "reason": "the database schema is not at the migrations' head"},
+        {
+            "status": "unavailable",
+            "reason": "the database schema is not at the migrations' head: at "
+            f"0004_sessions_ended, head {', '.join(sorted(migration_heads()))}",
+        },
     )
     assert client.get("/readyz").headers["Retry-After"]
     with app.app_context():

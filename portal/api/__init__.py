@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
@@ -33,6 +33,7 @@ class ApiBlueprint(Blueprint):
     """JSON routes of one documented family, whose errors take that family's shape."""
 
     cookieless = True  # bearer tokens only: the browser's session cookie is never sent back
+    rate_limit = "RATELIMIT_API"  # per client address (``portal.ratelimit``)
 
     def __init__(self, name: str, import_name: str, family: str) -> None:
         super().__init__(name, import_name)
@@ -59,9 +60,16 @@ def _install_error_handlers(bp: ApiBlueprint) -> None:
         except Exception as exc:  # the database may be gone; the answer must not be
             log.warning("rollback after an error failed too: %r", exc)
         if database_unavailable(error):  # an outage, not a bug: 503, try again later
-            log.warning("database unavailable in %s: %s", request.endpoint, error)
+            log.warning(
+                "database unavailable in %s (request id %s): %s",
+                request.endpoint,
+                g.get("request_id"),
+                error,
+            )
             return render(unavailable(), bp.family)
-        log.exception("unexpected error in %s", request.endpoint)
+        log.exception(
+            "unexpected error in %s (request id %s)", request.endpoint, g.get("request_id")
+        )
         view = current_app.view_functions.get(request.endpoint or "")
         return render(ApiError(500, failure_message(view)), bp.family)
 

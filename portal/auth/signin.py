@@ -42,6 +42,7 @@ from .tokens import InvalidToken, jwks_cache, validate_logout_token
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
+bp.rate_limit = "RATELIMIT_SIGN_IN"  # per client address (``portal.ratelimit``)
 
 
 def safe_next(target: str | None) -> str:

@@ -36,7 +36,8 @@ MAX_LIMIT = 1000
 # Every string of this pattern is a cursor (one past the last event is past the end).
 CURSOR_PATTERN = "^c(?:[0-9a-f]{1,16}\\.)?[0-9a-f]{1,16}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
-_LARGEST = 2**63 - 1
+_LARGEST_XACT = 2**63 - 1  # a bigint
+_LARGEST_ID = 2**31 - 1  # the id column is an integer: a cursor past it is past the end
 # The oldest transaction still running when the statement started: all below it have ended.
 _HORIZON = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
@@ -55,7 +56,7 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     if not _CURSOR.match(cursor):
         raise BadCursor(cursor)
     xact, _, event_id = cursor[1:].rpartition(".")
-    return min(int(xact or "0", 16), _LARGEST), min(int(event_id, 16), _LARGEST)
+    return min(int(xact or "0", 16), _LARGEST_XACT), min(int(event_id, 16), _LARGEST_ID)
 
 
 def position_of(event: AuditEvent) -> tuple[int, int]:
