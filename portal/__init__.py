@@ -116,13 +116,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     redis.init_app(app)  # the shared Redis client (None without PORTAL_REDIS_URL)
 
-    from . import account, admin, api, auth, cli, errors, main, ratelimit, views_helpers
+    from . import account, admin, api, auth, cli, errors, main, ratelimit, scim, views_helpers
 
     auth.init_app(app)
     main.init_app(app)
     account.init_app(app)
     admin.init_app(app)
     api.init_app(app)
+    scim.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     views_helpers.init_app(app)

@@ -194,5 +194,38 @@ def _prune(batch_size: int) -> None:
     )
 
 
+users_cli = AppGroup("users", help="Deactivate and reactivate user accounts.")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def deactivate_command(email: str) -> None:
+    """Deactivate the user with EMAIL: every session and token ends now, sign-in is refused."""
+    from .services import operations
+
+    user = _user_or_exit(email)
+    ended = operations.deactivate_user(_cli_actor(), user)
+    if ended is None:
+        click.echo(f"{user.email} is already deactivated")
+        return
+    db.session.commit()
+    click.echo(f"deactivated {user.email}: {ended} session{'' if ended == 1 else 's'} ended")
+
+
+@users_cli.command("reactivate")
+@click.argument("email")
+def reactivate_command(email: str) -> None:
+    """Reactivate the user with EMAIL: they may sign in again (nothing that ended comes back)."""
+    from .services import operations
+
+    user = _user_or_exit(email)
+    if not operations.reactivate_user(_cli_actor(), user):
+        click.echo(f"{user.email} is not deactivated")
+        return
+    db.session.commit()
+    click.echo(f"reactivated {user.email}")
+
+
 def init_app(app) -> None:
     app.cli.add_command(portal_cli)
+    app.cli.add_command(users_cli)

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_GROUPS_CLAIM": "groups",
     "GROUP_PERMISSIONS": {},
     "API_AUDIENCE": None,
+    # The bearer secret the IdP's SCIM client sends to /scim/v2; None: no SCIM service (404).
+    "SCIM_TOKEN": None,
     "GEOIP_DATABASE": None,
     "TRUSTED_PROXIES": 0,
     "SESSION_LIFETIME": 8 * 3600,
@@ -192,6 +194,22 @@ def _redis_settings(config: dict) -> None:
     config["RATELIMIT_STORAGE_URI"] = str(storage).strip() if storage else url or "memory://"
 
 
+# A SCIM token is the only key to every account's provisioning: refuse a guessable one.
+SCIM_TOKEN_MIN_LENGTH = 32
+
+
+def _scim_token(config: dict) -> None:
+    """PORTAL_SCIM_TOKEN: unset or empty turns the SCIM service off; a set one must be long."""
+    token = config.get("SCIM_TOKEN")
+    token = str(token).strip() if token not in (None, False) else ""
+    if token and (len(token) < SCIM_TOKEN_MIN_LENGTH or any(c.isspace() for c in token)):
+        raise ConfigError(
+            f"PORTAL_SCIM_TOKEN must be at least {SCIM_TOKEN_MIN_LENGTH} characters without "
+            "spaces (a long random string, e.g. from `openssl rand -hex 32`)"
+        )
+    config["SCIM_TOKEN"] = token or None
+
+
 def validate(config: dict, instance_path: str) -> None:
     """Normalise types and refuse a configuration the portal cannot run safely with."""
     env = str(config.get("ENV", "production")).lower()
@@ -275,6 +293,7 @@ def validate(config: dict, instance_path: str) -> None:
                 f"PORTAL_{key} must be a rate limit like '30 per minute', got {config[key]!r}"
             ) from None
 
+    _scim_token(config)
     _redis_settings(config)
     _as_int(config, "HISTORY_DAYS", minimum=1)
 

@@ -28,9 +28,20 @@ ACTION_WORDS = {
     "personal_token_created": "Made a personal API token",
     "personal_token_new_address": "Used a personal API token from a new address",
     "personal_token_revoked": "Revoked a personal API token",
+    "deactivate_user": "Deactivated an account",
+    "reactivate_user": "Reactivated an account",
+    "sign_in_refused": "Sign-in refused: account deactivated",
+    "scim_provision_user": "Provisioned a user (SCIM)",
+    "scim_update_user": "Updated a user (SCIM)",
+    "scim_delete_user": "Deleted a user (SCIM)",
 }
 
-_VIA = {"page": "on the portal's pages", "api": "through the API", "cli": "from the command line"}
+_VIA = {
+    "page": "on the portal's pages",
+    "api": "through the API",
+    "cli": "from the command line",
+    "scim": "by the identity provider's provisioning (SCIM)",
+}
 
 
 def action_words(action: str) -> str:

@@ -265,6 +265,72 @@ def revoke_all(user_id: str):
     return _back_to(target)
 
 
+@bp.route("/users/<user_id>/deactivate", methods=["GET", "POST"])
+@require_permission(MANAGE_USER_DEVICES)
+def deactivate_user(user_id: str):
+    """Deactivate the account (after confirming): every session and token ends now, and
+    sign-in is refused until it is reactivated. Not your own: that would lock you out."""
+    target = _target_or_404(user_id)
+    if target.id == current_user.user_id:
+        flash("You cannot deactivate your own account.", "error")
+        return _back_to(target)
+    if target.deactivated_at is not None:
+        flash("That account is already deactivated.", "info")
+        return _back_to(target)
+    if request.method == "GET":
+        return render_template(
+            "admin/confirm.html",
+            target=target,
+            title=f"Deactivate {target.display_name}?",
+            sentence=f"You are about to deactivate the account of {target.display_name}"
+            + (f" ({target.email})" if target.email else "")
+            + ".",
+            consequence="Every browser, API client and personal token of this user is signed "
+            "out at once, personal tokens are revoked, and sign-in is refused until someone "
+            "reactivates the account.",
+            own=False,
+            button="Deactivate account",
+        )
+    ended = operations.deactivate_user(current_user.actor, target)
+    if ended is None:
+        flash("That account was already deactivated.", "info")
+    else:
+        flash(
+            f"{target.display_name} is deactivated: {ended} session"
+            f"{'' if ended == 1 else 's'} ended.",
+            "success",
+        )
+    return _back_to(target)
+
+
+@bp.route("/users/<user_id>/reactivate", methods=["GET", "POST"])
+@require_permission(MANAGE_USER_DEVICES)
+def reactivate_user(user_id: str):
+    """Reactivate the account (after confirming): the user may sign in again."""
+    target = _target_or_404(user_id)
+    if target.deactivated_at is None:
+        flash("That account is not deactivated.", "info")
+        return _back_to(target)
+    if request.method == "GET":
+        return render_template(
+            "admin/confirm.html",
+            target=target,
+            title=f"Reactivate {target.display_name}?",
+            sentence=f"You are about to reactivate the account of {target.display_name}"
+            + (f" ({target.email})" if target.email else "")
+            + ".",
+            consequence="They may sign in again with the identity provider; sessions and "
+            "tokens that ended stay ended.",
+            own=False,
+            button="Reactivate account",
+        )
+    if operations.reactivate_user(current_user.actor, target):
+        flash(f"{target.display_name} is reactivated.", "success")
+    else:
+        flash("That account was not deactivated.", "info")
+    return _back_to(target)
+
+
 # -- audit log ------------------------------------------------------------------------------
 
 

@@ -329,7 +329,7 @@ class TokenRowError(Shape):
 
 # --- Events API (GET /audit/events, token-row errors) -------------------------------------------
 
-Via = Literal["page", "api", "cli", "idp"]
+Via = Literal["page", "api", "cli", "idp", "scim"]
 
 
 class EventUser(Shape):

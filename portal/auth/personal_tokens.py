@@ -14,7 +14,14 @@ from flask import current_app
 
 from ..services import operations, sessions
 from ..services.personal_tokens import find, is_personal_token
-from .principal import Principal, TokenRefused, _principal, client_info, session_policy
+from .principal import (
+    AccountDeactivated,
+    Principal,
+    TokenRefused,
+    _principal,
+    client_info,
+    session_policy,
+)
 
 __all__ = ["is_personal_token", "personal_token_principal"]
 
@@ -25,6 +32,8 @@ def personal_token_principal(raw: str) -> Principal:
     found = find(raw)
     if found is None:
         raise TokenRefused("The personal token is not valid")
+    if found.session.user.is_deactivated:
+        raise AccountDeactivated()
     if not sessions.check_and_touch(found.session, session_policy()):
         raise TokenRefused("The personal token has been revoked or has expired")
     operations.note_personal_token_use(

@@ -136,13 +136,15 @@ def browser_principal(session_id: str) -> Principal | None:
     The session row decides: ended or expired means signed out at once.
     """
     standing = sessions.session_standing(session_id)
-    if standing is None:
+    if standing is None or standing.user_deactivated_at is not None:
         return None
     policy = session_policy()
     if standing.quiet(policy, utcnow()):  # nearly every request: nothing to write
         return _standing_principal(standing, "browser")
     found = sessions.load_session(session_id=session_id)
-    if found is None or not sessions.check_and_touch(found[0], policy):
+    if found is None or found[0].user.is_deactivated:
+        return None
+    if not sessions.check_and_touch(found[0], policy):
         return None
     return _principal(found[0], found[1], "browser")
 
@@ -171,6 +173,13 @@ class TokenRefused(Exception):
     """A verified token that still cannot act: its session was revoked, or its client was."""
 
 
+class AccountDeactivated(TokenRefused):
+    """A token of a deactivated account: refused on every request until it is reactivated."""
+
+    def __init__(self) -> None:
+        super().__init__("The account is deactivated")
+
+
 def _timestamp(value: Any) -> datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC)
@@ -194,10 +203,14 @@ def cached_bearer_principal(raw: str) -> Principal | None:
     if standing is None:
         # The request that opened the token's session failed and rolled it back: start over.
         return None
+    if standing.user_deactivated_at is not None:
+        raise AccountDeactivated()
     policy = session_policy()
     if standing.quiet(policy, utcnow()):  # nearly every request: nothing to write
         return _standing_principal(standing, "bearer", seen.scopes)
     found = sessions.load_session(session_id=seen.session_id)
+    if found is not None and found[0].user.is_deactivated:
+        raise AccountDeactivated()
     if found is None or not sessions.check_and_touch(found[0], policy):
         raise TokenRefused("The access token has been revoked")
     return _principal(found[0], found[1], "bearer", seen.scopes)
@@ -211,10 +224,12 @@ def bearer_principal(raw: str, claims: dict[str, Any], scopes: frozenset[str]) -
     client's device, opened on first use. Raises ``TokenRefused`` when that session was
     revoked, or when the client was revoked in the second the token was issued or
     authenticated, or later. Remembers the token, so its next requests take
-    ``cached_bearer_principal``.
+    ``cached_bearer_principal``. A deactivated account's token raises ``AccountDeactivated``.
     """
     cfg = current_app.config
     user = identity.upsert_user(claims["iss"], claims, cfg["OIDC_GROUPS_CLAIM"])
+    if user.is_deactivated:  # before any session is opened for the token
+        raise AccountDeactivated()
     try:
         row = operations.sign_in_with_token(
             user,

@@ -108,6 +108,14 @@ def failure_page(reason: str, status: int = 400):
     return render_template("auth/failed.html"), status
 
 
+def deactivated_page(user):
+    """A deactivated account signed in at the IdP: no session, and a page that says why."""
+    log.warning("sign-in refused: user %s is deactivated", user.id)
+    operations.refuse_sign_in(user, request.remote_addr)
+    session.clear()  # nothing of the attempt (state, next) is kept
+    return render_template("auth/deactivated.html"), 403
+
+
 # -- routes --------------------------------------------------------------------------------
 
 
@@ -248,6 +256,8 @@ def callback():
         user = identity.upsert_user(metadata["issuer"], claims, cfg["OIDC_GROUPS_CLAIM"])
     except identity.UnusableIdentity as exc:
         return failure_page(f"callback rejected: {exc}")
+    if user.is_deactivated:
+        return deactivated_page(user)
     try:
         instead = _reauth_check(user, claims)
     except (SignInFailed, requests.RequestException, AuthlibBaseError, ValueError) as exc:

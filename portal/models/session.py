@@ -29,6 +29,7 @@ class EndReason(enum.StrEnum):
     UNTRUSTED = "untrusted"
     IDP_LOGOUT = "idp_logout"  # the IdP's back-channel logout
     REPORTED = "reported"  # the owner said "This wasn't me"
+    DEACTIVATED = "deactivated"  # the account was deactivated (admin, CLI or SCIM)
 
     @property
     def requires_reauth(self) -> bool:
@@ -49,6 +50,7 @@ END_REASON_LABELS = {
     EndReason.UNTRUSTED: "Device untrusted",
     EndReason.IDP_LOGOUT: "Signed out at the identity provider",
     EndReason.REPORTED: "Reported as not the user",
+    EndReason.DEACTIVATED: "Account deactivated",
 }
 
 

@@ -13,17 +13,23 @@ from .types import UTCDateTime, utcnow
 
 
 class User(db.Model):
-    """A person, known by (issuer, subject) from the identity provider."""
+    """A person, known by (issuer, subject) from the identity provider.
+
+    A user provisioned over SCIM before their first sign-in has neither yet: that sign-in
+    links them (by email, or by a subject equal to the SCIM ``externalId``) and fills both in.
+    """
 
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("issuer", "subject", name="uq_users_issuer_subject"),
         Index("ix_users_last_seen_at", "last_seen_at"),
+        Index("ix_users_scim_user_name_key", "scim_user_name_key", unique=True),
+        Index("ix_users_scim_external_id", "scim_external_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    issuer: Mapped[str] = mapped_column(String(255))
-    subject: Mapped[str] = mapped_column(String(255))
+    issuer: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     name: Mapped[str | None] = mapped_column(String(255))
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -37,6 +43,18 @@ class User(db.Model):
     # sign-out: a sign-in whose IdP authentication (``auth_time``) is older must give
     # credentials again, so a revoked browser cannot ride the IdP's single sign-on back in.
     reauth_required_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while the account is deactivated (by an admin, the CLI or SCIM): no session, token or
+    # sign-in works until it is reactivated.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the identity provider's SCIM client knows this user as; None for users it never
+    # provisioned. ``scim_user_name_key`` is the userName folded to lower case: SCIM compares
+    # userName case-insensitively, and two users may not share it.
+    scim_user_name: Mapped[str | None] = mapped_column(String(320))
+    scim_user_name_key: Mapped[str | None] = mapped_column(String(320))
+    scim_external_id: Mapped[str | None] = mapped_column(String(255))
+    scim_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A SCIM DELETE: the user is deactivated and no longer shown to SCIM (rows stay for history).
+    scim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     grants: Mapped[list[Grant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"
@@ -45,7 +63,11 @@ class User(db.Model):
     @property
     def display_name(self) -> str:
         """What pages call this person."""
-        return self.name or self.email or self.subject
+        return self.name or self.email or self.subject or self.scim_user_name or str(self.id)
+
+    @property
+    def is_deactivated(self) -> bool:
+        return self.deactivated_at is not None
 
     def __repr__(self) -> str:
         return f"<User {self.email or self.subject}>"

@@ -37,6 +37,12 @@ class Actions:
     PERSONAL_TOKEN_CREATED = "personal_token_created"
     PERSONAL_TOKEN_NEW_ADDRESS = "personal_token_new_address"
     PERSONAL_TOKEN_REVOKED = "personal_token_revoked"
+    DEACTIVATE_USER = "deactivate_user"
+    REACTIVATE_USER = "reactivate_user"
+    SIGN_IN_REFUSED = "sign_in_refused"
+    SCIM_PROVISION_USER = "scim_provision_user"
+    SCIM_UPDATE_USER = "scim_update_user"
+    SCIM_DELETE_USER = "scim_delete_user"
 
     @classmethod
     def all(cls) -> list[str]:

@@ -6,13 +6,13 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from ..config import PERMISSIONS
 from ..extensions import db
 from ..models import Grant, User
 from ..models.types import column_length, fit, without_control_characters
-from .sessions import insert_unless_present
+from .sessions import insert_unless_present, lock_account
 
 
 class UnknownPermission(ValueError):
@@ -71,14 +71,16 @@ def upsert_user(issuer: str, claims: Mapping[str, Any], groups_claim: str) -> Us
     """
     issuer = _identifier(User.issuer, issuer, "issuer")
     subject = _identifier(User.subject, claims.get("sub"), "subject (sub)")
+    email = _email(claims.get("email"))
     find = select(User).where(User.issuer == issuer, User.subject == subject)
     user = db.session.execute(find).scalar_one_or_none()
+    if user is None and _link_provisioned(issuer, subject, email, claims):
+        user = db.session.execute(find.execution_options(populate_existing=True)).scalar_one()
     if user is None:
         insert_unless_present(
             User, ["issuer", "subject"], id=uuid.uuid4(), issuer=issuer, subject=subject, groups=[]
         )
         user = db.session.execute(find).scalar_one()
-    email = _email(claims.get("email"))
     if email:
         user.email = email
     name = claims.get("name") or " ".join(
@@ -90,6 +92,45 @@ def upsert_user(issuer: str, claims: Mapping[str, Any], groups_claim: str) -> Us
     user.groups = groups_from_claims(claims, groups_claim)
     db.session.flush()
     return user
+
+
+def _link_provisioned(issuer: str, subject: str, email: str | None, claims) -> bool:
+    """Make a user provisioned over SCIM (no subject yet) this identity, on its first sign-in.
+
+    The provisioned user matches by ``externalId`` equal to the subject, or by email (stored
+    in lower case, as the claim is compared) unless the IdP says the email is unverified.
+    Parallel first sign-ins take the provisioned row's lock in turn: the first links it, the
+    others find it linked to them already. True when a user now has this identity.
+    """
+    by_email = email if email and claims.get("email_verified") is not False else None
+    matches = [User.scim_external_id == subject]
+    if by_email:
+        matches.append(User.email == by_email)
+    candidates = db.session.execute(
+        select(User.id, User.scim_external_id)
+        .where(User.subject.is_(None), User.scim_user_name_key.is_not(None), or_(*matches))
+        .order_by(User.created_at)
+    ).all()
+    if not candidates:
+        return False
+    # A match by externalId names this very subject: it goes before a match by email.
+    candidates.sort(key=lambda row: row.scim_external_id != subject)
+    mine = select(User.id).where(User.issuer == issuer, User.subject == subject)
+    for row in candidates:
+        # Parallel first sign-ins queue here (the row's lock on PostgreSQL, the write lock on
+        # SQLite); each then sees what the one before it linked.
+        lock_account(row.id)
+        if db.session.execute(mine).first() is not None:
+            return True
+        linked = db.session.execute(
+            update(User)
+            .where(User.id == row.id, User.subject.is_(None))
+            .values(issuer=issuer, subject=subject)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if linked:
+            return True
+    return False
 
 
 def permissions_for(

@@ -18,18 +18,18 @@ from datetime import datetime
 from typing import Any
 
 from ..models import Device, EndReason, PersonalToken, User, UserSession, utcnow
-from . import audit, devices, identity, personal_tokens, sessions
+from . import audit, devices, identity, personal_tokens, provisioning, sessions
 from .audit import Actions
 
 
 class Actor:
     """Who acts, through which session, from which address, and how.
 
-    ``via`` is ``page``, ``api``, ``cli`` or ``idp``; ``label`` names an actor that is not a
-    user (the operating-system account of a CLI run, the identity provider). An actor made
-    from a request's caller (``caller``: anything with ``user_id``, ``name``, ``user`` and
-    ``session``) loads the user and session models only when an operation needs them; the
-    audit event needs only the id and the name.
+    ``via`` is ``page``, ``api``, ``cli``, ``idp`` or ``scim``; ``label`` names an actor that
+    is not a user (the operating-system account of a CLI run, the identity provider, SCIM).
+    An actor made from a request's caller (``caller``: anything with ``user_id``, ``name``,
+    ``user`` and ``session``) loads the user and session models only when an operation needs
+    them; the audit event needs only the id and the name.
     """
 
     def __init__(
@@ -427,3 +427,77 @@ def revoke_personal_token(actor: Actor, token: PersonalToken) -> bool:
         **_on_behalf(actor, token.user_id, int(ended)),
     )
     return ended
+
+
+# -- deactivated accounts, and provisioning by the identity provider (SCIM) ---------------------
+
+
+def scim_actor(ip_address: str | None) -> Actor:
+    """The identity provider's SCIM client, as the audit log names it."""
+    return Actor(None, None, ip_address, via="scim", label="SCIM")
+
+
+def deactivate_user(actor: Actor, user: User) -> int | None:
+    """Deactivate the account: every session, IdP token and personal token ends now, and no
+    sign-in or token works until it is reactivated. Returns how many sessions ended; None
+    when it was already deactivated (nothing is recorded then)."""
+    ended = provisioning.deactivate(user, by=actor.user)
+    if ended is None:
+        return None
+    actor.record(Actions.DEACTIVATE_USER, user, via=actor.via, sessions_ended=ended)
+    return ended
+
+
+def reactivate_user(actor: Actor, user: User) -> bool:
+    """Allow the account to sign in again; False when it was not deactivated."""
+    if not provisioning.reactivate(user):
+        return False
+    actor.record(Actions.REACTIVATE_USER, user, via=actor.via)
+    return True
+
+
+def refuse_sign_in(user: User, ip_address: str | None, via: str = "page") -> None:
+    """A deactivated account tried to sign in at the IdP and was turned away."""
+    Actor(user, None, ip_address, via=via).record(Actions.SIGN_IN_REFUSED, user)
+
+
+def _set_active(actor: Actor, user: User, active: bool) -> None:
+    if active:
+        reactivate_user(actor, user)
+    else:
+        deactivate_user(actor, user)
+
+
+def scim_provision_user(actor: Actor, fields: provisioning.Provisioned) -> User:
+    """SCIM POST: a user the IdP provisions (a new row, one who signed in before, or one SCIM
+    deleted); their first sign-in links to it. Raises ``provisioning.InvalidProvisioning`` or
+    ``provisioning.UserNameTaken``."""
+    user, new, changed = provisioning.provision(fields)
+    actor.record(
+        Actions.SCIM_PROVISION_USER,
+        user,
+        user_name=user.scim_user_name,
+        external_id=user.scim_external_id,
+        adopted=not new or None,
+        changed=changed or None,
+    )
+    _set_active(actor, user, fields.active)
+    return user
+
+
+def scim_update_user(actor: Actor, user: User, fields: provisioning.Provisioned) -> User:
+    """SCIM PUT or PATCH (the PATCH already applied): the user's attributes, and ``active``
+    deactivating or reactivating the account."""
+    changed = provisioning.replace(user, fields)
+    if changed:
+        actor.record(Actions.SCIM_UPDATE_USER, user, changed=changed)
+    _set_active(actor, user, fields.active)
+    return user
+
+
+def scim_delete_user(actor: Actor, user: User) -> None:
+    """SCIM DELETE: the account is deactivated and SCIM no longer sees it; the user and their
+    history stay."""
+    deactivate_user(actor, user)
+    provisioning.hide(user)
+    actor.record(Actions.SCIM_DELETE_USER, user, user_name=user.scim_user_name)

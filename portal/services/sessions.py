@@ -356,6 +356,7 @@ class Standing:
     ended_at: datetime | None
     user_name: str  # the user's email, or the subject when there is none (the audit label)
     user_full_name: str | None  # pages call the user by it, else by ``user_name``
+    user_deactivated_at: datetime | None  # a deactivated account's sessions are refused
     groups: list[str]
     grants: list[str]
 
@@ -384,6 +385,7 @@ _STANDING = (
         _s.c.ended_at,
         func.coalesce(_u.c.email, _u.c.subject),
         _u.c.name,
+        _u.c.deactivated_at,
         _u.c.groups,
         grants_column(_s.c.user_id),
     )

@@ -178,6 +178,7 @@ def test_every_page_fits_phone_to_desktop_widths_and_passes_axe(
         "admin-users": url + "/admin/users",
         "admin-user": traveller_page,
         "admin-confirm-revoke-all": f"{url}/admin/users/{traveller_id}/revoke-all",
+        "admin-confirm-deactivate": f"{url}/admin/users/{traveller_id}/deactivate",
         "admin-confirm-revoke-device": (
             f"{url}/admin/users/{traveller_id}/devices/{traveller_device}/revoke"
         ),

@@ -1,0 +1,244 @@
+"""The SCIM 2.0 service at ``/scim/v2`` (RFC 7643/7644): the identity provider (Okta, Microsoft
+Entra) provisions, updates, deactivates and deletes portal users.
+
+scim2-flask serves the protocol (routing, ``ServiceProviderConfig``, ``ResourceTypes``,
+``Schemas``, PATCH application, paging, the error shape) upon scim2-server; scim2-models parses
+and serialises. The portal supplies a storage (``PortalUsers``) whose every change is one
+function of ``services.operations``, audited with the actor "SCIM". The request still commits
+once, in ``Portal.dispatch_request``: a view that raised (every SCIM error is raised) is
+rolled back before the error is answered.
+
+Authentication is one bearer secret, ``PORTAL_SCIM_TOKEN``, compared in constant time; without
+it configured the service does not exist (404).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Any
+
+import email_validator
+from flask import Response, current_app, request
+from scim2_flask import ScimServer
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    Context,
+    Error,
+    ETag,
+    External,
+    Filter,
+    InvalidValueException,
+    NotFoundException,
+    Patch,
+    Reference,
+    ResourceType,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    UnauthorizedException,
+    UniquenessException,
+)
+from scim2_models import User as ScimUser
+from scim2_server.routing import Route
+from scim2_server.service import ScimService
+from scim2_server.storage import ScimStorage, SearchPage
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ..authz import access_rule
+from ..availability import RETRY_AFTER_SECONDS, database_unavailable
+from ..extensions import csrf, db
+from ..services import operations, provisioning
+from .resources import fields_of, filter_condition, to_resource
+
+log = logging.getLogger(__name__)
+
+URL_PREFIX = "/scim/v2"
+ACCESS_RULE = "scim_bearer_token"
+# The most users one page lists (``filter.maxResults``); Okta and Entra ask for far fewer.
+MAX_RESULTS = 200
+
+
+def _config() -> ServiceProviderConfig:
+    return ServiceProviderConfig(
+        documentation_uri=Reference[External]("https://www.rfc-editor.org/rfc/rfc7644"),
+        patch=Patch(supported=True),
+        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        filter=Filter(supported=True, max_results=MAX_RESULTS),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=False),
+        etag=ETag(supported=False),
+        authentication_schemes=[
+            AuthenticationScheme(
+                type=AuthenticationScheme.Type.oauthbearertoken,
+                name="Bearer token",
+                description="The secret configured as PORTAL_SCIM_TOKEN, as a bearer token",
+                spec_uri=Reference[External]("https://www.rfc-editor.org/rfc/rfc6750"),
+                primary=True,
+            )
+        ],
+    )
+
+
+def _actor() -> operations.Actor:
+    return operations.scim_actor(request.remote_addr)
+
+
+class PortalUsers(ScimStorage):
+    """Portal users as SCIM ``User`` resources: reads from ``services.provisioning``, every
+    change through one operation of ``services.operations``."""
+
+    def get(self, resource_type: ResourceType, resource_id: str, *, response_parameters=None):
+        # A PUT, PATCH or DELETE reads the user first and writes it back whole: locked from
+        # that read on, so two changes to one user apply one after the other, never lost.
+        changing = request.method in ("PUT", "PATCH", "DELETE")
+        user = provisioning.get_visible(resource_id, lock=changing)
+        if user is None:
+            raise NotFoundException(detail=f"No user {resource_id!r}")
+        return to_resource(user)
+
+    def search(self, resource_types, search_request, *, position: Any = None) -> SearchPage:
+        condition = filter_condition(search_request.filter)
+        start = max(search_request.start_index or 1, 1)
+        count = search_request.count if search_request.count is not None else MAX_RESULTS
+        total, users = provisioning.search(condition, offset=start - 1, limit=count)
+        return SearchPage(total=total, resources=[to_resource(u) for u in users])
+
+    def create(self, resource_type: ResourceType, resource: ScimUser) -> ScimUser:
+        try:
+            user = operations.scim_provision_user(_actor(), fields_of(resource))
+        except provisioning.InvalidProvisioning as exc:
+            raise InvalidValueException(detail=str(exc)) from None
+        except provisioning.UserNameTaken:
+            raise UniquenessException(detail="Another user has this userName") from None
+        return to_resource(user)
+
+    def update(self, resource_type: ResourceType, resource: ScimUser, *, expected_version=None):
+        user = provisioning.get_visible(resource.id or "")
+        if user is None:
+            raise NotFoundException(detail=f"No user {resource.id!r}")
+        try:
+            operations.scim_update_user(_actor(), user, fields_of(resource))
+        except provisioning.InvalidProvisioning as exc:
+            raise InvalidValueException(detail=str(exc)) from None
+        except provisioning.UserNameTaken:
+            raise UniquenessException(detail="Another user has this userName") from None
+        return to_resource(user)
+
+    def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version=None):
+        user = provisioning.get_visible(resource_id)
+        if user is None:
+            raise NotFoundException(detail=f"No user {resource_id!r}")
+        operations.scim_delete_user(_actor(), user)
+
+
+def _scim_error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    """An answer in SCIM's error shape (RFC 7644 3.12), ``status`` as a string."""
+    body = Error(status=status, detail=detail).model_dump()
+    response = current_app.json.response(body)
+    response.status_code = status
+    response.mimetype = "application/scim+json"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+class PortalScimService(ScimService):
+    """scim2-server's service, except that a PATCH answers 200 with the user: RFC 7644 3.5.2
+    allows that or a 204, and Okta expects the user back."""
+
+    def patch_response(self, base_url, resource, response_parameters):
+        return self.resource_response(
+            self.publish(base_url, resource),
+            Context.RESOURCE_REPLACEMENT_RESPONSE,
+            response_parameters,
+        )
+
+
+class PortalScimServer(ScimServer):
+    """scim2-flask's server, guarded by the SCIM token, with the portal's access-rule marks
+    and with every failure (an outage, a bug) answered in SCIM's error shape too."""
+
+    def _make_view(self, route: Route) -> Any:
+        return access_rule(ACCESS_RULE)(super()._make_view(route))
+
+    @access_rule(ACCESS_RULE)
+    def _fallback_view(self, path: str) -> Response:
+        return super()._fallback_view(path)
+
+    def get_subject(self) -> Any:
+        return "SCIM"
+
+    def _create_service(self, app) -> ScimService:
+        return PortalScimService(self.provider, secret=app.secret_key)
+
+    def create_blueprint(self):
+        blueprint = super().create_blueprint()
+        blueprint.before_request(_require_token)
+        blueprint.register_error_handler(DBAPIError, _failure)
+        blueprint.register_error_handler(PoolTimeout, _failure)
+        blueprint.register_error_handler(Exception, _failure)
+        blueprint.after_request(_scim_media_type)
+        return blueprint
+
+
+def _require_token() -> None:
+    """404 while no SCIM token is configured; else 401 unless the request brings it."""
+    expected = current_app.config.get("SCIM_TOKEN")
+    if not expected:
+        raise NotFoundException(detail="Not found")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # Digests of equal length, compared in constant time: not even the length leaks.
+    given_digest = hashlib.sha256(given.strip().encode("utf-8", "surrogatepass")).digest()
+    expected_digest = hashlib.sha256(expected.encode()).digest()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given_digest, expected_digest):
+        raise UnauthorizedException(detail="A valid bearer token is required")
+
+
+def _failure(error: Exception) -> Response:
+    try:
+        db.session.rollback()
+    except Exception as exc:  # the database may be gone; the answer must not be
+        log.warning("rollback after an error failed too: %r", exc)
+    if database_unavailable(error):
+        log.warning("database unavailable in %s: %s", request.endpoint, error)
+        return _scim_error(
+            503,
+            "The service is unavailable for a moment; try again",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.exception("unexpected error in %s", request.endpoint)
+    return _scim_error(500, "Internal server error")
+
+
+def _scim_media_type(response: Response) -> Response:
+    """Every SCIM answer with a body is ``application/scim+json`` (RFC 7644 3.1)."""
+    if response.status_code != 204 and response.mimetype == "application/json":
+        response.mimetype = "application/scim+json"
+    return response
+
+
+# Company directories hold addresses under internal domains (``corp.local``) and test ones
+# (``example.test``); the identity provider is the authority on its users' addresses, so
+# scim2-models' email check (email-validator) must not refuse those two special-use names.
+ACCEPTED_SPECIAL_USE_DOMAINS = ("local", "test")
+
+
+def _accept_directory_domains() -> None:
+    names = email_validator.SPECIAL_USE_DOMAIN_NAMES
+    names[:] = [name for name in names if name not in ACCEPTED_SPECIAL_USE_DOMAINS]
+
+
+def init_app(app) -> None:
+    _accept_directory_domains()
+    server = PortalScimServer(
+        PortalUsers(),
+        ScimProvider(models=[ScimUser], config=_config()),
+        url_prefix=URL_PREFIX,
+    )
+    server.init_app(app)
+    csrf.exempt(app.blueprints[server.name])
