@@ -196,8 +196,13 @@ def test_logout_requires_csrf_and_ends_session(app, client, auth):
     app.config["WTF_CSRF_ENABLED"] = True
     auth.sign_in(client, "alice")
     assert client.post("/logout").status_code == 400
+    other = auth.new_client("bob")  # a valid token, of another browser's session
+    other_page = other.get("/").data.decode()
+    others_token = other_page.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post("/logout", data={"csrf_token": others_token}).status_code == 400
     with app.app_context():
-        assert db.session.execute(select(UserSession)).scalar_one().ended_at is None
+        rows = db.session.execute(select(UserSession)).scalars().all()
+        assert [row.ended_at for row in rows] == [None, None]
     page = client.get("/").data.decode()
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     response = client.post("/logout", data={"csrf_token": token})
@@ -207,8 +212,8 @@ def test_logout_requires_csrf_and_ends_session(app, client, auth):
     assert "post_logout_redirect_uri=http%3A%2F%2Flocalhost%2F" in location
     assert "id_token_hint=" in location
     with app.app_context():
-        row = db.session.execute(select(UserSession)).scalar_one()
-        assert row.end_reason == "signed_out"
+        rows = db.session.execute(select(UserSession).order_by(UserSession.created_at)).scalars()
+        assert [row.end_reason for row in rows] == ["signed_out", None]  # Bob's still open
     assert b"My devices" not in client.get("/").data
 
 
