@@ -151,9 +151,9 @@ def test_revoked_on_the_page_the_token_is_refused_on_its_next_request(app, clien
     assert Actions.PERSONAL_TOKEN_REVOKED in _actions(app)
 
 
-def test_another_user_cannot_revoke_my_token(app, auth):
+def test_another_user_cannot_revoke_my_token(app, client, auth):
     alice = auth.new_client("alice")
-    make_token(alice)
+    secret = make_token(alice)
     row = _token_row(app)
     bob = auth.new_client("bob")
     assert bob.get(f"/account/tokens/{row.id}/revoke").status_code == 404
@@ -163,6 +163,9 @@ def test_another_user_cannot_revoke_my_token(app, auth):
         ).status_code
         == 404
     )
+    # And the token is as it was: it still works for its owner.
+    assert client.get("/devices", headers=bearer(secret)).status_code == 200
+    assert Actions.PERSONAL_TOKEN_REVOKED not in _actions(app)
 
 
 def test_revoked_through_the_api_or_by_an_admin_the_token_is_refused(app, client, auth):
