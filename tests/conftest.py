@@ -6,6 +6,7 @@ the default is a file-backed SQLite database. The schema is built by the Alembic
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from dataclasses import dataclass
@@ -95,28 +96,54 @@ def idp(live_port):
     provider.stop()
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    """A migrated, empty database of the kind PORTAL_TEST_DATABASE names."""
+def database_kind() -> str:
+    """sqlite or postgresql: the kind of database PORTAL_TEST_DATABASE names."""
     kind = os.environ.get("PORTAL_TEST_DATABASE", "sqlite")
-    server = None
-    if kind == "postgresql":
-        from support.postgres import PostgresServer
-
-        server = PostgresServer.start()
-        url = server.create_database("portal_test")
-    elif kind == "sqlite":
-        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "portal.db")
-    else:
+    if kind not in ("sqlite", "postgresql"):
         raise RuntimeError(f"PORTAL_TEST_DATABASE must be sqlite or postgresql, not {kind!r}")
+    return kind
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The session's throwaway PostgreSQL cluster (started on first use)."""
+    from support.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(request, tmp_path_factory):
+    """A migrated, empty database of the kind PORTAL_TEST_DATABASE names."""
+    if database_kind() == "postgresql":
+        url = request.getfixturevalue("postgres_server").create_database("portal_test")
+    else:
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "portal.db")
     app = create_app({"ENV": "testing", "DATABASE_URL": url})
     with app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
+        db.engine.dispose()
     yield url
-    if server:
-        server.stop()
+
+
+_fresh_databases = itertools.count(1)
+
+
+@pytest.fixture
+def fresh_database_url(request, tmp_path):
+    """A new, empty, unmigrated database of the kind under test, for this test alone
+    (PostgreSQL: a database of its own on the session's cluster, dropped afterwards)."""
+    if database_kind() == "sqlite":
+        yield "sqlite:///" + str(tmp_path / "fresh.db")
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"portal_fresh_{next(_fresh_databases)}"
+    yield server.create_database(name)
+    server.psql(f'drop database "{name}" with (force)')  # and any connection a test left open
 
 
 def _wipe(url: str) -> None:

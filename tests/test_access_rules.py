@@ -12,21 +12,32 @@ API_BLUEPRINTS = ("api_envelope", "api_token_rows")
 
 
 def test_every_route_names_its_access_rule(app):
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+    # Pages, sign-in, the admin's pages and the API are all among them.
+    assert {"/", "/login", "/admin/users", "/devices"} <= {rule.rule for rule in rules}
     missing = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
+    for rule in rules:
         view = app.view_functions[rule.endpoint]
         if not getattr(view, ACCESS_RULE_ATTR, None):
             missing.append(f"{rule.rule} ({rule.endpoint})")
     assert missing == [], f"routes without an access rule: {missing}"
 
 
+def _json_routes(app) -> list:
+    """The JSON API's URL rules (``/openapi.json``, public, aside)."""
+    return [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in API_BLUEPRINTS and rule.rule != "/openapi.json"
+    ]
+
+
 def test_json_routes_require_a_bearer_token(app):
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] in API_BLUEPRINTS and rule.rule != "/openapi.json":
-            access = getattr(app.view_functions[rule.endpoint], ACCESS_RULE_ATTR)
-            assert access.startswith("bearer:"), (rule.rule, access)
+    routes = _json_routes(app)
+    assert {rule.endpoint.split(".")[0] for rule in routes} == set(API_BLUEPRINTS)
+    for rule in routes:
+        access = getattr(app.view_functions[rule.endpoint], ACCESS_RULE_ATTR)
+        assert access.startswith("bearer:"), (rule.rule, access)
 
 
 def _documented_operations(spec) -> set[tuple[str, str]]:
@@ -44,11 +55,10 @@ def test_openapi_document_is_valid_and_lists_exactly_the_json_routes(client, app
     spec = response.get_json()
     validate(spec)
     served = set()
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] in API_BLUEPRINTS and rule.rule != "/openapi.json":
-            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
-            for method in rule.methods - {"HEAD", "OPTIONS"}:
-                served.add((method, path))
+    for rule in _json_routes(app):
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            served.add((method, path))
     normalise = {"{user_id}": "{userId}", "{device_id}": "{deviceId}", "{session_id}": "{id}"}
 
     def norm(pair):

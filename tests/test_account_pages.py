@@ -254,12 +254,16 @@ def test_device_page_of_another_user_is_404(app, auth):
     [(f"/account/devices/{{id}}/{action}", data) for action, data in ACTIONS]
     + [("/account/sign-out-others", {}), ("/account/sign-out-everywhere", {})],
 )
-@pytest.mark.parametrize("token", [None, "forged-token"])
+@pytest.mark.parametrize("token", [None, "forged-token", "the-phones-own-token"])
 def test_form_without_a_valid_csrf_token_is_400_and_changes_nothing(
     app, two_browsers, path, data, token
 ):
+    """No token, an invented one, or a valid token of another browser's session (the same
+    user's phone): a token is good for the session it was made for only."""
     here, phone, _, phone_device = two_browsers
     form = dict(data)
+    if token == "the-phones-own-token":
+        token = page_csrf(phone)
     if token:
         form["csrf_token"] = token
     response = here.post(path.format(id=phone_device), data=form)

@@ -130,9 +130,15 @@ def test_a_local_grant_opens_the_admin_pages_at_the_next_request(app, auth):
 
 def test_every_admin_route_names_its_permission(app):
     """Deny by default: each admin page and admin JSON route carries a permission rule."""
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith(("/admin", "/devices/users")):
-            continue
+    rules = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(("/admin", "/devices/users"))
+    ]
+    assert {"/admin/", "/admin/users", "/admin/audit", "/devices/users/<user_id>"} <= {
+        rule.rule for rule in rules
+    }
+    for rule in rules:
         view = app.view_functions[rule.endpoint]
         access = getattr(view, ACCESS_RULE_ATTR, None)
         assert access, f"{rule.rule} has no access rule"

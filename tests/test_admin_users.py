@@ -278,8 +278,11 @@ def test_revoke_needs_a_csrf_token(app, auth):
     auth.new_client("bob")
     [sid] = active_session_ids(app, "bob")
     admin = auth.new_client("manager")
-    response = admin.post(f"/admin/users/{user_id_of(app, 'bob')}/sessions/{sid}/revoke")
-    assert response.status_code == 400
+    url = f"/admin/users/{user_id_of(app, 'bob')}/sessions/{sid}/revoke"
+    assert admin.post(url).status_code == 400
+    # A valid token, of another browser's session (another manager's): refused as well.
+    others_token = csrf_token(auth.new_client("manager"), url)
+    assert admin.post(url, data={"csrf_token": others_token}).status_code == 400
     assert active_session_ids(app, "bob") == [sid]
 
 

@@ -71,19 +71,31 @@ def test_only_operations_write_the_audit_log():
 
 
 def test_json_routes_import_no_page_package_and_no_browser_sign_in():
-    for module, tree in _modules("api").items():
+    imports = {module: _imports(tree, module) for module, tree in _modules("api").items()}
+    # The modules are found, and their imports too (relative ones resolved).
+    assert "portal.services.operations" in imports["portal/api/envelope_routes.py"]
+    for module, names in imports.items():
         forbidden = {
             name
-            for name in _imports(tree, module)
+            for name in names
             if name.startswith(("portal.account", "portal.admin", "portal.auth.signin"))
         }
         assert forbidden == set(), module
 
 
+# A module of each layer, and a name it imports relatively.
+KNOWN_IMPORT = {
+    "services": ("portal/services/operations.py", "portal.models.UserSession"),
+    "models": ("portal/models/__init__.py", "portal.models.types.utcnow"),
+}
+
+
 def test_services_and_models_know_nothing_of_requests_or_blueprints():
     for under in ("services", "models"):
-        for module, tree in _modules(under).items():
-            names = _imports(tree, module)
+        imports = {module: _imports(tree, module) for module, tree in _modules(under).items()}
+        # The modules are found, and their imports too (relative ones resolved).
+        assert KNOWN_IMPORT[under][1] in imports[KNOWN_IMPORT[under][0]], under
+        for module, names in imports.items():
             assert not {n for n in names if n == "flask" or n.startswith("flask.")}, module
             assert not {
                 n

@@ -115,7 +115,8 @@ def test_after_a_back_channel_logout_the_next_sign_in_must_give_credentials(app,
     phone.sign_in("alice")
     time.sleep(1.02 - time.time() % 1)
     newest = max(sessions_of(app, "alice"), key=lambda s: s.created_at)
-    _post_logout(app.test_client(), idp.logout_token(sub="alice", sid=newest.idp_sid))
+    answer = _post_logout(app.test_client(), idp.logout_token(sub="alice", sid=newest.idp_sid))
+    assert answer.status_code == 200, answer.data[:300]
 
     # The phone still holds its IdP session (the logout token here came straight from a
     # test, not from an IdP logout), and must not ride it back in.
@@ -141,6 +142,18 @@ def test_a_logout_token_signed_by_another_key_is_refused(app, idp):
     forged = _sign(key, _claims(iss=idp.issuer, aud=idp.client_id, sub="alice"))
 
     assert _refused(_post_logout(app.test_client(), forged))
+
+
+def test_a_logout_token_signed_by_another_key_under_the_idps_kid_is_refused(app, auth, idp):
+    """The key is found by its ``kid``; the signature must still be the IdP's."""
+    auth.new_client("alice")
+    [kid] = {k["kid"] for k in idp.jwks()["keys"] if k["kty"] == "RSA"}
+    key = RSAKey.generate_key(2048, parameters={"kid": kid, "alg": "RS256"})
+    forged = _sign(key, _claims(iss=idp.issuer, aud=idp.client_id, sid=None, sub="alice"))
+
+    assert "signature" in _refused(_post_logout(app.test_client(), forged))
+    assert len(_open_sessions(app, "alice")) == 1
+    assert audit_actions(app, "idp_logout") == []
 
 
 def test_an_access_token_is_not_a_logout_token(app, auth):

@@ -47,7 +47,11 @@ def _load(app):
 def test_demo_history_is_consistent_with_itself(app):
     _load(app)
     with app.app_context():
-        for device in db.session.execute(select(Device)).scalars():
+        devices = db.session.execute(select(Device)).scalars().all()
+        users = db.session.execute(select(User)).scalars().all()
+        # A history to check: every demo user, and devices signed in to more than once.
+        assert len(users) == 5 and sum(len(d.sessions) > 1 for d in devices) >= 2
+        for device in devices:
             sessions = sorted(device.sessions, key=lambda s: s.created_at)
             assert sessions, device.name
             # First seen at its first sign-in, last active at its last use, at its last address.
@@ -59,7 +63,7 @@ def test_demo_history_is_consistent_with_itself(app):
             for s in sessions:
                 assert s.created_at <= s.last_used_at
                 assert s.ended_at is None or s.created_at < s.ended_at
-        for user in db.session.execute(select(User)).scalars():
+        for user in users:
             first = db.session.execute(
                 select(func.min(UserSession.created_at)).where(UserSession.user_id == user.id)
             ).scalar_one()
@@ -73,7 +77,9 @@ def test_only_the_traveller_has_sign_ins_to_investigate(app):
     _load(app)
     with app.app_context():
         flagged = {}
-        for user in db.session.execute(select(User)).scalars():
+        people = db.session.execute(select(User)).scalars().all()
+        assert len(people) == 5
+        for user in people:
             history = users.user_history(user)
             found = [f for fs in history.session_findings.values() for f in fs]
             if found:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 
 import pytest
@@ -129,24 +133,42 @@ def test_wrong_issuer_is_401(client, auth, trusted_test_key):
     _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {token}"}), "issuer")
 
 
-def test_alg_none_and_hmac_are_refused(client, auth, trusted_test_key):
-    import base64
-    import json
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-    def b64(obj):
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
+def _json64(obj: dict) -> str:
+    return _b64(json.dumps(obj).encode())
+
+
+def test_alg_none_and_hmac_are_refused(client, auth):
+    """``none``, and the algorithm-confusion attack: HS256 keyed with the IdP's published
+    public key, under its real ``kid``, which a verifier trusting the header would accept."""
+    from joserfc.jwk import RSAKey
+
+    [published] = [k for k in auth.idp.jwks()["keys"] if k["kty"] == "RSA"]
     claims = {
         "iss": auth.idp.issuer,
         "aud": "https://portal.test/api",
         "sub": "alice",
+        "iat": int(time.time()),
         "exp": int(time.time()) + 300,
         "jti": "x",
+        "scope": "devices:read",
     }
-    unsigned = f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{b64(claims)}."
-    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {unsigned}"}))
-    hmac = f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': 'test-key'})}.{b64(claims)}.abc"
-    _assert_401(client.get("/devices", headers={"Authorization": f"Bearer {hmac}"}))
+    unsigned = f"{_json64({'alg': 'none', 'typ': 'at+jwt'})}.{_json64(claims)}."
+    _assert_401(
+        client.get("/devices", headers={"Authorization": f"Bearer {unsigned}"}), "algorithm"
+    )
+
+    public_pem = RSAKey.import_key(published).as_pem(private=False)
+    header = {"alg": "HS256", "typ": "at+jwt", "kid": published["kid"]}
+    signing_input = f"{_json64(header)}.{_json64(claims)}"
+    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    confused = f"{signing_input}.{_b64(mac)}"
+    _assert_401(
+        client.get("/devices", headers={"Authorization": f"Bearer {confused}"}), "algorithm"
+    )
 
 
 def test_id_token_is_not_an_access_token(client, auth):

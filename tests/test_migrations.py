@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+import sqlalchemy as sa
 from alembic import command as alembic_command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 
 from portal import create_app
 from portal.extensions import db
-from portal.models.search import is_search_machinery
+from portal.models import utcnow
+from portal.models.search import SQLITE_TABLE, TRGM_INDEXES, is_search_machinery
+from portal.models.types import UTCDateTime
 
 
 def test_migrated_database_matches_the_models(app):
@@ -21,60 +28,123 @@ def test_migrated_database_matches_the_models(app):
     assert diff == []
 
 
-def test_migrations_downgrade_to_nothing_and_upgrade_again(tmp_path):
-    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path}/m.db"})
+def _search_machinery(engine) -> set[str]:
+    """The user search's tables (SQLite) and indexes (PostgreSQL) present in the database."""
+    found = inspect(engine)
+    names = set(found.get_table_names())
+    if "users" in names:
+        names |= {i["name"] for i in found.get_indexes("users")}
+    return {name for name in names if is_search_machinery(name)}
+
+
+def test_migrations_downgrade_to_nothing_and_upgrade_again(fresh_database_url):
+    """On the database under test: each dialect's own branches (the user search's trigram
+    indexes on PostgreSQL, its FTS5 table on SQLite) are undone and made again."""
+    app = create_app({"ENV": "testing", "DATABASE_URL": fresh_database_url})
+    # SQLite's FTS5 table comes with shadow tables of its name; PostgreSQL's are indexes.
+    made_by_0005 = {SQLITE_TABLE} if fresh_database_url.startswith("sqlite") else set(TRGM_INDEXES)
     with app.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
         assert {"users", "devices", "sessions", "grants", "audit_events"} <= tables
+        search = _search_machinery(db.engine)
+        assert made_by_0005 <= search
+        downgrade(revision="0004_sessions_ended")  # the search's own downgrade, alone
+        assert _search_machinery(db.engine) == set()
+        upgrade()
+        assert _search_machinery(db.engine) == search
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
         assert "ix_sessions_user_created" in {
             i["name"] for i in inspect(db.engine).get_indexes("sessions")
         }
+        assert _search_machinery(db.engine) == search
+        db.engine.dispose()
 
 
-# A session with only the columns every revision since the first requires (named parameters,
-# which SQLAlchemy's text() and the sqlite3 driver both take).
-_SESSION_ROW = (
-    "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, last_used_at, "
-    "expires_at, absolute_expires_at) VALUES (:id, :u, :d, 'oidc', :t, :t, :t, :t)"
+# The tables as every revision since the first has them, typed, so each dialect gets its own
+# values (a UUID, a boolean, a time) from the same rows.
+_USERS = sa.table(
+    "users",
+    sa.column("id", sa.Uuid()),
+    sa.column("issuer", sa.String()),
+    sa.column("subject", sa.String()),
+    sa.column("groups", sa.JSON()),
+    sa.column("created_at", UTCDateTime()),
 )
+_DEVICES = sa.table(
+    "devices",
+    sa.column("id", sa.Uuid()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("fingerprint", sa.String()),
+    sa.column("kind", sa.String()),
+    sa.column("name", sa.String()),
+    sa.column("device_type", sa.String()),
+    sa.column("first_seen_at", UTCDateTime()),
+    sa.column("last_seen_at", UTCDateTime()),
+    sa.column("is_trusted", sa.Boolean()),
+    sa.column("trust_level", sa.String()),
+)
+_SESSIONS = sa.table(
+    "sessions",
+    sa.column("id", sa.Uuid()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("device_id", sa.Uuid()),
+    sa.column("login_method", sa.String()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("last_used_at", UTCDateTime()),
+    sa.column("expires_at", UTCDateTime()),
+    sa.column("absolute_expires_at", UTCDateTime()),
+    sa.column("country_code", sa.String()),
+    sa.column("city", sa.String()),
+    sa.column("latitude", sa.Float()),
+    sa.column("longitude", sa.Float()),
+)
+
+
+def _session_row(session, user, device, at, **place) -> dict:
+    """A session with only the columns every revision since the first requires."""
+    return {
+        "id": session,
+        "user_id": user,
+        "device_id": device,
+        "login_method": "oidc",
+        "created_at": at,
+        "last_used_at": at,
+        "expires_at": at,
+        "absolute_expires_at": at,
+        **place,
+    }
 
 
 def _insert_user_and_device(conn, user, device, now) -> None:
     """A user with one browser, in the columns every revision since the first has."""
-    from sqlalchemy import text
-
     conn.execute(
-        text(
-            "INSERT INTO users (id, issuer, subject, groups, created_at) "
-            "VALUES (:id, 'i', 's', '[]', :t)"
-        ),
-        {"id": user.hex, "t": now},
+        _USERS.insert().values(id=user, issuer="i", subject="s", groups=[], created_at=now)
     )
     conn.execute(
-        text(
-            "INSERT INTO devices (id, user_id, fingerprint, kind, name, device_type, "
-            "first_seen_at, last_seen_at, is_trusted, trust_level) VALUES (:id, :u, 'f', "
-            "'browser', '', 'DESKTOP', :t, :t, 0, 'UNKNOWN')"
-        ),
-        {"id": device.hex, "u": user.hex, "t": now},
+        _DEVICES.insert().values(
+            id=device,
+            user_id=user,
+            fingerprint="f",
+            kind="browser",
+            name="",
+            device_type="DESKTOP",
+            first_seen_at=now,
+            last_seen_at=now,
+            is_trusted=False,
+            trust_level="UNKNOWN",
+        )
     )
 
 
-def test_the_sign_in_flags_migration_flags_the_last_30_days_of_history(tmp_path):
+def test_the_sign_in_flags_migration_flags_the_last_30_days_of_history(fresh_database_url):
     """Sessions opened before the flags were stored get them from the same rule."""
-    import uuid
     from datetime import timedelta
 
-    from sqlalchemy import text
-
-    from portal.models import utcnow
-
-    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path}/f.db"})
-    now = utcnow().replace(tzinfo=None, microsecond=0)
+    app = create_app({"ENV": "testing", "DATABASE_URL": fresh_database_url})
+    now = utcnow().replace(microsecond=0)
     user, device = uuid.uuid4(), uuid.uuid4()
     places = [  # (days ago, country, city, latitude, longitude)
         (55, "GB", "London", 51.5, -0.1),
@@ -88,63 +158,83 @@ def test_the_sign_in_flags_migration_flags_the_last_30_days_of_history(tmp_path)
         with db.engine.begin() as conn:
             _insert_user_and_device(conn, user, device, now)
             for days, code, city, lat, lon in places:
+                place = {"country_code": code, "city": city, "latitude": lat, "longitude": lon}
                 at = now - timedelta(days=days)
                 conn.execute(
-                    text(
-                        "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, "
-                        "last_used_at, expires_at, absolute_expires_at, country_code, city, "
-                        "latitude, longitude) VALUES (:id, :u, :d, 'oidc', :t, :t, :t, :t, :c, "
-                        ":city, :lat, :lon)"
-                    ),
-                    {
-                        "id": uuid.uuid4().hex,
-                        "u": user.hex,
-                        "d": device.hex,
-                        "t": at,
-                        "c": code,
-                        "city": city,
-                        "lat": lat,
-                        "lon": lon,
-                    },
+                    _SESSIONS.insert().values(_session_row(uuid.uuid4(), user, device, at, **place))
                 )
         upgrade()
         with db.engine.connect() as conn:
             flags = (
-                conn.execute(text("SELECT sign_in_flags FROM sessions ORDER BY created_at"))
+                conn.execute(sa.text("SELECT sign_in_flags FROM sessions ORDER BY created_at"))
                 .scalars()
                 .all()
             )
+        db.engine.dispose()
     assert flags == [0, 0, 0, 3, 0]
 
 
-def test_upgrading_a_used_sqlite_database_keeps_every_row(tmp_path):
-    """SQLite enforces foreign keys, and some migrations rebuild a table (copy, drop, rename):
-    dropping ``devices`` with enforcement on would delete every session by cascade. The
-    migrations run with enforcement off and check the keys before they commit."""
-    import uuid
+def _columns(engine, table: str) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns(table)}
 
-    from sqlalchemy import text
 
-    from portal.models import utcnow
+def test_a_migration_that_fails_half_way_changes_nothing(fresh_database_url):
+    """On the database under test, the migrations run in one transaction: when the last one
+    fails (an index of its name is there already), the one before it is undone too, schema
+    and recorded version alike (PostgreSQL's branch of migrations/env.py, and SQLite's)."""
+    app = create_app({"ENV": "testing", "DATABASE_URL": fresh_database_url})
+    with app.app_context():
+        upgrade(revision="0006_personal_tokens")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("CREATE INDEX ix_audit_xact_id ON audit_events (id)"))
+        # Alembic's own command, not Flask-Migrate's wrapper (which logs the error and exits).
+        config = app.extensions["migrate"].migrate.get_config()
+        with pytest.raises(DBAPIError, match="ix_audit_xact_id"):
+            alembic_command.upgrade(config, "head")
+        with db.engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+        sessions = _columns(db.engine, "sessions")
+        audit_events = _columns(db.engine, "audit_events")
+        db.engine.dispose()
+    assert version == "0006_personal_tokens"
+    assert "sign_in_flags" not in sessions  # 0007, which had succeeded, undone
+    assert "xact_id" not in audit_events  # 0008's first step, undone
 
-    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path}/u.db"})
-    now = utcnow().replace(tzinfo=None, microsecond=0)
+
+def _upgrade_a_used_database(url: str) -> list[int]:
+    """Upgrade from 0002 a database holding a user, a browser and a session; count them after."""
+    app = create_app({"ENV": "testing", "DATABASE_URL": url})
+    now = utcnow().replace(microsecond=0)
     user, device, session = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     with app.app_context():
         upgrade(revision="0002_sessions_user_created")
         with db.engine.begin() as conn:
             _insert_user_and_device(conn, user, device, now)
-            conn.execute(
-                text(_SESSION_ROW), {"id": session.hex, "u": user.hex, "d": device.hex, "t": now}
-            )
+            conn.execute(_SESSIONS.insert().values(_session_row(session, user, device, now)))
         upgrade()
         with db.engine.connect() as conn:
             counts = [
-                conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
                 for table in ("users", "devices", "sessions")
             ]
-            enforced = conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
-    assert counts == [1, 1, 1]
+        db.engine.dispose()
+    return counts
+
+
+def test_upgrading_a_used_database_keeps_every_row(fresh_database_url):
+    assert _upgrade_a_used_database(fresh_database_url) == [1, 1, 1]
+
+
+def test_upgrading_a_used_sqlite_database_keeps_every_row_and_key_enforcement(tmp_path):
+    """SQLite enforces foreign keys, and some migrations rebuild a table (copy, drop, rename):
+    dropping ``devices`` with enforcement on would delete every session by cascade. The
+    migrations run with enforcement off and check the keys before they commit; the pooled
+    connection gets its enforcement back."""
+    url = f"sqlite:///{tmp_path}/u.db"
+    assert _upgrade_a_used_database(url) == [1, 1, 1]
+    app = create_app({"ENV": "testing", "DATABASE_URL": url})
+    with app.app_context(), db.engine.connect() as conn:
+        enforced = conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
     assert enforced == 1, "the pooled connection got its enforcement back"
 
 
@@ -172,16 +262,21 @@ def test_a_row_that_names_a_missing_parent_is_refused(app):
         conn.execute(orphan)
 
 
-def test_a_migration_that_leaves_broken_references_stops_the_upgrade(tmp_path):
-    """With enforcement off while they run, the migrations check the keys themselves (SQLite's
-    procedure for a table rebuild) and, naming the rows, undo everything they did."""
+# A session with only the columns every revision since the first requires, for the sqlite3
+# driver's plain connection.
+_SESSION_ROW = (
+    "INSERT INTO sessions (id, user_id, device_id, login_method, created_at, last_used_at, "
+    "expires_at, absolute_expires_at) VALUES (:id, :u, :d, 'oidc', :t, :t, :t, :t)"
+)
+
+
+def test_on_sqlite_a_migration_that_leaves_broken_references_stops_the_upgrade(tmp_path):
+    """SQLite only: PostgreSQL enforces the keys while the migrations run. With enforcement off,
+    the migrations check the keys themselves (SQLite's procedure for a table rebuild) and,
+    naming the rows, undo everything they did."""
     import sqlite3
-    import uuid
 
-    import pytest
     from sqlalchemy import text
-
-    from portal.models import utcnow
 
     path = tmp_path / "b.db"
     app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{path}"})

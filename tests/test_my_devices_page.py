@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from support.account_helpers import (
     audit_actions,
     current_session_of,
@@ -21,7 +22,7 @@ from support.admin_helpers import sign_in_at
 from support.agents import IPHONE
 
 from portal.extensions import db
-from portal.models import EndReason, User, utcnow
+from portal.models import Device, EndReason, User, UserSession, utcnow
 from portal.services import sessions as session_service
 
 
@@ -122,10 +123,29 @@ def test_remove_asks_then_removes_the_device_and_ends_its_sessions(app, two_alic
     assert event.device_id == phone_device
 
 
+def _device_and_its_sessions(app, device_id) -> tuple[dict, list[dict]]:
+    """Every column of a device's row and of its sessions' rows."""
+    with app.app_context():
+        row = db.session.execute(select(Device.__table__).where(Device.id == device_id))
+        sessions = db.session.execute(
+            select(UserSession.__table__)
+            .where(UserSession.device_id == device_id)
+            .order_by(UserSession.created_at)
+        )
+        return dict(row.mappings().one()), [dict(s) for s in sessions.mappings()]
+
+
 def test_remove_without_a_csrf_token_changes_nothing(app, two_alice_browsers):
-    here, _, _, phone_device = two_alice_browsers
+    here, phone, _, phone_device = two_alice_browsers
+    before = _device_and_its_sessions(app, phone_device)
+    actions_before = [e.action for e in audit_actions(app)]
+
     assert here.post(f"/account/devices/{phone_device}/remove").status_code == 400
-    assert device(app, phone_device).removed_at is None
+
+    assert _device_and_its_sessions(app, phone_device) == before
+    assert before[0]["removed_at"] is None and before[1][0]["ended_at"] is None
+    assert [e.action for e in audit_actions(app)] == actions_before
+    assert b'id="devices"' in phone.get("/").data  # the phone is still signed in
 
 
 def test_removing_another_users_device_is_404(app, auth):

@@ -20,6 +20,7 @@ import pytest
 from conftest import Auth, make_config
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from support.account_helpers import audit_actions, page_csrf
 from support.admin_helpers import user_id_of
 
 from portal import config as config_module
@@ -261,23 +262,42 @@ def test_a_database_timeout_must_be_a_sensible_number_of_seconds(tmp_path, value
         _validated(tmp_path, DATABASE_LOCK_TIMEOUT=value)
 
 
+def _alices_rows(app) -> tuple[dict, list[dict]]:
+    """Every column of Alice's user row and of her sessions' rows."""
+    from sqlalchemy import select
+
+    from portal.models import User, UserSession
+
+    alice = user_id_of(app, "alice")
+    with app.app_context():
+        user = db.session.execute(select(User.__table__).where(User.id == alice))
+        sessions = db.session.execute(
+            select(UserSession.__table__)
+            .where(UserSession.user_id == alice)
+            .order_by(UserSession.created_at)
+        )
+        return dict(user.mappings().one()), [dict(row) for row in sessions.mappings()]
+
+
 def test_a_database_locked_in_the_middle_of_a_change_answers_503_and_changes_nothing(
-    app, client, auth, monkeypatch
+    app, client, auth, database_url
 ):
-    from sqlalchemy.exc import OperationalError
-
-    from portal.services import sessions
-
+    """Sign out everywhere meets a lock another connection holds (SQLite: ``BEGIN
+    EXCLUSIVE``, every write waits; PostgreSQL: ``sessions`` alone, so the user's revocation
+    mark is written before the sessions' update waits): past the lock timeout, a 503, and
+    what the request had done is undone."""
     phone = auth.new_client("alice")
     headers = auth.bearer("alice")
+    assert client.get("/sessions", headers=headers).status_code == 200  # first use recorded
+    before = _alices_rows(app)
+    assert len(before[1]) == 2 and all(row["ended_at"] is None for row in before[1])
 
-    def locked(*args, **kwargs):
-        raise OperationalError("UPDATE sessions ...", {}, Exception("database is locked"))
+    with _held(database_url, pg_lock="LOCK TABLE sessions IN EXCLUSIVE MODE"):
+        answer = client.post("/sessions/revoke-all", headers=headers)
+    assert_json_503(answer, "envelope")
 
-    monkeypatch.setattr(sessions, "end_sessions", locked)
-    assert_json_503(client.post("/sessions/revoke-all", headers=headers), "envelope")
-    monkeypatch.undo()
-
+    assert _alices_rows(app) == before
+    assert audit_actions(app, "revoke_all_sessions") == []
     assert b'id="devices"' in phone.get("/").data
     assert client.get("/sessions", headers=headers).status_code == 200
 
@@ -288,11 +308,21 @@ def writes_locked(url: str):
     return _held(url, pg_lock="LOCK TABLE users, devices, sessions IN EXCLUSIVE MODE")
 
 
-def test_a_page_that_only_reads_does_not_wait_for_another_connections_writes(auth, database_url):
-    """SQLite runs in WAL mode: like PostgreSQL, its readers never wait for a writer."""
+@pytest.fixture
+def impatient(app_config):
+    """Every wait for a lock gives up at once (10 ms): a request that waited answers 503."""
+    app_config["DATABASE_LOCK_TIMEOUT"] = 0.01
+
+
+def test_a_page_that_only_reads_does_not_wait_for_another_connections_writes(
+    impatient, auth, database_url
+):
+    """SQLite runs in WAL mode: like PostgreSQL, its readers never wait for a writer. Told by
+    the answer, not the clock: a read that waited would have given up, and answered 503."""
     alice = auth.new_client("alice")
-    alice.get("/")  # signed in and activity stamped: the next look only reads
+    token = page_csrf(alice)  # signed in and activity stamped: the next look only reads
     with writes_locked(database_url):
-        page, seconds = _timed(lambda: alice.get("/"))
+        page = alice.get("/")
+        change = alice.post("/account/sign-out-others", data={"csrf_token": token})
     assert page.status_code == 200 and b'id="devices"' in page.data
-    assert seconds < 1.0
+    assert change.status_code == 503  # the lock was held: a write did wait, and gave up

@@ -124,7 +124,9 @@ def test_permissions_are_the_owners_current_ones(app, client, auth):
     secret = make_token(admin_browser, scopes=("devices:read", "devices:write"))
     assert client.get(f"/devices/users/{target}", headers=bearer(secret)).status_code == 200
     with app.app_context():
-        for grant in db.session.execute(select(Grant)).scalars():
+        grants = db.session.execute(select(Grant)).scalars().all()
+        assert [grant.permission for grant in grants] == ["viewUserDevices"]
+        for grant in grants:
             db.session.delete(grant)
         db.session.commit()
     # The grant is gone: so is what the token could do with it, on the very next request.
@@ -151,9 +153,9 @@ def test_revoked_on_the_page_the_token_is_refused_on_its_next_request(app, clien
     assert Actions.PERSONAL_TOKEN_REVOKED in _actions(app)
 
 
-def test_another_user_cannot_revoke_my_token(app, auth):
+def test_another_user_cannot_revoke_my_token(app, client, auth):
     alice = auth.new_client("alice")
-    make_token(alice)
+    secret = make_token(alice)
     row = _token_row(app)
     bob = auth.new_client("bob")
     assert bob.get(f"/account/tokens/{row.id}/revoke").status_code == 404
@@ -163,6 +165,9 @@ def test_another_user_cannot_revoke_my_token(app, auth):
         ).status_code
         == 404
     )
+    # And the token is as it was: it still works for its owner.
+    assert client.get("/devices", headers=bearer(secret)).status_code == 200
+    assert Actions.PERSONAL_TOKEN_REVOKED not in _actions(app)
 
 
 def test_revoked_through_the_api_or_by_an_admin_the_token_is_refused(app, client, auth):
@@ -225,6 +230,7 @@ def test_a_token_sees_only_its_owners_devices(app, client, auth):
     auth.new_client("bob")
     secret = make_token(auth.new_client("alice"))
     bobs = client.get("/devices", headers=auth.bearer("bob")).get_json()["devices"]
+    assert len(bobs) == 2  # his browser, and the API client that asked
     for device in bobs:
         assert client.get(f"/devices/{device['id']}", headers=bearer(secret)).status_code == 404
 
@@ -301,6 +307,7 @@ def test_a_heartbeat_never_brings_a_tokens_expiry_closer(app, client, auth):
         row = db.session.get(UserSession, _token_row(app).session_id)
         before = row.expires_at
     assert before > utcnow() + timedelta(days=29)
+    assert str(row.id) in {s["id"] for s in sessions}  # the token's own session is beaten too
     for s in sessions:
         answer = client.post(f"/sessions/{s['id']}/heartbeat", headers=bearer(secret))
         assert answer.status_code == 200, answer.get_json()

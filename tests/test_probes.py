@@ -40,8 +40,9 @@ def test_the_probes_are_public(app):
         assert getattr(app.view_functions[rules[path]], ACCESS_RULE_ATTR) == "public"
 
 
-def test_readyz_says_unavailable_until_the_schema_is_at_the_migrations_head(tmp_path):
-    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db"})
+def test_readyz_says_unavailable_until_the_schema_is_at_the_migrations_head(fresh_database_url):
+    """On a new database of the kind under test: each dialect says "no such table" its way."""
+    app = create_app({"ENV": "testing", "DATABASE_URL": fresh_database_url})
     client = app.test_client()
 
     def readiness():

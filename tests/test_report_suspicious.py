@@ -231,9 +231,12 @@ def test_a_device_that_does_not_exist_is_404(auth, device_id):
     ).status_code == (404)
 
 
-@pytest.mark.parametrize("token", [None, "forged-token"])
+@pytest.mark.parametrize("token", [None, "forged-token", "the-phones-own-token"])
 def test_a_post_without_a_valid_csrf_token_is_400_and_changes_nothing(app, two_browsers, token):
+    """A valid token of another browser's session (the phone's own) is refused too."""
     here, phone, _, phone_device = two_browsers
+    if token == "the-phones-own-token":
+        token = page_csrf(phone)
     response = here.post(_report_url(phone_device), data={"csrf_token": token} if token else {})
     assert response.status_code == 400
     assert b"Traceback" not in response.data

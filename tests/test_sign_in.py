@@ -62,12 +62,47 @@ def test_second_sign_in_same_browser_reuses_device_and_same_user(app, client, au
     assert _count(app, UserSession) == 2
 
 
-def test_each_sign_in_gets_a_new_session_cookie(client, auth):
+def _cookie_data(app, cookie: str) -> dict:
+    """What a ``portal_session`` cookie holds (Flask's signed-cookie session)."""
+    return app.session_interface.get_signing_serializer(app).loads(cookie)
+
+
+def _signed_in_with(app, cookie: str) -> bool:
+    """Whether a browser presenting only this cookie is signed in."""
+    other = app.test_client()
+    other.set_cookie("portal_session", cookie)
+    return b'id="devices"' in other.get("/").data
+
+
+def test_each_sign_in_gets_a_new_session_cookie(app, client, auth):
+    """Fixation: nothing a browser's cookie held before sign-in carries over (here a CSRF
+    secret someone else planted and knows), so a token made from it is refused after.
+    Rotation: a browser that kept its cookie and signs in again gets a new session id, and
+    the cookie it had before signs nobody in."""
+    from flask_wtf.csrf import generate_csrf
+
+    with client.session_transaction() as planted:
+        planted["csrf_token"] = "a-secret-the-attacker-knows"
+    with app.test_request_context():  # a token for that secret, as the attacker can make
+        from flask import session
+
+        session["csrf_token"] = "a-secret-the-attacker-knows"
+        forged = generate_csrf()
     auth.sign_in(client, "alice")
     first = client.get_cookie("portal_session").value
-    client.delete_cookie("portal_session")
+    assert "a-secret-the-attacker-knows" not in _cookie_data(app, first).values()
+    assert client.post("/logout", data={"csrf_token": forged}).status_code == 400
+    assert _signed_in_with(app, first)
+
+    with app.app_context():  # the session expires on the server; the browser keeps its cookie
+        row = db.session.execute(select(UserSession)).scalar_one()
+        row.ended_at, row.end_reason = utcnow(), "expired"
+        db.session.commit()
     auth.sign_in(client, "alice")
-    assert client.get_cookie("portal_session").value != first
+    second = client.get_cookie("portal_session").value
+    assert _cookie_data(app, second)["_user_id"] != _cookie_data(app, first)["_user_id"]
+    assert _signed_in_with(app, second)
+    assert not _signed_in_with(app, first)
 
 
 def test_next_to_another_site_lands_on_home(app, auth):
@@ -161,8 +196,13 @@ def test_logout_requires_csrf_and_ends_session(app, client, auth):
     app.config["WTF_CSRF_ENABLED"] = True
     auth.sign_in(client, "alice")
     assert client.post("/logout").status_code == 400
+    other = auth.new_client("bob")  # a valid token, of another browser's session
+    other_page = other.get("/").data.decode()
+    others_token = other_page.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post("/logout", data={"csrf_token": others_token}).status_code == 400
     with app.app_context():
-        assert db.session.execute(select(UserSession)).scalar_one().ended_at is None
+        rows = db.session.execute(select(UserSession)).scalars().all()
+        assert [row.ended_at for row in rows] == [None, None]
     page = client.get("/").data.decode()
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     response = client.post("/logout", data={"csrf_token": token})
@@ -172,8 +212,8 @@ def test_logout_requires_csrf_and_ends_session(app, client, auth):
     assert "post_logout_redirect_uri=http%3A%2F%2Flocalhost%2F" in location
     assert "id_token_hint=" in location
     with app.app_context():
-        row = db.session.execute(select(UserSession)).scalar_one()
-        assert row.end_reason == "signed_out"
+        rows = db.session.execute(select(UserSession).order_by(UserSession.created_at)).scalars()
+        assert [row.end_reason for row in rows] == ["signed_out", None]  # Bob's still open
     assert b"My devices" not in client.get("/").data
 
 
