@@ -63,6 +63,8 @@ ACCOUNTS = [
 ]
 
 TABLES_IN_DELETE_ORDER = [
+    "sign_in_alerts",
+    "outbox_messages",
     "audit_events",
     "seen_logout_tokens",
     "personal_tokens",

@@ -28,6 +28,10 @@ ACTION_WORDS = {
     "personal_token_created": "Made a personal API token",
     "personal_token_new_address": "Used a personal API token from a new address",
     "personal_token_revoked": "Revoked a personal API token",
+    "sign_in_alert_queued": "Was sent a sign-in alert by mail",
+    "sign_in_confirmed": "Confirmed a sign-in from an alert (it was them)",
+    "alert_link_refused": "Used an alert's link that no longer works",
+    "alert_mode_changed": "Changed which sign-ins are mailed to them",
 }
 
 _VIA = {"page": "on the portal's pages", "api": "through the API", "cli": "from the command line"}

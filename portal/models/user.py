@@ -37,6 +37,9 @@ class User(db.Model):
     # sign-out: a sign-in whose IdP authentication (``auth_time``) is older must give
     # credentials again, so a revoked browser cannot ride the IdP's single sign-on back in.
     reauth_required_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which sign-ins are mailed to the user (services.alerts.AlertMode); None: the instance's
+    # default (PORTAL_ALERTS_DEFAULT).
+    alert_mode: Mapped[str | None] = mapped_column(String(16))
 
     grants: Mapped[list[Grant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"

@@ -37,6 +37,10 @@ class Actions:
     PERSONAL_TOKEN_CREATED = "personal_token_created"
     PERSONAL_TOKEN_NEW_ADDRESS = "personal_token_new_address"
     PERSONAL_TOKEN_REVOKED = "personal_token_revoked"
+    SIGN_IN_ALERT_QUEUED = "sign_in_alert_queued"
+    SIGN_IN_CONFIRMED = "sign_in_confirmed"
+    ALERT_LINK_REFUSED = "alert_link_refused"
+    ALERT_MODE_CHANGED = "alert_mode_changed"
 
     @classmethod
     def all(cls) -> list[str]:
