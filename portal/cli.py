@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
@@ -206,7 +206,15 @@ def _transaction(step):
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Do what is due now, then exit.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Items of each kind claimed at a time.",
+)
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.1),
@@ -214,7 +222,7 @@ def _transaction(step):
     show_default=True,
     help="Seconds to wait when nothing was due.",
 )
-def worker_command(once: bool, interval: float) -> None:
+def worker_command(once: bool, batch_size: int, interval: float) -> None:
     """Send due mail (sign-in alerts) and run due jobs, until stopped (Ctrl-C, SIGTERM).
 
     Several may run at once, on one machine or many: each item is claimed by one of them.
@@ -229,7 +237,10 @@ def worker_command(once: bool, interval: float) -> None:
     if not current_app.config["ALERTS_ENABLED"]:
         log.warning("PORTAL_MAIL_SERVER is not set: no mail is sent")
     if once:
-        click.echo(f"worker: {worker.run_due(_transaction)} items handled")
+        total = 0
+        while done := worker.run_due(_transaction, batch_size):
+            total += done
+        click.echo(f"worker: {total} items handled")
         return
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -237,7 +248,7 @@ def worker_command(once: bool, interval: float) -> None:
     try:
         while not stopping:
             try:
-                done = worker.run_due(_transaction)
+                done = worker.run_due(_transaction, batch_size)
             except OperationalError as exc:  # the database is away: wait, then try again
                 db.session.rollback()
                 log.warning("worker: database unavailable, retrying: %s", exc.orig)

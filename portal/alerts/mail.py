@@ -126,7 +126,7 @@ def _render(claimed: outbox.Claimed) -> RenderedMail | None:
         return render_alert(alert)
 
 
-def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int = 20) -> int:
+def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -> int:
     """Claim due mail, send each, record each outcome; returns how many were attempted.
 
     ``transaction(step)`` runs ``step`` in a transaction of its own and commits it (the

@@ -107,6 +107,10 @@ class SmtpServer:
             time.sleep(0.05)
 
     @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
     def log(self) -> str:
         try:
             return Path(self.root, "smtp.log").read_text()
