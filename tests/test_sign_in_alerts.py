@@ -34,7 +34,7 @@ def _again(auth, browser, login: str = "alice", **kwargs):
 
 
 def _subject(mail) -> str:
-    return str(_subject(mail)).strip()  # a folded, encoded header reads with a leading space
+    return str(mail["Subject"]).strip()  # a folded, encoded header reads with a leading space
 
 
 def _mails_after_worker(app, smtp) -> list:

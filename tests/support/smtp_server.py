@@ -163,6 +163,10 @@ class HangingServer:
             except OSError:
                 continue
 
+    @property
+    def connections(self) -> int:
+        return len(self._held)
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
