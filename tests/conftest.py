@@ -164,6 +164,25 @@ def app(app_config, database_url):
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server process (aiosmtpd) for the test session."""
+    from support.smtp_server import SmtpServer
+
+    server = SmtpServer.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    """The SMTP server process, running and holding no mail."""
+    if not smtp_server.running:  # a test stopped it
+        smtp_server.restart()
+    smtp_server.clear()
+    return smtp_server
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -15,12 +15,10 @@ import pytest
 from sqlalchemy import select, update
 from support.admin_helpers import LONDON, make_user, sign_in_at
 from support.agents import IPHONE
-from support.alert_helpers import (  # noqa: F401  (fixtures)
-    app_config,
+from support.alert_helpers import (
     outbox_rows,
     run_worker,
-    smtp,
-    smtp_server,
+    use_mail_server,
     worker_process,
 )
 from support.smtp_server import HangingServer
@@ -29,6 +27,11 @@ from portal.extensions import db
 from portal.models import OutboxMessage, utcnow
 from portal.services import alerts, outbox
 from portal.services.sessions import ClientInfo, SessionPolicy
+
+
+@pytest.fixture(autouse=True)
+def _mail_server(app_config, smtp):
+    use_mail_server(app_config, smtp.port)
 
 
 def _new_device_mail(auth):
@@ -54,7 +57,7 @@ def test_a_sign_in_that_rolls_back_leaves_no_mail(app, auth):
 
         user = db.session.execute(select(User).where(User.subject == "alice")).scalar_one()
         policy = alerts.AlertPolicy.from_config(app.config, "http://localhost/")
-        row, _ = operations.sign_in(
+        operations.sign_in(
             user,
             client=ClientInfo("81.2.69.142", IPHONE),
             device_secret=None,
@@ -130,7 +133,7 @@ def test_a_worker_that_dies_after_claiming_delays_the_mail_and_loses_nothing(app
     run_worker(app)
     [mail] = smtp.messages()
     [row] = outbox_rows(app)
-    assert row.status == "sent" and row.attempts == 2
+    assert row.status == "sent" and row.attempts == 2 and mail["Message-ID"] == row.message_id
 
 
 def _queue_alerts(app, n: int) -> None:

@@ -12,17 +12,20 @@ import pytest
 from support.account_helpers import audit_actions, csrf_from
 from support.admin_helpers import LINKOPING, LONDON
 from support.agents import IPHONE
-from support.alert_helpers import (  # noqa: F401  (fixtures)
+from support.alert_helpers import (
     alert_rows,
-    app_config,
     html_of,
     links,
     outbox_rows,
     run_worker,
-    smtp,
-    smtp_server,
     text_of,
+    use_mail_server,
 )
+
+
+@pytest.fixture(autouse=True)
+def _mail_server(app_config, smtp):
+    use_mail_server(app_config, smtp.port)
 
 
 def _again(auth, browser, login: str = "alice", **kwargs):

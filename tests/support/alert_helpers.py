@@ -9,38 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OutboxMessage, SignInAlert
 
-from .smtp_server import SmtpServer
-
 ROOT = Path(__file__).resolve().parent.parent.parent
 _LINK = re.compile(r"https?://[^/\s]+(/alerts/[A-Za-z0-9._-]+)")
 
 
-@pytest.fixture(scope="session")
-def smtp_server():
-    """One aiosmtpd process for the test session; each test starts with no mail."""
-    server = SmtpServer.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def smtp(smtp_server):
-    if not smtp_server.running:  # a test stopped it
-        smtp_server.restart()
-    smtp_server.clear()
-    return smtp_server
-
-
-@pytest.fixture
-def app_config(app_config, smtp):
-    """The suite's settings with the SMTP server process as the mail server."""
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "MAIL_TIMEOUT": 5}
+def use_mail_server(app_config: dict, port: int) -> None:
+    """The app under test sends to the SMTP server on ``port`` (127.0.0.1)."""
+    app_config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=5)
 
 
 def run_worker(app, *args: str) -> str:
