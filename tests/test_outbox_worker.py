@@ -120,6 +120,9 @@ def test_a_permanent_refusal_is_kept_as_failed_with_the_servers_answer(app, auth
     _make_due(app)
     run_worker(app)  # never retried
     assert outbox_rows(app)[0].attempts == 1 and smtp.messages() == []
+    page = auth.new_client("admin").get(f"/admin/users/{row.user_id}").get_data(as_text=True)
+    mail_cell = page.split('class="mail-status"')[1].split("</td>")[0]
+    assert "Failed" in mail_cell and "550" in mail_cell  # admins see it, with the answer
 
 
 def test_a_worker_that_dies_after_claiming_delays_the_mail_and_loses_nothing(app, auth, smtp):
