@@ -110,6 +110,7 @@ def _alert_shots(app, driver, base: str, out: Path, tmp: str) -> None:
     page.write_text(mail.html)
     _shoot(driver, page.as_uri(), out / "alert-mail-desktop.png", 1280)
     _shoot(driver, page.as_uri(), out / "alert-mail-phone.png", 390, mobile=True)
+    driver.get(base + "/livez")
     driver.delete_all_cookies()  # the person who clicks may not be signed in
     _shoot(driver, no_url, out / "alert-confirm-desktop.png", 1280)
     _shoot(driver, no_url, out / "alert-confirm-phone.png", 390, mobile=True)
