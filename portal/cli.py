@@ -1,4 +1,4 @@
-"""``flask --app wsgi portal ...`` commands."""
+"""``flask --app wsgi portal ...`` commands, and ``flask --app wsgi worker``."""
 
 from __future__ import annotations
 

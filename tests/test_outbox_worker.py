@@ -8,6 +8,7 @@ this process or as processes of their own.
 from __future__ import annotations
 
 import re
+import signal
 import time
 from datetime import timedelta
 
@@ -164,3 +165,18 @@ def test_two_workers_at_once_send_each_mail_once(app, smtp):
     assert len(mails) == 12
     assert sorted(m["Message-ID"] for m in mails) == sorted(r.message_id for r in rows)
     assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
+
+
+def test_the_running_worker_sends_mail_as_it_comes_and_stops_on_sigterm(app, auth, smtp):
+    worker = worker_process(app, "--interval", "0.2", once=False)
+    try:
+        _new_device_mail(auth)
+        deadline = time.monotonic() + 30
+        while not smtp.messages() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(smtp.messages()) == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0]
+    assert worker.returncode == 0 and "worker: stopped" in output
+    assert [r.status for r in outbox_rows(app)] == ["sent"]

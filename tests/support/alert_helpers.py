@@ -30,8 +30,8 @@ def run_worker(app, *args: str) -> str:
     return result.output
 
 
-def worker_process(app, *args: str) -> subprocess.Popen:
-    """``flask --app wsgi worker --once`` as a process of its own, on the app's database."""
+def worker_process(app, *args: str, once: bool = True) -> subprocess.Popen:
+    """``flask --app wsgi worker [--once]`` as a process of its own, on the app's database."""
     cfg = app.config
     env = {
         **os.environ,
@@ -43,7 +43,7 @@ def worker_process(app, *args: str) -> subprocess.Popen:
         "PORTAL_MAIL_PORT": str(cfg["MAIL_PORT"]),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--once", *args],
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *(["--once"] * once), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
