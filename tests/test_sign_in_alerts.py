@@ -7,9 +7,13 @@ Everything runs against the real IdP, the suite's database and a real SMTP serve
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
-from support.account_helpers import audit_actions, csrf_from
+import requests
+from support.account_helpers import audit_actions, csrf_from, devices_of
 from support.admin_helpers import LINKOPING, LONDON
 from support.agents import IPHONE
 from support.alert_helpers import (
@@ -179,3 +183,42 @@ def test_the_instance_default_applies_to_users_who_chose_nothing(default_none, a
     auth.new_client("alice", remote_addr=LONDON)
     auth.new_client("alice", user_agent=IPHONE, remote_addr=LINKOPING)
     assert outbox_rows(app) == []
+
+
+@pytest.fixture
+def patient_database(app_config):
+    """Sign-ins finishing at once queue for the database's write lock; let them wait."""
+    app_config["DATABASE_LOCK_TIMEOUT"] = 10
+
+
+def test_sign_ins_finishing_at_once_on_one_new_device_are_one_mail(
+    patient_database, app, live_server, auth, idp, smtp
+):
+    auth.new_client("alice")  # alice has a device; the browser below is a new one for her
+    bob = requests.Session()  # a browser Bob signed in with: its device cookie is signed
+    first = bob.get(live_server.url + "/login", allow_redirects=False, timeout=10)
+    back = urlsplit(idp.login_through(requests.Session(), first.headers["Location"], "bob"))
+    assert bob.get(f"{live_server.url}{back.path}?{back.query}", timeout=10).ok
+    device_cookie = bob.cookies.get("portal_device")
+    tabs, callbacks = [], []
+    for _ in range(4):  # four tabs of that browser, each through the IdP up to its callback
+        http = requests.Session()
+        http.cookies.set("portal_device", device_cookie)
+        start = http.get(live_server.url + "/login", allow_redirects=False, timeout=10)
+        back = urlsplit(idp.login_through(requests.Session(), start.headers["Location"], "alice"))
+        tabs.append(http)
+        callbacks.append(f"{live_server.url}{back.path}?{back.query}")
+    barrier = threading.Barrier(len(tabs))
+
+    def finish(pair):
+        http, url = pair
+        barrier.wait(timeout=30)
+        return http.get(url, allow_redirects=False, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=len(tabs)) as pool:
+        statuses = list(pool.map(finish, zip(tabs, callbacks, strict=True)))
+
+    assert statuses == [302] * len(tabs)
+    assert len(devices_of(app, "alice")) == 2  # her first browser, and this one
+    assert len(alert_rows(app)) == 1
+    assert len(_mails_after_worker(app, smtp)) == 1
