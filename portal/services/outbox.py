@@ -130,16 +130,3 @@ def retry_later(claimed: Claimed, error: str, now: datetime | None = None) -> bo
         last_error=error[:2000],
         next_attempt_at=now + backoff(claimed.attempts),
     )
-
-
-def failed_messages(user_id: uuid.UUID | None = None, limit: int = 50) -> list[OutboxMessage]:
-    """Mail given up on, newest first (all, or one user's), for admins."""
-    stmt = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.FAILED.value)
-        .order_by(OutboxMessage.created_at.desc())
-        .limit(limit)
-    )
-    if user_id is not None:
-        stmt = stmt.where(OutboxMessage.user_id == user_id)
-    return list(db.session.execute(stmt).scalars())
