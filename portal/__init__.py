@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from . import redis
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, login_manager, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
@@ -115,12 +115,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     redis.init_app(app)  # the shared Redis client (None without PORTAL_REDIS_URL)
+    mail.init_app(app)
+    if not app.config["ALERTS_ENABLED"]:
+        logging.getLogger(__name__).warning(
+            "PORTAL_MAIL_SERVER is not set: sign-in alerts by mail are off"
+        )
 
-    from . import account, admin, api, auth, cli, errors, main, ratelimit, scim, views_helpers
+    from . import (
+        account,
+        admin,
+        alerts,
+        api,
+        auth,
+        cli,
+        errors,
+        main,
+        ratelimit,
+        scim,
+        views_helpers,
+    )
 
     auth.init_app(app)
     main.init_app(app)
     account.init_app(app)
+    alerts.init_app(app)
     admin.init_app(app)
     api.init_app(app)
     scim.init_app(app)

@@ -1,10 +1,10 @@
-"""``flask --app wsgi portal ...`` commands."""
+"""``flask --app wsgi portal ...`` commands, and ``flask --app wsgi worker``."""
 
 from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
@@ -226,6 +226,75 @@ def reactivate_command(email: str) -> None:
     click.echo(f"reactivated {user.email}")
 
 
+def _transaction(step):
+    """Run one step of the worker's work in a transaction of its own, and commit it."""
+    try:
+        result = step()
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Do what is due now, then exit.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Items of each kind claimed at a time.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds to wait when nothing was due.",
+)
+def worker_command(once: bool, batch_size: int, interval: float) -> None:
+    """Send due mail (sign-in alerts) and run due jobs, until stopped (Ctrl-C, SIGTERM).
+
+    Several may run at once, on one machine or many: each item is claimed by one of them.
+    """
+    import logging
+    import signal
+    import time
+
+    from . import worker
+
+    log = logging.getLogger("portal.worker")
+    if not current_app.config["ALERTS_ENABLED"]:
+        log.warning("PORTAL_MAIL_SERVER is not set: no mail is sent")
+    if once:
+        total = 0
+        while done := worker.run_due(_transaction, batch_size):
+            total += done
+        click.echo(f"worker: {total} items handled")
+        return
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    click.echo("worker: running (Ctrl-C stops it)")
+    try:
+        while not stopping:
+            try:
+                done = worker.run_due(_transaction, batch_size)
+            except OperationalError as exc:  # the database is away: wait, then try again
+                db.session.rollback()
+                log.warning("worker: database unavailable, retrying: %s", exc.orig)
+                done = 0
+            finally:
+                db.session.remove()
+            if not done:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    click.echo("worker: stopped")
+
+
 def init_app(app) -> None:
     app.cli.add_command(portal_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(worker_command)

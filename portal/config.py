@@ -62,6 +62,20 @@ DEFAULTS: dict[str, Any] = {
     # A page promises its 503 within 2 s: one lock wait, with room for the rest of the request.
     "DATABASE_LOCK_TIMEOUT": 1.0,
     "DATABASE_STATEMENT_TIMEOUT": 10,
+    # Sign-in alerts by mail (Flask-Mailman reads the MAIL_* keys). No server: alerts are off
+    # (in development the worker prints mail instead).
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_FROM": "Device Portal <device-portal@localhost>",
+    "MAIL_TIMEOUT": 10,
+    # Which sign-ins are mailed to users who chose nothing: new_device, flagged or none.
+    "ALERTS_DEFAULT": "new_device",
+    # Users cannot turn off the mail about flagged sign-ins (new country, impossible travel).
+    "ALERTS_FORCE_FLAGGED": False,
     # GET /audit/events hands out only events at least this many seconds old, so a transaction
     # that took its event id earlier but commits later is never skipped by a cursor.
 }
@@ -210,6 +224,37 @@ def _scim_token(config: dict) -> None:
     config["SCIM_TOKEN"] = token or None
 
 
+ALERT_MODES = ("new_device", "flagged", "none")
+
+
+def _mail_settings(config: dict, env: str) -> None:
+    """The SMTP server and the alerts' defaults. Without a server alerts are off, except in
+    development, where the worker prints each mail (Flask-Mailman's console backend)."""
+    server = config.get("MAIL_SERVER")
+    config["MAIL_SERVER"] = str(server).strip() if server else None
+    _as_int(config, "MAIL_PORT", minimum=1)
+    _as_bool(config, "MAIL_USE_TLS")
+    _as_bool(config, "MAIL_USE_SSL")
+    if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
+        raise ConfigError("PORTAL_MAIL_USE_TLS and PORTAL_MAIL_USE_SSL cannot both be true")
+    _as_seconds(config, "MAIL_TIMEOUT")
+    sender = str(config.get("MAIL_FROM") or "").strip()
+    if "@" not in sender:
+        raise ConfigError(f"PORTAL_MAIL_FROM must be a mail address, got {sender!r}")
+    config["MAIL_FROM"] = config["MAIL_DEFAULT_SENDER"] = sender
+    mode = str(config.get("ALERTS_DEFAULT") or "").strip().lower()
+    if mode not in ALERT_MODES:
+        raise ConfigError(f"PORTAL_ALERTS_DEFAULT must be one of {ALERT_MODES}, got {mode!r}")
+    config["ALERTS_DEFAULT"] = mode
+    _as_bool(config, "ALERTS_FORCE_FLAGGED")
+    if config["MAIL_SERVER"]:
+        config["MAIL_BACKEND"] = "smtp"
+        config["ALERTS_ENABLED"] = True
+    else:
+        config["MAIL_BACKEND"] = "console" if env == "development" else "locmem"
+        config["ALERTS_ENABLED"] = env == "development"
+
+
 def validate(config: dict, instance_path: str) -> None:
     """Normalise types and refuse a configuration the portal cannot run safely with."""
     env = str(config.get("ENV", "production")).lower()
@@ -295,6 +340,7 @@ def validate(config: dict, instance_path: str) -> None:
 
     _scim_token(config)
     _redis_settings(config)
+    _mail_settings(config, env)
     _as_int(config, "HISTORY_DAYS", minimum=1)
 
     _as_int(config, "MAX_BODY_BYTES", minimum=1)

@@ -4,6 +4,7 @@ import sqlite3
 import time
 
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -20,6 +21,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+mail = Mail()  # sign-in alerts; only the worker sends (portal.alerts.mail)
 
 
 # SQLite's page cache per connection, in KiB (a negative cache_size is KiB, not pages).

@@ -1,13 +1,20 @@
-"""``make run``: the portal on http://127.0.0.1:5000 with an embedded development IdP.
+"""``make run``: the portal on http://127.0.0.1:5000 with an embedded development IdP, the
+background worker, and a local mail catcher.
 
 The IdP is oidc-provider-mock, run in this process on http://127.0.0.1:9400. On its sign-in
 page type a subject: ``admin`` (the demo admin) or ``employee`` (the demo employee).
+The worker (``flask --app wsgi worker``) and the mail catcher (aiosmtpd on 127.0.0.1:8025,
+``scripts/mail_catcher.py``) are processes of their own; the catcher prints each sign-in alert
+with its links here, so "No, secure my account" can be clicked in the terminal.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from oidc_provider_mock import User, run_server_in_thread
@@ -19,9 +26,46 @@ from portal.services.demo import DEMO_USERS  # noqa: E402
 
 IDP_PORT = int(os.environ.get("DEV_IDP_PORT", "9400"))
 PORT = int(os.environ.get("PORT", "5000"))
+SMTP_PORT = int(os.environ.get("DEV_SMTP_PORT", "8025"))
+AIOSMTPD = [sys.executable, "-m", "aiosmtpd", "-n"]
+
+
+def start_mail_catcher() -> subprocess.Popen:
+    """aiosmtpd on 127.0.0.1:SMTP_PORT, printing each mail to this terminal."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    return subprocess.Popen(
+        [*AIOSMTPD, "-l", f"127.0.0.1:{SMTP_PORT}", "-c", "mail_catcher.PrintMail"],
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def start_worker() -> subprocess.Popen:
+    """The background worker that sends the outbox's mail (``flask --app wsgi worker``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--interval", "1"], cwd=ROOT
+    )
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the helpers stop with us
+    os.environ.setdefault("PORTAL_MAIL_SERVER", "127.0.0.1")
+    os.environ.setdefault("PORTAL_MAIL_PORT", str(SMTP_PORT))
+    helpers = [start_mail_catcher(), start_worker()]
+    try:
+        serve()
+    finally:
+        for process in helpers:
+            process.terminate()
+        for process in helpers:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def serve() -> None:
+    time.sleep(0.5)  # let the catcher and the worker print their first lines first
     users = [
         User(sub=sub, claims={"email": email, "name": name, "groups": groups})
         for sub, email, name, groups in DEMO_USERS
@@ -34,7 +78,8 @@ def main() -> None:
         print("  Sign in by typing the subject 'admin' (demo admin) or 'employee'.")
         print(f"  Then make an API token at http://127.0.0.1:{PORT}/account/tokens and call")
         print(f'  curl -H "Authorization: Bearer dpt_..." http://127.0.0.1:{PORT}/devices')
-        print(f"  (the API's documentation: http://127.0.0.1:{PORT}/api/docs)\n")
+        print(f"  (the API's documentation: http://127.0.0.1:{PORT}/api/docs)")
+        print(f"  Sign-in alerts go to a mail catcher on 127.0.0.1:{SMTP_PORT}, printed here.\n")
         app.run(host="127.0.0.1", port=PORT, debug=False, use_reloader=False)
 
 

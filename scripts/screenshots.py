@@ -1,6 +1,8 @@
-"""Make the README's screenshots: My devices (desktop and phone) and an admin user page.
+"""Make the README's screenshots: My devices (desktop and phone), an admin user page, and a
+sign-in alert: the mail as a mail client renders its HTML, and the confirm page its "No,
+secure my account" link opens (desktop and phone).
 
-    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only alert]
 
 Runs everything it needs itself, as the browser tests do: a fresh SQLite database built by the
 migrations, the demo data, the development IdP (oidc-provider-mock) and the portal on free
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -76,10 +79,49 @@ def _shoot(driver, url: str, path: Path, width: int, *, mobile: bool = False) ->
     print(f"  {path}")
 
 
+def _alert_shots(app, driver, base: str, out: Path, tmp: str) -> None:
+    """The demo traveller's sign-in from Linköping, mailed: the mail and its confirm page."""
+    from sqlalchemy import select
+
+    from portal.alerts.mail import render_alert
+    from portal.extensions import db
+    from portal.models import User, UserSession
+    from portal.services import alerts
+
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.subject == "traveller")).scalar_one()
+        flagged = (
+            db.session.execute(
+                select(UserSession)
+                .where(UserSession.user_id == user.id, UserSession.sign_in_flags != 0)
+                .order_by(UserSession.created_at.desc())
+            )
+            .scalars()
+            .first()
+        )
+        policy = alerts.AlertPolicy.from_config(app.config, base + "/")
+        alert = alerts.queue_sign_in_alert(user, flagged, policy, now=flagged.created_at)
+        db.session.commit()
+        alert = alerts.load_alert(alert.id)
+        with app.test_request_context(base_url=base + "/"):
+            mail = render_alert(alert)
+            no_url = re.findall(r"https?://\S+/alerts/\S+", mail.text)[1]  # yes, then no
+    page = Path(tmp) / "mail.html"
+    page.write_text(mail.html)
+    _shoot(driver, page.as_uri(), out / "alert-mail-desktop.png", 1280)
+    _shoot(driver, page.as_uri(), out / "alert-mail-phone.png", 390, mobile=True)
+    driver.get(base + "/livez")
+    driver.delete_all_cookies()  # the person who clicks may not be signed in
+    _shoot(driver, no_url, out / "alert-confirm-desktop.png", 1280)
+    _shoot(driver, no_url, out / "alert-confirm-phone.png", 390, mobile=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    out = Path(parser.parse_args().out)
+    parser.add_argument("--only", choices=["alert"], help="Only the sign-in alert's pictures.")
+    args = parser.parse_args()
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     from oidc_provider_mock import User, run_server_in_thread
@@ -129,11 +171,15 @@ def main() -> None:
             driver.find_element(By.NAME, "sub").send_keys("admin")
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
             driver.find_element(By.ID, "devices")
+            if args.only == "alert":
+                _alert_shots(app, driver, base, out, tmp)
+                return
             _shoot(driver, base + "/", out / "my-devices-desktop.png", 1280)
             _shoot(driver, base + "/", out / "my-devices-phone.png", 390, mobile=True)
             driver.get(base + "/admin/users?q=traveller")
             user_page = driver.find_element(By.CSS_SELECTOR, "#users tbody a").get_attribute("href")
             _shoot(driver, user_page, out / "admin-user.png", 1280)
+            _alert_shots(app, driver, base, out, tmp)
         finally:
             driver.quit()
             server.shutdown()

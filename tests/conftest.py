@@ -64,6 +64,8 @@ ACCOUNTS = [
 ]
 
 TABLES_IN_DELETE_ORDER = [
+    "sign_in_alerts",
+    "outbox_messages",
     "audit_events",
     "seen_logout_tokens",
     "personal_tokens",
@@ -187,6 +189,25 @@ def app(app_config, database_url):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server process (aiosmtpd) for the test session."""
+    from support.smtp_server import SmtpServer
+
+    server = SmtpServer.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    """The SMTP server process, running and holding no mail."""
+    if not smtp_server.running:  # a test stopped it
+        smtp_server.restart()
+    smtp_server.clear()
+    return smtp_server
 
 
 @pytest.fixture

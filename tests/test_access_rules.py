@@ -68,9 +68,10 @@ def test_openapi_document_is_valid_and_lists_exactly_the_json_routes(client, app
         return method, path
 
     assert {norm(p) for p in served} == _documented_operations(spec)
-    # 15 documented operations, the six token-row ones again at their /v1 paths, and the
-    # events API (GET /audit/events).
-    assert len(_documented_operations(spec)) == 22
+    # 15 documented operations, the six token-row ones again at their /v1 paths, the
+    # events API (GET /audit/events) and the caller's security activity
+    # (GET /account/security-events).
+    assert len(_documented_operations(spec)) == 23
 
 
 # Where the TKT document's samples call each token-row route, and the path it documents.

@@ -6,7 +6,7 @@ SQLite that rebuilds the users table, which drops its triggers: the user search'
 made again, as 0005 made them.
 
 Revision ID: 0010_deactivation_and_scim
-Revises: 0008_audit_event_transactions
+Revises: 0009_outbox_and_alerts
 Create Date: 2026-12-04 18:10:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_deactivation_and_scim"
-down_revision = "0008_audit_event_transactions"
+down_revision = "0009_outbox_and_alerts"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-from . import tokens, views  # noqa: E402,F401
+from . import notifications, tokens, views  # noqa: E402,F401
 
 
 def init_app(app) -> None:

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -73,3 +74,9 @@ class PersonalTokenForm(FlaskForm):
             NumberRange(min=1, max=365, message="A token lives 1 to 365 days."),
         ],
     )
+
+
+class AlertModeForm(ActionForm):
+    """Which sign-ins are mailed to the user; the view fills the choices the instance allows."""
+
+    mode = RadioField("Mail me about", choices=[], validators=[InputRequired()])

@@ -14,7 +14,7 @@ from ..auth.signin import finish_sign_out, safe_next
 from ..authz import signed_in
 from ..extensions import db
 from ..models import utcnow
-from ..services import devices, operations, sessions
+from ..services import activity, devices, operations, sessions
 from . import bp
 from .forms import ActionForm, RenameForm, TrustForm
 
@@ -76,6 +76,7 @@ def my_devices():
         current_session_id=current_user.session_id,
         trust_days=current_app.config["DEVICE_TRUST_DAYS"],
         active_total=sum(r.active_sessions for r in rows),
+        activity=activity.security_events(current_user.user_id),
         **_forms(),
     )
 

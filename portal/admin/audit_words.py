@@ -34,6 +34,10 @@ ACTION_WORDS = {
     "scim_provision_user": "Provisioned a user (SCIM)",
     "scim_update_user": "Updated a user (SCIM)",
     "scim_delete_user": "Deleted a user (SCIM)",
+    "sign_in_alert_queued": "Was sent a sign-in alert by mail",
+    "sign_in_confirmed": "Confirmed a sign-in from an alert (it was them)",
+    "alert_link_refused": "Used an alert's link that no longer works",
+    "alert_mode_changed": "Changed which sign-ins are mailed to them",
 }
 
 _VIA = {

@@ -26,9 +26,9 @@ from ..authz import (
     require_permission,
     signed_in,
 )
-from ..models import User
+from ..models import AlertAnswer, User
 from ..models.types import without_control_characters
-from ..services import audit, audit_log, devices, operations, sessions, users
+from ..services import alerts, audit, audit_log, devices, operations, sessions, users
 from ..services.investigation import FLAG_LABELS
 from ..timefmt import iso_z
 from . import bp, timeline
@@ -94,6 +94,7 @@ def user_detail(user_id: str):
     """One user's profile, permissions, devices and every session, with investigation flags."""
     target = _target_or_404(user_id)
     history = users.user_history(target)
+    sent_alerts = alerts.alerts_of_user(target.id)
     page = render_template(
         "admin/user.html",
         target=target,
@@ -104,6 +105,9 @@ def user_detail(user_id: str):
         flag_labels=FLAG_LABELS,
         can_manage=current_user.can(MANAGE_USER_DEVICES),
         current_session_id=current_user.session_id,
+        alerts=sent_alerts,
+        confirmed={a.session_id for a in sent_alerts if a.answer == AlertAnswer.CONFIRMED},
+        alert_flags=alerts.flag_labels,
     )
     # Audited last: the event is written with the commit, so the database's write lock
     # (SQLite has one) is held for that insert, not for reading and rendering the page.

@@ -12,7 +12,7 @@ import re
 from flask import current_app, request
 
 from ..auth.principal import session_policy
-from ..services import devices, operations, sessions
+from ..services import activity, devices, operations, sessions
 from . import envelope, shapes
 from .auth import bearer
 from .errors import ApiError, failure
@@ -97,6 +97,16 @@ def remove_device(principal, id: str):
     found = _locked_device(principal, id)
     operations.remove_device(principal.actor, found)
     return shapes.EnvelopeMessage(message="Device removed successfully").answer()
+
+
+@envelope.get("/account/security-events")
+@failure("Failed to retrieve security events")
+@bearer("devices:read")
+def list_security_events(principal):
+    """The caller's recent security activity (14 days, newest first): flagged sign-ins, alerts
+    mailed, their own reports and confirmations, sign-outs by an administrator."""
+    found = activity.security_events(principal.user_id)
+    return shapes.SecurityEventList(events=[shapes.SecurityEvent.of(e) for e in found]).answer()
 
 
 @envelope.get("/sessions")

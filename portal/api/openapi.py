@@ -163,6 +163,19 @@ def _examples() -> dict[type, object]:
         shapes.SessionList: shapes.SessionList(
             sessions=[shapes.Session(**_example_session(device_name="Safari on iPhone"))]
         ),
+        shapes.SecurityEventList: shapes.SecurityEventList(
+            events=[
+                shapes.SecurityEvent(
+                    type="alert_sent",
+                    time=_WHEN,
+                    device_id=_DEVICE_ID,
+                    device_name="Safari on iPhone",
+                    location="London, GB",
+                    ip_address="81.2.69.142",
+                    detail="New device",
+                )
+            ]
+        ),
         shapes.EnvelopeMessage: shapes.EnvelopeMessage(message=done),
         shapes.TrustAnswer: shapes.TrustAnswer(
             message="Device trusted successfully", trust_expires_at=_LATER
@@ -451,6 +464,19 @@ def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
                 )
             },
             [_id_param],
+        ),
+        (
+            "/account/security-events",
+            {
+                "get": op(
+                    env.list_security_events,
+                    "The caller's recent security activity (14 days, newest first)",
+                    "devices:read",
+                    shapes.SecurityEventList,
+                    (401, 403),
+                )
+            },
+            [],
         ),
         (
             "/sessions",

@@ -198,6 +198,37 @@ class SessionList(Shape):
     sessions: list[Session]
 
 
+class SecurityEvent(Shape):
+    """One entry of the caller's recent security activity (``GET /account/security-events``)."""
+
+    type: Literal["flagged_sign_in", "alert_sent", "reported", "confirmed", "signed_out_by_admin"]
+    time: Time
+    device_id: UUID = Field(alias="deviceId")
+    device_name: str = Field(alias="deviceName")
+    location: str | None
+    ip_address: str | None = Field(alias="ipAddress")
+    detail: str | None
+
+    @classmethod
+    def of(cls, event: Any) -> SecurityEvent:
+        return cls(
+            type=event.kind,
+            time=event.at,
+            device_id=event.device_id,
+            device_name=event.device_name,
+            location=event.location,
+            ip_address=event.ip_address,
+            detail=event.detail,
+        )
+
+
+class SecurityEventList(Shape):
+    """``GET /account/security-events``: the caller's last 14 days, newest first."""
+
+    success: Literal[True] = True
+    events: list[SecurityEvent]
+
+
 class EnvelopeMessage(Shape):
     """A change that went through."""
 

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import User, UserSession, utcnow
 from ..redis import redis_client
 from ..services import identity, operations, sessions
+from ..services.alerts import AlertPolicy
 from ..services.sessions import ClientInfo, SessionPolicy
 from .token_cache import TokenCache, VerifiedToken
 
@@ -105,6 +106,11 @@ def session_policy() -> SessionPolicy:
             current_app.config
         )
     return policy
+
+
+def alert_policy() -> AlertPolicy:
+    """The instance's alert settings, with this request's origin for the mail's links."""
+    return AlertPolicy.from_config(current_app.config, request.host_url)
 
 
 def client_info() -> ClientInfo:
@@ -241,6 +247,7 @@ def bearer_principal(raw: str, claims: dict[str, Any], scopes: frozenset[str]) -
             client=client_info(),
             policy=session_policy(),
             geoip_database=cfg.get("GEOIP_DATABASE"),
+            alert_policy=alert_policy(),
         )
     except sessions.ClientRevoked:
         raise TokenRefused(

@@ -33,6 +33,7 @@ from ..services.audit import Actions
 from .idp import SignInFailed, idp_client, idp_metadata, register_client
 from .principal import (
     Principal,
+    alert_policy,
     browser_principal,
     client_info,
     principal_for_session,
@@ -271,6 +272,7 @@ def callback():
         policy=session_policy(),
         geoip_database=cfg.get("GEOIP_DATABASE"),
         idp_sid=str(claims["sid"]) if claims.get("sid") else None,
+        alert_policy=alert_policy(),
     )
 
     next_url = safe_next(session.get("next"))

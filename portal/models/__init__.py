@@ -1,5 +1,6 @@
 """SQLAlchemy models: no request handling and no commits here."""
 
+from .alert import AlertAnswer, OutboxMessage, OutboxStatus, SignInAlert
 from .audit import AuditEvent
 from .device import Device, TrustLevel
 from .logout_token import SeenLogoutToken
@@ -9,13 +10,17 @@ from .types import utcnow
 from .user import Grant, User
 
 __all__ = [
+    "AlertAnswer",
     "AuditEvent",
     "Device",
     "EndReason",
     "Grant",
     "LoginMethod",
+    "OutboxMessage",
+    "OutboxStatus",
     "PersonalToken",
     "SeenLogoutToken",
+    "SignInAlert",
     "TrustLevel",
     "User",
     "UserSession",

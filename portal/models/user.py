@@ -55,6 +55,9 @@ class User(db.Model):
     scim_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A SCIM DELETE: the user is deactivated and no longer shown to SCIM (rows stay for history).
     scim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which sign-ins are mailed to the user (services.alerts.AlertMode); None: the instance's
+    # default (PORTAL_ALERTS_DEFAULT).
+    alert_mode: Mapped[str | None] = mapped_column(String(16))
 
     grants: Mapped[list[Grant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"

@@ -43,6 +43,10 @@ class Actions:
     SCIM_PROVISION_USER = "scim_provision_user"
     SCIM_UPDATE_USER = "scim_update_user"
     SCIM_DELETE_USER = "scim_delete_user"
+    SIGN_IN_ALERT_QUEUED = "sign_in_alert_queued"
+    SIGN_IN_CONFIRMED = "sign_in_confirmed"
+    ALERT_LINK_REFUSED = "alert_link_refused"
+    ALERT_MODE_CHANGED = "alert_mode_changed"
 
     @classmethod
     def all(cls) -> list[str]:

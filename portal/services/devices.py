@@ -7,7 +7,7 @@ from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select, true
 
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
@@ -139,20 +139,24 @@ def get_device(user_id: uuid.UUID, device_id: str | uuid.UUID) -> Device | None:
     ).scalar_one_or_none()
 
 
-def lock_device(user_id: uuid.UUID, device_id: str | uuid.UUID) -> Device | None:
+def lock_device(
+    user_id: uuid.UUID, device_id: str | uuid.UUID, *, include_removed: bool = False
+) -> Device | None:
     """``get_device``, with the device locked until commit, for changing it.
 
     Concurrent actions on one device (trust while removing, two renames) run one after the
     other, and each reads the device as the previous one left it: a removed device is not
-    found, so it cannot be trusted again behind the removal's back.
+    found, so it cannot be trusted again behind the removal's back (``include_removed``: it
+    is, for a report of a device that was removed since it signed in).
     """
     did = parse_id(device_id)
     if did is None:
         return None
     lock_account(user_id)
+    live = true() if include_removed else Device.removed_at.is_(None)
     return db.session.execute(
         select(Device)
-        .where(Device.id == did, Device.user_id == user_id, Device.removed_at.is_(None))
+        .where(Device.id == did, Device.user_id == user_id, live)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()

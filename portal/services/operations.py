@@ -17,8 +17,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from ..models import Device, EndReason, PersonalToken, User, UserSession, utcnow
-from . import audit, devices, identity, personal_tokens, provisioning, sessions
+from ..models import (
+    AlertAnswer,
+    Device,
+    EndReason,
+    PersonalToken,
+    SignInAlert,
+    User,
+    UserSession,
+    utcnow,
+)
+from . import alerts, audit, devices, identity, personal_tokens, provisioning, sessions
 from .audit import Actions
 
 
@@ -107,8 +116,10 @@ def sign_in(
     policy: sessions.SessionPolicy,
     geoip_database: str | None,
     idp_sid: str | None = None,
+    alert_policy: alerts.AlertPolicy | None = None,
 ) -> tuple[UserSession, str]:
-    """A browser signed in at the IdP: its device and a new session (see ``record_sign_in``)."""
+    """A browser signed in at the IdP: its device and a new session (see ``record_sign_in``),
+    and the mail about it in the outbox when one is due (``alerts``)."""
     row, secret = sessions.record_sign_in(
         user,
         device_secret=device_secret,
@@ -117,10 +128,30 @@ def sign_in(
         geoip_database=geoip_database,
         idp_sid=idp_sid,
     )
-    Actor(user, row, row.ip_address).record(
-        Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id
-    )
+    actor = Actor(user, row, row.ip_address)
+    actor.record(Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id)
+    _alert_about(actor, user, row, alert_policy)
     return row, secret
+
+
+def _alert_about(
+    actor: Actor, user: User, row: UserSession, policy: alerts.AlertPolicy | None
+) -> None:
+    """Queue the mail about a sign-in when it is due, in the sign-in's transaction."""
+    if policy is None:
+        return
+    alert = alerts.queue_sign_in_alert(user, row, policy)
+    if alert is not None:
+        actor.record(
+            Actions.SIGN_IN_ALERT_QUEUED,
+            user,
+            device_id=row.device_id,
+            session_id=row.id,
+            alert_id=str(alert.id),
+            message_id=alert.outbox_message.message_id,
+            new_device=alert.new_device or None,
+            flags=alert.flags or None,
+        )
 
 
 def sign_in_with_token(
@@ -134,8 +165,10 @@ def sign_in_with_token(
     client: sessions.ClientInfo,
     policy: sessions.SessionPolicy,
     geoip_database: str | None,
+    alert_policy: alerts.AlertPolicy | None = None,
 ) -> UserSession:
-    """The session a bearer token stands for; its first use is a sign-in of its API client."""
+    """The session a bearer token stands for; its first use is a sign-in of its API client
+    (mailed about, like a browser's, when one is due)."""
     row, created = sessions.bearer_session(
         user,
         client_id=client_id,
@@ -148,9 +181,9 @@ def sign_in_with_token(
         geoip_database=geoip_database,
     )
     if created:
-        Actor(user, row, client.ip_address, via="api").record(
-            Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id, via="api"
-        )
+        actor = Actor(user, row, client.ip_address, via="api")
+        actor.record(Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id, via="api")
+        _alert_about(actor, user, row, alert_policy)
     return row
 
 
@@ -274,7 +307,7 @@ class ReportingCurrentDevice(ValueError):
     """A report of "This wasn't me" about the device the caller is using right now."""
 
 
-def report_suspicious(actor: Actor, device: Device) -> int:
+def report_suspicious(actor: Actor, device: Device, **detail: Any) -> int:
     """The owner says "This wasn't me": sign the device out, untrust it, mark it reported.
 
     Its sessions end as ``reported``, so every new sign-in of the user must give credentials
@@ -285,9 +318,65 @@ def report_suspicious(actor: Actor, device: Device) -> int:
         raise ReportingCurrentDevice(device.id)
     ended = devices.report_suspicious(device, by=actor.user)
     actor.record(
-        Actions.REPORT_SUSPICIOUS, device.user_id, device_id=device.id, sessions_ended=ended
+        Actions.REPORT_SUSPICIOUS,
+        device.user_id,
+        device_id=device.id,
+        sessions_ended=ended,
+        **detail,
     )
     return ended
+
+
+# -- sign-in alerts -------------------------------------------------------------------------------
+
+
+def set_alert_mode(actor: Actor, mode: str, policy: alerts.AlertPolicy) -> alerts.AlertMode:
+    """The actor chooses which sign-ins are mailed to them (raises ``InvalidAlertMode``)."""
+    old = actor.user.alert_mode
+    chosen = alerts.set_mode(actor.user, mode, policy)
+    actor.record(Actions.ALERT_MODE_CHANGED, actor.user, old_mode=old, new_mode=chosen.value)
+    return chosen
+
+
+def _alert_detail(alert: SignInAlert) -> dict[str, Any]:
+    message = alert.outbox_message
+    return {"alert_id": str(alert.id), "message_id": message.message_id if message else None}
+
+
+def answer_alert(actor: Actor, alert: SignInAlert, answer: AlertAnswer, device: Device) -> int:
+    """The person who got an alert answered it from the mail's link (signed in or not).
+
+    "Yes, it was me" marks the sign-in confirmed by the user. "No, secure my account" is
+    exactly *This wasn't me* (``report_suspicious``) on that device. Either way the alert's
+    links work no more. Returns how many sessions ended.
+    """
+    alerts.check_usable(alert)
+    ended = 0
+    if answer is AlertAnswer.SECURED:
+        ended = report_suspicious(
+            actor, device, session_id=alert.session_id, **_alert_detail(alert)
+        )
+    else:
+        actor.record(
+            Actions.SIGN_IN_CONFIRMED,
+            alert.user_id,
+            device_id=alert.device_id,
+            session_id=alert.session_id,
+            **_alert_detail(alert),
+        )
+    alerts.answer(alert, answer)
+    return ended
+
+
+def refuse_alert_link(actor: Actor, alert: SignInAlert, reason: str) -> None:
+    """Audit a link of a known alert that was used again or too late; nothing else changes."""
+    actor.record(
+        Actions.ALERT_LINK_REFUSED,
+        alert.user_id,
+        device_id=alert.device_id,
+        reason=reason,
+        **_alert_detail(alert),
+    )
 
 
 def rename_device(actor: Actor, device: Device, name: str) -> str:

@@ -136,6 +136,32 @@ def check_pages(browser, pages: dict[str, str], problems: list[str]) -> None:
                 shoot(browser, name, width, dark)
 
 
+def _traveller_alert_link(app, url: str) -> str:
+    """The "No, secure my account" token of an alert about the demo traveller's flagged sign-in."""
+    from sqlalchemy import select
+
+    from portal.alerts import tokens
+    from portal.models import AlertAnswer, User, UserSession
+    from portal.services import alerts
+
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.subject == "traveller")).scalar_one()
+        flagged = (
+            db.session.execute(
+                select(UserSession).where(
+                    UserSession.user_id == user.id, UserSession.sign_in_flags != 0
+                )
+            )
+            .scalars()
+            .first()
+        )
+        policy = alerts.AlertPolicy(True, alerts.AlertMode.NEW_DEVICE, False, url + "/", "p@x.test")
+        alert = alerts.queue_sign_in_alert(user, flagged, policy, now=flagged.created_at)
+        db.session.commit()
+        with app.test_request_context():
+            return tokens.make(alert, AlertAnswer.SECURED)
+
+
 def test_every_page_fits_phone_to_desktop_widths_and_passes_axe(
     app, browser_factory, live_server, idp
 ):
@@ -184,8 +210,17 @@ def test_every_page_fits_phone_to_desktop_widths_and_passes_axe(
         ),
         "audit-log": url + "/admin/audit",
         "error-404": url + "/no-such-page",
+        "notifications": url + "/account/notifications",
     }
     check_pages(admin, pages, problems)
+
+    anyone = browser_factory()  # an alert's links are opened signed out
+    token = _traveller_alert_link(app, url)
+    check_pages(
+        anyone,
+        {"alert-confirm": f"{url}/alerts/{token}", "alert-refused": f"{url}/alerts/not-a-link"},
+        problems,
+    )
 
     alice = browser_factory()
     browser_sign_in(alice, live_server, "alice")

@@ -1,0 +1,92 @@
+""" "Was this you?": the pages an alert's links open, for anyone holding the link.
+
+GET shows what happened and one button, and changes nothing (mail scanners open every link).
+The button POSTs with a CSRF token and acts: "Yes, it was me" confirms the sign-in, "No, secure
+my account" does exactly what *This wasn't me* does on My devices. A link that was used, has
+expired, was changed or names another alert gets a friendly page that changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_wtf import FlaskForm
+
+from ..authz import public
+from ..extensions import db
+from ..models import AlertAnswer, User
+from ..services import alerts, devices, operations, sessions
+from . import bp, tokens
+
+_REFUSED_TITLE = "This link cannot be used"
+
+
+def _refused(message: str, status: int = 200):
+    db.session.rollback()  # nothing changes
+    return render_template("alerts/refused.html", title=_REFUSED_TITLE, message=message), status
+
+
+def _read_link(token: str):
+    try:
+        return tokens.read(token), None
+    except tokens.LinkExpired:
+        return None, _refused("This link has expired; links in our mails work for 7 days.")
+    except tokens.LinkInvalid:
+        return None, _refused("This link is not one of ours, or it was changed on its way.", 400)
+
+
+class AnswerForm(FlaskForm):
+    """The confirm page's button: its CSRF token and nothing else."""
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+@public
+def answer(token: str):
+    """The confirm page of an alert's link (GET), and its button (POST)."""
+    link, refused = _read_link(token)
+    if refused is not None:
+        return refused
+    form = AnswerForm()
+    posted = request.method == "POST"
+    if posted and form.validate_on_submit():
+        return _act(link)
+    alert = alerts.find_alert(link.alert_id, link.user_id, link.device_id, link.session_id)
+    try:
+        alerts.check_usable(alert)
+    except alerts.AlertLinkRefused as exc:
+        return _refused(str(exc))
+    db.session.rollback()  # GET reads only
+    return render_template(
+        "alerts/confirm.html",
+        form=form,
+        alert=alert,
+        answer=link.answer.value,
+        flags=alerts.flag_words(alert.flags),
+        action_url=request.path,
+    ), (400 if posted else 200)
+
+
+def _act(link: tokens.AlertLink):
+    user_id = sessions.parse_id(link.user_id)
+    if user_id is None:
+        return _refused("This link is not one of ours, or it was changed on its way.", 400)
+    device = devices.lock_device(user_id, link.device_id, include_removed=True)
+    alert = alerts.find_alert(
+        link.alert_id, link.user_id, link.device_id, link.session_id, lock=True
+    )
+    user = db.session.get(User, user_id)
+    if device is None or alert is None or user is None:
+        return _refused("This link does not belong to any alert we sent.")
+    actor = operations.Actor(user, None, request.remote_addr)
+    try:
+        ended = operations.answer_alert(actor, alert, link.answer, device)
+    except alerts.AlertLinkRefused as exc:
+        db.session.rollback()
+        operations.refuse_alert_link(actor, alert, str(exc))
+        return render_template("alerts/refused.html", title=_REFUSED_TITLE, message=str(exc))
+    return render_template(
+        "alerts/done.html",
+        answer=link.answer.value,
+        device=device,
+        ended=ended,
+        secured=link.answer is AlertAnswer.SECURED,
+    )

@@ -1,0 +1,85 @@
+"""Mail waiting to leave (the outbox) and the sign-in alerts it carries."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(db.Model):
+    """One mail, written in the transaction of what caused it and sent by the worker.
+
+    ``next_attempt_at`` is both the retry time and the lease: a worker that claims the row
+    moves it forward by the lease, so a worker that dies half-way leaves the row to be claimed
+    again once the lease runs out. ``message_id`` never changes between attempts, so a mail
+    server (or a person) recognises a retry of a mail that did go out.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(320))
+    # What the mail is about (ids and the portal's address); rendered when it is sent.
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    subject: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertAnswer(enum.StrEnum):
+    CONFIRMED = "confirmed"  # "Yes, it was me"
+    SECURED = "secured"  # "No, secure my account"
+
+
+class SignInAlert(db.Model):
+    """A sign-in the user was told about by mail, and what they answered."""
+
+    __tablename__ = "sign_in_alerts"
+    __table_args__ = (
+        Index("ix_sign_in_alerts_device_created", "device_id", "created_at"),
+        Index("ix_sign_in_alerts_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL")
+    )
+    outbox_message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL")
+    )
+    new_device: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The sign-in's flags (services.investigation.SIGN_IN_FLAG_BITS) when the alert was made.
+    flags: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answer: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user = relationship("User")
+    device = relationship("Device")
+    session = relationship("UserSession")
+    outbox_message = relationship("OutboxMessage")

@@ -1,0 +1,26 @@
+"""The background worker's one loop: every kind of due work, in turn, until stopped.
+
+``flask --app wsgi worker`` runs it (``--once``: rounds until nothing is due, then exit).
+Each entry of ``DUE_WORK`` takes ``transaction`` (run a step in a transaction of its own and
+commit it) and the most items to take in one round, and returns how many it handled; it must
+be safe to run in several workers at once. Adding a kind of work is one line here, e.g.
+``lambda transaction, limit: transaction(lambda: bulk_jobs.run_pending(limit))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .alerts.mail import send_due_mail
+
+Transaction = Callable[[Callable[[], Any]], Any]
+
+DUE_WORK: list[Callable[[Transaction, int], int]] = [
+    send_due_mail,  # sign-in alerts from the outbox
+]
+
+
+def run_due(transaction: Transaction, batch_size: int = 20) -> int:
+    """One round: each kind of due work in turn; returns how many items were handled."""
+    return sum(work(transaction, batch_size) for work in DUE_WORK)
