@@ -63,6 +63,8 @@ ACCOUNTS = [
 ]
 
 TABLES_IN_DELETE_ORDER = [
+    "bulk_job_items",
+    "bulk_jobs",
     "audit_events",
     "seen_logout_tokens",
     "personal_tokens",
