@@ -28,6 +28,8 @@ ACTION_WORDS = {
     "personal_token_created": "Made a personal API token",
     "personal_token_new_address": "Used a personal API token from a new address",
     "personal_token_revoked": "Revoked a personal API token",
+    "search_sign_ins": "Searched every user's sign-ins",
+    "bulk_sign_out": "Started signing out the sessions a search matched",
 }
 
 _VIA = {"page": "on the portal's pages", "api": "through the API", "cli": "from the command line"}
@@ -61,9 +63,15 @@ def detail_sentence(detail: dict[str, Any] | None) -> str:
         parts.append(f"permission {detail.pop('permission')}")
     if "export" in detail:
         parts.append(f"{str(detail.pop('export')).replace('_', ' ')}")
+    if "filters" in detail:
         filters = detail.pop("filters", None)
         if filters:
             parts.append("filtered by " + ", ".join(f"{k} {v}" for k, v in filters.items() if v))
+        elif "export" not in detail:
+            parts.append("no filter")
+    if "sessions" in detail and "users" in detail:
+        sessions, users = detail.pop("sessions"), detail.pop("users")
+        parts.append(f"{_count(sessions, 'session')} of {_count(users, 'user')}")
     if "via" in detail:
         via = detail.pop("via")
         parts.append(_VIA.get(via, f"via {via}"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from uuid import UUID
 
 from flask import Response, current_app
@@ -396,3 +396,110 @@ class EventList(ShapeList):
     """Audit events, oldest first."""
 
     root: list[Event]
+
+
+# --- Sign-ins across users and bulk jobs (token-row errors) ---------------------------------------
+
+
+class SignIn(Shape):
+    """One sign-in (a session) of any user, as ``GET /sign-ins`` lists it."""
+
+    id: UUID
+    user: EventUser
+    signed_in_at: Time = Field(alias="signedInAt")
+    device_id: UUID = Field(alias="deviceId")
+    device_name: str = Field(alias="deviceName")
+    device_type: Literal["desktop", "mobile", "tablet"] | None = Field(alias="deviceType")
+    browser: str | None
+    os: str | None
+    ip_address: str | None = Field(alias="ipAddress")
+    location: str | None = Field(examples=["London, GB"])
+    login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
+    status: str = Field(examples=["active", "expired", "Revoked by an admin"])
+    active: bool
+    ended_at: Time | None = Field(alias="endedAt")
+    flags: list[Literal["new_country", "impossible_travel", "reported"]]
+
+    @classmethod
+    def of(cls, row: Any) -> SignIn:
+        """From a ``services.sign_ins.SignInRow``."""
+        return cls(
+            id=row.id,
+            user=EventUser(id=row.user_id, email=row.email),
+            signed_in_at=row.created_at,
+            device_id=row.device_id,
+            device_name=row.device_name,
+            device_type=row.device_type,
+            browser=row.browser,
+            os=row.os_name,
+            ip_address=row.ip_address,
+            location=row.place,
+            login_method=row.login_method,
+            status=row.status,
+            active=row.active,
+            ended_at=row.ended_at,
+            flags=list(row.flags),
+        )
+
+
+class SignInList(ShapeList):
+    """Sign-ins of every user, newest first (one page; the ``Link`` header has the next)."""
+
+    root: list[SignIn]
+
+
+class SignInQuery(Shape):
+    """The sign-in filters: ``GET /sign-ins`` takes them as query parameters, ``POST
+    /sign-ins/revoke`` as a JSON object. Unknown keys are refused: a misspelt filter must
+    never widen a sign-out to everyone."""
+
+    ip: str | None = Field(None, examples=["203.0.113.0/24"], description="Address or CIDR block")
+    country: str | None = Field(None, examples=["GB"], description="ISO 3166 two-letter code")
+    flag: Literal["new_country", "impossible_travel", "reported"] | None = None
+    device_type: Literal["desktop", "mobile", "tablet"] | None = Field(None, alias="deviceType")
+    browser: str | None = Field(None, description="The browser or operating system contains")
+    active_only: bool = Field(False, alias="activeOnly")
+    since: str | None = Field(None, examples=["2026-11-25T18:00:00Z"], description="ISO 8601")
+    until: str | None = Field(None, examples=["2026-12-01"], description="ISO 8601 (exclusive)")
+    user: str | None = Field(None, description="The user's email contains")
+
+    QUERY_PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "ip",
+        "country",
+        "flag",
+        "deviceType",
+        "browser",
+        "activeOnly",
+        "since",
+        "until",
+        "user",
+    )
+
+    def filter_values(self) -> dict[str, Any]:
+        """The filters under ``services.sign_ins.parse_filter``'s names."""
+        return {
+            "ip": self.ip,
+            "country": self.country,
+            "flag": self.flag,
+            "device_type": self.device_type,
+            "browser": self.browser,
+            "active": self.active_only,
+            "since": self.since,
+            "until": self.until,
+            "user": self.user,
+        }
+
+
+class JobStarted(Shape):
+    """``POST /sign-ins/revoke``: the job that ends the matched sessions, and how many."""
+
+    job_id: UUID = Field(alias="jobId")
+    matched: int
+
+
+class JobState(Shape):
+    """``GET /jobs/{jobId}``: where a bulk job is."""
+
+    status: Literal["queued", "running", "done", "failed"]
+    done: int
+    total: int

@@ -37,6 +37,8 @@ class Actions:
     PERSONAL_TOKEN_CREATED = "personal_token_created"
     PERSONAL_TOKEN_NEW_ADDRESS = "personal_token_new_address"
     PERSONAL_TOKEN_REVOKED = "personal_token_revoked"
+    SEARCH_SIGN_INS = "search_sign_ins"
+    BULK_SIGN_OUT = "bulk_sign_out"
 
     @classmethod
     def all(cls) -> list[str]:

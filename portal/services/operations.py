@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import Device, EndReason, PersonalToken, User, UserSession, utcnow
-from . import audit, devices, identity, personal_tokens, sessions
+from . import audit, bulk_jobs, devices, identity, personal_tokens, sessions, sign_ins
 from .audit import Actions
 
 
@@ -68,6 +68,15 @@ class Actor:
         if self._caller is not None:
             return self._caller.session_id
         return self._session.id if self._session else None
+
+    @property
+    def name(self) -> str | None:
+        """What the audit log calls the actor."""
+        if self.label:
+            return self.label
+        if self._caller is not None:
+            return self._caller.name
+        return (self._user.email or self._user.subject) if self._user is not None else None
 
     def owns(self, user_id: uuid.UUID) -> bool:
         """Whether ``user_id`` is the actor's own account."""
@@ -334,6 +343,39 @@ def export_csv(
 ) -> None:
     """Audit a CSV export (of a user's devices, or of the audit log) before it is made."""
     actor.record(Actions.EXPORT_CSV, target, export=export, filters=filters)
+
+
+def search_sign_ins(actor: Actor, f: sign_ins.SignInFilter, *, page: int | None = None) -> None:
+    """Audit a search of every user's sign-ins: who searched for what (each page is a look)."""
+    actor.record(Actions.SEARCH_SIGN_INS, None, filters=f.as_dict(), page=page, via=actor.via)
+
+
+def start_bulk_sign_out(
+    actor: Actor, f: sign_ins.SignInFilter, *, idempotency_key: str | None = None
+) -> tuple[bulk_jobs.BulkJob, bool]:
+    """Queue the sign-out of every active session matching ``f`` now (the background worker
+    ends them, each as ``revoke_session`` would); audited once, here, with the filter and how
+    many sessions of how many users. A repeated ``idempotency_key`` of the same actor answers
+    with the first job (and False), audited once."""
+    job, created = bulk_jobs.create_sign_out_job(
+        f,
+        created_by_id=actor.user_id,
+        actor_label=actor.name,
+        actor_ip=actor.ip_address,
+        via=actor.via,
+        idempotency_key=idempotency_key,
+    )
+    if created:
+        actor.record(
+            Actions.BULK_SIGN_OUT,
+            None,
+            job_id=str(job.id),
+            filters=f.as_dict(),
+            sessions=job.total,
+            users=job.users,
+            via=actor.via,
+        )
+    return job, created
 
 
 def grant_permission(actor: Actor, user: User, permission: str) -> bool:
