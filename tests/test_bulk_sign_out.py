@@ -267,7 +267,7 @@ def test_the_token_and_browser_of_a_matched_session_stop_and_the_others_keep_wor
     assert active_session_ids(app, "bob") == []
 
 
-def test_the_next_sign_in_of_a_signed_out_browser_must_give_credentials(app, auth, alice):
+def test_the_next_sign_in_of_a_signed_out_browser_must_give_credentials(app, auth, alice):  # noqa: F811
     """The phone's session matched (it started last); the IdP's single sign-on cannot bring
     it back, as after an admin's single revoke. The laptop stays signed in."""
     with app.app_context():

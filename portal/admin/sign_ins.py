@@ -60,7 +60,7 @@ def sign_ins_search():
     else:
         try:
             page = sign_ins.search(
-                f, after=request.args.get("cursor"), limit=current_app.config["PAGE_SIZE"]
+                f, after=request.args.get("cursor") or None, limit=current_app.config["PAGE_SIZE"]
             )
         except sign_ins.BadCursor:
             flash("That page link is not valid any more; showing the first page.", "error")
@@ -146,7 +146,8 @@ def sign_ins_sign_out():
     values = request.form if request.method == "POST" else request.args
     f, problem = _filter_from(values)
     args = _filter_args(values)
-    if problem:
+    if problem or not f.narrows:
+        problem = problem or "Choose at least one filter besides “active only”"
         flash(f"{problem}. Nothing was signed out.", "error")
         return redirect(url_for("admin.sign_ins_search", **args))
     if request.method == "POST":

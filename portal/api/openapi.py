@@ -21,7 +21,7 @@ from flask import current_app, jsonify, request
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from ..authz import public
-from ..services import audit_events
+from ..services import audit_events, sign_ins
 from . import (
     admin_routes,
     audit_routes,
@@ -389,30 +389,27 @@ _EVENTS_PARAMETERS = [
         "schema": {"type": "string", "pattern": audit_events.CURSOR_PATTERN},
     },
 ]
+
+
+def _query_parameters(model: type) -> list[dict]:
+    """Optional query parameters, one per field of ``model`` (by its alias), schema and all."""
+    parameters = []
+    for name, prop in model.model_json_schema(by_alias=True)["properties"].items():
+        schema = {k: v for k, v in prop.items() if k not in ("description", "examples", "default")}
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": prop.get("description", ""),
+                "schema": schema,
+            }
+        )
+    return parameters
+
+
 _SIGN_IN_FILTERS = [
-    {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-    for name, description, schema in [
-        ("ip", "An IPv4 or IPv6 address, or a CIDR block", {"type": "string"}),
-        ("country", "ISO 3166 two-letter code", {"type": "string"}),
-        (
-            "flag",
-            "An investigation flag",
-            {"type": "string", "enum": ["new_country", "impossible_travel", "reported"]},
-        ),
-        ("deviceType", "Device type", {"type": "string", "enum": ["desktop", "mobile", "tablet"]}),
-        ("browser", "The browser or operating system contains", {"type": "string"}),
-        ("activeOnly", "Only sessions still active", {"type": "boolean"}),
-        ("since", "Signed in at or after (ISO 8601)", {"type": "string"}),
-        ("until", "Signed in before (ISO 8601; a date means to its end)", {"type": "string"}),
-        ("user", "The user's email contains", {"type": "string"}),
-    ]
-] + [
+    *_query_parameters(shapes.SignInQuery),
     {
         "name": "limit",
         "in": "query",
@@ -425,7 +422,7 @@ _SIGN_IN_FILTERS = [
         "in": "query",
         "required": False,
         "description": "Opaque: pass back what the previous answer's Link header gave.",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": sign_ins.CURSOR_PATTERN},
     },
 ]
 _job_param = {"name": "jobId", "in": "path", "required": True, "schema": _uuid}

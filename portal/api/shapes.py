@@ -19,9 +19,18 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 from uuid import UUID
 
 from flask import Response, current_app
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    RootModel,
+    StrictBool,
+    WithJsonSchema,
+)
 
 from .. import models
+from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN
 from ..models.device import shown_trust_level, trust_holds
 from ..models.types import place_of
 from ..services.devices import ListedDevice
@@ -448,20 +457,86 @@ class SignInList(ShapeList):
     root: list[SignIn]
 
 
+def _optional(extra: dict | None = None):
+    """A request field that may be left out but is never null: its schema has no default."""
+
+    def edit(schema: dict) -> None:
+        schema.pop("default", None)
+        schema.update(extra or {})
+
+    return edit
+
+
+_SOMETHING = "\\S"  # not empty, not only spaces: a filter given is a filter that narrows
+# A date, or a date and time with its offset (RFC 3339).
+_ISO_TIME = (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    "(?:[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.][0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
+)
+_NARROWING = ("ip", "country", "flag", "deviceType", "browser", "since", "until", "user")
+
+
 class SignInQuery(Shape):
     """The sign-in filters: ``GET /sign-ins`` takes them as query parameters, ``POST
     /sign-ins/revoke`` as a JSON object. Unknown keys are refused: a misspelt filter must
-    never widen a sign-out to everyone."""
+    never widen a sign-out to everyone. As a body, at least one filter that narrows is
+    required (the schema's ``anyOf``)."""
 
-    ip: str | None = Field(None, examples=["203.0.113.0/24"], description="Address or CIDR block")
-    country: str | None = Field(None, examples=["GB"], description="ISO 3166 two-letter code")
-    flag: Literal["new_country", "impossible_travel", "reported"] | None = None
-    device_type: Literal["desktop", "mobile", "tablet"] | None = Field(None, alias="deviceType")
-    browser: str | None = Field(None, description="The browser or operating system contains")
-    active_only: bool = Field(False, alias="activeOnly")
-    since: str | None = Field(None, examples=["2026-11-25T18:00:00Z"], description="ISO 8601")
-    until: str | None = Field(None, examples=["2026-12-01"], description="ISO 8601 (exclusive)")
-    user: str | None = Field(None, description="The user's email contains")
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": [name]} for name in _NARROWING]}
+    )
+
+    ip: str = Field(
+        None,
+        pattern=ADDRESS_OR_BLOCK_PATTERN,
+        examples=["203.0.113.0/24"],
+        description="An IPv4 or IPv6 address, or a CIDR block",
+        json_schema_extra=_optional(),
+    )
+    country: str = Field(
+        None,
+        pattern="^[A-Za-z]{2}$",
+        examples=["GB"],
+        description="ISO 3166 two-letter code",
+        json_schema_extra=_optional(),
+    )
+    flag: Literal["new_country", "impossible_travel", "reported"] = Field(
+        None, description="An investigation flag", json_schema_extra=_optional()
+    )
+    device_type: Literal["desktop", "mobile", "tablet"] = Field(
+        None, alias="deviceType", description="The device's type", json_schema_extra=_optional()
+    )
+    browser: str = Field(
+        None,
+        pattern=_SOMETHING,
+        max_length=320,
+        description="The browser or system contains",
+        json_schema_extra=_optional(),
+    )
+    active_only: StrictBool = Field(
+        False, alias="activeOnly", description="Only sessions still active"
+    )
+    since: str = Field(
+        None,
+        examples=["2026-11-25T18:00:00Z"],
+        pattern=_ISO_TIME,
+        description="Signed in at or after (ISO 8601)",
+        json_schema_extra=_optional({"anyOf": [{"format": "date-time"}, {"format": "date"}]}),
+    )
+    until: str = Field(
+        None,
+        examples=["2026-12-01"],
+        pattern=_ISO_TIME,
+        description="Signed in before (ISO 8601; a date means to its end)",
+        json_schema_extra=_optional({"anyOf": [{"format": "date-time"}, {"format": "date"}]}),
+    )
+    user: str = Field(
+        None,
+        pattern=_SOMETHING,
+        max_length=320,
+        description="The user's email contains",
+        json_schema_extra=_optional(),
+    )
 
     QUERY_PARAMETERS: ClassVar[tuple[str, ...]] = (
         "ip",

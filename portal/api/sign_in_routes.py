@@ -58,8 +58,8 @@ def _limit() -> int:
 def list_sign_ins(principal):
     """Every user's sign-ins matching the filters, newest first, a page at a time; audited."""
     given = {k: request.args[k] for k in shapes.SignInQuery.QUERY_PARAMETERS if k in request.args}
-    if "activeOnly" in given:
-        given["activeOnly"] = given["activeOnly"].lower() in ("1", "true", "yes", "on")
+    if given.get("activeOnly") in ("true", "false"):  # a boolean in a query string
+        given["activeOnly"] = given["activeOnly"] == "true"
     f = _filter(_query(given))
     limit = _limit()
     try:
@@ -93,21 +93,21 @@ def revoke_sign_ins(principal):
     if not isinstance(body, dict):
         raise ApiError(400, "Request body must be a JSON object of filters")
     f = _filter(_query(body))
-    if not f.any:
+    if not f.narrows:
         raise ApiError(400, "Give at least one filter", "invalid_filter")
     key = (request.headers.get("Idempotency-Key") or "").strip()[:64] or None
     job, _ = operations.start_bulk_sign_out(principal.actor, f, idempotency_key=key)
     response = shapes.JobStarted(job_id=job.id, matched=job.total).answer(202)
-    response.headers["Location"] = url_for("api_token_rows.get_job", job_id=job.id)
+    response.headers["Location"] = url_for("api_token_rows.get_job", jobId=job.id)
     return response
 
 
-@token_rows.get("/jobs/<job_id>")
+@token_rows.get("/jobs/<jobId>")
 @failure("Failed to read the job")
 @bearer("devices:read", permission=MANAGE_USER_DEVICES)
-def get_job(principal, job_id: str):
+def get_job(principal, jobId: str):
     """Where a bulk job is: queued, running, done or failed, and how many of its items are done."""
-    job = bulk_jobs.get_job(job_id)
+    job = bulk_jobs.get_job(jobId)
     if job is None:
         raise ApiError(404, "Job not found")
     return shapes.JobState(status=job.status, done=job.done, total=job.total).answer()

@@ -37,3 +37,18 @@ def block_range(text: str) -> tuple[bytes, bytes]:
             (b"\0" * 10 + b"\xff\xff" + network.network_address.packed, prefix)
         )
     return network.network_address.packed, network.broadcast_address.packed
+
+
+_V4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_H = "[0-9a-fA-F]{1,4}"
+_V6 = (
+    f"(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:|(?:{_H}:){{1,6}}:{_H}"
+    f"|(?:{_H}:){{1,5}}(?::{_H}){{1,2}}|(?:{_H}:){{1,4}}(?::{_H}){{1,3}}"
+    f"|(?:{_H}:){{1,3}}(?::{_H}){{1,4}}|(?:{_H}:){{1,2}}(?::{_H}){{1,5}}"
+    f"|{_H}:(?::{_H}){{1,6}}|:(?:(?::{_H}){{1,7}}|:))"
+)
+# Exactly the addresses and blocks a search takes (the API documents this pattern): an IPv4
+# address with an optional /0-32, or an IPv6 address in hex groups with an optional /0-128.
+ADDRESS_OR_BLOCK_PATTERN = (
+    f"^(?:{_V4}(?:/(?:3[0-2]|[12]?\\d))?|{_V6}(?:/(?:12[0-8]|1[01]\\d|[1-9]?\\d))?)$"
+)

@@ -14,22 +14,21 @@ of two million rows is not cheap.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, false, func, or_, select, text
 
 from ..extensions import db
 from ..models import Device, User, UserSession, utcnow
-from ..models.addresses import block_range
+from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN, block_range
 from ..models.countries import COUNTRY_NAMES
 from ..models.session import END_REASON_LABELS, EndReason
-from ..models.types import place_name
+from ..models.types import place_name, without_control_characters
 from .investigation import FLAG_LABELS, SIGN_IN_FLAG_BITS, Flag
 from .users import like_pattern
 
@@ -48,6 +47,10 @@ _FLAG_CONDITIONS = {
     "impossible_travel": text("(sessions.sign_in_flags & 2) != 0"),
 }
 _TEXT_LIMIT = 320
+_SPACES = " \t\n\r\x0b\x0c"  # what a pattern's \s is everywhere (str.strip takes more)
+_ADDRESS_OR_BLOCK = re.compile(ADDRESS_OR_BLOCK_PATTERN)
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class InvalidFilter(ValueError):
@@ -85,9 +88,15 @@ class SignInFilter:
     def any(self) -> bool:
         return bool(self.as_dict())
 
+    @property
+    def narrows(self) -> bool:
+        """Whether a filter other than "active only" is set (a bulk sign-out needs one)."""
+        return any(k != "active" for k in self.as_dict())
+
 
 def _time(name: str, value: Any, *, end: bool) -> datetime | None:
-    """An ISO 8601 time or date (a date ``until`` means to the end of that day), in UTC."""
+    """An ISO 8601 time or date (a date ``until`` means to the end of that day), in UTC.
+    Times past what a timestamp holds are taken as the earliest or latest one."""
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
@@ -99,19 +108,21 @@ def _time(name: str, value: Any, *, end: bool) -> datetime | None:
                 day = date.fromisoformat(text_value)
                 when = datetime(day.year, day.month, day.day, tzinfo=UTC)
                 if end:
-                    when += timedelta(days=1)
+                    when = when + timedelta(days=1) if day < date(9999, 12, 30) else _LATEST
             else:
                 if text_value.endswith(("Z", "z")):
                     text_value = text_value[:-1] + "+00:00"
                 when = datetime.fromisoformat(text_value)
-        except (ValueError, OverflowError):
+        except ValueError:
             raise InvalidFilter(
                 f"{name} must be an ISO 8601 date or time, e.g. 2026-11-25 or 2026-11-25T18:00:00Z"
             ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    if not datetime(1970, 1, 1, tzinfo=UTC) <= when <= datetime(9999, 1, 1, tzinfo=UTC):
-        raise InvalidFilter(f"{name} must be a time from 1970 to 9998")
+    if when.replace(tzinfo=None) <= _EARLIEST.replace(tzinfo=None):
+        return _EARLIEST
+    if when.replace(tzinfo=None) >= _LATEST.replace(tzinfo=None):
+        return _LATEST
     return when.astimezone(UTC)
 
 
@@ -141,7 +152,7 @@ def parse_filter(
             return ""
         if not isinstance(value, str):
             raise InvalidFilter(f"{name} must be text")
-        value = value.strip()
+        value = value.strip(_SPACES)
         if len(value) > _TEXT_LIMIT:
             raise InvalidFilter(f"{name} must be at most {_TEXT_LIMIT} characters")
         return value
@@ -149,6 +160,8 @@ def parse_filter(
     ip_text = text_of("ip", ip)
     if ip_text:
         try:
+            if not _ADDRESS_OR_BLOCK.match(ip_text):
+                raise ValueError(ip_text)
             block_range(ip_text)
         except ValueError:
             raise InvalidFilter(
@@ -164,8 +177,6 @@ def parse_filter(
     if kind and kind not in DEVICE_TYPES:
         raise InvalidFilter(f"device type must be one of {', '.join(DEVICE_TYPES)}")
     start, end = _time("since", since, end=False), _time("until", until, end=True)
-    if start and end and end <= start:
-        raise InvalidFilter("until must be later than since")
     return SignInFilter(
         ip=ip_text,
         country=code,
@@ -213,6 +224,12 @@ ROW_COLUMNS = (
 )
 
 
+def _matches_nothing(typed: str) -> bool:
+    """No name, email or system holds a control character (PostgreSQL refuses NUL in a
+    pattern): a text with one matches nothing."""
+    return without_control_characters(typed) != typed
+
+
 def _conditions(f: SignInFilter, now: datetime) -> tuple[list, bool, bool]:
     """The WHERE terms, and whether they need the devices and the users table."""
     terms: list = []
@@ -230,6 +247,8 @@ def _conditions(f: SignInFilter, now: datetime) -> tuple[list, bool, bool]:
     if f.device_type:
         terms.append(_d.c.device_type == f.device_type.upper())
         devices = True
+    if _matches_nothing(f.browser) or _matches_nothing(f.user):
+        terms.append(false())
     if f.browser:
         pattern = like_pattern(f.browser)
         terms.append(
@@ -334,22 +353,30 @@ def _row(r, now: datetime) -> SignInRow:
     )
 
 
+# A cursor is the last row's start (microseconds since 1970, 16 hex digits) and its id (32):
+# every string of this pattern is one, so no well-formed cursor is ever refused.
+CURSOR_PATTERN = "^[0-9a-f]{48}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def encode_cursor(row: SignInRow) -> str:
-    raw = f"{row.created_at.astimezone(UTC).isoformat()}|{row.id.hex}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    micros = (row.created_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros & (2**64 - 1):016x}{row.id.hex}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """The (start time, id) a cursor stands for; ``BadCursor`` for anything else."""
+    if not _CURSOR.match(cursor):
+        raise BadCursor(cursor)
+    micros = int(cursor[:16], 16)
+    if micros >= 2**63:
+        micros -= 2**64  # before 1970
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, sid = raw.partition("|")
-        at = datetime.fromisoformat(when)
-        if at.tzinfo is None:
-            raise ValueError(when)
-        return at.astimezone(UTC), uuid.UUID(hex=sid)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadCursor(cursor) from None
+        at = _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        at = _LATEST if micros > 0 else _EARLIEST
+    return min(max(at, _EARLIEST), _LATEST), uuid.UUID(hex=cursor[16:])
 
 
 @dataclass(frozen=True)
@@ -364,7 +391,7 @@ def search(
     """One page of matches, newest first, after the cursor; ``BadCursor`` for a bad one."""
     now = now or utcnow()
     stmt = _matching(ROW_COLUMNS, f, now, join_all=True)
-    if after:
+    if after is not None:
         at, sid = decode_cursor(after)
         stmt = stmt.where(or_(_s.c.created_at < at, and_(_s.c.created_at == at, _s.c.id < sid)))
     stmt = stmt.order_by(_s.c.created_at.desc(), _s.c.id.desc()).limit(limit + 1)
