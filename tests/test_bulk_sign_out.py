@@ -288,3 +288,11 @@ def test_the_next_sign_in_of_a_signed_out_browser_must_give_credentials(app, aut
     page = alice.phone.press_sign_in()
     assert alice.phone.at_idp_login_form(page)
     next_second()
+
+
+def test_the_cli_drains_the_queue_in_batches(app, client, auth, crowd):
+    client.post("/sign-ins/revoke", json={"ip": BLOCK}, headers=auth.bearer("manager"))
+    result = app.test_cli_runner().invoke(args=["portal", "run-jobs", "--batch-size", "8"])
+    assert result.exit_code == 0, result.output
+    assert "ran 4 batches" in result.output
+    assert set(_ended(app, crowd["inside"]).values()) == {EndReason.REVOKED_BY_ADMIN.value}
