@@ -60,13 +60,15 @@ def upgrade():
     _backfill(op.get_bind())
     op.create_index("ix_sessions_created", "sessions", ["created_at", "id"])
     op.create_index("ix_sessions_ip_key_created", "sessions", ["ip_key", "created_at"])
-    op.create_index("ix_sessions_country_created", "sessions", ["country_code", "created_at"])
+    op.create_index(
+        "ix_sessions_country_created", "sessions", ["country_code", "created_at", "id"]
+    )
     for name, bit in (("new_country", 1), ("impossible_travel", 2)):
         where = sa.text(f"(sign_in_flags & {bit}) != 0")
         op.create_index(
             f"ix_sessions_{name}_created",
             "sessions",
-            ["created_at"],
+            ["created_at", "id"],
             postgresql_where=where,
             sqlite_where=where,
         )

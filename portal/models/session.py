@@ -74,16 +74,18 @@ class UserSession(db.Model):
         # a country, and each investigation flag (partial indexes: few sign-ins raise one).
         Index("ix_sessions_created", "created_at", "id"),
         Index("ix_sessions_ip_key_created", "ip_key", "created_at"),
-        Index("ix_sessions_country_created", "country_code", "created_at"),
+        Index("ix_sessions_country_created", "country_code", "created_at", "id"),
         Index(
             "ix_sessions_new_country_created",
             "created_at",
+            "id",
             postgresql_where=text("(sign_in_flags & 1) != 0"),
             sqlite_where=text("(sign_in_flags & 1) != 0"),
         ),
         Index(
             "ix_sessions_impossible_travel_created",
             "created_at",
+            "id",
             postgresql_where=text("(sign_in_flags & 2) != 0"),
             sqlite_where=text("(sign_in_flags & 2) != 0"),
         ),
