@@ -37,6 +37,9 @@ MAX_LIMIT = 1000
 CURSOR_PATTERN = "^c(?:[0-9a-f]{1,16}\\.)?[0-9a-f]{1,16}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
 _LARGEST = 2**63 - 1
+# audit_events.id is a 32-bit integer on PostgreSQL: a cursor's id beyond it (which only a
+# hand-made cursor can hold) means past the end, and must not reach the database as it is.
+_LARGEST_EVENT_ID = 2**31 - 1
 # The oldest transaction still running when the statement started: all below it have ended.
 _HORIZON = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
@@ -55,7 +58,7 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     if not _CURSOR.match(cursor):
         raise BadCursor(cursor)
     xact, _, event_id = cursor[1:].rpartition(".")
-    return min(int(xact or "0", 16), _LARGEST), min(int(event_id, 16), _LARGEST)
+    return min(int(xact or "0", 16), _LARGEST), min(int(event_id, 16), _LARGEST_EVENT_ID)
 
 
 def position_of(event: AuditEvent) -> tuple[int, int]:
