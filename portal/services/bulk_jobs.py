@@ -5,9 +5,10 @@ A job is made in the admin's request with the fixed set of sessions it ends
 The background worker calls ``run_pending`` in a loop, committing after each call: each call
 claims one unfinished job (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers share
 the jobs; SQLite's write lock queues them), ends the next ``batch_size`` sessions of it as an
-admin's single revoke does (``operations.revoke_session``: the same reason, the same
-re-authentication mark, the same per-user audit event), and moves the job's cursor past them,
-all in the caller's one short transaction. A worker that dies mid-batch loses that batch's
+admin's single revoke ends each (``operations.revoke_sessions``: the same reason, the same
+re-authentication marks, the same per-user audit event as ``revoke_session``, in a few
+statements a batch), and moves the job's cursor past them, all in the caller's one short
+transaction. A worker that dies mid-batch loses that batch's
 uncommitted work only; the next call starts again from the last committed cursor, so no
 session is ended twice and none is skipped.
 """
@@ -24,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from ..extensions import db
 from ..models import BulkJob, BulkJobItem, JobStatus, User, utcnow
 from . import sign_ins
-from .sessions import insert_unless_present, lock_session_of_user, parse_id
+from .sessions import insert_unless_present, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +148,8 @@ def run_pending(batch_size: int = DEFAULT_BATCH, now: datetime | None = None) ->
     actor = operations.Actor(creator, None, job.actor_ip, via=job.via, label=job.actor_label)
     try:
         with db.session.begin_nested():
-            ended = 0
-            for user_id, session_id in items:
-                row = lock_session_of_user(user_id, session_id, now)
-                if row is not None:  # still open: ended as an admin's single revoke ends it
-                    ended += int(operations.revoke_session(actor, row))
+            # Those still open end as an admin's single revoke ends each of them.
+            ended = operations.revoke_sessions(actor, [tuple(i) for i in items])
     except DBAPIError:
         raise  # the database itself failed: the next call tries this batch again
     except Exception as exc:  # a bug, not an outage: stop here rather than loop on it

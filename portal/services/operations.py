@@ -242,6 +242,26 @@ def revoke_session(actor: Actor, session: UserSession) -> bool:
     return ended
 
 
+def revoke_sessions(actor: Actor, targets: list[tuple[uuid.UUID, uuid.UUID]]) -> int:
+    """End these (user id, session id) sessions that are still open, each exactly as
+    ``revoke_session`` ends one (the same reason, re-authentication marks and audit event),
+    with a few statements for the whole list: a bulk sign-out's batch. Returns how many."""
+    now = utcnow()
+    rows = sessions.lock_open_sessions(targets, now)
+    for reason in {_others_reason(actor, r.user_id) for r in rows}:
+        mine = [r for r in rows if _others_reason(actor, r.user_id) == reason]
+        sessions.end_locked_sessions(mine, reason, by=actor.user, now=now)
+    for r in rows:
+        actor.record(
+            Actions.REVOKE_SESSION,
+            r.user_id,
+            device_id=r.device_id,
+            session_id=r.id,
+            **_on_behalf(actor, r.user_id, 1),
+        )
+    return len(rows)
+
+
 def revoke_all_sessions(actor: Actor, target: User, *, include_current: bool) -> tuple[int, bool]:
     """End all of ``target``'s sessions; on the actor's own account, the actor's current one
     survives unless ``include_current``. Returns how many ended and whether the actor's own
