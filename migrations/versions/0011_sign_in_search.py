@@ -59,7 +59,7 @@ def upgrade():
         batch.add_column(sa.Column("ip_key", sa.LargeBinary(16), nullable=True))
     _backfill(op.get_bind())
     op.create_index("ix_sessions_created", "sessions", ["created_at", "id"])
-    op.create_index("ix_sessions_ip_key_created", "sessions", ["ip_key", "created_at"])
+    op.create_index("ix_sessions_ip_key_created", "sessions", ["ip_key", "created_at", "id"])
     op.create_index(
         "ix_sessions_country_created", "sessions", ["country_code", "created_at", "id"]
     )

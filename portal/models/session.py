@@ -73,7 +73,7 @@ class UserSession(db.Model):
         # narrows the most answered from an index: an address or CIDR block as a key range,
         # a country, and each investigation flag (partial indexes: few sign-ins raise one).
         Index("ix_sessions_created", "created_at", "id"),
-        Index("ix_sessions_ip_key_created", "ip_key", "created_at"),
+        Index("ix_sessions_ip_key_created", "ip_key", "created_at", "id"),
         Index("ix_sessions_country_created", "country_code", "created_at", "id"),
         Index(
             "ix_sessions_new_country_created",
