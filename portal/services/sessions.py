@@ -630,17 +630,17 @@ def lock_open_sessions(
             .order_by(User.id)
             .with_for_update()
         )
+    # By id alone, and open or not decided here: a planner offered "ended_at IS NULL" may
+    # walk the million open sessions of ix_sessions_ended instead of a hundred ids.
     rows = db.session.execute(
-        select(_s.c.id, _s.c.user_id, _s.c.device_id)
-        .where(
-            _s.c.id.in_([sid for _, sid in targets]),
-            _s.c.ended_at.is_(None),
-            _s.c.expires_at > now,
-        )
+        select(_s.c.id, _s.c.user_id, _s.c.device_id, _s.c.ended_at, _s.c.expires_at)
+        .where(_s.c.id.in_([sid for _, sid in targets]))
         .order_by(_s.c.id)
         .with_for_update()
     ).all()
-    return [r for r in rows if (r.user_id, r.id) in wanted]
+    return [
+        r for r in rows if (r.user_id, r.id) in wanted and r.ended_at is None and r.expires_at > now
+    ]
 
 
 def end_locked_sessions(
@@ -668,7 +668,7 @@ def end_locked_sessions(
         )
     db.session.execute(
         update(UserSession)
-        .where(UserSession.id.in_([r.id for r in rows]), UserSession.ended_at.is_(None))
+        .where(UserSession.id.in_([r.id for r in rows]))  # locked and open: see above
         .values(ended_at=now, end_reason=reason.value, ended_by_id=by.id if by else None)
         .execution_options(synchronize_session=False)
     )
