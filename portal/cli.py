@@ -294,6 +294,30 @@ def worker_command(once: bool, batch_size: int, interval: float) -> None:
     click.echo("worker: stopped")
 
 
+@portal_cli.command("run-jobs")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Sessions per transaction.",
+)
+def run_jobs_command(batch_size: int) -> None:
+    """Work through the queued bulk jobs (sign-outs) until none is left, then stop.
+
+    The background worker does the same continuously; this is for a deployment without it,
+    or to drain the queue by hand. One short transaction per batch; safe beside a worker.
+    """
+    from .services import bulk_jobs
+
+    batches = 0
+    while bulk_jobs.run_pending(batch_size=batch_size):
+        db.session.commit()
+        batches += 1
+    db.session.commit()
+    click.echo(f"ran {batches} batches; no bulk job has work left")
+
+
 def init_app(app) -> None:
     app.cli.add_command(portal_cli)
     app.cli.add_command(users_cli)

@@ -3,8 +3,7 @@
 ``flask --app wsgi worker`` runs it (``--once``: rounds until nothing is due, then exit).
 Each entry of ``DUE_WORK`` takes ``transaction`` (run a step in a transaction of its own and
 commit it) and the most items to take in one round, and returns how many it handled; it must
-be safe to run in several workers at once. Adding a kind of work is one line here, e.g.
-``lambda transaction, limit: transaction(lambda: bulk_jobs.run_pending(limit))``.
+be safe to run in several workers at once. Adding a kind of work is one line here.
 """
 
 from __future__ import annotations
@@ -13,11 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 from .alerts.mail import send_due_mail
+from .services import bulk_jobs
 
 Transaction = Callable[[Callable[[], Any]], Any]
 
+
+def bulk_sign_outs(transaction: Transaction, _limit: int) -> int:
+    """One batch of a bulk sign-out job (its sessions per transaction are the job's own batch
+    size, not the mail's), in a transaction of its own; 1 when there was one to do."""
+    return int(transaction(bulk_jobs.run_pending))
+
+
 DUE_WORK: list[Callable[[Transaction, int], int]] = [
     send_due_mail,  # sign-in alerts from the outbox
+    bulk_sign_outs,  # sign-outs started from /admin/sign-ins or POST /sign-ins/revoke
 ]
 
 

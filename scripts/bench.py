@@ -1130,6 +1130,22 @@ def routes_for(target_id: str, target_email: str) -> list[Route]:
             targets=[Target("ratio", 0.1)],
         ),
         Route(
+            "sign-ins",
+            f"/admin/sign-ins?ip={INCIDENT_BLOCK} (admin cookie)",
+            f"/admin/sign-ins?ip={INCIDENT_BLOCK}",
+            auth="admin-cookie",
+            marker="data-session-id",
+            targets=[Target("p95", 50), Target("timeouts", 0)],
+        ),
+        Route(
+            "api-sign-ins",
+            f"GET /sign-ins?ip={INCIDENT_BLOCK} (admin token)",
+            f"/sign-ins?ip={INCIDENT_BLOCK}",
+            auth="admin-token",
+            marker='"signedInAt"',
+            targets=[Target("p95", 50), Target("timeouts", 0)],
+        ),
+        Route(
             "search",
             "/admin/users?q=user12 (admin cookie)",
             "/admin/users?q=user12",
@@ -1199,6 +1215,107 @@ def portal_env(args, database_url: str, issuer: str) -> dict[str, str]:
         name, _, value = setting.partition("=")
         env[name if name.startswith("PORTAL_") else f"PORTAL_{name}"] = value
     return env
+
+
+# The attacker's block of the sign-in search's routes: INCIDENT_SESSIONS sign-ins from it, of
+# as many users, added to each run's copy (the cached datasets predate the search).
+INCIDENT_BLOCK = "203.0.113.0/24"
+INCIDENT_SESSIONS = 1000
+BULK_JOB_SESSIONS = 50_000
+
+
+def add_incident(app, count: int = INCIDENT_SESSIONS) -> int:
+    """Sign-ins from INCIDENT_BLOCK on the browsers of ``count`` users (one each, the last
+    day), inserted with Core so the column default fills their address keys."""
+    from sqlalchemy import insert, select
+
+    from portal.extensions import db
+    from portal.models import Device, UserSession, utcnow
+
+    now = utcnow()
+    with app.app_context():
+        devices = db.session.execute(
+            select(Device.id, Device.user_id).where(Device.kind == "browser").limit(count * 10)
+        ).all()
+        seen, rows = set(), []
+        for device_id, user_id in devices:
+            if user_id in seen:
+                continue
+            seen.add(user_id)
+            n = len(rows)
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": user_id,
+                    "device_id": device_id,
+                    "login_method": "oidc",
+                    "created_at": now - timedelta(seconds=60 + n * 80),
+                    "last_used_at": now,
+                    "expires_at": now + timedelta(days=3650),
+                    "absolute_expires_at": now + timedelta(days=3650),
+                    "ip_address": f"203.0.113.{n % 254 + 1}",
+                    "sign_in_flags": 0,
+                }
+            )
+            if len(rows) == count:
+                break
+        db.session.execute(insert(UserSession.__table__), rows)
+        db.session.commit()
+        db.session.remove()
+    return len(rows)
+
+
+def bench_bulk_job(app, wanted: int = BULK_JOB_SESSIONS) -> dict:
+    """A bulk sign-out of the ``wanted`` newest active sessions (or half of all, on a small
+    dataset), made as the admin's request makes it and worked by ``run_pending`` in its
+    batches, each committed, as the background worker does; timed."""
+    from sqlalchemy import func, select
+
+    from portal.extensions import db
+    from portal.models import UserSession
+    from portal.services import bulk_jobs, sign_ins
+
+    with app.app_context():
+        active = db.session.scalar(
+            select(func.count()).select_from(UserSession).where(UserSession.ended_at.is_(None))
+        )
+        n = min(wanted, active // 2)
+        since = db.session.scalar(
+            select(UserSession.created_at)
+            .where(UserSession.ended_at.is_(None))
+            .order_by(UserSession.created_at.desc())
+            .offset(n - 1)
+            .limit(1)
+        )
+        t0 = time.perf_counter()
+        job, _ = bulk_jobs.create_sign_out_job(
+            sign_ins.parse_filter(since=since.isoformat(), active=True),
+            created_by_id=None,
+            actor_label="bench",
+            actor_ip=None,
+            via="cli",
+            idempotency_key=None,
+        )
+        db.session.commit()
+        made = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        batches = 0
+        while bulk_jobs.run_pending():
+            db.session.commit()
+            batches += 1
+        worked = time.perf_counter() - t1
+        job = bulk_jobs.get_job(job.id)
+        result = {
+            "sessions": job.total,
+            "users": job.users,
+            "ended": job.ended,
+            "status": job.status,
+            "batches": batches,
+            "create_seconds": round(made, 2),
+            "run_seconds": round(worked, 1),
+        }
+        db.session.remove()
+    return result
 
 
 def prepare_callers(app, idp, users: int) -> Callers:
@@ -1523,6 +1640,7 @@ def bench_size(
     )
 
     callers = prepare_callers(app, idp, spec.users)
+    say(f"added {add_incident(app)} sign-ins from {INCIDENT_BLOCK}")
     routes = routes_for(callers.target_id, f"{target_subject(spec.users)}@example.test")
     if args.routes:
         wanted = set(args.routes.split(",")) | {"bare"}
@@ -1637,6 +1755,16 @@ def bench_size(
                     f"errors {got['errors'] + got['status']}  timeouts {got['timeouts']}"
                 )
 
+    bulk = None
+    if not args.no_bulk_job:
+        say("a bulk sign-out job, worked in batches of 100 as the worker does")
+        bulk = bench_bulk_job(app)
+        say(
+            f"  bulk job: {bulk['sessions']:,} sessions of {bulk['users']:,} users made in "
+            f"{bulk['create_seconds']} s, ended in {bulk['run_seconds']} s "
+            f"({bulk['batches']} batches, {bulk['status']})"
+        )
+
     profile: list[dict] = []
     if args.profile:
         tag = f"{spec.kind}-u{spec.users}"
@@ -1661,6 +1789,7 @@ def bench_size(
         "load_after": load_after,
         "results": results,
         "profile": profile,
+        "bulk_job": bulk,
         "event_lag": event_lag,
     }
 
@@ -2138,6 +2267,9 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--idp-port", type=int, default=9477, help="fixed: datasets carry it")
     parser.add_argument("--routes", help="only these route keys (comma list), e.g. devices")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the dataset")
+    parser.add_argument(
+        "--no-bulk-job", action="store_true", help="skip the 50,000-session bulk sign-out"
+    )
     parser.add_argument("--build-only", action="store_true", help="build the dataset and stop")
     parser.add_argument(
         "--set",

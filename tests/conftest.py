@@ -66,6 +66,8 @@ ACCOUNTS = [
 TABLES_IN_DELETE_ORDER = [
     "sign_in_alerts",
     "outbox_messages",
+    "bulk_job_items",
+    "bulk_jobs",
     "audit_events",
     "seen_logout_tokens",
     "personal_tokens",

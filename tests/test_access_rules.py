@@ -68,10 +68,11 @@ def test_openapi_document_is_valid_and_lists_exactly_the_json_routes(client, app
         return method, path
 
     assert {norm(p) for p in served} == _documented_operations(spec)
-    # 15 documented operations, the six token-row ones again at their /v1 paths, the
-    # events API (GET /audit/events) and the caller's security activity
-    # (GET /account/security-events).
-    assert len(_documented_operations(spec)) == 23
+    # 15 documented operations, the six token-row ones again at their /v1 paths, the events
+    # API (GET /audit/events), the caller's security activity (GET /account/security-events),
+    # and the sign-in search and bulk sign-out (GET /sign-ins, POST /sign-ins/revoke,
+    # GET /jobs/{jobId}).
+    assert len(_documented_operations(spec)) == 26
 
 
 # Where the TKT document's samples call each token-row route, and the path it documents.

@@ -301,6 +301,12 @@ def test_a_cursor_past_every_transaction_is_an_empty_page(app, client, auth):
     assert response.status_code == 200 and response.get_json() == []
 
 
+def test_a_cursor_past_any_id_the_column_holds_is_past_the_end(app, client, auth):
+    """A hand-made cursor's id beyond 32 bits (the column's range on PostgreSQL) is no 500."""
+    response = client.get("/audit/events?cursor=c93.5ebdb67203adbf0d", headers=_reader(auth))
+    assert response.status_code == 200 and isinstance(response.get_json(), list)
+
+
 def test_a_405_on_the_stream_is_in_its_shape(client):
     response = client.post("/audit/events")
     assert response.status_code == 405 and response.headers["Allow"]

@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import views  # noqa: E402,F401
+from . import sign_ins, views  # noqa: E402,F401
 
 
 def init_app(app) -> None:

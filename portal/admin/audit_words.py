@@ -38,6 +38,8 @@ ACTION_WORDS = {
     "sign_in_confirmed": "Confirmed a sign-in from an alert (it was them)",
     "alert_link_refused": "Used an alert's link that no longer works",
     "alert_mode_changed": "Changed which sign-ins are mailed to them",
+    "search_sign_ins": "Searched every user's sign-ins",
+    "bulk_sign_out": "Started signing out the sessions a search matched",
 }
 
 _VIA = {
@@ -76,9 +78,15 @@ def detail_sentence(detail: dict[str, Any] | None) -> str:
         parts.append(f"permission {detail.pop('permission')}")
     if "export" in detail:
         parts.append(f"{str(detail.pop('export')).replace('_', ' ')}")
+    if "filters" in detail:
         filters = detail.pop("filters", None)
         if filters:
             parts.append("filtered by " + ", ".join(f"{k} {v}" for k, v in filters.items() if v))
+        elif "export" not in detail:
+            parts.append("no filter")
+    if "sessions" in detail and "users" in detail:
+        sessions, users = detail.pop("sessions"), detail.pop("users")
+        parts.append(f"{_count(sessions, 'session')} of {_count(users, 'user')}")
     if "via" in detail:
         via = detail.pop("via")
         parts.append(_VIA.get(via, f"via {via}"))

@@ -93,6 +93,7 @@ from . import (  # noqa: E402, F401
     audit_routes,
     envelope_routes,
     openapi,
+    sign_in_routes,
     token_row_routes,
 )
 

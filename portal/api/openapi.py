@@ -21,13 +21,14 @@ from flask import current_app, jsonify, request
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from ..authz import public
-from ..services import audit_events
+from ..services import audit_events, sign_ins
 from . import (
     admin_routes,
     audit_routes,
     envelope,
     envelope_routes,
     shapes,
+    sign_in_routes,
     token_row_routes,
 )
 from .errors import (
@@ -184,6 +185,29 @@ def _examples() -> dict[type, object]:
             message="Session updated successfully", new_expiry=_LATER
         ),
         shapes.TokenRowList: shapes.TokenRowList([_example_token_row()]),
+        shapes.SignInList: shapes.SignInList(
+            [
+                shapes.SignIn(
+                    id=_SESSION_ID,
+                    user=shapes.EventUser(id=_USER_ID, email="ada@example.com"),
+                    signed_in_at=_WHEN,
+                    device_id=_DEVICE_ID,
+                    device_name="Safari on iPhone",
+                    device_type="mobile",
+                    browser="Safari",
+                    os="iOS",
+                    ip_address="203.0.113.7",
+                    location="London, GB",
+                    login_method="oidc",
+                    status="active",
+                    active=True,
+                    ended_at=None,
+                    flags=["new_country"],
+                )
+            ]
+        ),
+        shapes.JobStarted: shapes.JobStarted(job_id=_SESSION_ID, matched=1240),
+        shapes.JobState: shapes.JobState(status="running", done=400, total=1240),
         shapes.EventList: shapes.EventList(
             [
                 shapes.Event(
@@ -312,18 +336,20 @@ class _Operations:
         error_texts: dict[int, str] | None = None,
         parameters: list[dict] | None = None,
         headers: dict[str, dict] | None = None,
+        status: int = 200,
     ) -> dict:
-        """``view``'s operation: 200 with ``ok`` (204 when None), then its errors."""
+        """``view``'s operation: ``status`` (200) with ``ok`` (204 when None), then its errors."""
         family = _family(view)
         error_model = self._use(ERROR_MODELS[family])
         if ok is None:
             responses = {"204": {"description": "Done"}}
         else:
-            responses = {"200": _json(self._use(ok), "OK", _examples()[ok].body())}
+            described = "Accepted" if status == 202 else "OK"
+            responses = {str(status): _json(self._use(ok), described, _examples()[ok].body())}
             if view.__name__ in _LINKS:
-                responses["200"]["links"] = _LINKS[view.__name__]
+                responses[str(status)]["links"] = _LINKS[view.__name__]
         if headers:
-            responses["200"]["headers"] = headers
+            responses[str(status)]["headers"] = headers
         texts = {**_ERROR_TEXTS[family], **(error_texts or {}), **_EVERY_OPERATION}
         for status in (*errors, *_EVERY_OPERATION):
             message = failure_message(view) if status == 500 else texts[status]
@@ -376,6 +402,43 @@ _EVENTS_PARAMETERS = [
         "schema": {"type": "string", "pattern": audit_events.CURSOR_PATTERN},
     },
 ]
+
+
+def _query_parameters(model: type) -> list[dict]:
+    """Optional query parameters, one per field of ``model`` (by its alias), schema and all."""
+    parameters = []
+    for name, prop in model.model_json_schema(by_alias=True)["properties"].items():
+        schema = {k: v for k, v in prop.items() if k not in ("description", "examples", "default")}
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": prop.get("description", ""),
+                "schema": schema,
+            }
+        )
+    return parameters
+
+
+_SIGN_IN_FILTERS = [
+    *_query_parameters(shapes.SignInQuery),
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "Sign-ins per page (default 100).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": "Opaque: pass back what the previous answer's Link header gave.",
+        "schema": {"type": "string", "pattern": sign_ins.CURSOR_PATTERN},
+    },
+]
+_job_param = {"name": "jobId", "in": "path", "required": True, "schema": _uuid}
 _id_param = {"name": "id", "in": "path", "required": True, "schema": _uuid}
 _user_param = {"name": "userId", "in": "path", "required": True, "schema": _uuid}
 _device_param = {
@@ -642,6 +705,78 @@ def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
                 )
             },
             [],
+        ),
+        (
+            "/sign-ins",
+            {
+                "get": op(
+                    sign_in_routes.list_sign_ins,
+                    "Every user's sign-ins, newest first, filtered (audited)",
+                    "devices:read",
+                    shapes.SignInList,
+                    (400, 401, 403),
+                    tag=ADMIN_TAG,
+                    permission="viewUserDevices",
+                    error_texts={400: "Invalid filter, limit or cursor"},
+                    parameters=_SIGN_IN_FILTERS,
+                    headers={
+                        "Link": {
+                            "description": 'The next page: `<URL>; rel="next"` (absent on the '
+                            "last page).",
+                            "schema": {"type": "string"},
+                        },
+                        "X-Total-Count": {
+                            "description": "How many sign-ins match (when at most 10,000).",
+                            "schema": {"type": "integer"},
+                        },
+                        "X-Total-Count-Exceeds": {
+                            "description": "Sent instead of X-Total-Count when more than this "
+                            "many match.",
+                            "schema": {"type": "integer"},
+                        },
+                    },
+                )
+            },
+            [],
+        ),
+        (
+            "/sign-ins/revoke",
+            {
+                "post": op(
+                    sign_in_routes.revoke_sign_ins,
+                    "Sign out every active session matching the filters (a background job)",
+                    "devices:write",
+                    shapes.JobStarted,
+                    (400, 401, 403),
+                    tag=ADMIN_TAG,
+                    permission="manageUserDevices",
+                    error_texts={400: "Invalid or missing filters"},
+                    body=shapes.SignInQuery,
+                    status=202,
+                    headers={
+                        "Location": {
+                            "description": "The job: `GET /jobs/{jobId}`.",
+                            "schema": {"type": "string"},
+                        }
+                    },
+                )
+            },
+            [],
+        ),
+        (
+            "/jobs/{jobId}",
+            {
+                "get": op(
+                    sign_in_routes.get_job,
+                    "Where a bulk sign-out job is",
+                    "devices:read",
+                    shapes.JobState,
+                    (401, 403, 404),
+                    tag=ADMIN_TAG,
+                    permission="manageUserDevices",
+                )
+            },
+            [_job_param],
         ),
     ]
 

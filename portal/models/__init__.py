@@ -2,6 +2,7 @@
 
 from .alert import AlertAnswer, OutboxMessage, OutboxStatus, SignInAlert
 from .audit import AuditEvent
+from .bulk_job import BulkJob, BulkJobItem, JobStatus
 from .device import Device, TrustLevel
 from .logout_token import SeenLogoutToken
 from .personal_token import PersonalToken
@@ -12,9 +13,12 @@ from .user import Grant, User
 __all__ = [
     "AlertAnswer",
     "AuditEvent",
+    "BulkJob",
+    "BulkJobItem",
     "Device",
     "EndReason",
     "Grant",
+    "JobStatus",
     "LoginMethod",
     "OutboxMessage",
     "OutboxStatus",

@@ -40,6 +40,13 @@ class Device(db.Model):
             postgresql_where=text("removed_at IS NULL"),
         ),
         Index("ix_devices_user_last_seen", "user_id", "last_seen_at"),
+        # The few reported devices, for the sign-in search's "reported" flag.
+        Index(
+            "ix_devices_reported",
+            "reported_suspicious_at",
+            sqlite_where=text("reported_suspicious_at IS NOT NULL"),
+            postgresql_where=text("reported_suspicious_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -6,12 +6,13 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, SmallInteger, String, and_
+from sqlalchemy import Float, ForeignKey, Index, LargeBinary, SmallInteger, String, and_, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NO_VALUE
 
 from ..extensions import db
+from .addresses import address_key
 from .types import UTCDateTime, place_of, utcnow
 
 
@@ -54,6 +55,11 @@ END_REASON_LABELS = {
 }
 
 
+def _ip_key_default(context) -> bytes | None:
+    """The key of the address being inserted (ORM and Core inserts alike)."""
+    return address_key(context.get_current_parameters().get("ip_address"))
+
+
 class UserSession(db.Model):
     """A server-side session: the browser's Flask-Login id, or one bearer token's ``jti``."""
 
@@ -65,6 +71,26 @@ class UserSession(db.Model):
         Index("ix_sessions_user_created", "user_id", "created_at"),
         # Open sessions (NULL) and ended ones by age, for the retention prune.
         Index("ix_sessions_ended", "ended_at"),
+        # Sign-ins across all users (services.sign_ins): newest first, and each filter that
+        # narrows the most answered from an index: an address or CIDR block as a key range,
+        # a country, and each investigation flag (partial indexes: few sign-ins raise one).
+        Index("ix_sessions_created", "created_at", "id"),
+        Index("ix_sessions_ip_key_created", "ip_key", "created_at", "id"),
+        Index("ix_sessions_country_created", "country_code", "created_at", "id"),
+        Index(
+            "ix_sessions_new_country_created",
+            "created_at",
+            "id",
+            postgresql_where=text("(sign_in_flags & 1) != 0"),
+            sqlite_where=text("(sign_in_flags & 1) != 0"),
+        ),
+        Index(
+            "ix_sessions_impossible_travel_created",
+            "created_at",
+            "id",
+            postgresql_where=text("(sign_in_flags & 2) != 0"),
+            sqlite_where=text("(sign_in_flags & 2) != 0"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -84,6 +110,8 @@ class UserSession(db.Model):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     ip_address: Mapped[str | None] = mapped_column(String(45))
+    # ``ip_address`` as a sortable key (models.addresses), filled from it on every insert.
+    ip_key: Mapped[bytes | None] = mapped_column(LargeBinary(16), default=_ip_key_default)
     country_code: Mapped[str | None] = mapped_column(String(2))
     country: Mapped[str | None] = mapped_column(String(64))
     city: Mapped[str | None] = mapped_column(String(128))

@@ -47,6 +47,8 @@ class Actions:
     SIGN_IN_CONFIRMED = "sign_in_confirmed"
     ALERT_LINK_REFUSED = "alert_link_refused"
     ALERT_MODE_CHANGED = "alert_mode_changed"
+    SEARCH_SIGN_INS = "search_sign_ins"
+    BULK_SIGN_OUT = "bulk_sign_out"
 
     @classmethod
     def all(cls) -> list[str]:

@@ -27,7 +27,17 @@ from ..models import (
     UserSession,
     utcnow,
 )
-from . import alerts, audit, devices, identity, personal_tokens, provisioning, sessions
+from . import (
+    alerts,
+    audit,
+    bulk_jobs,
+    devices,
+    identity,
+    personal_tokens,
+    provisioning,
+    sessions,
+    sign_ins,
+)
 from .audit import Actions
 
 
@@ -77,6 +87,15 @@ class Actor:
         if self._caller is not None:
             return self._caller.session_id
         return self._session.id if self._session else None
+
+    @property
+    def name(self) -> str | None:
+        """What the audit log calls the actor."""
+        if self.label:
+            return self.label
+        if self._caller is not None:
+            return self._caller.name
+        return (self._user.email or self._user.subject) if self._user is not None else None
 
     def owns(self, user_id: uuid.UUID) -> bool:
         """Whether ``user_id`` is the actor's own account."""
@@ -266,6 +285,26 @@ def revoke_session(actor: Actor, session: UserSession) -> bool:
     return ended
 
 
+def revoke_sessions(actor: Actor, targets: list[tuple[uuid.UUID, uuid.UUID]]) -> int:
+    """End these (user id, session id) sessions that are still open, each exactly as
+    ``revoke_session`` ends one (the same reason, re-authentication marks and audit event),
+    with a few statements for the whole list: a bulk sign-out's batch. Returns how many."""
+    now = utcnow()
+    rows = sessions.lock_open_sessions(targets, now)
+    for reason in {_others_reason(actor, r.user_id) for r in rows}:
+        mine = [r for r in rows if _others_reason(actor, r.user_id) == reason]
+        sessions.end_locked_sessions(mine, reason, by=actor.user, now=now)
+    for r in rows:
+        actor.record(
+            Actions.REVOKE_SESSION,
+            r.user_id,
+            device_id=r.device_id,
+            session_id=r.id,
+            **_on_behalf(actor, r.user_id, 1),
+        )
+    return len(rows)
+
+
 def revoke_all_sessions(actor: Actor, target: User, *, include_current: bool) -> tuple[int, bool]:
     """End all of ``target``'s sessions; on the actor's own account, the actor's current one
     survives unless ``include_current``. Returns how many ended and whether the actor's own
@@ -443,6 +482,39 @@ def export_csv(
 ) -> None:
     """Audit a CSV export (of a user's devices, or of the audit log) before it is made."""
     actor.record(Actions.EXPORT_CSV, target, export=export, filters=filters)
+
+
+def search_sign_ins(actor: Actor, f: sign_ins.SignInFilter, *, page: int | None = None) -> None:
+    """Audit a search of every user's sign-ins: who searched for what (each page is a look)."""
+    actor.record(Actions.SEARCH_SIGN_INS, None, filters=f.as_dict(), page=page, via=actor.via)
+
+
+def start_bulk_sign_out(
+    actor: Actor, f: sign_ins.SignInFilter, *, idempotency_key: str | None = None
+) -> tuple[bulk_jobs.BulkJob, bool]:
+    """Queue the sign-out of every active session matching ``f`` now (the background worker
+    ends them, each as ``revoke_session`` would); audited once, here, with the filter and how
+    many sessions of how many users. A repeated ``idempotency_key`` of the same actor answers
+    with the first job (and False), audited once."""
+    job, created = bulk_jobs.create_sign_out_job(
+        f,
+        created_by_id=actor.user_id,
+        actor_label=actor.name,
+        actor_ip=actor.ip_address,
+        via=actor.via,
+        idempotency_key=idempotency_key,
+    )
+    if created:
+        actor.record(
+            Actions.BULK_SIGN_OUT,
+            None,
+            job_id=str(job.id),
+            filters=f.as_dict(),
+            sessions=job.total,
+            users=job.users,
+            via=actor.via,
+        )
+    return job, created
 
 
 def grant_permission(actor: Actor, user: User, permission: str) -> bool:

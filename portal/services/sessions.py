@@ -626,6 +626,69 @@ def extension_due(session: UserSession, policy: SessionPolicy, now: datetime | N
     return slid - session.expires_at >= step
 
 
+def lock_open_sessions(
+    targets: list[tuple[uuid.UUID, uuid.UUID]], now: datetime | None = None
+) -> list:
+    """Of these (user id, session id) pairs, the sessions still active and of that user, as
+    plain rows (id, user_id, device_id), locked until commit in the one order: the users
+    (by id), then the sessions. ``lock_session_of_user`` for many at once."""
+    if not targets:
+        return []
+    now = now or utcnow()
+    wanted = set(targets)
+    if db.session.get_bind().dialect.name == "sqlite":
+        lock_account(targets[0][0])  # the database's write lock, whichever user
+    else:
+        db.session.execute(
+            select(User.id)
+            .where(User.id.in_(sorted({u for u, _ in wanted})))
+            .order_by(User.id)
+            .with_for_update()
+        )
+    # By id alone, and open or not decided here: a planner offered "ended_at IS NULL" may
+    # walk the million open sessions of ix_sessions_ended instead of a hundred ids.
+    rows = db.session.execute(
+        select(_s.c.id, _s.c.user_id, _s.c.device_id, _s.c.ended_at, _s.c.expires_at)
+        .where(_s.c.id.in_([sid for _, sid in targets]))
+        .order_by(_s.c.id)
+        .with_for_update()
+    ).all()
+    return [
+        r for r in rows if (r.user_id, r.id) in wanted and r.ended_at is None and r.expires_at > now
+    ]
+
+
+def end_locked_sessions(
+    rows: list, reason: EndReason, by: User | None, now: datetime | None = None
+) -> None:
+    """End the sessions ``lock_open_sessions`` returned, each as ``end_session`` ends one
+    (the same columns, and the same re-authentication marks on its user and its device), in
+    a few statements for the lot."""
+    if not rows:
+        return
+    now = now or utcnow()
+    if reason.requires_reauth:
+        mark = now.replace(microsecond=0)
+        db.session.execute(
+            update(User)
+            .where(User.id.in_(sorted({r.user_id for r in rows})))
+            .values(reauth_required_after=mark)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            update(Device)
+            .where(Device.id.in_(sorted({r.device_id for r in rows})))
+            .values(revoked_at=mark)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id.in_([r.id for r in rows]))  # locked and open: see above
+        .values(ended_at=now, end_reason=reason.value, ended_by_id=by.id if by else None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | None = None):
     """Slide the expiry forward by one lifetime, never past the absolute cap, and never
     closer: a token's session already lasting longer (a personal token made for 30 days)

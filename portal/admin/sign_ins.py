@@ -1,0 +1,190 @@
+"""Admin pages for incidents across users: every sign-in, filtered; sign out what matches.
+
+The search is a read (``viewUserDevices``), audited on every page as a look at other people's
+sign-ins; the bulk sign-out (``manageUserDevices``) is a confirm page, a POST that queues a job
+for the background worker, and a progress page that refreshes itself (no JavaScript needed).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES, require_permission
+from ..models import JobStatus
+from ..services import bulk_jobs, operations, sign_ins
+from ..timefmt import iso_z
+from . import bp
+from .csv_export import csv_response
+
+FILTER_ARGS = (
+    "ip",
+    "country",
+    "flag",
+    "device_type",
+    "browser",
+    "active",
+    "since",
+    "until",
+    "user",
+)
+SAMPLE_SIZE = 10
+# A job's page asks again this often while the job runs.
+REFRESH_SECONDS = 2
+
+
+def _filter_from(values) -> tuple[sign_ins.SignInFilter, str | None]:
+    """The filter the query string (or form) asks for, and what is wrong with it if anything
+    (then nothing matches: a search must never widen silently)."""
+    try:
+        return sign_ins.parse_filter(**{k: values.get(k) for k in FILTER_ARGS}), None
+    except sign_ins.InvalidFilter as exc:
+        return sign_ins.SignInFilter(), str(exc)
+
+
+def _filter_args(values) -> dict[str, str]:
+    """The filter's fields as they were typed (for links and hidden fields)."""
+    return {k: values[k] for k in FILTER_ARGS if values.get(k)}
+
+
+@bp.get("/sign-ins")
+@require_permission(VIEW_USER_DEVICES)
+def sign_ins_search():
+    """Every sign-in of every user, newest first, filtered; 50 a page by cursor."""
+    f, problem = _filter_from(request.args)
+    if problem:
+        flash(f"{problem}. Nothing was searched.", "error")
+        page, total, more = sign_ins.SignInPage([], None), 0, False
+    else:
+        try:
+            page = sign_ins.search(
+                f, after=request.args.get("cursor") or None, limit=current_app.config["PAGE_SIZE"]
+            )
+        except sign_ins.BadCursor:
+            flash("That page link is not valid any more; showing the first page.", "error")
+            page = sign_ins.search(f, limit=current_app.config["PAGE_SIZE"])
+        total, more = sign_ins.capped_count(f)
+    args = _filter_args(request.args)
+    body = render_template(
+        "admin/sign_ins.html",
+        f=f,
+        args=args,
+        page=page,
+        total=total,
+        more=more,
+        cap=sign_ins.COUNT_CAP,
+        invalid=problem,
+        first_page=not request.args.get("cursor"),
+        countries=sign_ins.country_choices(),
+        flags={k: sign_ins.FLAG_LABELS[v] for k, v in sign_ins.FLAGS.items()},
+        device_types=sign_ins.DEVICE_TYPES,
+        can_manage=current_user.can(MANAGE_USER_DEVICES),
+    )
+    if not problem:
+        operations.search_sign_ins(current_user.actor, f)
+    return body
+
+
+CSV_HEADER = [
+    "signed_in_at",
+    "session_id",
+    "user_id",
+    "email",
+    "device_id",
+    "device_name",
+    "device_type",
+    "browser",
+    "os",
+    "ip_address",
+    "location",
+    "login_method",
+    "status",
+    "ended_at",
+    "flags",
+]
+
+
+@bp.get("/sign-ins.csv")
+@require_permission(VIEW_USER_DEVICES)
+def sign_ins_export():
+    """The filtered sign-ins as CSV, streamed a page at a time (the export is audited first)."""
+    f, problem = _filter_from(request.args)
+    if problem:
+        flash(f"{problem}. Nothing was exported.", "error")
+        return redirect(url_for("admin.sign_ins_search", **_filter_args(request.args)))
+    operations.export_csv(current_user.actor, "sign_ins", filters=f.as_dict() or None)
+
+    def rows():
+        for r in sign_ins.iter_rows(f):
+            yield [
+                iso_z(r.created_at),
+                r.id,
+                r.user_id,
+                r.email,
+                r.device_id,
+                r.device_name,
+                r.device_type,
+                r.browser,
+                r.os_name,
+                r.ip_address,
+                r.place,
+                r.login_method,
+                r.status,
+                iso_z(r.ended_at),
+                "; ".join(r.flag_labels),
+            ]
+
+    return csv_response("sign-ins.csv", CSV_HEADER, rows())
+
+
+@bp.route("/sign-ins/sign-out", methods=["GET", "POST"])
+@require_permission(MANAGE_USER_DEVICES)
+def sign_ins_sign_out():
+    """Confirm (GET), then queue (POST) the sign-out of every active session that matches."""
+    values = request.form if request.method == "POST" else request.args
+    f, problem = _filter_from(values)
+    args = _filter_args(values)
+    if problem or not f.narrows:
+        problem = problem or "Choose at least one filter besides “active only”"
+        flash(f"{problem}. Nothing was signed out.", "error")
+        return redirect(url_for("admin.sign_ins_search", **args))
+    if request.method == "POST":
+        key = (request.form.get("idempotency_key") or "").strip()[:64] or None
+        job, created = operations.start_bulk_sign_out(current_user.actor, f, idempotency_key=key)
+        if not created:
+            flash("That sign-out had already been started: here is its progress.", "info")
+        return redirect(url_for("admin.job_progress", job_id=job.id))
+    sessions_count, users_count = sign_ins.active_match_counts(f)
+    sample = sign_ins.search(
+        sign_ins.SignInFilter(**{**vars(f), "active": True}), limit=SAMPLE_SIZE
+    ).rows
+    return render_template(
+        "admin/sign_out_confirm.html",
+        f=f,
+        args=args,
+        sessions_count=sessions_count,
+        users_count=users_count,
+        sample=sample,
+        idempotency_key=uuid.uuid4().hex,
+    )
+
+
+@bp.get("/jobs/<job_id>")
+@require_permission(MANAGE_USER_DEVICES)
+def job_progress(job_id: str):
+    """A bulk job's progress; the page reloads itself until the job is over."""
+    job = bulk_jobs.get_job(job_id)
+    if job is None:
+        abort(404)
+    unfinished = job.status in (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+    return render_template(
+        "admin/job.html",
+        job=job,
+        unfinished=unfinished,
+        refresh=REFRESH_SECONDS if unfinished else None,
+        search_args={
+            k: ("1" if v is True else v) for k, v in job.filters.items() if k in FILTER_ARGS
+        },
+    )

@@ -1,0 +1,113 @@
+"""Sign-ins across all users (``GET /sign-ins``) and bulk sign-out (``POST /sign-ins/revoke``,
+``GET /jobs/{jobId}``).
+
+These are token-row routes: admin routes over other users' sessions, as ``/devices/users/...``
+and the events feed ``/audit/events`` are, so their errors take the same
+``{"error": {"code", "message"}}`` shape a client of those already handles, and the list is a
+bare array paged by an opaque cursor in a ``Link`` header exactly as the events feed's is. The
+total, when cheap to know, is a header (``X-Total-Count``, or ``X-Total-Count-Exceeds`` past
+the cap), so the body stays a bare array.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import request, url_for
+from pydantic import ValidationError
+
+from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
+from ..services import bulk_jobs, operations, sign_ins
+from . import shapes, token_rows
+from .auth import bearer
+from .errors import ApiError, failure
+
+DEFAULT_LIMIT = 100
+
+
+def _query(values: dict) -> shapes.SignInQuery:
+    try:
+        return shapes.SignInQuery.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise ApiError(400, f"{where}: {first.get('msg')}", "invalid_filter") from None
+
+
+def _filter(query: shapes.SignInQuery) -> sign_ins.SignInFilter:
+    try:
+        return sign_ins.parse_filter(**query.filter_values())
+    except sign_ins.InvalidFilter as exc:
+        raise ApiError(400, str(exc), "invalid_filter") from None
+
+
+def _limit() -> int:
+    text = request.args.get("limit")
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= sign_ins.MAX_LIMIT:
+        raise ApiError(
+            400, f"limit must be a whole number from 1 to {sign_ins.MAX_LIMIT}", "invalid_limit"
+        )
+    return int(text)
+
+
+@token_rows.get("/sign-ins")
+@failure("Failed to search sign-ins")
+@bearer("devices:read", permission=VIEW_USER_DEVICES)
+def list_sign_ins(principal):
+    """Every user's sign-ins matching the filters, newest first, a page at a time; audited."""
+    given = {k: request.args[k] for k in shapes.SignInQuery.QUERY_PARAMETERS if k in request.args}
+    if given.get("activeOnly") in ("true", "false"):  # a boolean in a query string
+        given["activeOnly"] = given["activeOnly"] == "true"
+    f = _filter(_query(given))
+    limit = _limit()
+    try:
+        page = sign_ins.search(f, after=request.args.get("cursor"), limit=limit)
+    except sign_ins.BadCursor:
+        raise ApiError(
+            400, "cursor is not one this API handed out (follow the Link header)", "invalid_cursor"
+        ) from None
+    total, more = sign_ins.capped_count(f)
+    operations.search_sign_ins(principal.actor, f)
+    response = shapes.SignInList([shapes.SignIn.of(r) for r in page.rows]).answer()
+    if page.next_cursor:
+        query = {**given, "limit": limit, "cursor": page.next_cursor}
+        next_url = url_for("api_token_rows.list_sign_ins", _external=True) + "?" + urlencode(query)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    if more:
+        response.headers["X-Total-Count-Exceeds"] = str(sign_ins.COUNT_CAP)
+    else:
+        response.headers["X-Total-Count"] = str(total)
+    return response
+
+
+@token_rows.post("/sign-ins/revoke")
+@failure("Failed to start the sign-out")
+@bearer("devices:write", permission=MANAGE_USER_DEVICES)
+def revoke_sign_ins(principal):
+    """Queue the sign-out of every active session matching the body's filters: 202, with the
+    job in ``Location``. At least one filter is required (everyone is never one click away);
+    an ``Idempotency-Key`` header makes a retried request answer with the first job."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object of filters")
+    f = _filter(_query(body))
+    if not f.narrows:
+        raise ApiError(400, "Give at least one filter", "invalid_filter")
+    key = (request.headers.get("Idempotency-Key") or "").strip()[:64] or None
+    job, _ = operations.start_bulk_sign_out(principal.actor, f, idempotency_key=key)
+    response = shapes.JobStarted(job_id=job.id, matched=job.total).answer(202)
+    response.headers["Location"] = url_for("api_token_rows.get_job", jobId=job.id)
+    return response
+
+
+@token_rows.get("/jobs/<jobId>")
+@failure("Failed to read the job")
+@bearer("devices:read", permission=MANAGE_USER_DEVICES)
+def get_job(principal, jobId: str):
+    """Where a bulk job is: queued, running, done or failed, and how many of its items are done."""
+    job = bulk_jobs.get_job(jobId)
+    if job is None:
+        raise ApiError(404, "Job not found")
+    return shapes.JobState(status=job.status, done=job.done, total=job.total).answer()

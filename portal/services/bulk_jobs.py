@@ -1,0 +1,167 @@
+"""Bulk jobs: signing out every session a search matched, in the background, in batches.
+
+A job is made in the admin's request with the fixed set of sessions it ends
+(``bulk_job_items``, one ``INSERT ... SELECT``): a session that starts later is never touched.
+The background worker calls ``run_pending`` in a loop, committing after each call: each call
+claims one unfinished job (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers share
+the jobs; SQLite's write lock queues them), ends the next ``batch_size`` sessions of it as an
+admin's single revoke ends each (``operations.revoke_sessions``: the same reason, the same
+re-authentication marks, the same per-user audit event as ``revoke_session``, in a few
+statements a batch), and moves the job's cursor past them, all in the caller's one short
+transaction. A worker that dies mid-batch loses that batch's
+uncommitted work only; the next call starts again from the last committed cursor, so no
+session is ended twice and none is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Uuid, func, insert, literal, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
+
+from ..extensions import db
+from ..models import BulkJob, BulkJobItem, JobStatus, User, utcnow
+from . import sign_ins
+from .sessions import insert_unless_present, parse_id
+
+log = logging.getLogger(__name__)
+
+SIGN_OUT = "sign_out"
+DEFAULT_BATCH = 100
+_UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def create_sign_out_job(
+    f: sign_ins.SignInFilter,
+    *,
+    created_by_id: uuid.UUID | None,
+    actor_label: str | None,
+    actor_ip: str | None,
+    via: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> tuple[BulkJob, bool]:
+    """The job that ends every active session matching ``f`` now; and whether this call made
+    it (False: the same caller already made one with this ``idempotency_key``)."""
+    now = now or utcnow()
+    job_id = uuid.uuid4()
+    values = dict(
+        id=job_id,
+        kind=SIGN_OUT,
+        status=JobStatus.QUEUED.value,
+        created_by_id=created_by_id,
+        actor_label=actor_label,
+        actor_ip=actor_ip,
+        via=via,
+        idempotency_key=idempotency_key,
+        filters=f.as_dict(),
+        total=0,
+        users=0,
+        done=0,
+        ended=0,
+        created_at=now,
+    )
+    if idempotency_key and created_by_id is not None:
+        # A second press (or a retried POST) meets the first one's row and answers with it.
+        insert_unless_present(BulkJob, ["created_by_id", "idempotency_key"], **values)
+        job = db.session.execute(
+            select(BulkJob).where(
+                BulkJob.created_by_id == created_by_id,
+                BulkJob.idempotency_key == idempotency_key,
+            )
+        ).scalar_one()
+        if job.id != job_id:
+            return job, False
+    else:
+        db.session.execute(insert(BulkJob).values(**values))
+        job = db.session.get(BulkJob, job_id)
+    active = sign_ins.SignInFilter(**{**vars(f), "active": True})
+    matches = sign_ins.matching_sessions(active, now)
+    db.session.execute(
+        insert(BulkJobItem).from_select(
+            ["job_id", "user_id", "session_id"],
+            matches.with_only_columns(literal(job_id, Uuid()), *matches.selected_columns),
+        )
+    )
+    items = BulkJobItem.__table__
+    total, users = db.session.execute(
+        select(func.count(), func.count(items.c.user_id.distinct())).where(items.c.job_id == job_id)
+    ).one()
+    job.total, job.users = total, users
+    if total == 0:
+        job.status, job.finished_at = JobStatus.DONE.value, now
+    db.session.flush()
+    return job, True
+
+
+def get_job(job_id: str | uuid.UUID) -> BulkJob | None:
+    """A job by its id (None for an unknown or malformed one)."""
+    jid = parse_id(job_id)
+    return db.session.get(BulkJob, jid) if jid is not None else None
+
+
+def _claim() -> BulkJob | None:
+    """The oldest unfinished job no other worker holds, locked until the caller commits."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # No row locks: take the database's write lock before reading, so the job's cursor
+        # read here is the one this transaction moves (see sessions.lock_account).
+        jobs = BulkJob.__table__
+        db.session.execute(update(jobs).where(jobs.c.id.is_(None)).values(id=jobs.c.id))
+    return db.session.execute(
+        select(BulkJob)
+        .where(BulkJob.status.in_(_UNFINISHED))
+        .order_by(BulkJob.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _next_items(job: BulkJob, batch_size: int) -> list:
+    items = BulkJobItem.__table__
+    stmt = select(items.c.user_id, items.c.session_id).where(items.c.job_id == job.id)
+    if job.cursor_user_id is not None:
+        stmt = stmt.where(
+            tuple_(items.c.user_id, items.c.session_id)
+            > tuple_(literal(job.cursor_user_id, Uuid()), literal(job.cursor_session_id, Uuid()))
+        )
+    stmt = stmt.order_by(items.c.user_id, items.c.session_id).limit(batch_size)
+    return list(db.session.execute(stmt))
+
+
+def run_pending(batch_size: int = DEFAULT_BATCH, now: datetime | None = None) -> bool:
+    """Do one batch of one unfinished job in the caller's transaction; False when there was
+    no job to work on. The caller commits after each call (one short transaction a batch)."""
+    from . import operations  # operations starts jobs; this module is below it
+
+    job = _claim()
+    if job is None:
+        return False
+    now = now or utcnow()
+    if job.status == JobStatus.QUEUED.value:
+        job.status, job.started_at = JobStatus.RUNNING.value, now
+    items = _next_items(job, batch_size)
+    creator = db.session.get(User, job.created_by_id) if job.created_by_id else None
+    actor = operations.Actor(creator, None, job.actor_ip, via=job.via, label=job.actor_label)
+    try:
+        with db.session.begin_nested():
+            # Those still open end as an admin's single revoke ends each of them.
+            ended = operations.revoke_sessions(actor, [tuple(i) for i in items])
+    except DBAPIError:
+        raise  # the database itself failed: the next call tries this batch again
+    except Exception as exc:  # a bug, not an outage: stop here rather than loop on it
+        log.exception("bulk job %s failed", job.id)
+        job.status, job.error, job.finished_at = JobStatus.FAILED.value, repr(exc), now
+        db.session.flush()
+        return True
+    if items:
+        job.cursor_user_id, job.cursor_session_id = items[-1]
+    job.done += len(items)
+    job.ended += ended
+    if len(items) < batch_size:
+        job.status, job.finished_at = JobStatus.DONE.value, now
+    db.session.flush()
+    return True

@@ -1,0 +1,458 @@
+"""Every sign-in (session) of every user, filtered, newest first: the incident view.
+
+Each filter that narrows the most is answered from an index (see the session model's
+indexes): an address or CIDR block is a range of ``sessions.ip_key``, a country and the two
+stored investigation flags each have their own, and a reported device is found through the
+few devices that carry the mark. What is left (device type, browser or system, the user's
+email, active only) only filters the rows those indexes (or the newest-first walk) hand over.
+
+Pages go by an opaque cursor (the last row's start time and id), never by an offset, so the
+cost of a page does not grow with how far into the results it is. The total is counted only
+up to ``COUNT_CAP``: past that, "more than 10,000" is all a reader needs, and an exact count
+of two million rows is not cheap.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, false, func, or_, select, text
+
+from ..extensions import db
+from ..models import Device, User, UserSession, utcnow
+from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN, block_range
+from ..models.countries import COUNTRY_NAMES
+from ..models.session import END_REASON_LABELS, EndReason
+from ..models.types import place_name, without_control_characters
+from .investigation import FLAG_LABELS, SIGN_IN_FLAG_BITS, Flag
+from .users import like_pattern
+
+COUNT_CAP = 10_000
+MAX_LIMIT = 500
+DEVICE_TYPES = ("desktop", "mobile", "tablet")
+# The flags a search can ask for: the two stored on each sign-in, and a reported device.
+FLAGS = {
+    "new_country": Flag.NEW_COUNTRY,
+    "impossible_travel": Flag.IMPOSSIBLE_TRAVEL,
+    "reported": Flag.REPORTED_SUSPICIOUS,
+}
+# Written exactly as the partial indexes' predicates, so both databases' planners use them.
+_FLAG_CONDITIONS = {
+    "new_country": text("(sessions.sign_in_flags & 1) != 0"),
+    "impossible_travel": text("(sessions.sign_in_flags & 2) != 0"),
+}
+_TEXT_LIMIT = 320
+_SPACES = " \t\n\r\x0b\x0c"  # what a pattern's \s is everywhere (str.strip takes more)
+_ADDRESS_OR_BLOCK = re.compile(ADDRESS_OR_BLOCK_PATTERN)
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+class InvalidFilter(ValueError):
+    """A filter that cannot be applied; the message says which and why."""
+
+
+class BadCursor(ValueError):
+    """A cursor this search did not hand out."""
+
+
+@dataclass(frozen=True)
+class SignInFilter:
+    """What to search for; every field empty means every sign-in."""
+
+    ip: str = ""
+    country: str = ""
+    flag: str = ""
+    device_type: str = ""
+    browser: str = ""  # the browser or the operating system contains this
+    active: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str = ""  # the user's email contains this
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filters that are set, as plain values (for the audit log, links and jobs)."""
+        out: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if value in ("", None, False):
+                continue
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+    @property
+    def any(self) -> bool:
+        return bool(self.as_dict())
+
+    @property
+    def narrows(self) -> bool:
+        """Whether a filter other than "active only" is set (a bulk sign-out needs one)."""
+        return any(k != "active" for k in self.as_dict())
+
+
+def _time(name: str, value: Any, *, end: bool) -> datetime | None:
+    """An ISO 8601 time or date (a date ``until`` means to the end of that day), in UTC.
+    Times past what a timestamp holds are taken as the earliest or latest one."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        when = value
+    else:
+        text_value = str(value).strip()
+        try:
+            if len(text_value) == 10:
+                day = date.fromisoformat(text_value)
+                when = datetime(day.year, day.month, day.day, tzinfo=UTC)
+                if end:
+                    when = when + timedelta(days=1) if day < date(9999, 12, 30) else _LATEST
+            else:
+                if text_value.endswith(("Z", "z")):
+                    text_value = text_value[:-1] + "+00:00"
+                when = datetime.fromisoformat(text_value)
+        except ValueError:
+            raise InvalidFilter(
+                f"{name} must be an ISO 8601 date or time, e.g. 2026-11-25 or 2026-11-25T18:00:00Z"
+            ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when.replace(tzinfo=None) <= _EARLIEST.replace(tzinfo=None):
+        return _EARLIEST
+    if when.replace(tzinfo=None) >= _LATEST.replace(tzinfo=None):
+        return _LATEST
+    return when.astimezone(UTC)
+
+
+def _flag_value(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in ("1", "true", "on", "yes")
+
+
+def parse_filter(
+    *,
+    ip: Any = None,
+    country: Any = None,
+    flag: Any = None,
+    device_type: Any = None,
+    browser: Any = None,
+    active: Any = None,
+    since: Any = None,
+    until: Any = None,
+    user: Any = None,
+) -> SignInFilter:
+    """A filter from what a form, a query string or a JSON body said; ``InvalidFilter``
+    names the first value that cannot be applied."""
+
+    def text_of(name: str, value: Any) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise InvalidFilter(f"{name} must be text")
+        value = value.strip(_SPACES)
+        if len(value) > _TEXT_LIMIT:
+            raise InvalidFilter(f"{name} must be at most {_TEXT_LIMIT} characters")
+        return value
+
+    ip_text = text_of("ip", ip)
+    if ip_text:
+        try:
+            if not _ADDRESS_OR_BLOCK.match(ip_text):
+                raise ValueError(ip_text)
+            block_range(ip_text)
+        except ValueError:
+            raise InvalidFilter(
+                "ip must be an IPv4 or IPv6 address or CIDR block, e.g. 203.0.113.0/24"
+            ) from None
+    code = text_of("country", country).upper()
+    if code and (len(code) != 2 or not code.isalpha()):
+        raise InvalidFilter("country must be a two-letter ISO 3166 code, e.g. GB")
+    flag_text = text_of("flag", flag).lower()
+    if flag_text and flag_text not in FLAGS:
+        raise InvalidFilter(f"flag must be one of {', '.join(FLAGS)}")
+    kind = text_of("device type", device_type).lower()
+    if kind and kind not in DEVICE_TYPES:
+        raise InvalidFilter(f"device type must be one of {', '.join(DEVICE_TYPES)}")
+    start, end = _time("since", since, end=False), _time("until", until, end=True)
+    return SignInFilter(
+        ip=ip_text,
+        country=code,
+        flag=flag_text,
+        device_type=kind,
+        browser=text_of("browser", browser),
+        active=_flag_value(active),
+        since=start,
+        until=end,
+        user=text_of("user", user),
+    )
+
+
+def filter_from_dict(values: dict[str, Any]) -> SignInFilter:
+    """``parse_filter`` of a stored ``as_dict`` (a job's filters)."""
+    return parse_filter(**values)
+
+
+# -- the statement ----------------------------------------------------------------------------
+
+_s, _d, _u = UserSession.__table__, Device.__table__, User.__table__
+
+ROW_COLUMNS = (
+    _s.c.id,
+    _s.c.user_id,
+    _s.c.created_at,
+    _s.c.ip_address,
+    _s.c.city,
+    _s.c.country_code,
+    _s.c.country,
+    _s.c.login_method,
+    _s.c.expires_at,
+    _s.c.ended_at,
+    _s.c.end_reason,
+    _s.c.sign_in_flags,
+    _d.c.id.label("device_id"),
+    _d.c.name.label("device_name"),
+    _d.c.device_type,
+    _d.c.browser,
+    _d.c.os_name,
+    _d.c.reported_suspicious_at,
+    _u.c.email,
+    _u.c.name.label("user_name"),
+    _u.c.subject,
+)
+
+
+_REPORTED_DEVICES = select(_d.c.id).where(_d.c.reported_suspicious_at.is_not(None))
+# "Not ended", written so that no planner takes ix_sessions_ended for it: half the sessions
+# are open, and an address, a country or the newest-first walk narrows far better.
+_OPEN = case((_s.c.ended_at.is_(None), 1), else_=0) == 1
+
+
+def _matches_nothing(typed: str) -> bool:
+    """No name, email or system holds a control character (PostgreSQL refuses NUL in a
+    pattern): a text with one matches nothing."""
+    return without_control_characters(typed) != typed
+
+
+def _conditions(f: SignInFilter, now: datetime) -> tuple[list, bool, bool]:
+    """The WHERE terms, and whether they need the devices and the users table."""
+    terms: list = []
+    devices = users = False
+    if f.ip:
+        low, high = block_range(f.ip)
+        terms.append(_s.c.ip_key.between(low, high))
+    if f.country:
+        terms.append(_s.c.country_code == f.country)
+    if f.flag in _FLAG_CONDITIONS:
+        terms.append(_FLAG_CONDITIONS[f.flag])
+    elif f.flag == "reported":
+        # From the few reported devices to their sessions (ix_devices_reported, then
+        # ix_sessions_device_created), not through every session.
+        terms.append(_s.c.device_id.in_(_REPORTED_DEVICES))
+    if f.device_type:
+        terms.append(_d.c.device_type == f.device_type.upper())
+        devices = True
+    if _matches_nothing(f.browser) or _matches_nothing(f.user):
+        terms.append(false())
+    if f.browser:
+        pattern = like_pattern(f.browser)
+        terms.append(
+            or_(_d.c.browser.ilike(pattern, escape="\\"), _d.c.os_name.ilike(pattern, escape="\\"))
+        )
+        devices = True
+    if f.active:
+        terms.extend([_OPEN, _s.c.expires_at > now])
+    if f.since is not None:
+        terms.append(_s.c.created_at >= f.since)
+    if f.until is not None:
+        terms.append(_s.c.created_at < f.until)
+    if f.user:
+        terms.append(_u.c.email.ilike(like_pattern(f.user), escape="\\"))
+        users = True
+    return terms, devices, users
+
+
+def _matching(columns, f: SignInFilter, now: datetime, *, join_all: bool):
+    terms, devices, users = _conditions(f, now)
+    source = _s
+    if join_all or devices:
+        source = source.join(_d, _d.c.id == _s.c.device_id)
+    if join_all or users:
+        source = source.join(_u, _u.c.id == _s.c.user_id)
+    return select(*columns).select_from(source).where(*terms)
+
+
+def matching_sessions(f: SignInFilter, now: datetime | None = None):
+    """A SELECT of (user id, session id) of every match: what a bulk job fixes as its set."""
+    return _matching((_s.c.user_id, _s.c.id), f, now or utcnow(), join_all=False)
+
+
+# -- rows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInRow:
+    """One sign-in as the page, the CSV and the JSON route show it."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str | None
+    user_name: str | None
+    created_at: datetime
+    device_id: uuid.UUID
+    device_name: str
+    device_type: str | None
+    browser: str | None
+    os_name: str | None
+    ip_address: str | None
+    place: str | None
+    country_code: str | None
+    login_method: str
+    status: str  # "active", "expired", or how it ended in words
+    active: bool
+    ended_at: datetime | None
+    flags: tuple[str, ...]  # keys of FLAGS
+
+    @property
+    def who(self) -> str:
+        return self.email or self.user_name or "(no email)"
+
+    @property
+    def flag_labels(self) -> list[str]:
+        return [FLAG_LABELS[FLAGS[f]] for f in self.flags]
+
+
+def _row(r, now: datetime) -> SignInRow:
+    flags = tuple(
+        key for key, flag in FLAGS.items() if r.sign_in_flags & SIGN_IN_FLAG_BITS.get(flag, 0)
+    )
+    if r.reported_suspicious_at is not None and r.reported_suspicious_at <= (r.ended_at or now):
+        flags += ("reported",)
+    active = r.ended_at is None and r.expires_at > now
+    if active:
+        status = "active"
+    elif r.ended_at is None:
+        status = "expired"
+    else:
+        reason = r.end_reason
+        status = END_REASON_LABELS.get(EndReason(reason), reason) if reason else "ended"
+    return SignInRow(
+        id=r.id,
+        user_id=r.user_id,
+        email=r.email,
+        user_name=r.user_name,
+        created_at=r.created_at,
+        device_id=r.device_id,
+        device_name=r.device_name,
+        device_type=(r.device_type or "").lower() or None,
+        browser=r.browser,
+        os_name=r.os_name,
+        ip_address=r.ip_address,
+        place=place_name(r.city, r.country_code, r.country),
+        country_code=r.country_code,
+        login_method=r.login_method,
+        status=status,
+        active=active,
+        ended_at=r.ended_at,
+        flags=flags,
+    )
+
+
+# A cursor is the last row's start (microseconds since 1970, 16 hex digits) and its id (32):
+# every string of this pattern is one, so no well-formed cursor is ever refused.
+CURSOR_PATTERN = "^[0-9a-f]{48}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode_cursor(row: SignInRow) -> str:
+    micros = (row.created_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros & (2**64 - 1):016x}{row.id.hex}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (start time, id) a cursor stands for; ``BadCursor`` for anything else."""
+    if not _CURSOR.match(cursor):
+        raise BadCursor(cursor)
+    micros = int(cursor[:16], 16)
+    if micros >= 2**63:
+        micros -= 2**64  # before 1970
+    try:
+        at = _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        at = _LATEST if micros > 0 else _EARLIEST
+    return min(max(at, _EARLIEST), _LATEST), uuid.UUID(hex=cursor[16:])
+
+
+@dataclass(frozen=True)
+class SignInPage:
+    rows: list[SignInRow]
+    next_cursor: str | None  # None on the last page
+
+
+def search(
+    f: SignInFilter, *, after: str | None = None, limit: int = 50, now: datetime | None = None
+) -> SignInPage:
+    """One page of matches, newest first, after the cursor; ``BadCursor`` for a bad one.
+
+    The page's ids are chosen first, from the filters' own tables (an index range of a
+    thousand addresses is sorted by its keys alone), and only those rows are joined to their
+    device and user."""
+    now = now or utcnow()
+    newest_first = (_s.c.created_at.desc(), _s.c.id.desc())
+    chosen = _matching((_s.c.id,), f, now, join_all=False)
+    if after is not None:
+        at, sid = decode_cursor(after)
+        chosen = chosen.where(or_(_s.c.created_at < at, and_(_s.c.created_at == at, _s.c.id < sid)))
+    page = chosen.order_by(*newest_first).limit(limit + 1).subquery()
+    stmt = (
+        select(*ROW_COLUMNS)
+        .select_from(
+            page.join(_s, _s.c.id == page.c.id)
+            .join(_d, _d.c.id == _s.c.device_id)
+            .join(_u, _u.c.id == _s.c.user_id)
+        )
+        .order_by(*newest_first)
+    )
+    found = [_row(r, now) for r in db.session.connection().execute(stmt)]
+    rows = found[:limit]
+    more = len(found) > limit
+    return SignInPage(rows, encode_cursor(rows[-1]) if more and rows else None)
+
+
+def capped_count(f: SignInFilter, now: datetime | None = None) -> tuple[int, bool]:
+    """How many sign-ins match, counted up to ``COUNT_CAP``; and whether there are more."""
+    matches = _matching((_s.c.id,), f, now or utcnow(), join_all=False).limit(COUNT_CAP + 1)
+    n = db.session.connection().execute(select(func.count()).select_from(matches.subquery()))
+    total = n.scalar_one()
+    return min(total, COUNT_CAP), total > COUNT_CAP
+
+
+def iter_rows(
+    f: SignInFilter, batch: int = 1000, now: datetime | None = None
+) -> Iterator[SignInRow]:
+    """Every match, newest first, a page of ``batch`` at a time by cursor (for CSV export):
+    no statement stays open between pages, and memory holds one page."""
+    now = now or utcnow()
+    after = None
+    while True:
+        page = search(f, after=after, limit=batch, now=now)
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
+
+
+def active_match_counts(f: SignInFilter, now: datetime | None = None) -> tuple[int, int]:
+    """How many active sessions match, and of how many users (the bulk sign-out's confirm)."""
+    active = SignInFilter(**{**vars(f), "active": True})
+    matches = matching_sessions(active, now).subquery()
+    stmt = select(func.count(), func.count(matches.c.user_id.distinct()))
+    return tuple(db.session.connection().execute(stmt.select_from(matches)).one())
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """(code, name) of every country, by name, for the page's filter."""
+    return sorted(COUNTRY_NAMES.items(), key=lambda item: item[1])
