@@ -311,3 +311,30 @@ def test_a_405_on_the_stream_is_in_its_shape(client):
     response = client.post("/audit/events")
     assert response.status_code == 405 and response.headers["Allow"]
     assert set(response.get_json()["error"]) == {"code", "message"}
+
+
+def test_a_page_is_read_from_index_ranges_not_a_scan(app):
+    """A poller's page must not cost more as the log grows: the rest of the cursor's own
+    transaction and the transactions after it are each a range of the (transaction, id) index,
+    never a walk of the log from its start (which one condition with OR gave SQLite)."""
+    from sqlalchemy import text
+
+    from portal.services.audit_events import page_statements
+
+    bounds = ["ix_audit_xact_id (xact_id=? AND id>?)", "ix_audit_xact_id (xact_id>?)"]
+    with app.app_context():
+        statements = page_statements(after=(0, 12345), since=None, limit=100)
+        assert len(statements) == len(bounds)
+        with db.engine.connect() as conn:
+            for statement, bound in zip(statements, bounds, strict=True):
+                if db.engine.dialect.name == "postgresql":
+                    conn.execute(text("SET enable_seqscan = off"))  # a small table would scan
+                    compiled = statement.compile(db.engine)
+                    explained = conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+                    plan = "\n".join(r[0] for r in explained)
+                    assert "ix_audit_xact_id" in plan and "Seq Scan on audit_events" not in plan
+                else:
+                    compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+                    rows = conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+                    steps = [str(r[-1]).strip() for r in rows]
+                    assert f"SEARCH audit_events USING INDEX {bound}" in steps, steps

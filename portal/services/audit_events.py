@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import and_, literal_column, or_, select
+from sqlalchemy import literal_column, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -67,17 +67,33 @@ def committed_events(
     *, after: tuple[int, int], since: datetime | None, limit: int
 ) -> list[AuditEvent]:
     """Up to ``limit`` committed events past ``after`` (and from ``since`` on), in the feed's
-    order, each with its actor and target user, in one statement."""
+    order, each with its actor and target user.
+
+    Two index ranges, not one condition with OR: the rest of the cursor's own transaction,
+    then the transactions after it. Neither database walks (transaction, id) from the start
+    for an OR, and the cost would grow with the log."""
+    rest_of_own, later = page_statements(after=after, since=since, limit=limit)
+    rest = list(db.session.execute(rest_of_own).scalars().unique())
+    if len(rest) == limit:
+        return rest
+    return rest + list(db.session.execute(later.limit(limit - len(rest))).scalars().unique())
+
+
+def page_statements(*, after: tuple[int, int], since: datetime | None, limit: int) -> tuple:
+    """The two statements of a page: the rest of the cursor's transaction, then the
+    transactions after it (each an index range of ``ix_audit_xact_id``)."""
     xact, event_id = after
+    return (
+        _range(limit, AuditEvent.xact_id == xact, AuditEvent.id > event_id, since=since),
+        _range(limit, AuditEvent.xact_id > xact, since=since),
+    )
+
+
+def _range(limit: int, *conditions, since: datetime | None):
     stmt = (
         select(AuditEvent)
         .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.target_user))
-        .where(
-            or_(
-                AuditEvent.xact_id > xact,
-                and_(AuditEvent.xact_id == xact, AuditEvent.id > event_id),
-            )
-        )
+        .where(*conditions)
         .order_by(AuditEvent.xact_id, AuditEvent.id)
         .limit(limit)
     )
@@ -85,7 +101,7 @@ def committed_events(
         stmt = stmt.where(AuditEvent.xact_id < _HORIZON)
     if since is not None:
         stmt = stmt.where(AuditEvent.occurred_at >= since)
-    return list(db.session.execute(stmt).scalars().unique())
+    return stmt
 
 
 def location_of(event: AuditEvent, geoip_database: str | None) -> str | None:
