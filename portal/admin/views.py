@@ -269,6 +269,21 @@ def revoke_all(user_id: str):
     return _back_to(target)
 
 
+def _confirm_account_change(target, verb: str, consequence: str):
+    """The page that asks before deactivating or reactivating an account."""
+    return render_template(
+        "admin/confirm.html",
+        target=target,
+        title=f"{verb.capitalize()} {target.display_name}?",
+        sentence=f"You are about to {verb} the account of {target.display_name}"
+        + (f" ({target.email})" if target.email else "")
+        + ".",
+        consequence=consequence,
+        own=False,
+        button=f"{verb.capitalize()} account",
+    )
+
+
 @bp.route("/users/<user_id>/deactivate", methods=["GET", "POST"])
 @require_permission(MANAGE_USER_DEVICES)
 def deactivate_user(user_id: str):
@@ -282,18 +297,12 @@ def deactivate_user(user_id: str):
         flash("That account is already deactivated.", "info")
         return _back_to(target)
     if request.method == "GET":
-        return render_template(
-            "admin/confirm.html",
-            target=target,
-            title=f"Deactivate {target.display_name}?",
-            sentence=f"You are about to deactivate the account of {target.display_name}"
-            + (f" ({target.email})" if target.email else "")
-            + ".",
-            consequence="Every browser, API client and personal token of this user is signed "
-            "out at once, personal tokens are revoked, and sign-in is refused until someone "
-            "reactivates the account.",
-            own=False,
-            button="Deactivate account",
+        return _confirm_account_change(
+            target,
+            "deactivate",
+            "Every browser, API client and personal token of this user is signed out at once, "
+            "personal tokens are revoked, and sign-in is refused until someone reactivates the "
+            "account.",
         )
     ended = operations.deactivate_user(current_user.actor, target)
     if ended is None:
@@ -316,17 +325,11 @@ def reactivate_user(user_id: str):
         flash("That account is not deactivated.", "info")
         return _back_to(target)
     if request.method == "GET":
-        return render_template(
-            "admin/confirm.html",
-            target=target,
-            title=f"Reactivate {target.display_name}?",
-            sentence=f"You are about to reactivate the account of {target.display_name}"
-            + (f" ({target.email})" if target.email else "")
-            + ".",
-            consequence="They may sign in again with the identity provider; sessions and "
-            "tokens that ended stay ended.",
-            own=False,
-            button="Reactivate account",
+        return _confirm_account_change(
+            target,
+            "reactivate",
+            "They may sign in again with the identity provider; sessions and tokens that ended "
+            "stay ended.",
         )
     if operations.reactivate_user(current_user.actor, target):
         flash(f"{target.display_name} is reactivated.", "success")
