@@ -30,7 +30,7 @@ from ..models import (
     UserSession,
     utcnow,
 )
-from .investigation import FLAG_LABELS, SIGN_IN_FLAG_BITS, Flag
+from .investigation import FLAG_LABELS, Flag, flags_in
 
 # One mail per device in this much time, however many sign-ins it makes.
 QUIET_PERIOD = timedelta(days=1)
@@ -240,12 +240,12 @@ FLAG_WORDS = {
 
 def flag_words(bits: int) -> list[str]:
     """The sign-in flags stored as ``bits``, in words for the person signing in."""
-    return [FLAG_WORDS[flag] for flag, bit in SIGN_IN_FLAG_BITS.items() if bits & bit]
+    return [FLAG_WORDS[flag] for flag in flags_in(bits)]
 
 
 def flag_labels(bits: int) -> list[str]:
     """The flags' short names ("New country"), for lists."""
-    return [FLAG_LABELS[flag] for flag, bit in SIGN_IN_FLAG_BITS.items() if bits & bit]
+    return [FLAG_LABELS[flag] for flag in flags_in(bits)]
 
 
 def load_alert(alert_id: str | uuid.UUID) -> SignInAlert | None:

@@ -158,6 +158,11 @@ def sign_in_findings(sign_ins: Iterable[SignInLike]) -> dict[uuid.UUID, list[Fin
 SIGN_IN_FLAG_BITS = {Flag.NEW_COUNTRY: 1, Flag.IMPOSSIBLE_TRAVEL: 2}
 
 
+def flags_in(bits: int) -> list[Flag]:
+    """The flags a sign-in's stored bits stand for (the reverse of ``flag_bits``)."""
+    return [flag for flag, bit in SIGN_IN_FLAG_BITS.items() if bits & bit]
+
+
 def flag_bits(findings: Iterable[Finding]) -> int:
     """The stored form of a sign-in's findings (its sign-in flags, one bit each)."""
     bits = (SIGN_IN_FLAG_BITS.get(f.flag, 0) for f in findings)

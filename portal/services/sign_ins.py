@@ -29,7 +29,7 @@ from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN, block_range
 from ..models.countries import COUNTRY_NAMES
 from ..models.session import END_REASON_LABELS, EndReason
 from ..models.types import place_name, without_control_characters
-from .investigation import FLAG_LABELS, SIGN_IN_FLAG_BITS, Flag
+from .investigation import FLAG_LABELS, Flag, flags_in
 from .users import like_pattern
 
 COUNT_CAP = 10_000
@@ -325,9 +325,8 @@ class SignInRow:
 
 
 def _row(r, now: datetime) -> SignInRow:
-    flags = tuple(
-        key for key, flag in FLAGS.items() if r.sign_in_flags & SIGN_IN_FLAG_BITS.get(flag, 0)
-    )
+    stored = flags_in(r.sign_in_flags)
+    flags = tuple(key for key, flag in FLAGS.items() if flag in stored)
     if r.reported_suspicious_at is not None and r.reported_suspicious_at <= (r.ended_at or now):
         flags += ("reported",)
     active = r.ended_at is None and r.expires_at > now
