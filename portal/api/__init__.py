@@ -83,6 +83,21 @@ def _no_content_has_no_body(response):
     return response
 
 
+class IdSegment(BaseConverter):
+    """A path segment standing for an id: anything but the fixed words beside it.
+
+    ``/devices/trust`` and ``/auth/devices/revoke-all`` are resources of their own, not the
+    device (or session) with id ``trust``: so ``GET /devices/trust`` is a 405 that allows
+    POST (and ``Allow`` lists only the methods a resource has), not a lookup of that id.
+    """
+
+    regex = r"(?!(?:trust|revoke-all)$)[^/]+"
+    part_isolating = True
+    # Every id of the JSON routes is a UUID; the route itself answers any other (404, or 400
+    # on the token-row routes), so the type is documented here rather than enforced.
+    openapi_schema = {"type": "string", "format": "uuid"}
+
+
 # Flashback routes: {"success": ...} bodies.
 envelope = ApiBlueprint("api_envelope", __name__, ENVELOPE)
 # TKT routes: bare rows, {"error": {"code", "message"}} errors.
@@ -96,18 +111,6 @@ from . import (  # noqa: E402, F401
     sign_in_routes,
     token_row_routes,
 )
-
-
-class IdSegment(BaseConverter):
-    """A path segment standing for an id: anything but the fixed words beside it.
-
-    ``/devices/trust`` and ``/auth/devices/revoke-all`` are resources of their own, not the
-    device (or session) with id ``trust``: so ``GET /devices/trust`` is a 405 that allows
-    POST (and ``Allow`` lists only the methods a resource has), not a lookup of that id.
-    """
-
-    regex = r"(?!(?:trust|revoke-all)$)[^/]+"
-    part_isolating = True
 
 
 def init_app(app) -> None:

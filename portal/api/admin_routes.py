@@ -20,7 +20,14 @@ from ..services import operations, sessions, users
 from ..services.sessions import parse_id
 from . import shapes, token_rows
 from .auth import bearer
+from .declarations import ADMIN_TAG, PathName, documented, link
 from .errors import ApiError
+
+_ERRORS = (400, 401, 403, 404)  # a malformed id, no token, no permission, nobody with that id
+# A TKT "device" row is a session: its id is the session's.
+_DEVICE_ID = {
+    "device_id": PathName(description="The session's id (a TKT 'device' row is a session).")
+}
 
 
 def _user_id(user_id: str) -> uuid.UUID:
@@ -45,6 +52,23 @@ def _user_or_error(user_id: str) -> User:
 
 @token_rows.get("/v1/auth/devices/users/<user_id>")
 @token_rows.get("/devices/users/<user_id>")
+@documented(
+    "A user's active sessions",
+    ok=shapes.TokenRowList,
+    errors=_ERRORS,
+    tag=ADMIN_TAG,
+    links={
+        "RevokeUserDevice": link(
+            "revoke_user_device",
+            "End the user's first session",
+            userId="$request.path.userId",
+            deviceId="$response.body#/0/id",
+        ),
+        "RevokeAllUserDevices": link(
+            "revoke_all_user_devices", "End all the user's sessions", userId="$request.path.userId"
+        ),
+    },
+)
 @bearer("devices:read", permission=VIEW_USER_DEVICES)
 def list_user_devices(principal, user_id: str):
     """That user's active sessions as token rows (newest first); the look is audited. The
@@ -59,6 +83,7 @@ def list_user_devices(principal, user_id: str):
 
 @token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")
 @token_rows.delete("/devices/users/<user_id>/<device_id>")
+@documented("End one of a user's sessions", ok=None, errors=_ERRORS, tag=ADMIN_TAG, path=_DEVICE_ID)
 @bearer("devices:write", permission=MANAGE_USER_DEVICES)
 def revoke_user_device(principal, user_id: str, device_id: str):
     """End one active session (a token row's ``id``) of that user: 204."""
@@ -74,6 +99,12 @@ def revoke_user_device(principal, user_id: str, device_id: str):
 
 @token_rows.post("/v1/auth/devices/users/<user_id>/revoke-all")
 @token_rows.post("/devices/users/<user_id>/revoke-all")
+@documented(
+    "End all of a user's sessions (keeping the caller's own)",
+    ok=None,
+    errors=_ERRORS,
+    tag=ADMIN_TAG,
+)
 @bearer("devices:write", permission=MANAGE_USER_DEVICES)
 def revoke_all_user_devices(principal, user_id: str):
     """End all of that user's sessions, keeping the caller's own when the caller is that user."""

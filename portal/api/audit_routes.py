@@ -10,7 +10,6 @@ is not itself audited: a poller would otherwise never reach the end.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import current_app, request, url_for
@@ -19,57 +18,32 @@ from ..authz import VIEW_AUDIT_LOG
 from ..services import audit_events
 from . import shapes, token_rows
 from .auth import bearer
-from .errors import ApiError, failure
+from .declarations import EVENTS_TAG, Header, documented, parsed_query
+from .errors import failure
 
-DEFAULT_LIMIT = 100
-
-
-def _limit() -> int:
-    text = request.args.get("limit")
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= audit_events.MAX_LIMIT:
-        raise ApiError(
-            400, f"limit must be a whole number from 1 to {audit_events.MAX_LIMIT}", "invalid_limit"
-        )
-    return int(text)
-
-
-def _since() -> datetime | None:
-    text = request.args.get("since")
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        raise ApiError(
-            400, "since must be an ISO 8601 time, e.g. 2026-11-25T18:00:00Z", "invalid_since"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if not datetime(1970, 1, 1, tzinfo=UTC) <= when <= datetime(9998, 12, 31, tzinfo=UTC):
-        raise ApiError(400, "since must be a time from 1970 to 9998", "invalid_since")
-    return when.astimezone(UTC)
-
-
-def _after() -> tuple[int, int]:
-    cursor = request.args.get("cursor")
-    if cursor is None:
-        return (0, 0)
-    try:
-        return audit_events.decode_cursor(cursor)
-    except audit_events.BadCursor:
-        raise ApiError(
-            400, "cursor is not one this API handed out (follow the Link header)", "invalid_cursor"
-        ) from None
+_LINK = Header(
+    'The next page: `<URL>; rel="next"` (always sent; an empty page means no newer committed '
+    "event yet, poll it later).",
+    example='<https://portal.example.com/audit/events?limit=100&cursor=c412>; rel="next"',
+)
 
 
 @token_rows.get("/audit/events")
+@documented(
+    "Audit events in commit order after a cursor (for security tools)",
+    ok=shapes.EventList,
+    errors=(400, 401, 403),
+    error_texts={400: "Invalid since, limit or cursor"},
+    query=shapes.EventsQuery,
+    headers={"Link": _LINK},
+    tag=EVENTS_TAG,
+)
 @failure("Failed to retrieve audit events")
 @bearer("audit:read", permission=VIEW_AUDIT_LOG)
 def list_audit_events(principal):
     """Audit events after the cursor (or from ``since``), oldest first, with a next link."""
-    limit, since, after = _limit(), _since(), _after()
+    asked: shapes.EventsQuery = parsed_query()
+    limit, since, after = asked.limit, asked.since, asked.cursor or (0, 0)
     events = audit_events.committed_events(after=after, since=since, limit=limit)
     geoip = current_app.config.get("GEOIP_DATABASE")
     body = shapes.EventList(

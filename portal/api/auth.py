@@ -110,6 +110,16 @@ def bearer(scope: str, permission: str | None = None) -> Callable:
             return view(principal, *args, **kwargs)
 
         rule = f"bearer:{scope}" + (f"+permission:{permission}" if permission else "")
+        setattr(wrapped, _REQUIREMENT_ATTR, (scope, permission))
         return access_rule(rule)(wrapped)
 
     return decorator
+
+
+_REQUIREMENT_ATTR = "_api_bearer_requirement"
+
+
+def bearer_requirement(view: Callable) -> tuple[str, str | None] | None:
+    """The (scope, permission) ``bearer`` demands of ``view``'s callers; the OpenAPI document
+    reads them here, so it says what the route checks."""
+    return getattr(view, _REQUIREMENT_ATTR, None)

@@ -7,26 +7,19 @@ the same functions the My devices pages call, and each writes one audit event.
 
 from __future__ import annotations
 
-import re
-
-from flask import current_app, request
+from flask import current_app
 
 from ..auth.principal import session_policy
 from ..services import activity, devices, operations, sessions
 from . import envelope, shapes
 from .auth import bearer
+from .declarations import PathName, documented, link, parsed_body
 from .errors import ApiError, failure
 
-FINGERPRINT = re.compile(r"^[0-9a-fA-F]{64}$")
 DEVICE_NOT_FOUND = "Device not found"
-
-
-def _json_object() -> dict:
-    """The request body as a JSON object; anything else is a 400."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
-    return body
+_ANY = (401, 403)
+_ONE = (401, 403, 404)  # a route about one device or session of the caller's
+_SESSION_ID = {"session_id": PathName("id")}  # the Flashback document's name
 
 
 def _locked_device(principal, device_id: str):
@@ -37,6 +30,20 @@ def _locked_device(principal, device_id: str):
 
 
 @envelope.get("/devices")
+@documented(
+    "The caller's devices",
+    ok=shapes.DeviceList,
+    errors=_ANY,
+    links={
+        "GetDevice": link("get_device", "The first device", id="$response.body#/devices/0/id"),
+        "UntrustDevice": link(
+            "untrust_device", "Untrust the first device", id="$response.body#/devices/0/id"
+        ),
+        "RemoveDevice": link(
+            "remove_device", "Remove the first device", id="$response.body#/devices/0/id"
+        ),
+    },
+)
 @failure("Failed to retrieve devices")
 @bearer("devices:read")
 def list_devices(principal):
@@ -46,6 +53,9 @@ def list_devices(principal):
 
 
 @envelope.get("/devices/<id>")
+@documented(
+    "One of the caller's devices with its active sessions", ok=shapes.DeviceAnswer, errors=_ONE
+)
 @failure("Failed to retrieve device details")
 @bearer("devices:read")
 def get_device(principal, id: str):
@@ -58,15 +68,18 @@ def get_device(principal, id: str):
 
 
 @envelope.post("/devices/trust")
+@documented(
+    "Trust the caller's device with this fingerprint",
+    ok=shapes.TrustAnswer,
+    errors=(400, *_ONE),
+    body=shapes.TrustRequest,
+)
 @failure("Failed to trust device")
 @bearer("devices:write")
 def trust_device(principal):
     """Trust the caller's device with that fingerprint for PORTAL_DEVICE_TRUST_DAYS, at the
     requested level (HIGH by default)."""
-    try:
-        wanted = shapes.TrustRequest.from_body(_json_object())
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+    wanted: shapes.TrustRequest = parsed_body()
     found = devices.get_device_by_fingerprint(principal.user_id, wanted.fingerprint)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
@@ -80,6 +93,7 @@ def trust_device(principal):
 
 
 @envelope.post("/devices/<id>/untrust")
+@documented("Untrust a device and end its sessions", ok=shapes.EnvelopeMessage, errors=_ONE)
 @failure("Failed to untrust device")
 @bearer("devices:write")
 def untrust_device(principal, id: str):
@@ -90,6 +104,7 @@ def untrust_device(principal, id: str):
 
 
 @envelope.delete("/devices/<id>")
+@documented("Remove a device and end its sessions", ok=shapes.EnvelopeMessage, errors=_ONE)
 @failure("Failed to remove device")
 @bearer("devices:write")
 def remove_device(principal, id: str):
@@ -100,6 +115,11 @@ def remove_device(principal, id: str):
 
 
 @envelope.get("/account/security-events")
+@documented(
+    "The caller's recent security activity (14 days, newest first)",
+    ok=shapes.SecurityEventList,
+    errors=_ANY,
+)
 @failure("Failed to retrieve security events")
 @bearer("devices:read")
 def list_security_events(principal):
@@ -110,6 +130,19 @@ def list_security_events(principal):
 
 
 @envelope.get("/sessions")
+@documented(
+    "The caller's active sessions",
+    ok=shapes.SessionList,
+    errors=_ANY,
+    links={
+        "RevokeSession": link(
+            "revoke_session", "End the first session", id="$response.body#/sessions/0/id"
+        ),
+        "Heartbeat": link(
+            "heartbeat", "Extend the first session", id="$response.body#/sessions/0/id"
+        ),
+    },
+)
 @failure("Failed to retrieve sessions")
 @bearer("devices:read")
 def list_sessions(principal):
@@ -119,6 +152,9 @@ def list_sessions(principal):
 
 
 @envelope.post("/sessions/<session_id>/revoke")
+@documented(
+    "End one of the caller's sessions", ok=shapes.EnvelopeMessage, errors=_ONE, path=_SESSION_ID
+)
 @failure("Failed to revoke session")
 @bearer("devices:write")
 def revoke_session(principal, session_id: str):
@@ -131,6 +167,7 @@ def revoke_session(principal, session_id: str):
 
 
 @envelope.post("/sessions/revoke-all")
+@documented("End all the caller's sessions, this one too", ok=shapes.EnvelopeMessage, errors=_ANY)
 @failure("Failed to revoke all sessions")
 @bearer("devices:write")
 def revoke_all_sessions(principal):
@@ -140,6 +177,12 @@ def revoke_all_sessions(principal):
 
 
 @envelope.post("/sessions/<session_id>/heartbeat")
+@documented(
+    "Extend a session's expiry in steps (never past its absolute cap)",
+    ok=shapes.HeartbeatAnswer,
+    errors=_ONE,
+    path=_SESSION_ID,
+)
 @failure("Failed to update session")
 @bearer("devices:write")
 def heartbeat(principal, session_id: str):

@@ -1,17 +1,24 @@
 """The OpenAPI 3.1 document of the JSON routes, assembled with apispec and served at /openapi.json.
 
-Nothing about a body is written here. Component schemas are the JSON Schema of the models in
-``shapes`` (the ones the bodies are dumped from); an operation's error shape is its blueprint's
-family, and its 500 example is the message its route declares with ``errors.failure``. What is
-written here is the table of operations: path, summary, scope, which answers each may give.
+Nothing about an operation is written here: ``build_spec`` walks the URL map, takes every rule
+of an ``ApiBlueprint`` and builds its operation from what the route declares
+(``declarations.documented``: summary, success and error answers, request models, headers,
+links), its URL rule (the path parameters, typed by their converters), its ``bearer`` rule
+(scope and permission), its blueprint (the error family) and its ``errors.failure`` (the 500's
+message). Component schemas are the JSON Schema of the models in ``shapes``: the ones the
+bodies are dumped from and the requests parsed with. What is written here is what belongs to
+the document as a whole: its words for each error status, the examples of each shape, the
+security schemes.
 
-A test checks the document is valid and that it and the URL map name the same routes, and the
-test-suite's client validates every JSON answer it receives against it.
+Tests check the document is valid, that every JSON route declares its operation, and that the
+routes parse with the declared models; the test-suite's client validates every JSON answer it
+receives against the document.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,18 +26,12 @@ from datetime import UTC, datetime
 from apispec import APISpec
 from flask import current_app, jsonify, request
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from werkzeug.routing import Rule
 
 from ..authz import public
-from ..services import audit_events, sign_ins
-from . import (
-    admin_routes,
-    audit_routes,
-    envelope,
-    envelope_routes,
-    shapes,
-    sign_in_routes,
-    token_row_routes,
-)
+from . import ApiBlueprint, envelope, shapes
+from .auth import bearer_requirement
+from .declarations import FAMILY_TAGS, Declaration, Header, declaration_of, undocumented
 from .errors import (
     ENVELOPE,
     ERROR_MODELS,
@@ -66,9 +67,6 @@ _EVERY_OPERATION = {
     500: "Unexpected failure",
     503: "The database is unavailable for a moment (Retry-After says when to try again)",
 }
-
-ENV_TAG, TKT_TAG, ADMIN_TAG = "Devices (envelope)", "Sessions (token rows)", "Admin"
-EVENTS_TAG = "Audit events"
 
 # Either kind of bearer token opens every operation (with the operation's scope).
 SECURITY_SCHEMES = {
@@ -144,6 +142,17 @@ def _example_token_row():
     return shapes.TokenRow(
         id=_SESSION_ID, device_info=info, last_used_at=_WHEN, created_at=_WHEN, expires_at=_LATER
     )
+
+
+# An example of each request model, as a client sends it (``build_spec`` parses it with the
+# model, so an example the route would refuse cannot be documented).
+_REQUEST_EXAMPLES: dict[type, dict] = {
+    shapes.TrustRequest: {
+        "fingerprint": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "trustLevel": "HIGH",
+    },
+    shapes.SignInQuery: {"country": "GB", "since": "2026-11-25T18:00:00Z", "activeOnly": True},
+}
 
 
 def _examples() -> dict[type, object]:
@@ -228,48 +237,6 @@ def _examples() -> dict[type, object]:
     }
 
 
-def _link(operation_id: str, description: str, **parameters: str) -> dict:
-    return {"operationId": operation_id, "description": description, "parameters": parameters}
-
-
-# "List, then act on an id": what a client (or a fuzzer) can do next with a list's first row.
-_LINKS = {
-    "list_devices": {
-        "GetDevice": _link("get_device", "The first device", id="$response.body#/devices/0/id"),
-        "UntrustDevice": _link(
-            "untrust_device", "Untrust the first device", id="$response.body#/devices/0/id"
-        ),
-        "RemoveDevice": _link(
-            "remove_device", "Remove the first device", id="$response.body#/devices/0/id"
-        ),
-    },
-    "list_sessions": {
-        "RevokeSession": _link(
-            "revoke_session", "End the first session", id="$response.body#/sessions/0/id"
-        ),
-        "Heartbeat": _link(
-            "heartbeat", "Extend the first session", id="$response.body#/sessions/0/id"
-        ),
-    },
-    "list_my_devices": {
-        "RevokeMyDevice": _link(
-            "revoke_my_device", "End the first session", id="$response.body#/0/id"
-        ),
-    },
-    "list_user_devices": {
-        "RevokeUserDevice": _link(
-            "revoke_user_device",
-            "End the user's first session",
-            userId="$request.path.userId",
-            deviceId="$response.body#/0/id",
-        ),
-        "RevokeAllUserDevices": _link(
-            "revoke_all_user_devices", "End all the user's sessions", userId="$request.path.userId"
-        ),
-    },
-}
-
-
 class _OpenApiSchema(GenerateJsonSchema):
     """The models' JSON Schema (the dialect of OpenAPI 3.1), less a title on every field."""
 
@@ -300,21 +267,71 @@ def _json(model: type, description: str, example=None) -> dict:
     return {"description": description, "content": {"application/json": media}}
 
 
-def _family(view: Callable) -> str:
-    """The family of the blueprint that serves ``view``: the one place it is declared."""
-    for endpoint, function in current_app.view_functions.items():
-        if function is view:
-            return current_app.blueprints[endpoint.rpartition(".")[0]].family
-    raise LookupError(f"{view.__qualname__} is not a route")
+def _header(header: Header) -> dict:
+    described = {"description": header.description, "schema": dict(header.schema)}
+    if header.example is not None:
+        described["example"] = header.example
+    return described
+
+
+def _parameters(model: type | None, where: str = "query") -> list[dict]:
+    """One parameter per field of ``model`` (by its alias), its schema the field's."""
+    if model is None:
+        return []
+    schema = model.model_json_schema(by_alias=True, schema_generator=_OpenApiSchema)
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        parameter = {
+            "name": name,
+            "in": where,
+            "required": name in required,
+            "description": prop.get("description", ""),
+            "schema": {
+                k: v for k, v in prop.items() if k not in ("description", "examples", "default")
+            },
+        }
+        if prop.get("examples"):
+            parameter["example"] = prop["examples"][0]
+        parameters.append(parameter)
+    return parameters
+
+
+# The document's name of each URL rule variable: camelCase, as the documents spell them.
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+_VARIABLE = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
+_DEFAULT_SCHEMA = {"type": "string"}
+
+
+def _path(rule: Rule, declaration: Declaration) -> tuple[str, list[dict]]:
+    """The rule as an OpenAPI path, and its parameters, typed by the rule's converters."""
+    converters = getattr(rule, "_converters", {})
+    parameters = []
+
+    def name_of(match: re.Match) -> str:
+        variable = match.group(1)
+        given = declaration.path.get(variable)
+        name = (given and given.name) or _camel(variable)
+        schema = getattr(converters.get(variable), "openapi_schema", _DEFAULT_SCHEMA)
+        parameter = {"name": name, "in": "path", "required": True, "schema": dict(schema)}
+        if given and given.description:
+            parameter["description"] = given.description
+        parameters.append(parameter)
+        return "{" + name + "}"
+
+    return _VARIABLE.sub(name_of, rule.rule), parameters
 
 
 class _Operations:
-    """Builds operations, and remembers which models they use and each one's family."""
+    """Builds operations from declarations, and remembers which models they use."""
 
     def __init__(self) -> None:
         self.answers: list[type] = []
         self.requests: list[type] = []
-        self.families: dict[int, str] = {}
 
     def _use(self, model: type, used: list[type] | None = None) -> type:
         used = self.answers if used is None else used
@@ -322,467 +339,126 @@ class _Operations:
             used.append(model)
         return model
 
-    def __call__(
-        self,
-        view: Callable,
-        summary: str,
-        scope: str,
-        ok: type | None,
-        errors: tuple[int, ...],
-        *,
-        tag: str = ENV_TAG,
-        body: type | None = None,
-        permission: str | None = None,
-        error_texts: dict[int, str] | None = None,
-        parameters: list[dict] | None = None,
-        headers: dict[str, dict] | None = None,
-        status: int = 200,
-    ) -> dict:
-        """``view``'s operation: ``status`` (200) with ``ok`` (204 when None), then its errors."""
-        family = _family(view)
+    def operation(self, view: Callable, declaration: Declaration, family: str) -> dict:
+        """``view``'s operation: its success, its other answers, then its errors."""
+        d = declaration
+        requirement = bearer_requirement(view)
+        if requirement is None:
+            raise LookupError(f"{view.__qualname__} has no bearer rule: which scope opens it?")
+        scope, permission = requirement
         error_model = self._use(ERROR_MODELS[family])
-        if ok is None:
+        if d.ok is None:
             responses = {"204": {"description": "Done"}}
         else:
-            described = "Accepted" if status == 202 else "OK"
-            responses = {str(status): _json(self._use(ok), described, _examples()[ok].body())}
-            if view.__name__ in _LINKS:
-                responses[str(status)]["links"] = _LINKS[view.__name__]
-        if headers:
-            responses[str(status)]["headers"] = headers
-        texts = {**_ERROR_TEXTS[family], **(error_texts or {}), **_EVERY_OPERATION}
-        for status in (*errors, *_EVERY_OPERATION):
+            described = "Accepted" if d.status == 202 else "OK"
+            example = _examples()[d.ok].body()
+            responses = {str(d.status): _json(self._use(d.ok), described, example)}
+        success = next(iter(responses.values()))
+        if d.links:
+            success["links"] = {
+                name: {
+                    "operationId": link.operation_id,
+                    "description": link.description,
+                    "parameters": dict(link.parameters),
+                }
+                for name, link in d.links.items()
+            }
+        if d.headers:
+            success["headers"] = {name: _header(h) for name, h in d.headers.items()}
+        for status, answer in d.answers.items():
+            responses[str(status)] = {"description": answer.description}
+            if answer.headers:
+                responses[str(status)]["headers"] = {
+                    name: _header(h) for name, h in answer.headers.items()
+                }
+        texts = {**_ERROR_TEXTS[family], **d.error_texts, **_EVERY_OPERATION}
+        for status in (*d.errors, *_EVERY_OPERATION):
             message = failure_message(view) if status == 500 else texts[status]
             example = error_shape(ApiError(status, message), family).body()
             responses[str(status)] = _json(error_model, texts[status], example)
         operation = {
             "operationId": view.__name__,
-            "summary": summary,
-            "tags": [tag],
+            "summary": d.summary,
+            "tags": [d.tag or FAMILY_TAGS[family]],
             "security": [{scheme: [scope]} for scheme in SECURITY_SCHEMES],
             "responses": responses,
         }
+        parameters = _parameters(d.query) + [
+            {"name": name, "in": "header", "required": False, **_header(h)}
+            for name, h in d.request_headers.items()
+        ]
         if parameters:
             operation["parameters"] = parameters
         if permission:
             operation["description"] = f"Requires the `{permission}` permission."
-        if body:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(self._use(body, self.requests))}},
-            }
-        self.families[id(operation)] = family
+        if d.body:
+            media = {"schema": _ref(self._use(d.body, self.requests))}
+            example = _REQUEST_EXAMPLES.get(d.body)
+            if example is not None:
+                d.body.parse(example)  # the route accepts what the document shows
+                media["example"] = example
+            operation["requestBody"] = {"required": True, "content": {"application/json": media}}
         return operation
 
-    def all_token_rows(self, operations: dict) -> bool:
-        return all(self.families[id(o)] == TOKEN_ROWS for o in operations.values())
+
+def _alias(operation: dict, path: str) -> dict:
+    """A token-row operation where the TKT document's samples call it (``/v1`` + its path, the
+    admin routes documented at ``/devices/users/...`` at ``/v1/auth/devices/users/...``)."""
+    aliased = copy.deepcopy(operation)
+    aliased["operationId"] += "_v1"
+    for response in aliased["responses"].values():
+        response.pop("links", None)  # the links name the documented operations
+    note = f"Alias of `{path}`, where the TKT document's samples call it."
+    aliased["description"] = " ".join(filter(None, [aliased.get("description"), note]))
+    return aliased
 
 
-_EVENTS_PARAMETERS = [
-    {
-        "name": "since",
-        "in": "query",
-        "required": False,
-        "description": "The first page starts at events from this time on (ISO 8601).",
-        "schema": {"type": "string", "format": "date-time"},
-        "example": "2026-11-25T18:00:00Z",
-    },
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "description": "Events per page (default 100).",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-    },
-    {
-        "name": "cursor",
-        "in": "query",
-        "required": False,
-        "description": "Opaque: pass back what the previous answer's Link header gave.",
-        "schema": {"type": "string", "pattern": audit_events.CURSOR_PATTERN},
-    },
-]
+def json_routes(app) -> list[tuple[Rule, Callable, ApiBlueprint]]:
+    """Every URL rule of a JSON blueprint (``ApiBlueprint``), with its view and blueprint."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
+        if isinstance(blueprint, ApiBlueprint):
+            found.append((rule, app.view_functions[rule.endpoint], blueprint))
+    return found
 
 
-def _query_parameters(model: type) -> list[dict]:
-    """Optional query parameters, one per field of ``model`` (by its alias), schema and all."""
-    parameters = []
-    for name, prop in model.model_json_schema(by_alias=True)["properties"].items():
-        schema = {k: v for k, v in prop.items() if k not in ("description", "examples", "default")}
-        parameters.append(
-            {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "description": prop.get("description", ""),
-                "schema": schema,
-            }
-        )
-    return parameters
+def _methods(rule: Rule) -> list[str]:
+    return sorted(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
 
 
-_SIGN_IN_FILTERS = [
-    *_query_parameters(shapes.SignInQuery),
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "description": "Sign-ins per page (default 100).",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-    },
-    {
-        "name": "cursor",
-        "in": "query",
-        "required": False,
-        "description": "Opaque: pass back what the previous answer's Link header gave.",
-        "schema": {"type": "string", "pattern": sign_ins.CURSOR_PATTERN},
-    },
-]
-_job_param = {"name": "jobId", "in": "path", "required": True, "schema": _uuid}
-_id_param = {"name": "id", "in": "path", "required": True, "schema": _uuid}
-_user_param = {"name": "userId", "in": "path", "required": True, "schema": _uuid}
-_device_param = {
-    "name": "deviceId",
-    "in": "path",
-    "required": True,
-    "schema": _uuid,
-    "description": "The session's id (a TKT 'device' row is a session).",
-}
-
-
-def _v1_alias(path: str, operations: dict, parameters: list) -> tuple[str, dict, list]:
-    """A token-row route where the TKT document's samples call it: ``/v1`` + its path, and the
-    admin routes (documented at ``/devices/users/...``) at ``/v1/auth/devices/users/...``."""
-    alias = VERSION_PREFIX + (path if path.startswith("/auth/") else "/auth" + path)
-    aliased = copy.deepcopy(operations)
-    for operation in aliased.values():
-        operation["operationId"] += "_v1"
-        for response in operation["responses"].values():
-            response.pop("links", None)  # the links name the documented operations
-        note = f"Alias of `{path}`, where the TKT document's samples call it."
-        operation["description"] = " ".join(filter(None, [operation.get("description"), note]))
-    return alias, aliased, parameters
-
-
-def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
-    env, tkt, admin = envelope_routes, token_row_routes, admin_routes
-    message = shapes.EnvelopeMessage
-    return [
-        (
-            "/devices",
-            {
-                "get": op(
-                    env.list_devices,
-                    "The caller's devices",
-                    "devices:read",
-                    shapes.DeviceList,
-                    (401, 403),
-                )
-            },
-            [],
-        ),
-        (
-            "/devices/{id}",
-            {
-                "get": op(
-                    env.get_device,
-                    "One of the caller's devices with its active sessions",
-                    "devices:read",
-                    shapes.DeviceAnswer,
-                    (401, 403, 404),
-                ),
-                "delete": op(
-                    env.remove_device,
-                    "Remove a device and end its sessions",
-                    "devices:write",
-                    message,
-                    (401, 403, 404),
-                ),
-            },
-            [_id_param],
-        ),
-        (
-            "/devices/trust",
-            {
-                "post": op(
-                    env.trust_device,
-                    "Trust the caller's device with this fingerprint",
-                    "devices:write",
-                    shapes.TrustAnswer,
-                    (400, 401, 403, 404),
-                    body=shapes.TrustRequest,
-                )
-            },
-            [],
-        ),
-        (
-            "/devices/{id}/untrust",
-            {
-                "post": op(
-                    env.untrust_device,
-                    "Untrust a device and end its sessions",
-                    "devices:write",
-                    message,
-                    (401, 403, 404),
-                )
-            },
-            [_id_param],
-        ),
-        (
-            "/account/security-events",
-            {
-                "get": op(
-                    env.list_security_events,
-                    "The caller's recent security activity (14 days, newest first)",
-                    "devices:read",
-                    shapes.SecurityEventList,
-                    (401, 403),
-                )
-            },
-            [],
-        ),
-        (
-            "/sessions",
-            {
-                "get": op(
-                    env.list_sessions,
-                    "The caller's active sessions",
-                    "devices:read",
-                    shapes.SessionList,
-                    (401, 403),
-                )
-            },
-            [],
-        ),
-        (
-            "/sessions/{id}/revoke",
-            {
-                "post": op(
-                    env.revoke_session,
-                    "End one of the caller's sessions",
-                    "devices:write",
-                    message,
-                    (401, 403, 404),
-                )
-            },
-            [_id_param],
-        ),
-        (
-            "/sessions/revoke-all",
-            {
-                "post": op(
-                    env.revoke_all_sessions,
-                    "End all the caller's sessions, this one too",
-                    "devices:write",
-                    message,
-                    (401, 403),
-                )
-            },
-            [],
-        ),
-        (
-            "/sessions/{id}/heartbeat",
-            {
-                "post": op(
-                    env.heartbeat,
-                    "Extend a session's expiry in steps (never past its absolute cap)",
-                    "devices:write",
-                    shapes.HeartbeatAnswer,
-                    (401, 403, 404),
-                )
-            },
-            [_id_param],
-        ),
-        (
-            "/auth/devices",
-            {
-                "get": op(
-                    tkt.list_my_devices,
-                    "The caller's active sessions",
-                    "devices:read",
-                    shapes.TokenRowList,
-                    (401, 403),
-                    tag=TKT_TAG,
-                )
-            },
-            [],
-        ),
-        (
-            "/auth/devices/{id}",
-            {
-                "delete": op(
-                    tkt.revoke_my_device,
-                    "End one of the caller's sessions",
-                    "devices:write",
-                    None,
-                    (400, 401, 403, 404),
-                    tag=TKT_TAG,
-                )
-            },
-            [_id_param],
-        ),
-        (
-            "/auth/devices/revoke-all",
-            {
-                "post": op(
-                    tkt.revoke_all_my_devices,
-                    "End all the caller's sessions but the current one",
-                    "devices:write",
-                    None,
-                    (401, 403),
-                    tag=TKT_TAG,
-                )
-            },
-            [],
-        ),
-        (
-            "/devices/users/{userId}",
-            {
-                "get": op(
-                    admin.list_user_devices,
-                    "A user's active sessions",
-                    "devices:read",
-                    shapes.TokenRowList,
-                    (400, 401, 403, 404),
-                    tag=ADMIN_TAG,
-                    permission="viewUserDevices",
-                )
-            },
-            [_user_param],
-        ),
-        (
-            "/devices/users/{userId}/{deviceId}",
-            {
-                "delete": op(
-                    admin.revoke_user_device,
-                    "End one of a user's sessions",
-                    "devices:write",
-                    None,
-                    (400, 401, 403, 404),
-                    tag=ADMIN_TAG,
-                    permission="manageUserDevices",
-                )
-            },
-            [_user_param, _device_param],
-        ),
-        (
-            "/devices/users/{userId}/revoke-all",
-            {
-                "post": op(
-                    admin.revoke_all_user_devices,
-                    "End all of a user's sessions (keeping the caller's own)",
-                    "devices:write",
-                    None,
-                    (400, 401, 403, 404),
-                    tag=ADMIN_TAG,
-                    permission="manageUserDevices",
-                )
-            },
-            [_user_param],
-        ),
-        (
-            "/audit/events",
-            {
-                "get": op(
-                    audit_routes.list_audit_events,
-                    "Audit events in commit order after a cursor (for security tools)",
-                    "audit:read",
-                    shapes.EventList,
-                    (400, 401, 403),
-                    tag=EVENTS_TAG,
-                    permission="viewAuditLog",
-                    error_texts={400: "Invalid since, limit or cursor"},
-                    parameters=_EVENTS_PARAMETERS,
-                    headers={
-                        "Link": {
-                            "description": 'The next page: `<URL>; rel="next"` (always sent; '
-                            "an empty page means no newer committed event yet, poll it later).",
-                            "schema": {"type": "string"},
-                            "example": "<https://portal.example.com/audit/events?limit=100&"
-                            'cursor=c412>; rel="next"',
-                        }
-                    },
-                )
-            },
-            [],
-        ),
-        (
-            "/sign-ins",
-            {
-                "get": op(
-                    sign_in_routes.list_sign_ins,
-                    "Every user's sign-ins, newest first, filtered (audited)",
-                    "devices:read",
-                    shapes.SignInList,
-                    (400, 401, 403),
-                    tag=ADMIN_TAG,
-                    permission="viewUserDevices",
-                    error_texts={400: "Invalid filter, limit or cursor"},
-                    parameters=_SIGN_IN_FILTERS,
-                    headers={
-                        "Link": {
-                            "description": 'The next page: `<URL>; rel="next"` (absent on the '
-                            "last page).",
-                            "schema": {"type": "string"},
-                        },
-                        "X-Total-Count": {
-                            "description": "How many sign-ins match (when at most 10,000).",
-                            "schema": {"type": "integer"},
-                        },
-                        "X-Total-Count-Exceeds": {
-                            "description": "Sent instead of X-Total-Count when more than this "
-                            "many match.",
-                            "schema": {"type": "integer"},
-                        },
-                    },
-                )
-            },
-            [],
-        ),
-        (
-            "/sign-ins/revoke",
-            {
-                "post": op(
-                    sign_in_routes.revoke_sign_ins,
-                    "Sign out every active session matching the filters (a background job)",
-                    "devices:write",
-                    shapes.JobStarted,
-                    (400, 401, 403),
-                    tag=ADMIN_TAG,
-                    permission="manageUserDevices",
-                    error_texts={400: "Invalid or missing filters"},
-                    body=shapes.SignInQuery,
-                    status=202,
-                    headers={
-                        "Location": {
-                            "description": "The job: `GET /jobs/{jobId}`.",
-                            "schema": {"type": "string"},
-                        }
-                    },
-                )
-            },
-            [],
-        ),
-        (
-            "/jobs/{jobId}",
-            {
-                "get": op(
-                    sign_in_routes.get_job,
-                    "Where a bulk sign-out job is",
-                    "devices:read",
-                    shapes.JobState,
-                    (401, 403, 404),
-                    tag=ADMIN_TAG,
-                    permission="manageUserDevices",
-                )
-            },
-            [_job_param],
-        ),
-    ]
+def _documented(app) -> tuple[dict[str, tuple[dict, list]], _Operations]:
+    """``{path: ({method: operation}, path parameters)}`` for every declared JSON route; a
+    route that neither declares its operation nor says why it has none is an error."""
+    op = _Operations()
+    paths: dict[str, tuple[dict, list]] = {}
+    served: dict[tuple[Callable, str], tuple[dict, str]] = {}  # (view, method): (operation, path)
+    aliases = []
+    for rule, view, blueprint in json_routes(app):
+        declaration = declaration_of(view)
+        if declaration is None:
+            if undocumented(view):
+                continue
+            raise LookupError(f"{rule.rule} ({rule.endpoint}) declares no operation (@documented)")
+        if rule.rule.startswith(VERSION_PREFIX + "/"):
+            aliases.append((rule, view, declaration))
+            continue
+        path, parameters = _path(rule, declaration)
+        operations, _ = paths.setdefault(path, ({}, parameters))
+        for method in _methods(rule):
+            operations[method] = op.operation(view, declaration, blueprint.family)
+            served[(view, method)] = (operations[method], path)
+    # A /v1 rule serves the same view as its documented rule: the same operation, renamed.
+    for rule, view, declaration in aliases:
+        path, parameters = _path(rule, declaration)
+        operations, _ = paths.setdefault(path, ({}, parameters))
+        for method in _methods(rule):
+            operations[method] = _alias(*served[(view, method)])
+    return paths, op
 
 
 def build_spec(server_url: str | None = None) -> dict:
-    """The whole OpenAPI document as a dict (within an app context: it reads the URL map)."""
+    """The whole OpenAPI document as a dict (within an app context: it walks the URL map)."""
     spec = APISpec(
         title="Device Portal API",
         version="1.0.0",
@@ -797,22 +473,16 @@ def build_spec(server_url: str | None = None) -> dict:
     )
     for name, scheme in SECURITY_SCHEMES.items():
         spec.components.security_scheme(name, scheme)
-    op = _Operations()
-    documented = _documented_paths(op)
-    # Token-row routes are served again where the TKT document's samples call them.
-    aliases = [
-        _v1_alias(*entry)
-        for entry in documented
-        if op.all_token_rows(entry[1]) and entry[0].startswith(("/auth/", "/devices/users/"))
-    ]
+    paths, op = _documented(current_app)
     for name, schema in component_schemas(op.answers, op.requests).items():
         spec.components.schema(name, schema)
-    for path, operations, parameters in documented + aliases:
+    for path, (operations, parameters) in paths.items():
         spec.path(path=path, operations=operations, parameters=parameters)
     return spec.to_dict()
 
 
 @envelope.get("/openapi.json")
+@undocumented("the document itself: public, it describes and reveals no data")
 @public
 def openapi_document():
     """The OpenAPI document (public: it describes, it reveals no data)."""

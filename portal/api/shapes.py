@@ -12,27 +12,31 @@ order fields are declared in is the order they are sent in (``app.json.sort_keys
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 from uuid import UUID
 
 from flask import Response, current_app
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     RootModel,
     StrictBool,
+    ValidationError,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 from .. import models
 from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN
 from ..models.device import shown_trust_level, trust_holds
 from ..models.types import place_of
+from ..services import audit_events, sign_ins
 from ..services.devices import ListedDevice
 from ..services.sessions import DeviceFacts, SessionFacts
 from ..timefmt import iso_z
@@ -44,7 +48,6 @@ Time = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-25T18:00:00Z"]}),
 ]
 TrustLevel = Literal["HIGH", "MEDIUM", "LOW", "UNKNOWN"]
-_HEX64 = re.compile("[0-9a-fA-F]{64}")
 
 
 class _Answers:
@@ -257,30 +260,75 @@ class HeartbeatAnswer(EnvelopeMessage):
     new_expiry: Time = Field(alias="newExpiry")
 
 
+class Refused(ValueError):
+    """A request its model does not accept: the 400's words, and its code (token-row errors)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def refuse(code: str, message: str) -> PydanticCustomError:
+    """A validator's error that is the 400 itself: ``RequestShape.refusal`` words it as given."""
+    return PydanticCustomError(code, message, {"refusal": True})
+
+
+class RequestShape(Shape):
+    """A documented request (a JSON body, or a query string): the route parses it with
+    ``parse`` (through ``declarations.parsed_body``/``parsed_query``), and the document shows
+    this model's JSON Schema, so both say the same. Only the documented (camelCase) names are
+    read."""
+
+    model_config = ConfigDict(validate_by_name=False)
+
+    NOT_AN_OBJECT: ClassVar[str] = "Request body must be a JSON object"
+    # The code of a 400 the model words itself (token-row errors carry it).
+    INVALID_CODE: ClassVar[str | None] = None
+
+    @classmethod
+    def parse(cls, data: Any) -> Self:
+        """The request, or ``Refused`` saying what is wrong with it (its first problem)."""
+        if not isinstance(data, dict):
+            raise Refused(cls.NOT_AN_OBJECT)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise cls.refusal(exc.errors()[0]) from None
+
+    @classmethod
+    def refusal(cls, error: Any) -> Refused:
+        """The 400 for one of pydantic's errors: a validator's own words (``refuse``) as they
+        are, else ``<where>: <pydantic's words>``."""
+        if (error.get("ctx") or {}).get("refusal"):
+            return Refused(error["msg"], error["type"])
+        where = ".".join(str(p) for p in error.get("loc", ())) or "body"
+        return Refused(f"{where}: {error.get('msg')}", cls.INVALID_CODE)
+
+
 TrustChoice = Literal["HIGH", "MEDIUM", "LOW"]
 
 
-class TrustRequest(Shape):
-    """``POST /devices/trust`` request body (trustLevel defaults to HIGH)."""
+class TrustRequest(RequestShape):
+    """``POST /devices/trust`` request body (trustLevel defaults to HIGH). The fingerprint is
+    a SHA-256 hex digest in either case (``deviceFingerprint`` sends it in lowercase)."""
 
     model_config = ConfigDict(extra="ignore")  # a request: other keys are ignored
 
-    fingerprint: str = Field(pattern="^[0-9a-f]{64}$")
+    fingerprint: Annotated[str, AfterValidator(str.lower)] = Field(pattern="^[0-9a-fA-F]{64}$")
     trust_level: TrustChoice = Field("HIGH", alias="trustLevel")
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> TrustRequest:
-        """The request in a JSON object; ValueError says what is wrong, as the 400 words it."""
-        fingerprint = body.get("fingerprint")
-        if fingerprint is None or fingerprint == "":
-            raise ValueError("fingerprint is required")
-        if not isinstance(fingerprint, str) or not _HEX64.fullmatch(fingerprint):
-            raise ValueError("fingerprint must be a SHA-256 hex digest (64 hex characters)")
-        levels = get_args(TrustChoice)
-        level = body.get("trustLevel", "HIGH")
-        if level not in levels:
-            raise ValueError(f"trustLevel must be one of {', '.join(levels)}")
-        return cls(fingerprint=fingerprint.lower(), trust_level=level)
+    def refusal(cls, error: Any) -> Refused:
+        """The words the route has always used for each field."""
+        where = (error.get("loc") or ("",))[0]
+        if where == "fingerprint":
+            if error["type"] == "missing" or error.get("input") in (None, ""):
+                return Refused("fingerprint is required")
+            return Refused("fingerprint must be a SHA-256 hex digest (64 hex characters)")
+        if where == "trustLevel":
+            return Refused(f"trustLevel must be one of {', '.join(get_args(TrustChoice))}")
+        return super().refusal(error)
 
 
 class EnvelopeError(Shape):
@@ -507,15 +555,19 @@ _ISO_TIME = (
 _NARROWING = ("ip", "country", "flag", "deviceType", "browser", "since", "until", "user")
 
 
-class SignInQuery(Shape):
+class SignInQuery(RequestShape):
     """The sign-in filters: ``GET /sign-ins`` takes them as query parameters, ``POST
     /sign-ins/revoke`` as a JSON object. Unknown keys are refused: a misspelt filter must
     never widen a sign-out to everyone. As a body, at least one filter that narrows is
     required (the schema's ``anyOf``)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"anyOf": [{"required": [name]} for name in _NARROWING]}
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": [name]} for name in _NARROWING]},
     )
+
+    NOT_AN_OBJECT: ClassVar[str] = "Request body must be a JSON object of filters"
+    INVALID_CODE: ClassVar[str | None] = "invalid_filter"
 
     ip: str = Field(
         None,
@@ -594,6 +646,110 @@ class SignInQuery(Shape):
             "until": self.until,
             "user": self.user,
         }
+
+
+def _whole_number(name: str, largest: int) -> Callable[[Any], int]:
+    """A query parameter that must be a whole number from 1 to ``largest`` (ASCII digits)."""
+
+    def check(text: Any) -> int:
+        if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+            raise refuse(f"invalid_{name}", f"{name} must be a whole number from 1 to {largest}")
+        if not 1 <= int(text) <= largest:
+            raise refuse(f"invalid_{name}", f"{name} must be a whole number from 1 to {largest}")
+        return int(text)
+
+    return check
+
+
+def _cursor(decode: Callable[[str], Any], keep: bool) -> Callable[[Any], Any]:
+    """A cursor this API handed out: decoded (or, with ``keep``, checked and kept as given)."""
+
+    def check(text: Any) -> Any:
+        try:
+            decoded = decode(text)
+        except (audit_events.BadCursor, sign_ins.BadCursor, TypeError):
+            raise refuse(
+                "invalid_cursor", "cursor is not one this API handed out (follow the Link header)"
+            ) from None
+        return text if keep else decoded
+
+    return check
+
+
+def _limit(name: str, largest: int, what: str) -> Any:
+    return Annotated[
+        int,
+        BeforeValidator(_whole_number(name, largest)),
+        WithJsonSchema(
+            {"type": "integer", "minimum": 1, "maximum": largest},
+            mode="validation",
+        ),
+        Field(description=f"{what} per page (default 100)."),
+    ]
+
+
+def _opaque_cursor(decode: Callable[[str], Any], pattern: str, keep: bool) -> Any:
+    return Annotated[
+        (str if keep else tuple[int, int]) | None,
+        BeforeValidator(_cursor(decode, keep)),
+        WithJsonSchema({"type": "string", "pattern": pattern}, mode="validation"),
+        Field(description="Opaque: pass back what the previous answer's Link header gave."),
+    ]
+
+
+def _query_bool(value: Any) -> Any:
+    """``true`` and ``false`` in a query string are the booleans; anything else stays as it is
+    (and is refused)."""
+    return {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
+
+
+class SignInSearch(SignInQuery):
+    """``GET /sign-ins``: the filters as query parameters, with the page's size and cursor.
+    Other query parameters are ignored (a query string is not a filter object)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    active_only: Annotated[StrictBool, BeforeValidator(_query_bool)] = Field(
+        False, alias="activeOnly", description="Only sessions still active"
+    )
+    limit: _limit("limit", sign_ins.MAX_LIMIT, "Sign-ins") = 100
+    cursor: _opaque_cursor(sign_ins.decode_cursor, sign_ins.CURSOR_PATTERN, keep=True) = None
+
+
+def _since(text: Any) -> datetime:
+    """An ISO 8601 time (UTC when it names no offset), from 1970 to 9998."""
+    try:
+        when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except (TypeError, ValueError, AttributeError):
+        raise refuse(
+            "invalid_since", "since must be an ISO 8601 time, e.g. 2026-11-25T18:00:00Z"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if not datetime(1970, 1, 1, tzinfo=UTC) <= when <= datetime(9998, 12, 31, tzinfo=UTC):
+        raise refuse("invalid_since", "since must be a time from 1970 to 9998")
+    return when.astimezone(UTC)
+
+
+class EventsQuery(RequestShape):
+    """``GET /audit/events``: where the first page starts (``since``), its size, and the
+    cursor of the next page. Other query parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    since: Annotated[
+        datetime | None,
+        BeforeValidator(_since),
+        WithJsonSchema({"type": "string", "format": "date-time"}, mode="validation"),
+    ] = Field(
+        None,
+        description="The first page starts at events from this time on (ISO 8601).",
+        examples=["2026-11-25T18:00:00Z"],
+    )
+    limit: _limit("limit", audit_events.MAX_LIMIT, "Events") = 100
+    cursor: _opaque_cursor(audit_events.decode_cursor, audit_events.CURSOR_PATTERN, keep=False) = (
+        None
+    )
 
 
 class JobStarted(Shape):

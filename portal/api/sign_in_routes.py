@@ -14,24 +14,15 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import request, url_for
-from pydantic import ValidationError
 
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..services import bulk_jobs, operations, sign_ins
 from . import shapes, token_rows
 from .auth import bearer
+from .declarations import ADMIN_TAG, Header, documented, parsed_body, parsed_query
 from .errors import ApiError, failure
 
-DEFAULT_LIMIT = 100
-
-
-def _query(values: dict) -> shapes.SignInQuery:
-    try:
-        return shapes.SignInQuery.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise ApiError(400, f"{where}: {first.get('msg')}", "invalid_filter") from None
+_INVALID = {400: "Invalid filter, limit or cursor"}
 
 
 def _filter(query: shapes.SignInQuery) -> sign_ins.SignInFilter:
@@ -41,29 +32,35 @@ def _filter(query: shapes.SignInQuery) -> sign_ins.SignInFilter:
         raise ApiError(400, str(exc), "invalid_filter") from None
 
 
-def _limit() -> int:
-    text = request.args.get("limit")
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= sign_ins.MAX_LIMIT:
-        raise ApiError(
-            400, f"limit must be a whole number from 1 to {sign_ins.MAX_LIMIT}", "invalid_limit"
-        )
-    return int(text)
-
-
 @token_rows.get("/sign-ins")
+@documented(
+    "Every user's sign-ins, newest first, filtered (audited)",
+    ok=shapes.SignInList,
+    errors=(400, 401, 403),
+    error_texts=_INVALID,
+    query=shapes.SignInSearch,
+    headers={
+        "Link": Header('The next page: `<URL>; rel="next"` (absent on the last page).'),
+        "X-Total-Count": Header(
+            "How many sign-ins match (when at most 10,000).", schema={"type": "integer"}
+        ),
+        "X-Total-Count-Exceeds": Header(
+            "Sent instead of X-Total-Count when more than this many match.",
+            schema={"type": "integer"},
+        ),
+    },
+    tag=ADMIN_TAG,
+)
 @failure("Failed to search sign-ins")
 @bearer("devices:read", permission=VIEW_USER_DEVICES)
 def list_sign_ins(principal):
     """Every user's sign-ins matching the filters, newest first, a page at a time; audited."""
+    asked: shapes.SignInSearch = parsed_query()
     given = {k: request.args[k] for k in shapes.SignInQuery.QUERY_PARAMETERS if k in request.args}
-    if given.get("activeOnly") in ("true", "false"):  # a boolean in a query string
-        given["activeOnly"] = given["activeOnly"] == "true"
-    f = _filter(_query(given))
-    limit = _limit()
+    f = _filter(asked)
+    limit = asked.limit
     try:
-        page = sign_ins.search(f, after=request.args.get("cursor"), limit=limit)
+        page = sign_ins.search(f, after=asked.cursor, limit=limit)
     except sign_ins.BadCursor:
         raise ApiError(
             400, "cursor is not one this API handed out (follow the Link header)", "invalid_cursor"
@@ -83,16 +80,23 @@ def list_sign_ins(principal):
 
 
 @token_rows.post("/sign-ins/revoke")
+@documented(
+    "Sign out every active session matching the filters (a background job)",
+    ok=shapes.JobStarted,
+    status=202,
+    errors=(400, 401, 403),
+    error_texts={400: "Invalid or missing filters"},
+    body=shapes.SignInQuery,
+    headers={"Location": Header("The job: `GET /jobs/{jobId}`.")},
+    tag=ADMIN_TAG,
+)
 @failure("Failed to start the sign-out")
 @bearer("devices:write", permission=MANAGE_USER_DEVICES)
 def revoke_sign_ins(principal):
     """Queue the sign-out of every active session matching the body's filters: 202, with the
     job in ``Location``. At least one filter is required (everyone is never one click away);
     an ``Idempotency-Key`` header makes a retried request answer with the first job."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object of filters")
-    f = _filter(_query(body))
+    f = _filter(parsed_body())
     if not f.narrows:
         raise ApiError(400, "Give at least one filter", "invalid_filter")
     key = (request.headers.get("Idempotency-Key") or "").strip()[:64] or None
@@ -103,6 +107,9 @@ def revoke_sign_ins(principal):
 
 
 @token_rows.get("/jobs/<jobId>")
+@documented(
+    "Where a bulk sign-out job is", ok=shapes.JobState, errors=(401, 403, 404), tag=ADMIN_TAG
+)
 @failure("Failed to read the job")
 @bearer("devices:read", permission=MANAGE_USER_DEVICES)
 def get_job(principal, jobId: str):

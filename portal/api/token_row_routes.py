@@ -13,11 +13,22 @@ from ..services import operations, sessions
 from ..services.sessions import parse_id
 from . import shapes, token_rows
 from .auth import bearer
+from .declarations import documented, link
 from .errors import ApiError, failure
 
 
 @token_rows.get("/v1/auth/devices")
 @token_rows.get("/auth/devices")
+@documented(
+    "The caller's active sessions",
+    ok=shapes.TokenRowList,
+    errors=(401, 403),
+    links={
+        "RevokeMyDevice": link(
+            "revoke_my_device", "End the first session", id="$response.body#/0/id"
+        )
+    },
+)
 @failure("Failed to retrieve devices")
 @bearer("devices:read")
 def list_my_devices(principal):
@@ -27,6 +38,7 @@ def list_my_devices(principal):
 
 @token_rows.delete("/v1/auth/devices/<id>")
 @token_rows.delete("/auth/devices/<id>")
+@documented("End one of the caller's sessions", ok=None, errors=(400, 401, 403, 404))
 @failure("Failed to revoke device")
 @bearer("devices:write")
 def revoke_my_device(principal, id: str):
@@ -43,6 +55,7 @@ def revoke_my_device(principal, id: str):
 
 @token_rows.post("/v1/auth/devices/revoke-all")
 @token_rows.post("/auth/devices/revoke-all")
+@documented("End all the caller's sessions but the current one", ok=None, errors=(401, 403))
 @failure("Failed to revoke devices")
 @bearer("devices:write")
 def revoke_all_my_devices(principal):
