@@ -144,17 +144,6 @@ def _example_token_row():
     )
 
 
-# An example of each request model, as a client sends it (``build_spec`` parses it with the
-# model, so an example the route would refuse cannot be documented).
-_REQUEST_EXAMPLES: dict[type, dict] = {
-    shapes.TrustRequest: {
-        "fingerprint": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-        "trustLevel": "HIGH",
-    },
-    shapes.SignInQuery: {"country": "GB", "since": "2026-11-25T18:00:00Z", "activeOnly": True},
-}
-
-
 def _examples() -> dict[type, object]:
     """An example body of each answer model, built from the models themselves."""
     done = "Device removed successfully"
@@ -393,10 +382,9 @@ class _Operations:
             operation["description"] = f"Requires the `{permission}` permission."
         if d.body:
             media = {"schema": _ref(self._use(d.body, self.requests))}
-            example = _REQUEST_EXAMPLES.get(d.body)
-            if example is not None:
-                d.body.parse(example)  # the route accepts what the document shows
-                media["example"] = example
+            if d.body.EXAMPLE is not None:
+                d.body.parse(d.body.EXAMPLE)  # the route accepts what the document shows
+                media["example"] = d.body.EXAMPLE
             operation["requestBody"] = {"required": True, "content": {"application/json": media}}
         return operation
 

@@ -283,6 +283,8 @@ class RequestShape(Shape):
     model_config = ConfigDict(validate_by_name=False)
 
     NOT_AN_OBJECT: ClassVar[str] = "Request body must be a JSON object"
+    # A request as a client sends it: the document's example (which it must accept).
+    EXAMPLE: ClassVar[dict[str, Any] | None] = None
     # The code of a 400 the model words itself (token-row errors carry it).
     INVALID_CODE: ClassVar[str | None] = None
 
@@ -317,6 +319,11 @@ class TrustRequest(RequestShape):
 
     fingerprint: Annotated[str, AfterValidator(str.lower)] = Field(pattern="^[0-9a-fA-F]{64}$")
     trust_level: TrustChoice = Field("HIGH", alias="trustLevel")
+
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "fingerprint": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "trustLevel": "HIGH",
+    }
 
     @classmethod
     def refusal(cls, error: Any) -> Refused:
@@ -567,6 +574,11 @@ class SignInQuery(RequestShape):
     )
 
     NOT_AN_OBJECT: ClassVar[str] = "Request body must be a JSON object of filters"
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "country": "GB",
+        "since": "2026-11-25T18:00:00Z",
+        "activeOnly": True,
+    }
     INVALID_CODE: ClassVar[str | None] = "invalid_filter"
 
     ip: str = Field(
