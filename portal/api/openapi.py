@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from apispec import APISpec
 from flask import current_app, jsonify, request
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
-from werkzeug.routing import Rule
+from werkzeug.routing import FloatConverter, IntegerConverter, Rule, UUIDConverter
 
 from ..authz import public
 from . import ApiBlueprint, envelope, shapes
@@ -293,7 +293,19 @@ def _camel(name: str) -> str:
 
 
 _VARIABLE = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
+# What werkzeug's own converters take; a converter of ours says it (``openapi_schema``).
+_CONVERTER_SCHEMAS = {
+    UUIDConverter: {"type": "string", "format": "uuid"},
+    IntegerConverter: {"type": "integer"},
+    FloatConverter: {"type": "number"},
+}
 _DEFAULT_SCHEMA = {"type": "string"}
+
+
+def _schema_of(converter) -> dict:
+    if hasattr(converter, "openapi_schema"):
+        return dict(converter.openapi_schema)
+    return dict(_CONVERTER_SCHEMAS.get(type(converter), _DEFAULT_SCHEMA))
 
 
 def _path(rule: Rule, declaration: Declaration) -> tuple[str, list[dict]]:
@@ -305,14 +317,18 @@ def _path(rule: Rule, declaration: Declaration) -> tuple[str, list[dict]]:
         variable = match.group(1)
         given = declaration.path.get(variable)
         name = (given and given.name) or _camel(variable)
-        schema = getattr(converters.get(variable), "openapi_schema", _DEFAULT_SCHEMA)
-        parameter = {"name": name, "in": "path", "required": True, "schema": dict(schema)}
+        schema = _schema_of(converters.get(variable))
+        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
         if given and given.description:
             parameter["description"] = given.description
         parameters.append(parameter)
         return "{" + name + "}"
 
-    return _VARIABLE.sub(name_of, rule.rule), parameters
+    path = _VARIABLE.sub(name_of, rule.rule)
+    unknown = set(declaration.path) - set(rule.arguments)
+    if unknown:
+        raise LookupError(f"{rule.rule} has no variable {', '.join(sorted(unknown))}")
+    return path, parameters
 
 
 class _Operations:
