@@ -249,9 +249,10 @@ def _query_variants(parameters: list[dict]) -> list[dict]:
     queries = [{}]
     for parameter in parameters:
         name = parameter["name"]
-        # "²" is a digit to str.isdigit and no number to int(); openapi-core reads "0" as a
-        # boolean false, where a query string's boolean is "true" or "false".
-        wrong = ("x", "", "5", "5000", "-1", "1.5", "true", "\u00b2")
+        # "²" is a digit to str.isdigit and no number to int(), an Arabic-Indic five a
+        # digit to both; openapi-core reads "0" as a boolean false, where a query string's
+        # boolean is "true" or "false".
+        wrong = ("x", "", "5", "5000", "-1", "1.5", "true", "\u00b2", "\u0665")
         zero = () if parameter["schema"].get("type") == "boolean" else ("0",)
         queries.extend({name: value} for value in (*wrong, *zero))
         if "example" in parameter:

@@ -661,14 +661,16 @@ class SignInQuery(RequestShape):
 
 
 def _whole_number(name: str, largest: int) -> Callable[[Any], int]:
-    """A query parameter that must be a whole number from 1 to ``largest`` (ASCII digits)."""
+    """A query parameter that must be a whole number from 1 to ``largest``."""
 
     def check(text: Any) -> int:
-        if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+        try:
+            number = int(text) if isinstance(text, str) and text.isdigit() else 0
+        except ValueError:  # a digit to str.isdigit that int() does not read ("²")
+            number = 0
+        if not 1 <= number <= largest:
             raise refuse(f"invalid_{name}", f"{name} must be a whole number from 1 to {largest}")
-        if not 1 <= int(text) <= largest:
-            raise refuse(f"invalid_{name}", f"{name} must be a whole number from 1 to {largest}")
-        return int(text)
+        return number
 
     return check
 
