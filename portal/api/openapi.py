@@ -263,8 +263,8 @@ def _header(header: Header) -> dict:
     return described
 
 
-def _parameters(model: type | None, where: str = "query") -> list[dict]:
-    """One parameter per field of ``model`` (by its alias), its schema the field's."""
+def _query_parameters(model: type | None) -> list[dict]:
+    """One query parameter per field of ``model`` (by its alias), its schema the field's."""
     if model is None:
         return []
     schema = model.model_json_schema(by_alias=True, schema_generator=_OpenApiSchema)
@@ -273,7 +273,7 @@ def _parameters(model: type | None, where: str = "query") -> list[dict]:
     for name, prop in schema["properties"].items():
         parameter = {
             "name": name,
-            "in": where,
+            "in": "query",
             "required": name in required,
             "description": prop.get("description", ""),
             "schema": {
@@ -286,8 +286,8 @@ def _parameters(model: type | None, where: str = "query") -> list[dict]:
     return parameters
 
 
-# The document's name of each URL rule variable: camelCase, as the documents spell them.
 def _camel(name: str) -> str:
+    """A URL rule variable's name in the document: camelCase, as the documents spell them."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -310,7 +310,7 @@ def _schema_of(converter) -> dict:
 
 def _path(rule: Rule, declaration: Declaration) -> tuple[str, list[dict]]:
     """The rule as an OpenAPI path, and its parameters, typed by the rule's converters."""
-    converters = getattr(rule, "_converters", {})
+    converters = getattr(rule, "_converters", {})  # werkzeug's, by variable, once bound
     parameters = []
 
     def name_of(match: re.Match) -> str:
@@ -337,6 +337,7 @@ class _Operations:
     def __init__(self) -> None:
         self.answers: list[type] = []
         self.requests: list[type] = []
+        self.examples = _examples()
 
     def _use(self, model: type, used: list[type] | None = None) -> type:
         used = self.answers if used is None else used
@@ -356,7 +357,7 @@ class _Operations:
             responses = {"204": {"description": "Done"}}
         else:
             described = "Accepted" if d.status == 202 else "OK"
-            example = _examples()[d.ok].body()
+            example = self.examples[d.ok].body()
             responses = {str(d.status): _json(self._use(d.ok), described, example)}
         success = next(iter(responses.values()))
         if d.links:
@@ -388,7 +389,7 @@ class _Operations:
             "security": [{scheme: [scope]} for scheme in SECURITY_SCHEMES],
             "responses": responses,
         }
-        parameters = _parameters(d.query) + [
+        parameters = _query_parameters(d.query) + [
             {"name": name, "in": "header", "required": False, **_header(h)}
             for name, h in d.request_headers.items()
         ]
@@ -457,6 +458,8 @@ def _documented(app) -> tuple[dict[str, tuple[dict, list]], _Operations]:
         path, parameters = _path(rule, declaration)
         operations, _ = paths.setdefault(path, ({}, parameters))
         for method in _methods(rule):
+            if (view, method) not in served:
+                raise LookupError(f"{rule.rule} is an alias of no documented rule")
             operations[method] = _alias(*served[(view, method)])
     return paths, op
 
