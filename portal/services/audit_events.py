@@ -31,6 +31,7 @@ from ..extensions import db
 from ..models import AuditEvent
 from ..models.types import place_name
 from . import geo
+from .errors import Invalid
 
 MAX_LIMIT = 1000
 # Every string of this pattern is a cursor (one past the last event is past the end).
@@ -42,7 +43,7 @@ _LARGEST_ID = 2**31 - 1  # the id column is an integer: a cursor past it is past
 _HORIZON = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
-class BadCursor(ValueError):
+class BadCursor(Invalid):
     """A cursor this API did not hand out."""
 
 

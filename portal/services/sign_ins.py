@@ -29,6 +29,7 @@ from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN, block_range
 from ..models.countries import COUNTRY_NAMES
 from ..models.session import END_REASON_LABELS, EndReason
 from ..models.types import place_name, without_control_characters
+from .errors import Invalid
 from .investigation import FLAG_LABELS, Flag, flags_in
 from .users import like_pattern
 
@@ -53,11 +54,11 @@ _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
-class InvalidFilter(ValueError):
+class InvalidFilter(Invalid):
     """A filter that cannot be applied; the message says which and why."""
 
 
-class BadCursor(ValueError):
+class BadCursor(Invalid):
     """A cursor this search did not hand out."""
 
 
