@@ -21,7 +21,7 @@ _REFUSED_TITLE = "This link cannot be used"
 
 
 def _refused(message: str, status: int = 200):
-    db.session.rollback()  # nothing changes
+    """The friendly page of a link that cannot be used; nothing was changed before it."""
     return render_template("alerts/refused.html", title=_REFUSED_TITLE, message=message), status
 
 
@@ -54,7 +54,6 @@ def answer(token: str):
         alerts.check_usable(alert)
     except alerts.AlertLinkRefused as exc:
         return _refused(str(exc))
-    db.session.rollback()  # GET reads only
     return render_template(
         "alerts/confirm.html",
         form=form,
@@ -79,8 +78,7 @@ def _act(link: tokens.AlertLink):
     actor = operations.Actor(user, None, request.remote_addr)
     try:
         ended = operations.answer_alert(actor, alert, link.answer, device)
-    except alerts.AlertLinkRefused as exc:
-        db.session.rollback()
+    except alerts.AlertLinkRefused as exc:  # refused before anything changed: audit that
         operations.refuse_alert_link(actor, alert, str(exc))
         return render_template("alerts/refused.html", title=_REFUSED_TITLE, message=str(exc))
     return render_template(

@@ -17,10 +17,11 @@ import uuid
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..models import User
 from ..services import operations, sessions, users
+from ..services.errors import NotFound
 from ..services.sessions import parse_id
 from . import shapes, token_rows
 from .auth import bearer
-from .errors import ApiError
+from .errors import ApiError, says
 
 
 def _user_id(user_id: str) -> uuid.UUID:
@@ -59,16 +60,14 @@ def list_user_devices(principal, user_id: str):
 
 @token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")
 @token_rows.delete("/devices/users/<user_id>/<device_id>")
+@says(NotFound, "Device session not found")
 @bearer("devices:write", permission=MANAGE_USER_DEVICES)
 def revoke_user_device(principal, user_id: str, device_id: str):
     """End one active session (a token row's ``id``) of that user: 204."""
     target = _user_or_error(user_id)
     if parse_id(device_id) is None:
         raise ApiError(400, "Invalid device id format: expected a UUID")
-    row = sessions.lock_session_of_user(target.id, device_id)
-    if row is None:
-        raise ApiError(404, "Device session not found")
-    operations.revoke_session(principal.actor, row)
+    operations.revoke_session(principal.actor, device_id, target.id)
     return "", 204
 
 

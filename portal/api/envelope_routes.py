@@ -29,13 +29,6 @@ def _json_object() -> dict:
     return body
 
 
-def _locked_device(principal, device_id: str):
-    found = devices.lock_device(principal.user_id, device_id)
-    if found is None:
-        raise ApiError(404, DEVICE_NOT_FOUND)
-    return found
-
-
 @envelope.get("/devices")
 @failure("Failed to retrieve devices")
 @bearer("devices:read")
@@ -70,9 +63,8 @@ def trust_device(principal):
     found = devices.get_device_by_fingerprint(principal.user_id, wanted.fingerprint)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
-    found = _locked_device(principal, found.id)
-    expires = operations.trust_device(
-        principal.actor, found, wanted.trust_level, current_app.config["DEVICE_TRUST_DAYS"]
+    _, expires = operations.trust_device(
+        principal.actor, found.id, wanted.trust_level, current_app.config["DEVICE_TRUST_DAYS"]
     )
     return shapes.TrustAnswer(
         message="Device trusted successfully", trust_expires_at=expires
@@ -84,8 +76,7 @@ def trust_device(principal):
 @bearer("devices:write")
 def untrust_device(principal, id: str):
     """Stop trusting one of the caller's devices and end its sessions."""
-    found = _locked_device(principal, id)
-    operations.untrust_device(principal.actor, found)
+    operations.untrust_device(principal.actor, id)
     return shapes.EnvelopeMessage(message="Device untrusted successfully").answer()
 
 
@@ -94,8 +85,7 @@ def untrust_device(principal, id: str):
 @bearer("devices:write")
 def remove_device(principal, id: str):
     """Remove one of the caller's devices: its sessions end, its rows stay for the history."""
-    found = _locked_device(principal, id)
-    operations.remove_device(principal.actor, found)
+    operations.remove_device(principal.actor, id)
     return shapes.EnvelopeMessage(message="Device removed successfully").answer()
 
 
@@ -123,10 +113,7 @@ def list_sessions(principal):
 @bearer("devices:write")
 def revoke_session(principal, session_id: str):
     """End one of the caller's active sessions (this token's own too, if asked)."""
-    found = sessions.lock_session_of_user(principal.user_id, session_id)
-    if found is None:
-        raise ApiError(404, "Session not found")
-    operations.revoke_session(principal.actor, found)
+    operations.revoke_session(principal.actor, session_id)
     return shapes.EnvelopeMessage(message="Session revoked successfully").answer()
 
 
@@ -145,8 +132,6 @@ def revoke_all_sessions(principal):
 def heartbeat(principal, session_id: str):
     """Slide an active session's expiry forward, never past its absolute cap."""
     expires = operations.heartbeat(principal.actor, session_id, session_policy())
-    if expires is None:
-        raise ApiError(404, "Session not found or expired")
     return shapes.HeartbeatAnswer(
         message="Session updated successfully", new_expiry=expires
     ).answer()
