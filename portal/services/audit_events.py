@@ -46,6 +46,9 @@ _HORIZON = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint
 class BadCursor(Invalid):
     """A cursor this API did not hand out."""
 
+    default_message = "cursor is not one this API handed out (follow the Link header)"
+    default_code = "invalid_cursor"
+
 
 def encode_cursor(position: tuple[int, int]) -> str:
     xact, event_id = position
@@ -55,7 +58,7 @@ def encode_cursor(position: tuple[int, int]) -> str:
 def decode_cursor(cursor: str) -> tuple[int, int]:
     """The (transaction, id) a cursor stands for."""
     if not _CURSOR.match(cursor):
-        raise BadCursor(cursor)
+        raise BadCursor()
     xact, _, event_id = cursor[1:].rpartition(".")
     return min(int(xact or "0", 16), _LARGEST_XACT), min(int(event_id, 16), _LARGEST_ID)
 

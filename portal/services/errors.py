@@ -20,10 +20,11 @@ class DomainError(Exception):
 
     status = 400
     default_message = "The request cannot be done"
+    default_code: str | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         self.message = message or self.default_message
-        self.code = code
+        self.code = code or self.default_code
         super().__init__(self.message)
 
 

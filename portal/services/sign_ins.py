@@ -57,9 +57,14 @@ _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 class InvalidFilter(Invalid):
     """A filter that cannot be applied; the message says which and why."""
 
+    default_code = "invalid_filter"
+
 
 class BadCursor(Invalid):
     """A cursor this search did not hand out."""
+
+    default_message = "cursor is not one this API handed out (follow the Link header)"
+    default_code = "invalid_cursor"
 
 
 @dataclass(frozen=True)
@@ -375,7 +380,7 @@ def encode_cursor(row: SignInRow) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """The (start time, id) a cursor stands for; ``BadCursor`` for anything else."""
     if not _CURSOR.match(cursor):
-        raise BadCursor(cursor)
+        raise BadCursor()
     micros = int(cursor[:16], 16)
     if micros >= 2**63:
         micros -= 2**64  # before 1970
