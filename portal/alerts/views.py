@@ -12,9 +12,9 @@ from flask import render_template, request
 from flask_wtf import FlaskForm
 
 from ..authz import public
-from ..extensions import db
-from ..models import AlertAnswer, User
-from ..services import alerts, devices, operations, sessions
+from ..models import AlertAnswer
+from ..services import alerts, operations, sessions
+from ..services.errors import NotFound
 from . import bp, tokens
 
 _REFUSED_TITLE = "This link cannot be used"
@@ -68,23 +68,23 @@ def _act(link: tokens.AlertLink):
     user_id = sessions.parse_id(link.user_id)
     if user_id is None:
         return _refused("This link is not one of ours, or it was changed on its way.", 400)
-    device = devices.lock_device(user_id, link.device_id, include_removed=True)
-    alert = alerts.find_alert(
-        link.alert_id, link.user_id, link.device_id, link.session_id, lock=True
-    )
-    user = db.session.get(User, user_id)
-    if device is None or alert is None or user is None:
-        return _refused("This link does not belong to any alert we sent.")
-    actor = operations.Actor(user, None, request.remote_addr)
     try:
-        ended = operations.answer_alert(actor, alert, link.answer, device)
-    except alerts.AlertLinkRefused as exc:  # refused before anything changed: audit that
-        operations.refuse_alert_link(actor, alert, str(exc))
-        return render_template("alerts/refused.html", title=_REFUSED_TITLE, message=str(exc))
+        done = operations.answer_alert_link(
+            alert_id=link.alert_id,
+            user_id=user_id,
+            device_id=link.device_id,
+            session_id=link.session_id,
+            answer=link.answer,
+            ip_address=request.remote_addr,
+        )
+    except NotFound as exc:  # a link of an alert that is gone: the friendly page, as any refusal
+        return _refused(exc.message)
+    if done.refused:
+        return _refused(done.refused)
     return render_template(
         "alerts/done.html",
         answer=link.answer.value,
-        device=device,
-        ended=ended,
+        device=done.device,
+        ended=done.ended,
         secured=link.answer is AlertAnswer.SECURED,
     )

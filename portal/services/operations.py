@@ -20,6 +20,7 @@ and what it ``ended``, the trail an investigator reads.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ from . import (
     provisioning,
     sessions,
     sign_ins,
+    users,
 )
 from .audit import Actions
 from .errors import Conflict, Forbidden, NotFound
@@ -486,6 +488,45 @@ def answer_alert(actor: Actor, alert: SignInAlert, answer: AlertAnswer, device: 
         )
     alerts.answer(alert, answer)
     return ended
+
+
+ALERT_NOT_FOUND = "This link does not belong to any alert we sent."
+
+
+@dataclass(frozen=True)
+class AlertLinkAnswer:
+    """What answering an alert's link did: the device it is about, how many sessions ended,
+    and, for a link used again or too late, why it was refused (and audited) instead."""
+
+    device: Device
+    ended: int = 0
+    refused: str | None = None
+
+
+def answer_alert_link(
+    *,
+    alert_id: str,
+    user_id: uuid.UUID,
+    device_id: str,
+    session_id: str | None,
+    answer: AlertAnswer,
+    ip_address: str | None,
+) -> AlertLinkAnswer:
+    """The button of an alert's link (``answer_alert``), for whoever holds the link: the
+    device and the alert the link names are locked, every id in it must match them
+    (NotFound otherwise), and a link used again or too late is refused and audited."""
+    device = devices.lock_device(user_id, device_id, include_removed=True)
+    alert = alerts.find_alert(alert_id, str(user_id), device_id, session_id, lock=True)
+    user = users.get_user(user_id) if device is not None and alert is not None else None
+    if user is None:
+        raise NotFound(ALERT_NOT_FOUND)
+    actor = Actor(user, None, ip_address)
+    try:
+        ended = answer_alert(actor, alert, answer, device)
+    except alerts.AlertLinkRefused as exc:  # refused before anything changed: audit that
+        refuse_alert_link(actor, alert, exc.message)
+        return AlertLinkAnswer(device, refused=exc.message)
+    return AlertLinkAnswer(device, ended)
 
 
 def refuse_alert_link(actor: Actor, alert: SignInAlert, reason: str) -> None:
