@@ -63,8 +63,10 @@ class Portal(Flask):
     """Flask, with the one place where a request's transaction ends.
 
     The view and everything it calls (loaders, decorators, operations) only change the
-    session; here the work is committed once when the view returned, and rolled back when it
-    raised (the error handlers then answer). Indico's ``RH.process`` does the same.
+    session; here the work is committed once when the view returned a success or a redirect,
+    and rolled back when it raised (a domain error included: the error handlers then answer)
+    or answered an error itself (a form's 400 page), so no view ever rolls back. Indico's
+    ``RH.process`` does the same.
     """
 
     json_provider_class = _JSONProvider
@@ -84,13 +86,25 @@ class Portal(Flask):
 
     def dispatch_request(self):
         try:
-            response = super().dispatch_request()
+            response = self.make_response(super().dispatch_request())
         except BaseException:
             db.session.rollback()
             raise
         if db.session.registry.has():  # a request that never used the database has no session
-            db.session.commit()
+            if response.status_code < 400 or g.pop(_KEEP_REFUSAL, False):
+                db.session.commit()
+            else:  # an answer that refuses (a form's 400 page) changes nothing
+                db.session.rollback()
         return response
+
+
+_KEEP_REFUSAL = "_portal_keep_refusal"
+
+
+def keep_refusal() -> None:
+    """This request answers with an error, and what it wrote is the record of that refusal
+    (a deactivated account's sign-in attempt): commit it all the same."""
+    g.setdefault(_KEEP_REFUSAL, True)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

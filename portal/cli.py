@@ -155,7 +155,6 @@ def prune_command(batch_size: int) -> None:
     try:
         _prune(batch_size)
     except OperationalError as exc:  # a lock held past PORTAL_DATABASE_LOCK_TIMEOUT, an outage
-        db.session.rollback()
         raise click.ClickException(
             "the database is busy or unavailable; this batch changed nothing, the ones before "
             f"it are kept: run the prune again ({exc.orig})"
@@ -174,8 +173,7 @@ def _prune(batch_size: int) -> None:
 
     expired = 0
     while True:
-        found = retention.expire_sessions(policy, now=now, limit=batch_size)
-        db.session.commit()
+        found = _transaction(lambda: retention.expire_sessions(policy, now=now, limit=batch_size))
         expired += found
         if found < batch_size:
             break
@@ -183,8 +181,9 @@ def _prune(batch_size: int) -> None:
 
     deleted = 0
     while True:
-        found = retention.delete_ended_sessions(before=cutoff, limit=batch_size)
-        db.session.commit()
+        found = _transaction(
+            lambda: retention.delete_ended_sessions(before=cutoff, limit=batch_size)
+        )
         deleted += found
         if found < batch_size:
             break
@@ -227,7 +226,9 @@ def reactivate_command(email: str) -> None:
 
 
 def _transaction(step):
-    """Run one step of the worker's work in a transaction of its own, and commit it."""
+    """Run one step (a prune batch, a step of the worker's work) in a transaction of its own:
+    committed when it returns, rolled back when it raises. The one place a command rolls
+    back."""
     try:
         result = step()
         db.session.commit()
@@ -282,7 +283,7 @@ def worker_command(once: bool, batch_size: int, interval: float) -> None:
             try:
                 done = worker.run_due(_transaction, batch_size)
             except OperationalError as exc:  # the database is away: wait, then try again
-                db.session.rollback()
+                # (its step was rolled back; the session is removed below)
                 log.warning("worker: database unavailable, retrying: %s", exc.orig)
                 done = 0
             finally:

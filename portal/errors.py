@@ -1,5 +1,10 @@
 """Error answers: JSON in the documented shape on API paths, friendly pages elsewhere.
 
+A domain error (``services.errors``) raised by an operation is answered here on pages: a
+404/403/409/400 page, or, on a form whose view declared where back is (``flash_back``), the
+message flashed and a redirect there, as those forms answer their own mistakes. The JSON
+families answer it on their blueprints (``api``), SCIM in its own shape (``scim``).
+
 A database outage (``availability.database_unavailable``) is a 503: a page that reads nothing
 from the database (``errors/503.html`` leaves out who is signed in, which base.html would load),
 or JSON in the route's shape, with ``Retry-After``.
@@ -8,8 +13,9 @@ or JSON in the route's shape, with ``Retry-After``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from flask import current_app, g, make_response, render_template, request
+from flask import current_app, flash, g, make_response, redirect, render_template, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -17,6 +23,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from .api.errors import (
     ApiError,
     family_for_path,
+    from_domain_error,
     from_http_exception,
     is_api_path,
     passed_on_headers,
@@ -25,10 +32,30 @@ from .api.errors import (
 )
 from .availability import RETRY_AFTER_SECONDS, database_unavailable
 from .extensions import db
+from .services.errors import Conflict, DomainError, Invalid
 
 log = logging.getLogger(__name__)
 
-PAGES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html"}
+PAGES = {
+    400: "errors/400.html",
+    403: "errors/403.html",
+    404: "errors/404.html",
+    409: "errors/409.html",
+}
+
+_FLASH_BACK = "_page_domain_errors_go_back_to"
+
+
+def flash_back(back: Callable[[], str]) -> Callable:
+    """Declare, on a page view, that a mistake a person can mend (``Invalid``, ``Conflict``)
+    raised while it handles a POST is flashed and answered with a redirect to ``back()``
+    (post/redirect/get) instead of an error page. Place it under the route decorator."""
+
+    def mark(view: Callable) -> Callable:
+        setattr(view, _FLASH_BACK, back)
+        return view
+
+    return mark
 
 
 def _rollback() -> None:
@@ -77,6 +104,18 @@ def init_app(app) -> None:
         for name, value in passed_on_headers(error).items():
             response.headers.setdefault(name, value)
         return response
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError):
+        _rollback()  # raised by a hook before the view (the view's own was rolled back)
+        view = current_app.view_functions.get(request.endpoint or "")
+        if is_api_path(request.path):
+            return render(from_domain_error(error, view), family_for_path(request.path))
+        back = getattr(view, _FLASH_BACK, None)
+        if back is not None and request.method == "POST" and isinstance(error, Invalid | Conflict):
+            flash(error.message, "error")
+            return redirect(back())
+        return make_response(_page(error.status, error.message))
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)

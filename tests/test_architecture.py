@@ -54,6 +54,52 @@ def test_only_the_commit_point_and_the_cli_commit():
     assert committing == {"portal/__init__.py", "portal/cli.py"}
 
 
+# Where a transaction may be rolled back, each a (module, function): the request's end, the
+# error handlers (a hook's failure before the view), the CLI's one transaction helper, and the
+# pool's ping (a bare DBAPI connection, never the session). Views and operations raise instead.
+ROLLING_BACK = {
+    ("portal/__init__.py", "dispatch_request"),
+    ("portal/errors.py", "_rollback"),
+    ("portal/api/__init__.py", "_rollback"),
+    ("portal/scim/__init__.py", "_failure"),
+    ("portal/cli.py", "_transaction"),
+    ("portal/extensions.py", "_ping_after_idle"),
+}
+
+
+def _calls_by_function(tree: ast.Module, attribute: str) -> set[str]:
+    """The names of the functions (innermost) holding a call of ``.attribute(...)``; a call
+    outside any function counts as ``<module>``."""
+    found = set()
+
+    def walk(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = (
+                child.name
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+                else function
+            )
+            if (
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Attribute)
+                and child.func.attr == attribute
+            ):
+                found.add(function)
+            walk(child, inner)
+
+    walk(tree, "<module>")
+    return found
+
+
+def test_only_the_request_end_the_error_handlers_and_the_cli_helper_roll_back():
+    rolling_back = {
+        (module, function)
+        for module, tree in _modules().items()
+        for function in _calls_by_function(tree, "rollback")
+    }
+    assert rolling_back == ROLLING_BACK
+
+
 def test_only_operations_write_the_audit_log():
     writers = {
         m

@@ -7,16 +7,22 @@ from flask_login import current_user
 
 from ..auth.principal import alert_policy
 from ..authz import signed_in
-from ..extensions import db
+from ..errors import flash_back
 from ..services import alerts, operations
 from . import bp
 from .forms import AlertModeForm
 
 
+def _here() -> str:
+    return url_for("account.notifications")
+
+
 @bp.route("/notifications", methods=["GET", "POST"])
+@flash_back(_here)
 @signed_in
 def notifications():
-    """Choose: every new device (and flagged sign-ins), only flagged sign-ins, or none."""
+    """Choose: every new device (and flagged sign-ins), only flagged sign-ins, or none (a mode
+    the instance does not allow is flashed back here: ``flash_back``)."""
     policy = alert_policy()
     user = current_user.user
     form = AlertModeForm()
@@ -24,14 +30,9 @@ def notifications():
     if request.method == "GET":
         form.mode.data = policy.mode_of(user.alert_mode).value
     elif form.validate_on_submit():
-        try:
-            chosen = operations.set_alert_mode(current_user.actor, form.mode.data, policy)
-        except alerts.InvalidAlertMode as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for("account.notifications"))
+        chosen = operations.set_alert_mode(current_user.actor, form.mode.data, policy)
         flash(f"Saved: {alerts.MODE_LABELS[chosen].lower()}.", "success")
-        return redirect(url_for("account.notifications"))
+        return redirect(_here())
     return render_template(
         "account/notifications.html",
         form=form,

@@ -10,7 +10,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..authz import VIEW_AUDIT_LOG, signed_in
-from ..extensions import db
 from ..services import operations, personal_tokens
 from . import bp
 from .forms import ActionForm, PersonalTokenForm
@@ -53,7 +52,6 @@ def create_token():
     """Make a token and show its secret, this once."""
     form = PersonalTokenForm()
     if not form.validate_on_submit():
-        db.session.rollback()
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
         return _page(form, status=400)
     try:
@@ -64,8 +62,7 @@ def create_token():
             days=form.days.data,
             may_read_audit=current_user.can(VIEW_AUDIT_LOG),
         )
-    except personal_tokens.InvalidTokenRequest as exc:
-        db.session.rollback()
+    except personal_tokens.InvalidTokenRequest as exc:  # raised before anything changed
         flash(str(exc), "error")
         return _page(form, status=400)
     flash(f"Token {token.name} was made. Copy its secret now: it is not shown again.", "success")
@@ -78,11 +75,10 @@ def revoke_token(token_id: str):
     """Revoke one of my tokens (GET asks, POST does): it answers 401 from the next request."""
     form = ActionForm()
     posted = request.method == "POST"
-    found = personal_tokens.lock_token_of_user(current_user.user_id, token_id)
-    if found is None:
-        abort(404)
     if not form.validate_on_submit():
-        db.session.rollback()
+        found = personal_tokens.token_of_user(current_user.user_id, token_id)
+        if found is None:
+            abort(404)
         return render_template(
             "account/confirm.html",
             form=form,
@@ -91,6 +87,6 @@ def revoke_token(token_id: str):
             "This cannot be undone.",
             button="Revoke token",
         ), (400 if posted else 200)
-    operations.revoke_personal_token(current_user.actor, found)
+    found, _ = operations.revoke_personal_token(current_user.actor, token_id)
     flash(f"Revoked the token {found.name}.", "success")
     return redirect(url_for("account.tokens"))

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from ..auth.signin import finish_sign_out, safe_next
 from ..authz import signed_in
-from ..extensions import db
+from ..errors import flash_back
 from ..models import utcnow
 from ..services import activity, devices, operations, sessions
 from . import bp
@@ -24,16 +24,18 @@ def _forms() -> dict:
     return {"trust_form": TrustForm()}
 
 
-def _locked_device_or_404(device_id: str):
-    found = devices.lock_device(current_user.user_id, device_id)
-    if found is None:
-        abort(404)
-    return found
-
-
 def _back(form: ActionForm):
     """Back to the page the form was on (a local path only), else My devices."""
     return redirect(safe_next(form.next.data))
+
+
+def _form_page() -> str:
+    """Where a form's mistake goes back to: the page it was on (its ``next``), else My devices."""
+    return safe_next(request.form.get("next"))
+
+
+def _home() -> str:
+    return url_for("main.index")
 
 
 def _signed_out(message: str):
@@ -147,10 +149,9 @@ def sign_out_device(device_id: str):
     form = ActionForm()
     if request.method == "GET":
         return _confirm_device_action(form, device_id, "sign-out")
-    found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
         abort(400)
-    ended, ended_current = operations.end_device_sessions(current_user.actor, found)
+    found, ended, ended_current = operations.end_device_sessions(current_user.actor, device_id)
     if ended_current:
         return _signed_out("You signed out this device.")
     flash(f"Signed out {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
@@ -162,13 +163,11 @@ def sign_out_device(device_id: str):
 def trust_device(device_id: str):
     """Trust one of my devices for PORTAL_DEVICE_TRUST_DAYS at the chosen level."""
     form = TrustForm()
-    found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
-        db.session.rollback()
         flash(_form_errors(form), "error")
         return _back(form)
     days = current_app.config["DEVICE_TRUST_DAYS"]
-    expires = operations.trust_device(current_user.actor, found, form.level.data, days)
+    found, expires = operations.trust_device(current_user.actor, device_id, form.level.data, days)
     flash(
         f"{found.name} is trusted ({form.level.data.title()}) until "
         f"{expires.strftime('%Y-%m-%d %H:%M')} UTC.",
@@ -184,18 +183,17 @@ def untrust_device(device_id: str):
     form = ActionForm()
     if request.method == "GET":
         return _confirm_device_action(form, device_id, "untrust")
-    found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
         abort(400)
-    was_current = found.id == current_user.device_id
-    operations.untrust_device(current_user.actor, found)
-    if was_current:
+    found, _ = operations.untrust_device(current_user.actor, device_id)
+    if found.id == current_user.device_id:
         return _signed_out("This device is no longer trusted, and you were signed out.")
     flash(f"{found.name} is no longer trusted and was signed out.", "success")
     return _back(form)
 
 
 @bp.route("/devices/<device_id>/report", methods=["GET", "POST"])
+@flash_back(_home)
 @signed_in
 def report_device(device_id: str):
     """Report "This wasn't me" about one of my other devices (GET asks, POST does).
@@ -206,24 +204,15 @@ def report_device(device_id: str):
     """
     form = ActionForm()
     posted = request.method == "POST"
-    if posted:
-        found = _locked_device_or_404(device_id)
-    else:
+    if not form.validate_on_submit():  # GET, or a POST without a valid CSRF token
         found = devices.get_device(current_user.user_id, device_id)
         if found is None:
             abort(404)
-        form.next.data = request.args.get("next")
-    if found.id == current_user.device_id:
-        db.session.rollback()  # nothing changes; a POST lets go of the device's lock
-        flash(
-            "You are using this device now, so it cannot be reported as not you. If you think "
-            "someone else knows your password, change it at your identity provider and use "
-            "Sign out all other devices.",
-            "error",
-        )
-        return redirect(url_for("main.index"))
-    if not form.validate_on_submit():  # GET, or a POST without a valid CSRF token
-        db.session.rollback()
+        if found.id == current_user.device_id:
+            flash(operations.ReportingCurrentDevice.default_message, "error")
+            return redirect(_home())
+        if not posted:
+            form.next.data = request.args.get("next")
         return render_template(
             "account/report.html",
             form=form,
@@ -231,7 +220,7 @@ def report_device(device_id: str):
             device=found,
             active_sessions=len(devices.active_device_sessions(found)),
         ), (400 if posted else 200)
-    ended = operations.report_suspicious(current_user.actor, found)
+    found, ended = operations.report_suspicious(current_user.actor, device_id)
     flash(
         f"Reported {found.name}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
         "ended) and is no longer trusted, and every new sign-in to your account must give your "
@@ -251,12 +240,10 @@ def remove_device(device_id: str):
     form = ActionForm()
     if request.method == "GET":
         return _confirm_device_action(form, device_id, "remove")
-    found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
         abort(400)
-    was_current = found.id == current_user.device_id
-    ended = operations.remove_device(current_user.actor, found)
-    if was_current:
+    found, ended = operations.remove_device(current_user.actor, device_id)
+    if found.id == current_user.device_id:
         return _signed_out("This device was removed, and you were signed out.")
     flash(f"Removed {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
     return redirect(url_for("main.index"))
@@ -288,36 +275,27 @@ def sign_out_session(session_id: str):
             action_url=url_for("account.sign_out_session", session_id=found.id),
             back=safe_next(form.next.data),
         )
-    found = sessions.lock_session_of_user(current_user.user_id, session_id)
-    if found is None:
-        abort(404)
     if not form.validate_on_submit():
         abort(400)
-    was_current = found.id == current_user.session_id
-    operations.revoke_session(current_user.actor, found)
-    if was_current:
+    found = operations.revoke_session(current_user.actor, session_id)
+    if found.id == current_user.session_id:
         return _signed_out("You signed out this browser.")
     flash(f"Signed out one session of {found.device.name}.", "success")
     return _back(form)
 
 
 @bp.post("/devices/<device_id>/rename")
+@flash_back(_form_page)
 @signed_in
 def rename_device(device_id: str):
-    """Give one of my devices a name of 1-64 printable characters."""
+    """Give one of my devices a name of 1-64 printable characters (a name it cannot have is
+    flashed back to the page the form was on: ``flash_back``)."""
     form = RenameForm()
-    found = _locked_device_or_404(device_id)
     if not form.validate_on_submit():
-        db.session.rollback()
         flash(_form_errors(form), "error")
         return _back(form)
-    try:
-        name = operations.rename_device(current_user.actor, found, form.name.data)
-    except devices.InvalidDeviceName as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return _back(form)
-    flash(f"Renamed to {name}.", "success")
+    found = operations.rename_device(current_user.actor, device_id, form.name.data)
+    flash(f"Renamed to {found.name}.", "success")
     return _back(form)
 
 

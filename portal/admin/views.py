@@ -29,6 +29,7 @@ from ..authz import (
 from ..models import AlertAnswer, User
 from ..models.types import without_control_characters
 from ..services import alerts, audit, audit_log, devices, operations, sessions, users
+from ..services.errors import NotFound
 from ..services.investigation import FLAG_LABELS
 from ..timefmt import iso_z
 from . import bp, timeline
@@ -200,11 +201,8 @@ def revoke_session(user_id: str, session_id: str):
     row = sessions.get_session_of_user(target.id, session_id)
     if row is None:
         abort(404)
-    if request.method == "POST":  # locked: two admins revoking at once record one revoke
-        row = sessions.lock_session_of_user(target.id, row.id)
-    if row is None or not row.is_active():
-        flash("That session had already ended.", "info")
-        return _back_to(target)
+    if not row.is_active():
+        return _already_ended(target)
     if request.method == "GET":
         return render_template(
             "admin/confirm.html",
@@ -217,8 +215,16 @@ def revoke_session(user_id: str, session_id: str):
             own=row.id == current_user.session_id,
             button="Revoke session",
         )
-    operations.revoke_session(current_user.actor, row)
+    try:  # locked there: two admins revoking at once record one revoke
+        row = operations.revoke_session(current_user.actor, row.id, target.id)
+    except NotFound:  # it ended since it was read above
+        return _already_ended(target)
     flash(f"Session on “{row.device.name}” revoked.", "success")
+    return _back_to(target)
+
+
+def _already_ended(target: User):
+    flash("That session had already ended.", "info")
     return _back_to(target)
 
 
@@ -241,7 +247,7 @@ def revoke_device(user_id: str, device_id: str):
             own=device.id == current_user.device_id,
             button="Revoke device",
         )
-    count, _ = operations.end_device_sessions(current_user.actor, device)
+    device, count, _ = operations.end_device_sessions(current_user.actor, device.id, target.id)
     flash(f"“{device.name}”: {count} session{'' if count == 1 else 's'} revoked.", "success")
     return _back_to(target)
 

@@ -12,16 +12,16 @@ from flask import render_template, request
 from flask_wtf import FlaskForm
 
 from ..authz import public
-from ..extensions import db
-from ..models import AlertAnswer, User
-from ..services import alerts, devices, operations, sessions
+from ..models import AlertAnswer
+from ..services import alerts, operations, sessions
+from ..services.errors import NotFound
 from . import bp, tokens
 
 _REFUSED_TITLE = "This link cannot be used"
 
 
 def _refused(message: str, status: int = 200):
-    db.session.rollback()  # nothing changes
+    """The friendly page of a link that cannot be used; nothing was changed before it."""
     return render_template("alerts/refused.html", title=_REFUSED_TITLE, message=message), status
 
 
@@ -54,7 +54,6 @@ def answer(token: str):
         alerts.check_usable(alert)
     except alerts.AlertLinkRefused as exc:
         return _refused(str(exc))
-    db.session.rollback()  # GET reads only
     return render_template(
         "alerts/confirm.html",
         form=form,
@@ -69,24 +68,23 @@ def _act(link: tokens.AlertLink):
     user_id = sessions.parse_id(link.user_id)
     if user_id is None:
         return _refused("This link is not one of ours, or it was changed on its way.", 400)
-    device = devices.lock_device(user_id, link.device_id, include_removed=True)
-    alert = alerts.find_alert(
-        link.alert_id, link.user_id, link.device_id, link.session_id, lock=True
-    )
-    user = db.session.get(User, user_id)
-    if device is None or alert is None or user is None:
-        return _refused("This link does not belong to any alert we sent.")
-    actor = operations.Actor(user, None, request.remote_addr)
     try:
-        ended = operations.answer_alert(actor, alert, link.answer, device)
-    except alerts.AlertLinkRefused as exc:
-        db.session.rollback()
-        operations.refuse_alert_link(actor, alert, str(exc))
-        return render_template("alerts/refused.html", title=_REFUSED_TITLE, message=str(exc))
+        done = operations.answer_alert_link(
+            alert_id=link.alert_id,
+            user_id=user_id,
+            device_id=link.device_id,
+            session_id=link.session_id,
+            answer=link.answer,
+            ip_address=request.remote_addr,
+        )
+    except NotFound as exc:  # a link of an alert that is gone: the friendly page, as any refusal
+        return _refused(exc.message)
+    if done.refused:
+        return _refused(done.refused)
     return render_template(
         "alerts/done.html",
         answer=link.answer.value,
-        device=device,
-        ended=ended,
+        device=done.device,
+        ended=done.ended,
         secured=link.answer is AlertAnswer.SECURED,
     )

@@ -16,11 +16,13 @@ from werkzeug.routing import BaseConverter
 
 from ..availability import database_unavailable
 from ..extensions import csrf, db
+from ..services.errors import DomainError
 from .errors import (
     ENVELOPE,
     TOKEN_ROWS,
     ApiError,
     failure_message,
+    from_domain_error,
     from_http_exception,
     render,
     unavailable,
@@ -42,23 +44,37 @@ class ApiBlueprint(Blueprint):
         self.after_request(_no_content_has_no_body)
 
 
+def _rollback() -> None:
+    """End the failed transaction before answering. A view's error was rolled back before it
+    reached a handler (``Portal.dispatch_request``); one raised by a hook before the view (the
+    bearer check) is rolled back here. With the database gone this may fail too, and must not
+    turn the answer into a bare server error."""
+    try:
+        db.session.rollback()
+    except Exception as exc:
+        log.warning("rollback after an error failed too: %r", exc)
+
+
 def _install_error_handlers(bp: ApiBlueprint) -> None:
     @bp.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        db.session.rollback()
+        _rollback()
         return render(error, bp.family)
+
+    @bp.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
+        _rollback()
+        view = current_app.view_functions.get(request.endpoint or "")
+        return render(from_domain_error(error, view), bp.family)
 
     @bp.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        db.session.rollback()
+        _rollback()
         return render(from_http_exception(error), bp.family)
 
     @bp.errorhandler(Exception)
     def _unexpected(error: Exception):
-        try:
-            db.session.rollback()
-        except Exception as exc:  # the database may be gone; the answer must not be
-            log.warning("rollback after an error failed too: %r", exc)
+        _rollback()
         if database_unavailable(error):  # an outage, not a bug: 503, try again later
             log.warning(
                 "database unavailable in %s (request id %s): %s",

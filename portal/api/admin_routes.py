@@ -17,11 +17,12 @@ import uuid
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..models import User
 from ..services import operations, sessions, users
+from ..services.errors import NotFound
 from ..services.sessions import parse_id
 from . import shapes, token_rows
 from .auth import bearer
 from .declarations import ADMIN_TAG, PathName, documented, link
-from .errors import ApiError
+from .errors import ApiError, says
 
 _ERRORS = (400, 401, 403, 404)  # a malformed id, no token, no permission, nobody with that id
 # A TKT "device" row is a session: its id is the session's.
@@ -84,16 +85,14 @@ def list_user_devices(principal, user_id: str):
 @token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")
 @token_rows.delete("/devices/users/<user_id>/<device_id>")
 @documented("End one of a user's sessions", ok=None, errors=_ERRORS, tag=ADMIN_TAG, path=_DEVICE_ID)
+@says(NotFound, "Device session not found")
 @bearer("devices:write", permission=MANAGE_USER_DEVICES)
 def revoke_user_device(principal, user_id: str, device_id: str):
     """End one active session (a token row's ``id``) of that user: 204."""
     target = _user_or_error(user_id)
     if parse_id(device_id) is None:
         raise ApiError(400, "Invalid device id format: expected a UUID")
-    row = sessions.lock_session_of_user(target.id, device_id)
-    if row is None:
-        raise ApiError(404, "Device session not found")
-    operations.revoke_session(principal.actor, row)
+    operations.revoke_session(principal.actor, device_id, target.id)
     return "", 204
 
 

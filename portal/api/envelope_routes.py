@@ -22,13 +22,6 @@ _ONE = (401, 403, 404)  # a route about one device or session of the caller's
 _SESSION_ID = {"session_id": PathName("id")}  # the Flashback document's name
 
 
-def _locked_device(principal, device_id: str):
-    found = devices.lock_device(principal.user_id, device_id)
-    if found is None:
-        raise ApiError(404, DEVICE_NOT_FOUND)
-    return found
-
-
 @envelope.get("/devices")
 @documented(
     "The caller's devices",
@@ -83,9 +76,8 @@ def trust_device(principal):
     found = devices.get_device_by_fingerprint(principal.user_id, wanted.fingerprint)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
-    found = _locked_device(principal, found.id)
-    expires = operations.trust_device(
-        principal.actor, found, wanted.trust_level, current_app.config["DEVICE_TRUST_DAYS"]
+    _, expires = operations.trust_device(
+        principal.actor, found.id, wanted.trust_level, current_app.config["DEVICE_TRUST_DAYS"]
     )
     return shapes.TrustAnswer(
         message="Device trusted successfully", trust_expires_at=expires
@@ -98,8 +90,7 @@ def trust_device(principal):
 @bearer("devices:write")
 def untrust_device(principal, id: str):
     """Stop trusting one of the caller's devices and end its sessions."""
-    found = _locked_device(principal, id)
-    operations.untrust_device(principal.actor, found)
+    operations.untrust_device(principal.actor, id)
     return shapes.EnvelopeMessage(message="Device untrusted successfully").answer()
 
 
@@ -109,8 +100,7 @@ def untrust_device(principal, id: str):
 @bearer("devices:write")
 def remove_device(principal, id: str):
     """Remove one of the caller's devices: its sessions end, its rows stay for the history."""
-    found = _locked_device(principal, id)
-    operations.remove_device(principal.actor, found)
+    operations.remove_device(principal.actor, id)
     return shapes.EnvelopeMessage(message="Device removed successfully").answer()
 
 
@@ -159,10 +149,7 @@ def list_sessions(principal):
 @bearer("devices:write")
 def revoke_session(principal, session_id: str):
     """End one of the caller's active sessions (this token's own too, if asked)."""
-    found = sessions.lock_session_of_user(principal.user_id, session_id)
-    if found is None:
-        raise ApiError(404, "Session not found")
-    operations.revoke_session(principal.actor, found)
+    operations.revoke_session(principal.actor, session_id)
     return shapes.EnvelopeMessage(message="Session revoked successfully").answer()
 
 
@@ -188,8 +175,6 @@ def revoke_all_sessions(principal):
 def heartbeat(principal, session_id: str):
     """Slide an active session's expiry forward, never past its absolute cap."""
     expires = operations.heartbeat(principal.actor, session_id, session_policy())
-    if expires is None:
-        raise ApiError(404, "Session not found or expired")
     return shapes.HeartbeatAnswer(
         message="Session updated successfully", new_expiry=expires
     ).answer()

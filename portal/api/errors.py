@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..availability import RETRY_AFTER_SECONDS
+from ..services.errors import DomainError
 from .shapes import EnvelopeError, TokenRowError, TokenRowErrorDetail
 
 ENVELOPE, TOKEN_ROWS = "envelope", "token_rows"
@@ -49,6 +50,33 @@ def from_http_exception(error) -> ApiError:
             429, f"Too many requests (limit: {error.description}); try again later", headers=headers
         )
     return ApiError(status, error.description or error.name, headers=headers)
+
+
+_SAYS_ATTR = "_api_domain_error_messages"
+
+
+def says(kind: type[DomainError], message: str) -> Callable:
+    """Declare, on the route itself, what it says for a domain error of ``kind`` when its
+    documented words differ from the operation's (the TKT routes call a session a "device").
+
+    Place it under the route decorators, like ``failure``.
+    """
+
+    def mark(view: Callable) -> Callable:
+        setattr(view, _SAYS_ATTR, {**getattr(view, _SAYS_ATTR, {}), kind: message})
+        return view
+
+    return mark
+
+
+def from_domain_error(error: DomainError, view: Callable | None = None) -> ApiError:
+    """The answer to a domain error: its status, its code when it names one, and its message,
+    unless ``view`` declared its own words for that kind (``says``)."""
+    declared = getattr(view, _SAYS_ATTR, {})
+    message = next(
+        (said for kind, said in declared.items() if isinstance(error, kind)), error.message
+    )
+    return ApiError(error.status, message, code=error.code)
 
 
 def passed_on_headers(error) -> dict[str, str]:

@@ -10,11 +10,12 @@ Each route is also served at ``/v1`` + its path, where the TKT document's own sa
 from __future__ import annotations
 
 from ..services import operations, sessions
+from ..services.errors import NotFound
 from ..services.sessions import parse_id
 from . import shapes, token_rows
 from .auth import bearer
 from .declarations import documented, link
-from .errors import ApiError, failure
+from .errors import ApiError, failure, says
 
 
 @token_rows.get("/v1/auth/devices")
@@ -40,16 +41,14 @@ def list_my_devices(principal):
 @token_rows.delete("/auth/devices/<id>")
 @documented("End one of the caller's sessions", ok=None, errors=(400, 401, 403, 404))
 @failure("Failed to revoke device")
+@says(NotFound, "Device not found")
 @bearer("devices:write")
 def revoke_my_device(principal, id: str):
     """End one of the caller's sessions; 400 for an id that is not a UUID."""
     sid = parse_id(id)
     if sid is None:
         raise ApiError(400, "Device id must be a UUID", code="invalid_id")
-    found = sessions.lock_session_of_user(principal.user_id, sid)
-    if found is None:
-        raise ApiError(404, "Device not found")
-    operations.revoke_session(principal.actor, found)
+    operations.revoke_session(principal.actor, sid)
     return "", 204
 
 

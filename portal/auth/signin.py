@@ -25,6 +25,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from joserfc.errors import JoseError
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import keep_refusal
 from ..authz import access_rule, public
 from ..extensions import csrf, db, login_manager
 from ..models import utcnow
@@ -113,6 +114,7 @@ def deactivated_page(user):
     """A deactivated account signed in at the IdP: no session, and a page that says why."""
     log.warning("sign-in refused: user %s is deactivated", user.id)
     operations.refuse_sign_in(user, request.remote_addr)
+    keep_refusal()  # answered with a 403, and the attempt stays in the audit log
     session.clear()  # nothing of the attempt (state, next) is kept
     return render_template("auth/deactivated.html"), 403
 
@@ -331,7 +333,8 @@ idp_bp = Blueprint("idp", __name__)
 def _backchannel_error(description: str, *, log_reason: str | None = None):
     """400 with an OAuth-style JSON error body, as Back-Channel Logout 1.0 section 2.8 says."""
     log.warning("back-channel logout refused: %s", log_reason or description)
-    db.session.rollback()  # a refused logout changes nothing (its replay record included)
+    # A 400: the request rolls back, so a refused logout changes nothing (its replay record
+    # included).
     response = jsonify(error="invalid_request", error_description=description)
     response.status_code = 400
     response.headers["Cache-Control"] = "no-store"

@@ -31,11 +31,13 @@ from scim2_models import (
     ETag,
     External,
     Filter,
+    ForbiddenException,
     InvalidValueException,
     NotFoundException,
     Patch,
     Reference,
     ResourceType,
+    SCIMException,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
@@ -53,6 +55,7 @@ from ..authz import access_rule
 from ..availability import RETRY_AFTER_SECONDS, database_unavailable
 from ..extensions import csrf, db
 from ..services import operations, provisioning
+from ..services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .resources import fields_of, filter_condition, to_resource
 
 log = logging.getLogger(__name__)
@@ -109,24 +112,13 @@ class PortalUsers(ScimStorage):
         return SearchPage(total=total, resources=[to_resource(u) for u in users])
 
     def create(self, resource_type: ResourceType, resource: ScimUser) -> ScimUser:
-        try:
-            user = operations.scim_provision_user(_actor(), fields_of(resource))
-        except provisioning.InvalidProvisioning as exc:
-            raise InvalidValueException(detail=str(exc)) from None
-        except provisioning.UserNameTaken:
-            raise UniquenessException(detail="Another user has this userName") from None
-        return to_resource(user)
+        return to_resource(operations.scim_provision_user(_actor(), fields_of(resource)))
 
     def update(self, resource_type: ResourceType, resource: ScimUser, *, expected_version=None):
         user = provisioning.get_visible(resource.id or "")
         if user is None:
             raise NotFoundException(detail=f"No user {resource.id!r}")
-        try:
-            operations.scim_update_user(_actor(), user, fields_of(resource))
-        except provisioning.InvalidProvisioning as exc:
-            raise InvalidValueException(detail=str(exc)) from None
-        except provisioning.UserNameTaken:
-            raise UniquenessException(detail="Another user has this userName") from None
+        operations.scim_update_user(_actor(), user, fields_of(resource))
         return to_resource(user)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version=None):
@@ -134,6 +126,25 @@ class PortalUsers(ScimStorage):
         if user is None:
             raise NotFoundException(detail=f"No user {resource_id!r}")
         operations.scim_delete_user(_actor(), user)
+
+
+# Each kind of domain error as the SCIM error that says it (RFC 7644 3.12): an invalid value is
+# scimType "invalidValue", a conflict (a userName another user has) "uniqueness".
+SCIM_EXCEPTIONS: dict[type[DomainError], type[SCIMException]] = {
+    NotFound: NotFoundException,
+    Forbidden: ForbiddenException,
+    Conflict: UniquenessException,
+    Invalid: InvalidValueException,
+}
+
+
+def scim_exception(error: DomainError) -> SCIMException:
+    """The SCIM error of a domain error an operation raised, with its message as detail."""
+    kind = next(
+        (scim for kind, scim in SCIM_EXCEPTIONS.items() if isinstance(error, kind)),
+        InvalidValueException,
+    )
+    return kind(detail=error.message)
 
 
 def _scim_error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -179,6 +190,9 @@ class PortalScimServer(ScimServer):
     def create_blueprint(self):
         blueprint = super().create_blueprint()
         blueprint.before_request(_require_token)
+        blueprint.register_error_handler(
+            DomainError, lambda error: self._handle_scim_exception(scim_exception(error))
+        )
         blueprint.register_error_handler(DBAPIError, _failure)
         blueprint.register_error_handler(PoolTimeout, _failure)
         blueprint.register_error_handler(Exception, _failure)

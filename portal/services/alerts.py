@@ -30,6 +30,7 @@ from ..models import (
     UserSession,
     utcnow,
 )
+from .errors import Conflict, Invalid
 from .investigation import FLAG_LABELS, Flag, flags_in
 
 # One mail per device in this much time, however many sign-ins it makes.
@@ -87,7 +88,7 @@ class AlertPolicy:
         return mode
 
 
-class InvalidAlertMode(ValueError):
+class InvalidAlertMode(Invalid):
     """A mode that does not exist, or that the instance does not allow."""
 
 
@@ -183,7 +184,7 @@ def queue_sign_in_alert(
 # -- answering an alert ("Was this you?") -------------------------------------------------------
 
 
-class AlertLinkRefused(Exception):
+class AlertLinkRefused(Conflict):
     """A link that cannot be used (already used, expired, or its alert is gone); the message
     says which, in words for the person who clicked it."""
 

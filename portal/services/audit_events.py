@@ -31,6 +31,7 @@ from ..extensions import db
 from ..models import AuditEvent
 from ..models.types import place_name
 from . import geo
+from .errors import Invalid
 
 MAX_LIMIT = 1000
 # Every string of this pattern is a cursor (one past the last event is past the end).
@@ -42,8 +43,11 @@ _LARGEST_ID = 2**31 - 1  # the id column is an integer: a cursor past it is past
 _HORIZON = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
-class BadCursor(ValueError):
+class BadCursor(Invalid):
     """A cursor this API did not hand out."""
+
+    default_message = "cursor is not one this API handed out (follow the Link header)"
+    default_code = "invalid_cursor"
 
 
 def encode_cursor(position: tuple[int, int]) -> str:
@@ -54,7 +58,7 @@ def encode_cursor(position: tuple[int, int]) -> str:
 def decode_cursor(cursor: str) -> tuple[int, int]:
     """The (transaction, id) a cursor stands for."""
     if not _CURSOR.match(cursor):
-        raise BadCursor(cursor)
+        raise BadCursor()
     xact, _, event_id = cursor[1:].rpartition(".")
     return min(int(xact or "0", 16), _LARGEST_XACT), min(int(event_id, 16), _LARGEST_ID)
 

@@ -11,12 +11,13 @@ from sqlalchemy import and_, bindparam, or_, select, true
 
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
+from .errors import Invalid
 from .sessions import end_sessions, lock_account, parse_id
 
 TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.value)
 
 
-class InvalidDeviceName(ValueError):
+class InvalidDeviceName(Invalid):
     """A device name outside 1-64 printable characters."""
 
 

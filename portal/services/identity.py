@@ -12,14 +12,15 @@ from ..config import PERMISSIONS
 from ..extensions import db
 from ..models import Grant, User
 from ..models.types import column_length, fit, without_control_characters
+from .errors import Invalid
 from .sessions import insert_unless_present, lock_account
 
 
-class UnknownPermission(ValueError):
+class UnknownPermission(Invalid):
     """A permission name that the portal does not define."""
 
 
-class UnusableIdentity(ValueError):
+class UnusableIdentity(Invalid):
     """Claims naming nobody the portal can store: a subject or issuer that is not a string
     of at most 255 characters without control characters (OIDC Core 2 caps ``sub`` there)."""
 

@@ -6,6 +6,12 @@ asked for. Each takes an ``Actor`` (who, through which session, from where, and 
 the models through the lower services, and appends its audit event in the same transaction.
 Nothing here commits: the request (or the CLI command) does, once, at its end.
 
+An operation takes what the request knows (the actor, ids, the form's values), loads and
+locks what it changes with the owner in the query (another user's device is not found, never
+forbidden: an answer must not tell that it exists), and raises a domain error
+(``services.errors``: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``) when it cannot
+do what was asked; the request then rolls back whatever it had changed.
+
 Audit details follow one rule: an action on your own account says what it did
 (``sessions_ended``...); an action on someone else's also says how it was asked for (``via``)
 and what it ``ended``, the trail an investigator reads.
@@ -14,9 +20,11 @@ and what it ``ended``, the trail an investigator reads.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..config import PERMISSIONS
 from ..models import (
     AlertAnswer,
     Device,
@@ -37,8 +45,16 @@ from . import (
     provisioning,
     sessions,
     sign_ins,
+    users,
 )
 from .audit import Actions
+from .errors import Conflict, Forbidden, NotFound
+
+_, MANAGE_USER_DEVICES, _ = PERMISSIONS
+
+DEVICE_NOT_FOUND = "Device not found"
+SESSION_NOT_FOUND = "Session not found"
+TOKEN_NOT_FOUND = "Token not found"
 
 
 class Actor:
@@ -97,6 +113,13 @@ class Actor:
             return self._caller.name
         return (self._user.email or self._user.subject) if self._user is not None else None
 
+    def may(self, permission: str) -> bool:
+        """Whether the actor holds ``permission``: a request's caller as granted to them; the
+        CLI, the identity provider and SCIM (actors with a label) act for the operator."""
+        if self._caller is not None:
+            return self._caller.can(permission)
+        return self.label is not None
+
     def owns(self, user_id: uuid.UUID) -> bool:
         """Whether ``user_id`` is the actor's own account."""
         return self.user_id is not None and self.user_id == user_id
@@ -122,6 +145,39 @@ def _others_reason(actor: Actor, user_id: uuid.UUID) -> EndReason:
 
 def _on_behalf(actor: Actor, user_id: uuid.UUID, ended: int) -> dict[str, Any]:
     return {"via": actor.via, "ended": ended} if not actor.owns(user_id) else {}
+
+
+def _account(actor: Actor, user_id: uuid.UUID | None) -> uuid.UUID:
+    """Whose devices and sessions an action changes: the actor's own, or ``user_id``'s when
+    the actor may manage other users' devices."""
+    if user_id is None or actor.owns(user_id):
+        if actor.user_id is None:
+            raise NotFound()
+        return actor.user_id
+    if not actor.may(MANAGE_USER_DEVICES):
+        raise Forbidden("Managing another user's devices needs the manageUserDevices permission")
+    return user_id
+
+
+def _locked_device(
+    actor: Actor, device_id: str | uuid.UUID, user_id: uuid.UUID | None = None, **options: Any
+) -> Device:
+    """The account's device, locked until commit (``devices.lock_device``); NotFound when it
+    is not one of that account's devices (whether it exists elsewhere or not)."""
+    found = devices.lock_device(_account(actor, user_id), device_id, **options)
+    if found is None:
+        raise NotFound(DEVICE_NOT_FOUND)
+    return found
+
+
+def _locked_session(
+    actor: Actor, session_id: str | uuid.UUID, user_id: uuid.UUID | None = None
+) -> UserSession:
+    """The account's *active* session, locked until commit; NotFound otherwise."""
+    found = sessions.lock_session_of_user(_account(actor, user_id), session_id)
+    if found is None:
+        raise NotFound(SESSION_NOT_FOUND)
+    return found
 
 
 # -- signing in and out ----------------------------------------------------------------------
@@ -261,19 +317,29 @@ def _end(
     return ended + int(ended_current), ended_current
 
 
-def end_device_sessions(actor: Actor, device: Device) -> tuple[int, bool]:
-    """Sign a device out: every session of it ends (the actor's own too, on its own device).
+def end_device_sessions(
+    actor: Actor, device_id: str | uuid.UUID, user_id: uuid.UUID | None = None
+) -> tuple[Device, int, bool]:
+    """Sign a device of the actor's (or of ``user_id``'s) out: every session of it ends (the
+    actor's own too, on its own device).
 
-    Returns how many ended and whether the actor's own session was one of them.
+    Returns the device, how many ended and whether the actor's own session was one of them.
     """
+    device = _locked_device(actor, device_id, user_id)
     ended, ended_current = _end(actor, device.user_id, device_id=device.id, include_current=True)
     detail = _on_behalf(actor, device.user_id, ended) or {"sessions_ended": ended}
     actor.record(Actions.REVOKE_DEVICE, device.user_id, device_id=device.id, **detail)
-    return ended, ended_current
+    return device, ended, ended_current
 
 
-def revoke_session(actor: Actor, session: UserSession) -> bool:
-    """End one session; True when it was open until now."""
+def revoke_session(
+    actor: Actor, session_id: str | uuid.UUID, user_id: uuid.UUID | None = None
+) -> UserSession:
+    """End one active session of the actor's (or of ``user_id``'s); returns it.
+
+    Locked first, so two revokes of one session record one revoke: the second finds it ended
+    (NotFound, as a session that is not the account's)."""
+    session = _locked_session(actor, session_id, user_id)
     ended = sessions.end_session(session, _others_reason(actor, session.user_id), by=actor.user)
     actor.record(
         Actions.REVOKE_SESSION,
@@ -282,7 +348,7 @@ def revoke_session(actor: Actor, session: UserSession) -> bool:
         session_id=session.id,
         **_on_behalf(actor, session.user_id, int(ended)),
     )
-    return ended
+    return session
 
 
 def revoke_sessions(actor: Actor, targets: list[tuple[uuid.UUID, uuid.UUID]]) -> int:
@@ -322,8 +388,12 @@ def revoke_all_sessions(actor: Actor, target: User, *, include_current: bool) ->
 # -- a user's own devices -----------------------------------------------------------------------
 
 
-def trust_device(actor: Actor, device: Device, level: str, days: int) -> datetime:
-    """Trust the device at ``level`` for ``days``; returns when the trust expires."""
+def trust_device(
+    actor: Actor, device_id: str | uuid.UUID, level: str, days: int
+) -> tuple[Device, datetime]:
+    """Trust one of the actor's devices at ``level`` for ``days``; returns it and when the
+    trust expires."""
+    device = _locked_device(actor, device_id)
     expires = devices.trust_device(device, level, days)
     actor.record(
         Actions.TRUST_DEVICE,
@@ -332,29 +402,44 @@ def trust_device(actor: Actor, device: Device, level: str, days: int) -> datetim
         trust_level=level,
         trust_expires_at=expires.isoformat(),
     )
-    return expires
+    return device, expires
 
 
-def untrust_device(actor: Actor, device: Device) -> int:
-    """Drop the device's trust and end its sessions; returns how many ended."""
+def untrust_device(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, int]:
+    """Drop the trust of one of the actor's devices and end its sessions; returns it and how
+    many ended."""
+    device = _locked_device(actor, device_id)
     ended = devices.untrust_device(device, by=actor.user)
     actor.record(Actions.UNTRUST_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
-    return ended
+    return device, ended
 
 
-class ReportingCurrentDevice(ValueError):
+class ReportingCurrentDevice(Conflict):
     """A report of "This wasn't me" about the device the caller is using right now."""
 
+    default_message = (
+        "You are using this device now, so it cannot be reported as not you. If you think "
+        "someone else knows your password, change it at your identity provider and use "
+        "Sign out all other devices."
+    )
 
-def report_suspicious(actor: Actor, device: Device, **detail: Any) -> int:
-    """The owner says "This wasn't me": sign the device out, untrust it, mark it reported.
+
+def report_suspicious(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, int]:
+    """The owner says "This wasn't me" about one of their devices (see ``_report``); returns
+    it and how many sessions ended."""
+    device = _locked_device(actor, device_id)
+    return device, _report(actor, device)
+
+
+def _report(actor: Actor, device: Device, **detail: Any) -> int:
+    """Sign the device out, untrust it, mark it reported.
 
     Its sessions end as ``reported``, so every new sign-in of the user must give credentials
     at the IdP again. The caller's own device cannot be reported (``ReportingCurrentDevice``):
     that is signing out, and the caller is evidently the user. Returns how many sessions ended.
     """
-    if actor.session is not None and actor.session.device_id == device.id:
-        raise ReportingCurrentDevice(device.id)
+    if actor.session_id is not None and actor.session.device_id == device.id:
+        raise ReportingCurrentDevice()
     ended = devices.report_suspicious(device, by=actor.user)
     actor.record(
         Actions.REPORT_SUSPICIOUS,
@@ -392,9 +477,7 @@ def answer_alert(actor: Actor, alert: SignInAlert, answer: AlertAnswer, device: 
     alerts.check_usable(alert)
     ended = 0
     if answer is AlertAnswer.SECURED:
-        ended = report_suspicious(
-            actor, device, session_id=alert.session_id, **_alert_detail(alert)
-        )
+        ended = _report(actor, device, session_id=alert.session_id, **_alert_detail(alert))
     else:
         actor.record(
             Actions.SIGN_IN_CONFIRMED,
@@ -405,6 +488,45 @@ def answer_alert(actor: Actor, alert: SignInAlert, answer: AlertAnswer, device: 
         )
     alerts.answer(alert, answer)
     return ended
+
+
+ALERT_NOT_FOUND = "This link does not belong to any alert we sent."
+
+
+@dataclass(frozen=True)
+class AlertLinkAnswer:
+    """What answering an alert's link did: the device it is about, how many sessions ended,
+    and, for a link used again or too late, why it was refused (and audited) instead."""
+
+    device: Device
+    ended: int = 0
+    refused: str | None = None
+
+
+def answer_alert_link(
+    *,
+    alert_id: str,
+    user_id: uuid.UUID,
+    device_id: str,
+    session_id: str | None,
+    answer: AlertAnswer,
+    ip_address: str | None,
+) -> AlertLinkAnswer:
+    """The button of an alert's link (``answer_alert``), for whoever holds the link: the
+    device and the alert the link names are locked, every id in it must match them
+    (NotFound otherwise), and a link used again or too late is refused and audited."""
+    device = devices.lock_device(user_id, device_id, include_removed=True)
+    alert = alerts.find_alert(alert_id, str(user_id), device_id, session_id, lock=True)
+    user = users.get_user(user_id) if device is not None and alert is not None else None
+    if user is None:
+        raise NotFound(ALERT_NOT_FOUND)
+    actor = Actor(user, None, ip_address)
+    try:
+        ended = answer_alert(actor, alert, answer, device)
+    except alerts.AlertLinkRefused as exc:  # refused before anything changed: audit that
+        refuse_alert_link(actor, alert, exc.message)
+        return AlertLinkAnswer(device, refused=exc.message)
+    return AlertLinkAnswer(device, ended)
 
 
 def refuse_alert_link(actor: Actor, alert: SignInAlert, reason: str) -> None:
@@ -418,27 +540,34 @@ def refuse_alert_link(actor: Actor, alert: SignInAlert, reason: str) -> None:
     )
 
 
-def rename_device(actor: Actor, device: Device, name: str) -> str:
-    """Rename the device (raises ``devices.InvalidDeviceName``); returns the name kept."""
+def rename_device(actor: Actor, device_id: str | uuid.UUID, name: str) -> Device:
+    """Rename one of the actor's devices (raises ``devices.InvalidDeviceName``); returns it,
+    with the name kept."""
+    device = _locked_device(actor, device_id)
     old = device.name
     new = devices.rename_device(device, name)
     actor.record(
         Actions.RENAME_DEVICE, device.user_id, device_id=device.id, old_name=old, new_name=new
     )
-    return new
+    return device
 
 
-def remove_device(actor: Actor, device: Device) -> int:
-    """Hide the device and end its sessions (rows stay for the history)."""
+def remove_device(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, int]:
+    """Hide one of the actor's devices and end its sessions (rows stay for the history);
+    returns it and how many ended."""
+    device = _locked_device(actor, device_id)
     ended = devices.remove_device(device, by=actor.user)
     actor.record(Actions.REMOVE_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
-    return ended
+    return device, ended
 
 
-def heartbeat(actor: Actor, session_id: str, policy: sessions.SessionPolicy) -> datetime | None:
+SESSION_NOT_FOUND_OR_EXPIRED = "Session not found or expired"
+
+
+def heartbeat(actor: Actor, session_id: str, policy: sessions.SessionPolicy) -> datetime:
     """A client says its session is in use: slide the expiry forward (never past its absolute
-    cap) when that moves it by a step, and answer the expiry; None when the session is not an
-    active one of the caller's.
+    cap) when that moves it by a step, and answer the expiry; NotFound when the session is not
+    an active one of the caller's.
 
     Most heartbeats change nothing a person sees (the expiry moves by a step at a time, and
     the last-seen stamp is the principal's, once a minute): those read the session and write
@@ -446,12 +575,12 @@ def heartbeat(actor: Actor, session_id: str, policy: sessions.SessionPolicy) -> 
     """
     found = sessions.get_session_of_user(actor.user_id, session_id)
     if found is None or not found.is_active():
-        return None
+        raise NotFound(SESSION_NOT_FOUND_OR_EXPIRED)
     if not sessions.extension_due(found, policy):
         return found.expires_at
     locked = sessions.lock_session_of_user(actor.user_id, session_id)
     if locked is None:  # ended or expired meanwhile
-        return None
+        raise NotFound(SESSION_NOT_FOUND_OR_EXPIRED)
     return extend_session(actor, locked, policy)
 
 
@@ -574,8 +703,12 @@ def note_personal_token_use(
         )
 
 
-def revoke_personal_token(actor: Actor, token: PersonalToken) -> bool:
-    """End the token (its session); True when it worked until now."""
+def revoke_personal_token(actor: Actor, token_id: str) -> tuple[PersonalToken, bool]:
+    """End one of the actor's tokens (its session); returns it, and True when it worked until
+    now."""
+    token = personal_tokens.lock_token_of_user(_account(actor, None), token_id)
+    if token is None:
+        raise NotFound(TOKEN_NOT_FOUND)
     session = token.session
     ended = sessions.end_session(session, _others_reason(actor, token.user_id), by=actor.user)
     actor.record(
@@ -587,7 +720,7 @@ def revoke_personal_token(actor: Actor, token: PersonalToken) -> bool:
         name=token.name,
         **_on_behalf(actor, token.user_id, int(ended)),
     )
-    return ended
+    return token, ended
 
 
 # -- deactivated accounts, and provisioning by the identity provider (SCIM) ---------------------

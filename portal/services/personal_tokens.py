@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import Device, LoginMethod, PersonalToken, User, UserSession, utcnow
 from ..models.types import fit
 from . import geo, sessions
+from .errors import Invalid
 from .sessions import grant_list, grants_column
 
 PREFIX = "dpt_"
@@ -36,7 +37,7 @@ SEEN_ADDRESSES_KEPT = 100
 TOUCH_INTERVAL = sessions.TOUCH_INTERVAL
 
 
-class InvalidTokenRequest(ValueError):
+class InvalidTokenRequest(Invalid):
     """A token that cannot be made as asked (name, scopes or lifetime); the message says why."""
 
 
@@ -202,10 +203,17 @@ def list_tokens(user_id: uuid.UUID) -> list[PersonalToken]:
 
 def lock_token_of_user(user_id: uuid.UUID, token_id: str) -> PersonalToken | None:
     """One of the user's tokens, its account locked until commit; anyone else's is not found."""
+    if sessions.parse_id(token_id) is None:
+        return None
+    sessions.lock_account(user_id)
+    return token_of_user(user_id, token_id)
+
+
+def token_of_user(user_id: uuid.UUID, token_id: str) -> PersonalToken | None:
+    """One of the user's tokens (with its session); anyone else's is not found."""
     tid = sessions.parse_id(token_id)
     if tid is None:
         return None
-    sessions.lock_account(user_id)
     return db.session.execute(
         select(PersonalToken)
         .options(joinedload(PersonalToken.session))

@@ -21,15 +21,18 @@ from ..extensions import db
 from ..models import EndReason, User, utcnow
 from ..models.types import column_length, fit, without_control_characters
 from . import sessions
+from .errors import Conflict, Invalid
 from .identity import _email
 
 
-class InvalidProvisioning(ValueError):
+class InvalidProvisioning(Invalid):
     """A value the IdP sent that no user can carry (too long, control characters...)."""
 
 
-class UserNameTaken(Exception):
+class UserNameTaken(Conflict):
     """Another user the IdP provisioned has this userName (compared case-insensitively)."""
+
+    default_message = "Another user has this userName"
 
 
 @dataclass(frozen=True)

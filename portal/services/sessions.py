@@ -27,6 +27,7 @@ from ..models import (
 )
 from ..models.types import column_length, fit, without_control_characters
 from . import geo, investigation
+from .errors import Forbidden
 from .useragent import describe
 
 # Activity is written at most this often per session, not on every request.
@@ -701,7 +702,7 @@ def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | 
     return session.expires_at
 
 
-class ClientRevoked(Exception):
+class ClientRevoked(Forbidden):
     """A new token of an API client authenticated before that client was last revoked."""
 
 

@@ -29,6 +29,7 @@ from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN, block_range
 from ..models.countries import COUNTRY_NAMES
 from ..models.session import END_REASON_LABELS, EndReason
 from ..models.types import place_name, without_control_characters
+from .errors import Invalid
 from .investigation import FLAG_LABELS, Flag, flags_in
 from .users import like_pattern
 
@@ -53,12 +54,17 @@ _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
-class InvalidFilter(ValueError):
+class InvalidFilter(Invalid):
     """A filter that cannot be applied; the message says which and why."""
 
+    default_code = "invalid_filter"
 
-class BadCursor(ValueError):
+
+class BadCursor(Invalid):
     """A cursor this search did not hand out."""
+
+    default_message = "cursor is not one this API handed out (follow the Link header)"
+    default_code = "invalid_cursor"
 
 
 @dataclass(frozen=True)
@@ -374,7 +380,7 @@ def encode_cursor(row: SignInRow) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """The (start time, id) a cursor stands for; ``BadCursor`` for anything else."""
     if not _CURSOR.match(cursor):
-        raise BadCursor(cursor)
+        raise BadCursor()
     micros = int(cursor[:16], 16)
     if micros >= 2**63:
         micros -= 2**64  # before 1970
