@@ -374,3 +374,26 @@ def test_the_configuration_and_keys_are_published_and_verify_the_set(
     assert event["initiating_entity"] == "admin"
     assert event["reason_admin"] == {"en": "Revoked by an admin in the device portal"}
     assert abs(event["event_timestamp"] - claims["iat"]) <= 1
+
+
+def test_the_mail_sender_and_the_event_pusher_each_take_only_their_own_kind(
+    telling, app_config, smtp, app, auth, idp
+):
+    """One outbox, two kinds: with mail on, the mail sender leaves the IdP's events alone."""
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, ALERTS_ENABLED=True)
+    app.config["MAIL_BACKEND"] = "smtp"
+    auth.new_client("alice")
+    [session] = sessions_of(app, "alice")
+    _admin_revokes(app, auth.new_client("admin"), "alice", session.id)
+    with app.app_context():
+        from portal.alerts.mail import send_due_mail
+
+        def transaction(step):
+            result = step()
+            db.session.commit()
+            return result
+
+        assert send_due_mail(transaction, 20) == 0
+    run_worker(app)
+    [row] = _signals(app)
+    assert row.status == "sent" and row.attempts == 1
