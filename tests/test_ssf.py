@@ -397,3 +397,46 @@ def test_the_mail_sender_and_the_event_pusher_each_take_only_their_own_kind(
     run_worker(app)
     [row] = _signals(app)
     assert row.status == "sent" and row.attempts == 1
+
+
+@pytest.fixture
+def telling_with_scim(telling, app_config):
+    app_config["SCIM_TOKEN"] = SCIM_TOKEN
+
+
+SCIM_TOKEN = "scim-test-token-0123456789abcdef0123456789"
+
+
+def test_a_deactivation_by_the_cli_is_told_and_one_the_idp_asked_for_over_scim_is_not(
+    telling_with_scim, app, auth
+):
+    auth.new_client("alice")
+    auth.new_client("bob")
+    cli = app.test_cli_runner().invoke(args=["users", "deactivate", "alice@example.test"])
+    assert cli.exit_code == 0, cli.output
+    [row] = _signals(app)
+    assert row.payload["session_id"] == str(sessions_of(app, "alice")[0].id)
+
+    scim = {"Authorization": f"Bearer {SCIM_TOKEN}"}
+    client = app.test_client()
+    created = client.post(
+        "/scim/v2/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "bob@example.test",
+            "active": True,
+        },
+        headers=scim,
+    )
+    assert created.status_code == 201, created.data
+    off = client.patch(
+        f"/scim/v2/Users/{created.get_json()['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+        headers=scim,
+    )
+    assert off.status_code == 200, off.data
+    assert {s.end_reason for s in sessions_of(app, "bob")} == {"deactivated"}
+    assert len(_signals(app)) == 1  # alice's only
