@@ -146,6 +146,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         main,
         ratelimit,
         scim,
+        ssf,
         views_helpers,
     )
 
@@ -156,6 +157,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     admin.init_app(app)
     api.init_app(app)
     scim.init_app(app)
+    ssf.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     views_helpers.init_app(app)

@@ -76,6 +76,18 @@ DEFAULTS: dict[str, Any] = {
     "ALERTS_DEFAULT": "new_device",
     # Users cannot turn off the mail about flagged sign-ins (new country, impossible travel).
     "ALERTS_FORCE_FLAGGED": False,
+    # Telling the IdP when the portal ends a session (SSF push of CAEP session-revoked SETs).
+    # No receiver URL: no IdP is told, and nothing is queued.
+    "SSF_RECEIVER_URL": None,
+    "SSF_RECEIVER_TOKEN": None,
+    # The SETs' aud; None: the IdP's issuer (PORTAL_OIDC_ISSUER).
+    "SSF_AUDIENCE": None,
+    # The SETs' iss: the portal's public origin, where /.well-known/ssf-configuration is.
+    "SSF_ISSUER": None,
+    # A private JWK (JSON) or PEM key; None outside production: one generated once into the
+    # instance folder.
+    "SSF_SIGNING_KEY_FILE": None,
+    "SSF_TIMEOUT": 10,
     # GET /audit/events hands out only events at least this many seconds old, so a transaction
     # that took its event id earlier but commits later is never skipped by a cursor.
 }
@@ -255,6 +267,55 @@ def _mail_settings(config: dict, env: str) -> None:
         config["ALERTS_ENABLED"] = env == "development"
 
 
+def _http_url(config: dict, key: str) -> str | None:
+    value = config.get(key)
+    value = str(value).strip() if value not in (None, False) else ""
+    if value and not value.startswith(("https://", "http://")):
+        raise ConfigError(f"PORTAL_{key} must be an http(s) URL, got {value[:64]!r}")
+    config[key] = value or None
+    return config[key]
+
+
+def _ssf_settings(config: dict, env: str) -> None:
+    """Telling the IdP about ended sessions (``portal.ssf``): all of it only with a receiver.
+
+    The signing key is read here, so a bad key file stops start-up rather than the first send.
+    """
+    _as_seconds(config, "SSF_TIMEOUT")
+    token = config.get("SSF_RECEIVER_TOKEN")
+    config["SSF_RECEIVER_TOKEN"] = str(token).strip() or None if token else None
+    receiver = _http_url(config, "SSF_RECEIVER_URL")
+    issuer = _http_url(config, "SSF_ISSUER")
+    config["SSF_ISSUER"] = issuer.rstrip("/") if issuer else None
+    audience = config.get("SSF_AUDIENCE")
+    config["SSF_AUDIENCE"] = str(audience).strip() or None if audience else None
+    key_file = config.get("SSF_SIGNING_KEY_FILE")
+    config["SSF_SIGNING_KEY_FILE"] = str(key_file) if key_file else None
+    if not receiver:
+        return
+    if not config["SSF_ISSUER"]:
+        raise ConfigError(
+            "PORTAL_SSF_ISSUER (the portal's public origin, e.g. https://devices.example.com) "
+            "is required when PORTAL_SSF_RECEIVER_URL is set"
+        )
+    config["SSF_AUDIENCE"] = config["SSF_AUDIENCE"] or config.get("OIDC_ISSUER")
+    if not config["SSF_AUDIENCE"]:
+        raise ConfigError("PORTAL_SSF_AUDIENCE is required when there is no PORTAL_OIDC_ISSUER")
+    if not config["SSF_SIGNING_KEY_FILE"]:
+        if env == "production":
+            raise ConfigError(
+                "PORTAL_SSF_SIGNING_KEY_FILE (a private EC P-256 or RSA key, JWK or PEM) is "
+                "required in production when PORTAL_SSF_RECEIVER_URL is set"
+            )
+        return
+    from .ssf.keys import InvalidSigningKey, read_signing_key
+
+    try:
+        read_signing_key(config["SSF_SIGNING_KEY_FILE"])
+    except InvalidSigningKey as exc:
+        raise ConfigError(f"PORTAL_SSF_SIGNING_KEY_FILE: {exc}") from None
+
+
 def validate(config: dict, instance_path: str) -> None:
     """Normalise types and refuse a configuration the portal cannot run safely with."""
     env = str(config.get("ENV", "production")).lower()
@@ -341,6 +402,7 @@ def validate(config: dict, instance_path: str) -> None:
     _scim_token(config)
     _redis_settings(config)
     _mail_settings(config, env)
+    _ssf_settings(config, env)
     _as_int(config, "HISTORY_DAYS", minimum=1)
 
     _as_int(config, "MAX_BODY_BYTES", minimum=1)

@@ -13,6 +13,7 @@ from typing import Any
 
 from .alerts.mail import send_due_mail
 from .services import bulk_jobs
+from .ssf.push import push_due_signals
 
 Transaction = Callable[[Callable[[], Any]], Any]
 
@@ -25,6 +26,7 @@ def bulk_sign_outs(transaction: Transaction, _limit: int) -> int:
 
 DUE_WORK: list[Callable[[Transaction, int], int]] = [
     send_due_mail,  # sign-in alerts from the outbox
+    push_due_signals,  # session-revoked events for the IdP, from the same outbox
     bulk_sign_outs,  # sign-outs started from /admin/sign-ins or POST /sign-ins/revoke
 ]
 

@@ -7,6 +7,7 @@ the default is a file-backed SQLite database. The schema is built by the Alembic
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -89,12 +90,31 @@ def live_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def idp(live_port):
-    """A real OpenID provider (panva oidc-provider in Node) for the whole test session."""
+def ssf_signing_key(tmp_path_factory) -> Path:
+    """The portal's SET signing key (a private P-256 JWK file) for the whole test session."""
+    from joserfc.jwk import ECKey
+
+    path = tmp_path_factory.mktemp("ssf") / "signing-key.json"
+    path.write_text(json.dumps(ECKey.generate_key("P-256", private=True).as_dict(private=True)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def idp(live_port, ssf_signing_key):
+    """A real OpenID provider (panva oidc-provider in Node) for the whole test session.
+
+    Its Shared Signals receiver trusts the portal's test signing key, with the live portal's
+    origin as the transmitter's issuer (``tests/test_ssf.py``)."""
+    from portal.ssf.keys import read_signing_key
+
     provider = OidcProvider.start(
         ACCOUNTS,
         audience=AUDIENCE,
         backchannel_logout_uri=f"http://127.0.0.1:{live_port}/auth/backchannel-logout",
+        ssf={
+            "issuer": f"http://127.0.0.1:{live_port}",
+            "jwks": {"keys": [read_signing_key(ssf_signing_key).public_jwk()]},
+        },
     )
     yield provider
     provider.stop()

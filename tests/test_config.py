@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from portal import create_app
@@ -120,3 +122,45 @@ def test_a_sqlite_connection_writes_ahead_and_caches_64_mib_of_pages(tmp_path):
         assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert connection.execute(text("PRAGMA cache_size")).scalar_one() == -SQLITE_CACHE_KIB
         assert SQLITE_CACHE_KIB == 64 * 1024
+
+
+def _production(env) -> None:
+    env.setenv("PORTAL_SECRET_KEY", "s" * 32)
+    env.setenv("PORTAL_OIDC_ISSUER", "https://idp.example/")
+    env.setenv("PORTAL_OIDC_CLIENT_ID", "portal")
+    env.setenv("PORTAL_DATABASE_URL", "postgresql://u@db/portal")
+    env.setenv("PORTAL_SSF_RECEIVER_URL", "https://idp.example/ssf/events")
+    env.setenv("PORTAL_SSF_ISSUER", "https://devices.example/")
+
+
+def test_telling_the_idp_needs_the_portals_origin_and_in_production_a_key(clean_env, tmp_path):
+    _production(clean_env)
+    clean_env.delenv("PORTAL_SSF_ISSUER")
+    with pytest.raises(ConfigError, match="PORTAL_SSF_ISSUER"):
+        create_app()
+    _production(clean_env)
+    with pytest.raises(ConfigError, match="PORTAL_SSF_SIGNING_KEY_FILE"):
+        create_app()
+    public_only = tmp_path / "public.json"
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256", private=True)
+    public_only.write_text(json.dumps(key.as_dict(private=False)))
+    clean_env.setenv("PORTAL_SSF_SIGNING_KEY_FILE", str(public_only))
+    with pytest.raises(ConfigError, match="public key"):
+        create_app()
+    pem = tmp_path / "key.pem"
+    pem.write_bytes(key.as_pem(private=True))
+    clean_env.setenv("PORTAL_SSF_SIGNING_KEY_FILE", str(pem))
+    app = create_app()
+    assert app.config["SSF_ISSUER"] == "https://devices.example"
+    assert app.config["SSF_AUDIENCE"] == "https://idp.example"  # the IdP's issuer by default
+
+
+def test_in_development_the_signing_key_is_generated_once_into_the_instance_folder(tmp_path):
+    from portal.ssf import keys
+
+    first = keys.generated_key(str(tmp_path))
+    again = keys.generated_key(str(tmp_path))
+    assert first.kid == again.kid and first.alg == "ES256"
+    assert (tmp_path / keys.GENERATED_KEY_NAME).stat().st_mode & 0o077 == 0

@@ -28,7 +28,7 @@ from ..authz import (
 )
 from ..models import AlertAnswer, User
 from ..models.types import without_control_characters
-from ..services import alerts, audit, audit_log, devices, operations, sessions, users
+from ..services import alerts, audit, audit_log, devices, operations, sessions, signals, users
 from ..services.errors import NotFound
 from ..services.investigation import FLAG_LABELS
 from ..timefmt import iso_z
@@ -109,6 +109,7 @@ def user_detail(user_id: str):
         alerts=sent_alerts,
         confirmed={a.session_id for a in sent_alerts if a.answer == AlertAnswer.CONFIRMED},
         alert_flags=alerts.flag_labels,
+        idp_signals=signals.undelivered_of_user(target.id),
     )
     # Audited last: the event is written with the commit, so the database's write lock
     # (SQLite has one) is held for that insert, not for reading and rendering the page.

@@ -134,7 +134,7 @@ def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -
     """
     if not current_app.config["ALERTS_ENABLED"]:
         return 0
-    claimed = transaction(lambda: outbox.claim_due(limit))
+    claimed = transaction(lambda: outbox.claim_due(limit, kinds=(alerts.KIND,)))
     for item in claimed:
         rendered = transaction(lambda item=item: _render(item))
         if rendered is None:

@@ -1,4 +1,4 @@
-"""Mail waiting to leave (the outbox) and the sign-in alerts it carries."""
+"""Mail and IdP events waiting to leave (the outbox), and the sign-in alerts it carries."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ class OutboxStatus(enum.StrEnum):
 
 
 class OutboxMessage(db.Model):
-    """One mail, written in the transaction of what caused it and sent by the worker.
+    """One mail (``kind`` ``sign_in_alert``) or one session-revoked event for the IdP
+    (``caep_session_revoked``: ``message_id`` is the SET's ``jti``, ``recipient`` the receiver
+    it was meant for, ``payload`` its claims), written in the transaction of what caused it and
+    sent by the worker.
 
     ``next_attempt_at`` is both the retry time and the lease: a worker that claims the row
     moves it forward by the lease, so a worker that dies half-way leaves the row to be claimed
@@ -38,7 +41,8 @@ class OutboxMessage(db.Model):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     recipient: Mapped[str] = mapped_column(String(320))
-    # What the mail is about (ids and the portal's address); rendered when it is sent.
+    # What the mail is about (ids and the portal's address), rendered when it is sent; or the
+    # event's claims, signed when it is sent.
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     subject: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)

@@ -734,8 +734,9 @@ def scim_actor(ip_address: str | None) -> Actor:
 def deactivate_user(actor: Actor, user: User) -> int | None:
     """Deactivate the account: every session, IdP token and personal token ends now, and no
     sign-in or token works until it is reactivated. Returns how many sessions ended; None
-    when it was already deactivated (nothing is recorded then)."""
-    ended = provisioning.deactivate(user, by=actor.user)
+    when it was already deactivated (nothing is recorded then). The IdP is told of the ended
+    sessions unless it asked for this itself (through SCIM)."""
+    ended = provisioning.deactivate(user, by=actor.user, tell_idp=actor.via != "scim")
     if ended is None:
         return None
     actor.record(Actions.DEACTIVATE_USER, user, via=actor.via, sessions_ended=ended)

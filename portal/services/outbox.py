@@ -1,4 +1,8 @@
-"""The outbox: mail written in the transaction that caused it, claimed and sent by workers.
+"""The outbox: messages written in the transaction that caused them, claimed and sent by workers.
+
+Two kinds share it: sign-in alert mail (``alerts.KIND``, sent over SMTP by ``alerts.mail``) and
+the IdP's session-revoked events (``signals.KIND``, pushed by ``ssf.push``); each sender
+claims only its own kind, by the same rules.
 
 A worker claims due rows in a short transaction of its own, moving each row's
 ``next_attempt_at`` forward by a lease (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so parallel
@@ -50,8 +54,15 @@ def _take_write_lock() -> None:
     db.session.execute(update(table).where(table.c.id.is_(None)).values(id=table.c.id))
 
 
-def claim_due(limit: int = 20, now: datetime | None = None, lease: timedelta = LEASE):
-    """Claim up to ``limit`` due messages for this worker; the caller commits the claim."""
+def claim_due(
+    limit: int = 20,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
+    *,
+    kinds: tuple[str, ...],
+):
+    """Claim up to ``limit`` due messages of ``kinds`` for this worker; the caller commits
+    the claim."""
     now = now or utcnow()
     if db.session.get_bind().dialect.name == "sqlite":
         _take_write_lock()
@@ -61,6 +72,7 @@ def claim_due(limit: int = 20, now: datetime | None = None, lease: timedelta = L
             .where(
                 OutboxMessage.status == OutboxStatus.PENDING.value,
                 OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.kind.in_(kinds),
             )
             .order_by(OutboxMessage.next_attempt_at)
             .limit(limit)
@@ -108,7 +120,8 @@ def mark_sent(claimed: Claimed, subject: str, now: datetime | None = None) -> bo
 
 
 def mark_failed(claimed: Claimed, error: str, now: datetime | None = None) -> bool:
-    """A permanent failure (the server refused with a 5xx): kept with its answer, not retried."""
+    """A permanent failure (a mail server's 5xx, an event receiver's 4xx): kept with its
+    answer, not retried."""
     return _settle(
         claimed.id,
         claimed.attempts,
@@ -119,8 +132,8 @@ def mark_failed(claimed: Claimed, error: str, now: datetime | None = None) -> bo
 
 
 def retry_later(claimed: Claimed, error: str, now: datetime | None = None) -> bool:
-    """A failure that may pass (server down, timeout, 4xx): try again after the backoff, or
-    give up after ``MAX_ATTEMPTS``."""
+    """A failure that may pass (server down, timeout, a mail server's 4xx, a receiver's 5xx):
+    try again after the backoff, or give up after ``MAX_ATTEMPTS``."""
     now = now or utcnow()
     if claimed.attempts >= MAX_ATTEMPTS:
         return mark_failed(claimed, f"gave up after {claimed.attempts} attempts: {error}", now)

@@ -200,10 +200,12 @@ def hide(user: User, now: datetime | None = None) -> None:
     db.session.flush()
 
 
-def deactivate(user: User, *, by: User | None, now: datetime | None = None) -> int | None:
+def deactivate(
+    user: User, *, by: User | None, now: datetime | None = None, tell_idp: bool = True
+) -> int | None:
     """Deactivate the account: every session and token of it ends at once (as revoked, so the
     next sign-in must give credentials at the IdP). Returns how many ended; None when the
-    account was already deactivated."""
+    account was already deactivated. ``tell_idp=False`` when the IdP itself asked (SCIM)."""
     now = now or utcnow()
     sessions.lock_account(user.id)
     db.session.refresh(user, ["deactivated_at"])
@@ -212,7 +214,9 @@ def deactivate(user: User, *, by: User | None, now: datetime | None = None) -> i
     user.deactivated_at = now
     user.scim_modified_at = now if user.scim_user_name_key else user.scim_modified_at
     db.session.flush()
-    return sessions.end_sessions(user_id=user.id, reason=EndReason.DEACTIVATED, by=by, now=now)
+    return sessions.end_sessions(
+        user_id=user.id, reason=EndReason.DEACTIVATED, by=by, now=now, tell_idp=tell_idp
+    )
 
 
 def reactivate(user: User, now: datetime | None = None) -> bool:

@@ -26,7 +26,7 @@ from ..models import (
     utcnow,
 )
 from ..models.types import column_length, fit, without_control_characters
-from . import geo, investigation
+from . import geo, investigation, signals
 from .errors import Forbidden
 from .useragent import describe
 
@@ -433,9 +433,18 @@ def check_and_touch(
 
 
 def end_session(
-    session: UserSession, reason: EndReason, by: User | None, now: datetime | None = None
+    session: UserSession,
+    reason: EndReason,
+    by: User | None,
+    now: datetime | None = None,
+    *,
+    tell_idp: bool = True,
 ) -> bool:
-    """End one session if it is still open; False when it had already ended."""
+    """End one session if it is still open; False when it had already ended.
+
+    Every way a session ends goes through here, ``end_sessions`` or ``end_locked_sessions``,
+    and each queues the IdP's event about it (``signals``; ``tell_idp=False`` when the IdP
+    itself asked) in the same transaction."""
     if session.ended_at is not None:
         return False
     now = now or utcnow()
@@ -445,6 +454,12 @@ def end_session(
     if reason.requires_reauth:
         _require_reauth(session.user_id, Device.id == session.device_id, now)
     db.session.flush()
+    signals.session_revoked(
+        [signals.Ended(session.id, session.user_id, session.idp_sid)],
+        reason,
+        now,
+        tell_idp=tell_idp,
+    )
     return True
 
 
@@ -456,10 +471,12 @@ def end_sessions(
     device_id: uuid.UUID | None = None,
     keep: uuid.UUID | None = None,
     now: datetime | None = None,
+    tell_idp: bool = True,
 ) -> int:
     """End every open session of a user (or of one of their devices), except ``keep``.
 
-    One UPDATE statement, so a concurrent sign-out and revoke cannot leave half of them open.
+    One UPDATE statement, so a concurrent sign-out and revoke cannot leave half of them open;
+    it returns the sessions it ended, whose IdP events are queued with it (``end_session``).
     """
     now = now or utcnow()
     if reason.requires_reauth:
@@ -477,14 +494,20 @@ def end_sessions(
         stmt = stmt.where(UserSession.device_id == device_id)
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep)
-    result = db.session.execute(
-        stmt.values(
-            ended_at=now,
-            end_reason=reason.value,
-            ended_by_id=by.id if by else None,
-        ).execution_options(synchronize_session="fetch")
-    )
-    return result.rowcount or 0
+    ended = [
+        signals.Ended(*row)
+        for row in db.session.execute(
+            stmt.values(
+                ended_at=now,
+                end_reason=reason.value,
+                ended_by_id=by.id if by else None,
+            )
+            .returning(UserSession.id, UserSession.user_id, UserSession.idp_sid)
+            .execution_options(synchronize_session="fetch")
+        )
+    ]
+    signals.session_revoked(ended, reason, now, tell_idp=tell_idp, kept=keep)
+    return len(ended)
 
 
 def _require_reauth(user_id: uuid.UUID, devices, now: datetime) -> None:
@@ -631,7 +654,7 @@ def lock_open_sessions(
     targets: list[tuple[uuid.UUID, uuid.UUID]], now: datetime | None = None
 ) -> list:
     """Of these (user id, session id) pairs, the sessions still active and of that user, as
-    plain rows (id, user_id, device_id), locked until commit in the one order: the users
+    plain rows (id, user_id, device_id, idp_sid), locked until commit in the one order: the users
     (by id), then the sessions. ``lock_session_of_user`` for many at once."""
     if not targets:
         return []
@@ -649,7 +672,7 @@ def lock_open_sessions(
     # By id alone, and open or not decided here: a planner offered "ended_at IS NULL" may
     # walk the million open sessions of ix_sessions_ended instead of a hundred ids.
     rows = db.session.execute(
-        select(_s.c.id, _s.c.user_id, _s.c.device_id, _s.c.ended_at, _s.c.expires_at)
+        select(_s.c.id, _s.c.user_id, _s.c.device_id, _s.c.idp_sid, _s.c.ended_at, _s.c.expires_at)
         .where(_s.c.id.in_([sid for _, sid in targets]))
         .order_by(_s.c.id)
         .with_for_update()
@@ -688,6 +711,7 @@ def end_locked_sessions(
         .values(ended_at=now, end_reason=reason.value, ended_by_id=by.id if by else None)
         .execution_options(synchronize_session=False)
     )
+    signals.session_revoked([signals.Ended(r.id, r.user_id, r.idp_sid) for r in rows], reason, now)
 
 
 def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | None = None):

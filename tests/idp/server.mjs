@@ -7,14 +7,23 @@
 //    "client_secret": "portal-secret", "audience": "https://portal.test/api",
 //    "accounts": [{"sub": "...", "email": "...", "name": "...", "groups": ["..."]}]}
 //
+//   Optional "ssf": {"issuer": "<portal origin>", "audience": "<aud, default: this issuer>",
+//                    "jwks": {"keys": [...]} or "jwks_uri": "...", "token": "<bearer>"}
+//   makes POST /ssf/events a Shared Signals receiver: it verifies each pushed CAEP
+//   session-revoked SET (RFC 8935) and ends the IdP session whose sid it names.
+//
 // Prints "READY <issuer>" once listening; exits on SIGTERM/SIGINT.
-// Everything lives in memory (default adapter): restart = clean slate.
+// Everything lives in memory (oidc-provider's memory adapter): restart = clean slate.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
+import {
+  createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify,
+} from 'jose';
 import Provider from 'oidc-provider';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const API_SCOPES = ['devices:read', 'devices:write'];
@@ -63,6 +72,21 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
   <button type="submit" id="login-submit">Sign in</button>
 </form>`);
 
+// ------------------------------------------------------- sessions by sid
+// The memory adapter, remembering which stored Session holds each client's sid (the ID
+// token's "sid"), so a session-revoked event naming a sid finds the IdP session to end.
+const sessionIdBySid = new Map();
+class Adapter extends MemoryAdapter {
+  async upsert(id, payload, expiresIn) {
+    if (this.model === 'Session') {
+      for (const { sid } of Object.values(payload.authorizations || {})) {
+        if (sid) sessionIdBySid.set(sid, id);
+      }
+    }
+    return super.upsert(id, payload, expiresIn);
+  }
+}
+
 // -------------------------------------------------------------- provider
 async function main() {
   const port = Number(cfg.port || 0);
@@ -95,6 +119,7 @@ async function main() {
       token_endpoint_auth_method: 'client_secret_basic',
     }],
     jwks: { keys: [signingKey] },
+    adapter: Adapter,
     ttl: {
       AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 86400,
       Interaction: 3600, Session: 86400, Grant: 86400,
@@ -271,9 +296,105 @@ async function main() {
     res.end(JSON.stringify({ logout_token: await token.issue({ use: 'logout' }) }));
   }
 
+  // ------------------------------------------ Shared Signals receiver (SSF push)
+  const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
+  const ssf = cfg.ssf || null;
+  const transmitterKeys = ssf && (ssf.jwks
+    ? createLocalJWKSet(ssf.jwks)
+    : ssf.jwks_uri && createRemoteJWKSet(new URL(ssf.jwks_uri)));
+  const pushes = []; // every push received: {jti, status, err}, for tests to read
+  const seenJti = new Set();
+  let forcedAnswers = []; // test-only: statuses to answer the next pushes with, in turn
+
+  const json = (res, status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(body === undefined ? '' : JSON.stringify(body));
+  };
+  const readBody = async (req) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  const verifyError = (err) => {
+    if (err instanceof joseErrors.JWTClaimValidationFailed) {
+      if (err.claim === 'iss') return 'invalid_issuer';
+      if (err.claim === 'aud') return 'invalid_audience';
+      return 'invalid_request';
+    }
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed
+      || err instanceof joseErrors.JWKSNoMatchingKey
+      || err instanceof joseErrors.JOSEAlgNotAllowed) return 'invalid_key';
+    return 'invalid_request';
+  };
+
+  // RFC 8935: 202 when taken; 400 with {"err", "description"} when refused.
+  async function receiveSet(req, res) {
+    const body = await readBody(req);
+    let jti = null; // what the log records: read unverified, then as verified
+    try { jti = decodeJwt(body.trim()).jti || null; } catch { /* not a JWT */ }
+    const answer = (status, err, description) => {
+      pushes.push({ jti, status, err: err || null });
+      if (!err) return json(res, status);
+      return json(res, status, { err, description });
+    };
+    const forced = forcedAnswers.shift();
+    if (forced) return answer(forced, forced >= 400 && forced < 500 ? 'invalid_request' : null, 'told to refuse');
+    if (!ssf) return answer(404, 'invalid_request', 'no receiver configured');
+    if (ssf.token && req.headers.authorization !== `Bearer ${ssf.token}`) {
+      return answer(401, 'authentication_failed', 'a bearer token is required');
+    }
+    if ((req.headers['content-type'] || '').split(';')[0].trim() !== 'application/secevent+jwt') {
+      return answer(400, 'invalid_request', 'Content-Type must be application/secevent+jwt');
+    }
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(body.trim(), transmitterKeys, {
+        issuer: ssf.issuer,
+        audience: ssf.audience || issuer,
+        typ: 'secevent+jwt',
+        algorithms: ['ES256', 'RS256'],
+      }));
+    } catch (err) {
+      return answer(400, verifyError(err), err.message);
+    }
+    jti = payload.jti || null;
+    const event = payload.events && payload.events[SESSION_REVOKED];
+    const subject = payload.sub_id || {};
+    const sid = subject.format === 'complex' && subject.session?.format === 'opaque'
+      ? subject.session.id : null;
+    if (!jti || !event || !sid) return answer(400, 'invalid_request', 'not a session-revoked event naming a session');
+    if (!seenJti.has(jti)) {
+      seenJti.add(jti);
+      const sessionId = sessionIdBySid.get(sid);
+      const session = sessionId && await provider.Session.find(sessionId);
+      const user = subject.user;
+      if (session && (!user || user.sub === session.accountId)) {
+        await session.destroy();
+        sessionIdBySid.delete(sid);
+      }
+    }
+    return answer(202);
+  }
+
   // ------------------------------------------------------------ routing
   const oidc = provider.callback();
   server.on('request', (req, res) => {
+    if (req.method === 'POST' && req.url === '/ssf/events') {
+      return receiveSet(req, res).catch((err) => {
+        console.error('ssf receiver error', err);
+        if (!res.headersSent) json(res, 500, { err: 'server_error', description: err.message });
+      });
+    }
+    if (req.url === '/test/ssf/pushes') { // test-only: what the receiver was sent
+      if (req.method === 'DELETE') { pushes.length = 0; forcedAnswers = []; return json(res, 204); }
+      return json(res, 200, pushes);
+    }
+    if (req.method === 'POST' && req.url === '/test/ssf/answers') { // test-only
+      return readBody(req).then((text) => {
+        forcedAnswers = JSON.parse(text || '[]').map(Number);
+        json(res, 204);
+      });
+    }
     if (req.method === 'POST' && req.url === '/test/logout-token') {
       return mintLogoutToken(req, res).catch((err) => {
         console.error('logout token error', err);

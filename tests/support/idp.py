@@ -112,6 +112,7 @@ class OidcProvider:
         client_id: str = "portal",
         client_secret: str = "portal-secret",
         backchannel_logout_uri: str | None = None,
+        ssf: dict | None = None,
         timeout: float = 30.0,
     ) -> OidcProvider:
         node = shutil.which("node")
@@ -141,6 +142,7 @@ class OidcProvider:
                     "audience": audience,
                     "accounts": accounts,
                     "backchannel_logout_uri": backchannel_logout_uri,
+                    "ssf": ssf,
                 },
                 f,
             )
@@ -367,3 +369,24 @@ class OidcProvider:
         if r.status_code != 200:
             raise RuntimeError(f"token endpoint {r.status_code}: {r.text}")
         return r.json()
+
+    # ------------------------------------------------------------ shared signals receiver
+    @property
+    def ssf_receiver_url(self) -> str:
+        return f"{self.issuer}/ssf/events"
+
+    def ssf_pushes(self) -> list[dict]:
+        """Every SET pushed to the receiver since the last reset: its jti, the status answered
+        and the RFC 8935 ``err`` (None when taken)."""
+        r = requests.get(f"{self.issuer}/test/ssf/pushes", timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def ssf_reset(self) -> None:
+        requests.delete(f"{self.issuer}/test/ssf/pushes", timeout=10).raise_for_status()
+
+    def ssf_answer_next(self, *statuses: int) -> None:
+        """The receiver answers its next pushes with these statuses, in turn, unread."""
+        requests.post(
+            f"{self.issuer}/test/ssf/answers", json=list(statuses), timeout=10
+        ).raise_for_status()

@@ -1,0 +1,187 @@
+"""Telling the identity provider which sessions the portal ended: CAEP ``session-revoked``
+events (OpenID Shared Signals Framework 1.0), each an outbox row written in the transaction
+that ended the session, signed and pushed (RFC 8935) by the worker (``portal.ssf.push``).
+
+Which ends are told: every one someone decided in the portal, so that the IdP's own single
+sign-on session of that browser ends too (revoked by the user or an admin, a device removed,
+untrusted or reported, an account deactivated in the portal). Not told: a browser's own
+sign-out (that browser goes on to the IdP's end-session page itself), expiry (nobody ended
+it), the IdP's own logout (it would echo back), a deactivation the IdP's SCIM client asked for
+(``tell_idp=False``), and sessions without an IdP ``sid`` (bearer-token and personal-token
+sessions: the IdP knows no session of them to end, and a user-level event would sign the
+person out everywhere for one token).
+
+The settings reach this layer without Flask: ``use_transmitter`` registers them for the app's
+database engine when the app is built, and ``transmitter()`` finds them through the session's
+bind. No receiver configured: nothing is queued.
+"""
+
+from __future__ import annotations
+
+import uuid
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import insert, select
+
+from ..extensions import db
+from ..models import EndReason, OutboxMessage, OutboxStatus, User, UserSession
+from ..models.session import END_REASON_LABELS
+
+KIND = "caep_session_revoked"
+SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+PUSH_DELIVERY = "urn:ietf:rfc:8935"
+
+# The ends the IdP is told of, and who CAEP says initiated each.
+INITIATED_BY = {
+    EndReason.REVOKED: "user",
+    EndReason.REVOKED_BY_ADMIN: "admin",
+    EndReason.DEVICE_REMOVED: "user",
+    EndReason.UNTRUSTED: "user",
+    EndReason.REPORTED: "user",
+    EndReason.DEACTIVATED: "admin",
+}
+
+
+@dataclass(frozen=True)
+class Transmitter:
+    """Who the portal tells (the receiver's push endpoint) and as whom (the SETs' iss, aud)."""
+
+    issuer: str
+    audience: str
+    receiver_url: str
+
+    @classmethod
+    def from_config(cls, config) -> Transmitter | None:
+        if not config.get("SSF_RECEIVER_URL"):
+            return None
+        return cls(config["SSF_ISSUER"], config["SSF_AUDIENCE"], config["SSF_RECEIVER_URL"])
+
+
+_transmitters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def use_transmitter(engine, transmitter: Transmitter | None) -> None:
+    """The app on ``engine`` tells its IdP through ``transmitter`` (None: tells nobody)."""
+    if transmitter is None:
+        _transmitters.pop(engine, None)
+    else:
+        _transmitters[engine] = transmitter
+
+
+def transmitter() -> Transmitter | None:
+    """The current app's transmitter, or None when it tells no IdP."""
+    if not _transmitters:
+        return None
+    return _transmitters.get(db.session.get_bind())
+
+
+class Ended(NamedTuple):
+    """A session that just ended, as much of it as its event needs."""
+
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    idp_sid: str | None
+
+
+def tells_idp(reason: EndReason) -> bool:
+    return reason in INITIATED_BY
+
+
+def _nameable(sid: str | None) -> bool:
+    """A sid stored as it came (a long one is kept only as its hash, which the IdP never sent)."""
+    return bool(sid) and not sid.startswith("sha256:")
+
+
+def session_revoked(
+    ended: Iterable[Ended],
+    reason: EndReason,
+    now: datetime,
+    *,
+    tell_idp: bool = True,
+    kept: uuid.UUID | None = None,
+) -> int:
+    """Queue one session-revoked event per ended session the IdP is to be told of, in the
+    caller's transaction; returns how many. ``now`` is when they ended.
+
+    ``kept`` is a session of the user that stays open (the actor's own, when they end their
+    other sessions): an ended session with the same IdP ``sid`` (an earlier sign-in of that
+    same browser) is not told, since ending that IdP session would sign the kept one's browser
+    out of the IdP as well."""
+    sending = transmitter() if tell_idp and tells_idp(reason) else None
+    if sending is None:
+        return 0
+    ended = [e for e in ended if _nameable(e.idp_sid)]
+    if ended and kept is not None:
+        kept_sid = db.session.scalar(select(UserSession.idp_sid).where(UserSession.id == kept))
+        ended = [e for e in ended if e.idp_sid != kept_sid]
+    if not ended:
+        return 0
+    users = {
+        row.id: row
+        for row in db.session.execute(
+            select(User.id, User.issuer, User.subject).where(
+                User.id.in_(sorted({e.user_id for e in ended}))
+            )
+        )
+    }
+    txn = uuid.uuid4().hex  # one end of many sessions is one transaction at the receiver too
+    stamp = int(now.timestamp())
+    event = {
+        "event_timestamp": stamp,
+        "initiating_entity": INITIATED_BY[reason],
+        "reason_admin": {"en": f"{END_REASON_LABELS[reason]} in the device portal"},
+    }
+    rows = []
+    for e in ended:
+        jti = uuid.uuid4().hex
+        subject: dict = {"format": "complex", "session": {"format": "opaque", "id": e.idp_sid}}
+        user = users.get(e.user_id)
+        if user is not None and user.issuer and user.subject:
+            subject["user"] = {"format": "iss_sub", "iss": user.issuer, "sub": user.subject}
+        claims = {
+            "iss": sending.issuer,
+            "aud": sending.audience,
+            "jti": jti,
+            "iat": stamp,
+            "txn": txn,
+            "sub_id": subject,
+            "events": {SESSION_REVOKED: event},
+        }
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "message_id": jti,
+                "kind": KIND,
+                "user_id": e.user_id,
+                "recipient": sending.receiver_url[:320],
+                "payload": {"session_id": str(e.session_id), "claims": claims},
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    db.session.execute(insert(OutboxMessage.__table__), rows)
+    return len(rows)
+
+
+def undelivered_of_user(user_id: uuid.UUID, limit: int = 20) -> list[OutboxMessage]:
+    """The user's events the IdP has not taken yet (waiting after a failed attempt) or
+    refused for good, newest first: for the admin user page."""
+    return list(
+        db.session.execute(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.user_id == user_id,
+                OutboxMessage.kind == KIND,
+                OutboxMessage.status != OutboxStatus.SENT.value,
+                OutboxMessage.last_error.is_not(None),
+            )
+            .order_by(OutboxMessage.created_at.desc())
+            .limit(limit)
+        ).scalars()
+    )

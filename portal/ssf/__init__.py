@@ -1,0 +1,76 @@
+"""The portal as a Shared Signals (SSF 1.0) transmitter: its metadata at
+``/.well-known/ssf-configuration`` and its public keys, so the IdP can check the
+session-revoked events the worker pushes to it (``push``). Not found (404) while no receiver is
+configured (``PORTAL_SSF_RECEIVER_URL``): then the portal transmits nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app
+
+from ..authz import public
+from ..extensions import db
+from ..services import signals
+from . import keys
+
+
+class _TransmitterBlueprint(Blueprint):
+    cookieless = True  # read by receivers, never by a signed-in browser
+
+
+bp = _TransmitterBlueprint("ssf", __name__)
+JWKS_PATH = "/ssf/jwks.json"
+
+
+def signing_key() -> keys.SigningKey:
+    """The app's signing key, read once per process (generated once in development)."""
+    found = current_app.extensions.get("ssf_signing_key")
+    if found is None:
+        path = current_app.config["SSF_SIGNING_KEY_FILE"]
+        found = (
+            keys.read_signing_key(path) if path else keys.generated_key(current_app.instance_path)
+        )
+        current_app.extensions["ssf_signing_key"] = found
+    return found
+
+
+def _transmitter() -> signals.Transmitter:
+    found = signals.Transmitter.from_config(current_app.config)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/.well-known/ssf-configuration")
+@public
+def configuration():
+    """Transmitter configuration metadata (SSF 1.0 section 7.1). Streams are set up by the
+    portal's settings, not through a management API, so none is advertised; push is the one
+    delivery method."""
+    transmitter = _transmitter()
+    return (
+        {
+            "spec_version": "1_0",
+            "issuer": transmitter.issuer,
+            "jwks_uri": transmitter.issuer + JWKS_PATH,
+            "delivery_methods_supported": [signals.PUSH_DELIVERY],
+            "events_supported": [signals.SESSION_REVOKED],
+            "critical_subject_members": ["session"],
+        },
+        200,
+        {"Cache-Control": "public, max-age=300"},
+    )
+
+
+@bp.get(JWKS_PATH)
+@public
+def jwks():
+    """The public key every event is signed with."""
+    _transmitter()
+    return {"keys": [signing_key().public_jwk()]}, 200, {"Cache-Control": "public, max-age=300"}
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    with app.app_context():
+        signals.use_transmitter(db.engine, signals.Transmitter.from_config(app.config))

@@ -1,0 +1,100 @@
+"""Pushing due session-revoked events to the IdP (RFC 8935), for the worker.
+
+Each outbox row holds its SET's claims, fixed when the session ended; here they are signed
+(``typ: secevent+jwt``, the portal's key and ``kid``) and POSTed as
+``application/secevent+jwt``. Every attempt carries the same ``jti``, so a receiver that did
+take an attempt whose answer was lost recognises the retry. 2xx: delivered. 4xx: refused for
+good (bad signature, audience, issuer...), kept as failed with the receiver's
+``{"err", "description"}``; 408 and 429 only ask for a later try. 5xx, a redirect, no answer:
+tried again after the outbox's backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from flask import current_app
+from joserfc import jwt
+
+from ..models import utcnow
+from ..services import outbox, signals
+from . import signing_key
+
+log = logging.getLogger(__name__)
+
+SET_MEDIA_TYPE = "application/secevent+jwt"
+# Client errors that say "not now" rather than "never".
+_TRY_LATER = frozenset({408, 425, 429})
+
+
+def sign(claims: dict) -> str:
+    """The SET of these claims, signed with the portal's key."""
+    key = signing_key()
+    header = {"alg": key.alg, "kid": key.kid, "typ": "secevent+jwt"}
+    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
+
+
+def _receiver_error(response: requests.Response) -> str:
+    """The receiver's answer in words: RFC 8935's ``err`` and ``description`` when it sent them."""
+    said = ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("err"):
+        said = f" {body['err']}"
+        if body.get("description"):
+            said += f": {body['description']}"
+    elif response.text:
+        said = f" {response.text[:200]}"
+    return f"HTTP {response.status_code}{said}"
+
+
+def _post(token: str, transmitter: signals.Transmitter) -> requests.Response:
+    headers = {"Content-Type": SET_MEDIA_TYPE, "Accept": "application/json"}
+    if current_app.config["SSF_RECEIVER_TOKEN"]:
+        headers["Authorization"] = f"Bearer {current_app.config['SSF_RECEIVER_TOKEN']}"
+    return requests.post(
+        transmitter.receiver_url,
+        data=token.encode(),
+        headers=headers,
+        timeout=current_app.config["SSF_TIMEOUT"],
+        allow_redirects=False,
+    )
+
+
+def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int) -> int:
+    """Claim due events, push each, record each outcome; returns how many were attempted.
+
+    ``transaction(step)`` runs ``step`` in a transaction of its own and commits it (the
+    worker's), so the claim is committed before any event leaves and every outcome after."""
+    transmitter = signals.Transmitter.from_config(current_app.config)
+    if transmitter is None:
+        return 0
+    claimed = transaction(lambda: outbox.claim_due(limit, kinds=(signals.KIND,)))
+    for item in claimed:
+        try:
+            response = _post(sign(item.payload["claims"]), transmitter)
+        except requests.RequestException as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
+            )
+            transaction(lambda item=item, why=why: outbox.retry_later(item, why))
+            continue
+        if 200 <= response.status_code < 300:
+            transaction(lambda item=item: outbox.mark_sent(item, "session-revoked", utcnow()))
+        elif 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
+            why = _receiver_error(response)
+            log.warning("event %s refused for good: %s", item.message_id, why)
+            transaction(lambda item=item, why=why: outbox.mark_failed(item, why))
+        else:
+            why = _receiver_error(response)
+            log.warning(
+                "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
+            )
+            transaction(lambda item=item, why=why: outbox.retry_later(item, why))
+    return len(claimed)
