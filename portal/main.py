@@ -1,25 +1,15 @@
-"""The home page (a welcome when signed out, My devices when signed in), and the probes of
-load balancers: /livez (alias /healthz) and /readyz."""
+"""The probes of load balancers: /livez (alias /healthz) and /readyz. (The home page ``/`` is
+the account's: ``portal.account.home``.)"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import current_user
 
 from . import availability
 from .authz import public
 
 bp = Blueprint("main", __name__)
-
-
-@bp.get("/")
-@public
-def index():
-    """Signed out: what the portal is. Signed in: My devices, through its own guarded view."""
-    if not current_user.is_authenticated:
-        return render_template("main/landing.html")
-    return current_app.view_functions["account.my_devices"]()
 
 
 @bp.get("/livez")

@@ -203,3 +203,18 @@ def test_docs_architecture_lists_every_module():
     present = {str(path.relative_to(PORTAL.parent)) for path in PORTAL.rglob("*.py")}
     assert present, "no modules found"
     assert listed == present, {"not listed": present - listed, "gone": listed - present}
+
+
+def test_no_view_calls_another_view_through_the_app():
+    """A page that shows another blueprint's page calls that page's function, never the app's
+    ``view_functions[...]()`` (which skips nothing but hides who depends on whom)."""
+    callers = [
+        f"{module}:{node.lineno}"
+        for module, tree in _modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Subscript)
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr == "view_functions"
+    ]
+    assert callers == []

@@ -4,8 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-from . import notifications, tokens, views  # noqa: E402,F401
+from . import home, notifications, tokens, views  # noqa: E402,F401
 
 
 def init_app(app) -> None:
+    app.register_blueprint(home.bp)
     app.register_blueprint(bp)

@@ -35,7 +35,7 @@ def _form_page() -> str:
 
 
 def _home() -> str:
-    return url_for("main.index")
+    return url_for("home.index")
 
 
 def _signed_out(message: str):
@@ -58,8 +58,14 @@ def _same_names(rows) -> set[str]:
 @bp.get("/")
 @signed_in
 def my_devices():
-    """My devices (also the home page ``/``): the devices signed in now (this one first), then
-    the signed-out ones with when and how each ended; one statement for all of it."""
+    """My devices: the devices signed in now (this one first), then the signed-out ones."""
+    return my_devices_page()
+
+
+def my_devices_page():
+    """My devices for the signed-in user (also the home page ``/``, ``home.index``): the devices
+    signed in now (this one first), then the signed-out ones with when and how each ended; one
+    statement for all of it."""
     current_device_id = current_user.device_id
     rows = devices.devices_overview(current_user.user_id, current_device_id=current_device_id)
     signed_out = [r for r in rows if not r.signed_in]
@@ -246,7 +252,7 @@ def remove_device(device_id: str):
     if found.id == current_user.device_id:
         return _signed_out("This device was removed, and you were signed out.")
     flash(f"Removed {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
-    return redirect(url_for("main.index"))
+    return redirect(url_for("home.index"))
 
 
 @bp.route("/sessions/<session_id>/sign-out", methods=["GET", "POST"])
@@ -320,7 +326,7 @@ def sign_out_others():
         f"Signed out all other devices ({ended} session{'' if ended == 1 else 's'} ended).",
         "success",
     )
-    return redirect(url_for("main.index"))
+    return redirect(url_for("home.index"))
 
 
 @bp.route("/sign-out-everywhere", methods=["GET", "POST"])
@@ -365,5 +371,5 @@ def _confirm(form: ActionForm, *, include_current: bool, title: str, text: str, 
         ends=f"{ending} active session{'' if ending == 1 else 's'} will end",
         signs_out_here=include_current,
         action_url=request.path,
-        back=url_for("main.index"),
+        back=url_for("home.index"),
     ), status

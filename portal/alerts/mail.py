@@ -75,7 +75,7 @@ def render_alert(alert: SignInAlert) -> RenderedMail:
         "no_url": url_for(
             "alerts.answer", token=tokens.make(alert, AlertAnswer.SECURED), _external=True
         ),
-        "devices_url": url_for("main.index", _external=True),
+        "devices_url": url_for("home.index", _external=True),
         "settings_url": url_for("account.notifications", _external=True),
     }
     subject = f"New sign-in: {words['browser']} on {words['system']} in {where}"

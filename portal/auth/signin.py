@@ -308,7 +308,7 @@ def finish_sign_out(id_token: str | None = None, message: str | None = None):
     session.clear()
     if message:
         flash(message, "success")
-    home = url_for("main.index", _external=True)
+    home = url_for("home.index", _external=True)
     try:
         end_session_endpoint = idp_metadata().get("end_session_endpoint")
     except (SignInFailed, requests.RequestException, AuthlibBaseError, ValueError):
