@@ -15,6 +15,7 @@ from ..auth.principal import session_policy
 from ..services import activity, devices, operations, sessions
 from . import envelope, shapes
 from .auth import bearer
+from .conditional import polled
 from .errors import ApiError, failure
 
 FINGERPRINT = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -39,10 +40,11 @@ def _locked_device(principal, device_id: str):
 @envelope.get("/devices")
 @failure("Failed to retrieve devices")
 @bearer("devices:read")
+@polled("devices", per_device=True)
 def list_devices(principal):
-    """The caller's devices, the one this token came from first."""
+    """The caller's devices, the one this token came from first (304 when unchanged)."""
     rows = devices.device_rows(principal.user_id, current_device_id=principal.device_id)
-    return shapes.DeviceList(devices=[shapes.Device.of(r) for r in rows]).answer()
+    return shapes.DeviceList(devices=[shapes.Device.of(r) for r in rows])
 
 
 @envelope.get("/devices/<id>")
@@ -112,10 +114,11 @@ def list_security_events(principal):
 @envelope.get("/sessions")
 @failure("Failed to retrieve sessions")
 @bearer("devices:read")
+@polled("sessions")
 def list_sessions(principal):
-    """The caller's active sessions, newest first."""
+    """The caller's active sessions, newest first (304 when unchanged)."""
     rows = sessions.active_sessions(principal.user_id)
-    return shapes.SessionList(sessions=[shapes.Session.of(s, d) for s, d in rows]).answer()
+    return shapes.SessionList(sessions=[shapes.Session.of(s, d) for s, d in rows])
 
 
 @envelope.post("/sessions/<session_id>/revoke")
