@@ -781,6 +781,42 @@ def _documented_paths(op: _Operations) -> list[tuple[str, dict, list]]:
     ]
 
 
+# The polled lists (``api.conditional``): their ETag, If-None-Match and 304, added in one place.
+POLLED = ("list_devices", "list_sessions", "list_user_devices")
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "ETags of lists the caller holds (or `*`): when one names the list as it is "
+    "now, the answer is 304 with no body. Compared weakly (RFC 9110).",
+    "schema": {"type": "string"},
+    "example": 'W/"Vq3xB1m0cS4v2h8QJt7kYw"',
+}
+_VALIDATOR_HEADERS = {
+    "ETag": {
+        "description": "A weak tag of the list's state: the version of the user's device set "
+        "(moved by every change the list shows), the next expiry in it, and who asks. Send it "
+        "back in If-None-Match.",
+        "schema": {"type": "string"},
+        "example": 'W/"Vq3xB1m0cS4v2h8QJt7kYw"',
+    },
+    "Cache-Control": {
+        "description": "`private, no-cache`: keep the list, but ask again before using it.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _conditional(operation: dict) -> None:
+    """A polled list's operation answers If-None-Match: 304 with no body when unchanged."""
+    operation.setdefault("parameters", []).append(_IF_NONE_MATCH)
+    operation["responses"]["200"]["headers"] = _VALIDATOR_HEADERS
+    operation["responses"]["304"] = {
+        "description": "Not modified: the list is as the If-None-Match tag says (no body)",
+        "headers": _VALIDATOR_HEADERS,
+    }
+
+
 def build_spec(server_url: str | None = None) -> dict:
     """The whole OpenAPI document as a dict (within an app context: it reads the URL map)."""
     spec = APISpec(
@@ -799,6 +835,10 @@ def build_spec(server_url: str | None = None) -> dict:
         spec.components.security_scheme(name, scheme)
     op = _Operations()
     documented = _documented_paths(op)
+    for _, operations, _ in documented:
+        for operation in operations.values():
+            if operation["operationId"] in POLLED:
+                _conditional(operation)
     # Token-row routes are served again where the TKT document's samples call them.
     aliases = [
         _v1_alias(*entry)

@@ -78,9 +78,10 @@ def bump_loaded(user: User) -> None:
 def state(kind: Kind, user_id: uuid.UUID, now: datetime) -> tuple[int, datetime | None] | None:
     """The user's version and the list's horizon, in one statement; None when no such user.
 
-    Run through the ORM session, so changes this request made and has not flushed yet (an
-    activity stamp) are flushed first and counted."""
-    row = db.session.execute(_STATE[kind], {"user_id": user_id, "now": now}).first()
+    What this request changed and has not flushed yet (the caller's activity stamp) is
+    flushed first, so the version counts it and the list read next shows it."""
+    db.session.flush()
+    row = db.session.connection().execute(_STATE[kind], {"user_id": user_id, "now": now}).first()
     return None if row is None else (row[0], row[1])
 
 
