@@ -75,9 +75,8 @@ def _install_error_handlers(bp: ApiBlueprint) -> None:
 
 
 def _no_content_has_no_body(response):
-    """A 204 or a 304 ends with its headers: no body, no Content-Type, no Content-Length
-    (RFC 9110)."""
-    if response.status_code in (204, 304):
+    """A 204 ends with its headers: no body, no Content-Type, no Content-Length (RFC 9110)."""
+    if response.status_code == 204:
         response.response = []
         for name in ("Content-Type", "Content-Length"):
             response.headers.remove(name)
