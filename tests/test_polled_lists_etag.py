@@ -9,14 +9,24 @@ way the product makes it (a route, a page, an operation, the prune), then the ol
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+import requests
 from sqlalchemy import select, update
-from support.account_helpers import audit_actions, current_session_of, page_csrf, user_id
+from support.account_helpers import (
+    audit_actions,
+    current_session_of,
+    http_sign_in,
+    page_csrf,
+    user_id,
+)
 from support.agents import IPHONE
 from support.queries import count_queries
 
@@ -395,3 +405,54 @@ def test_the_version_moves_in_the_changes_transaction_and_not_without_it(app, al
             ).scalar_one()
             == version
         )
+
+
+# -- lock order --------------------------------------------------------------------------------
+
+
+def test_sign_ins_and_revokes_in_parallel_never_deadlock(app, live_server, idp, auth):
+    """Sign-ins (browsers finishing at the callback, tokens used for the first time), revokes
+    and polls of the same user at once: each change moves the user's version, all in the one
+    lock order, so none fails (a deadlock is a 503 here, any other failure a 500)."""
+    url = live_server.url
+    revoker = auth.bearer("alice")
+    assert requests.get(f"{url}/devices", headers=revoker, timeout=30).ok
+    browsers = [http_sign_in(live_server, idp, "alice") for _ in range(3)]
+    listed = requests.get(f"{url}/sessions", headers=revoker, timeout=30).json()["sessions"]
+    ids = [s["id"] for s in listed if s["loginMethod"] == "oidc"]  # the browsers'
+    assert len(ids) == len(browsers)
+
+    def pending_sign_in():
+        """A browser back from the IdP, about to finish its sign-in at the callback."""
+        http = requests.Session()
+        start = http.get(f"{url}/login", allow_redirects=False, timeout=10)
+        callback = idp.login_through(requests.Session(), start.headers["Location"], "alice")
+        return lambda: http.get(callback, allow_redirects=False, timeout=30).status_code
+
+    def call(method, path, headers):
+        return lambda: requests.request(method, url + path, headers=headers, timeout=30).status_code
+
+    jobs = [("browser", pending_sign_in()) for _ in range(6)]
+    jobs += [("token", call("GET", "/devices", auth.bearer("alice"))) for _ in range(6)]
+    jobs += [("revoke-all", call("POST", "/auth/devices/revoke-all", revoker)) for _ in range(3)]
+    jobs += [("revoke", call("POST", f"/sessions/{sid}/revoke", revoker)) for sid in ids * 2]
+    jobs += [("poll", call("GET", "/sessions", revoker)) for _ in range(4)]
+    rng = random.Random(11)
+    rng.shuffle(jobs)
+
+    def staggered(job, delay):  # spread over a moment, so each kind meets every other
+        time.sleep(delay)
+        return job()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [(kind, pool.submit(staggered, job, rng.random() / 4)) for kind, job in jobs]
+        results = Counter((kind, future.result()) for kind, future in futures)
+
+    assert not [r for r in results if r[1] >= 500], results
+    assert results[("revoke-all", 204)] == 3, results
+    # Settled: the list as it is now answers its own tag with 304.
+    answer = requests.get(f"{url}/sessions", headers=revoker, timeout=30)
+    again = requests.get(
+        f"{url}/sessions", headers={**revoker, "If-None-Match": answer.headers["ETag"]}, timeout=30
+    )
+    assert again.status_code == 304
