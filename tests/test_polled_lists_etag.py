@@ -10,6 +10,7 @@ way the product makes it (a route, a page, an operation, the prune), then the ol
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections import Counter
@@ -456,3 +457,34 @@ def test_sign_ins_and_revokes_in_parallel_never_deadlock(app, live_server, idp, 
         f"{url}/sessions", headers={**revoker, "If-None-Match": answer.headers["ETag"]}, timeout=30
     )
     assert again.status_code == 304
+
+
+def test_a_revoke_all_queues_at_the_users_row_before_taking_any_session(app, alice):
+    """The order, step by step: a revoke of one session holds the account and is about to take
+    the session's row, while a revoke-all of the same user starts. The revoke-all must wait at
+    the user's row (where its version moves) holding nothing else; had it taken the sessions
+    first, the two would wait on each other (PostgreSQL ends one as a deadlock)."""
+    failures: list[Exception] = []
+
+    def revoke_all():
+        with app.app_context():
+            try:
+                user = db.session.get(User, alice.id)
+                actor = operations.Actor(None, via="cli", label="second")
+                operations.revoke_all_sessions(actor, user, include_current=False)
+                db.session.commit()
+            except Exception as exc:  # what the request would answer 503 for
+                failures.append(exc)
+                db.session.rollback()
+
+    with app.app_context():
+        sessions.lock_account(alice.id)  # the first revoke holds the account
+        second = threading.Thread(target=revoke_all)
+        second.start()
+        time.sleep(0.3)  # the revoke-all is now waiting for what the first holds
+        found = sessions.lock_session_of_user(alice.id, alice.phone_session.id)
+        assert found is not None
+        operations.revoke_session(operations.Actor(None, via="cli", label="first"), found)
+        db.session.commit()
+    second.join(timeout=30)
+    assert failures == []
