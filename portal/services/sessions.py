@@ -699,14 +699,14 @@ def end_locked_sessions(
             .values(reauth_required_after=mark, device_set_version=User.device_set_version + 1)
             .execution_options(synchronize_session=False)
         )
-    else:
-        device_sets.bump(r.user_id for r in rows)
         db.session.execute(
             update(Device)
             .where(Device.id.in_(sorted({r.device_id for r in rows})))
             .values(revoked_at=mark)
             .execution_options(synchronize_session=False)
         )
+    else:
+        device_sets.bump(r.user_id for r in rows)
     db.session.execute(
         update(UserSession)
         .where(UserSession.id.in_([r.id for r in rows]))  # locked and open: see above
