@@ -294,6 +294,9 @@ def test_a_bulk_sign_out_batch_changes_the_lists(app, client, alice):
         assert operations.revoke_sessions(actor, [(alice.id, alice.phone_session.id)]) == 1
         db.session.commit()
     _changed(client, alice, before, ["/sessions"])
+    with app.app_context():  # and ended as a revoke ends one: the phone must sign in again
+        assert db.session.get(Device, alice.phone_session.device_id).revoked_at is not None
+        assert db.session.get(User, alice.id).reauth_required_after is not None
 
 
 def test_deactivating_the_account_changes_an_admins_view(app, client, alice, admin):
