@@ -65,8 +65,12 @@ class Principal:
         self.name = (user.email or user.subject) if isinstance(user, User) else name
         # What pages call the caller (``User.display_name``).
         self.display_name = user.display_name if isinstance(user, User) else display_name
-        # The version of the user's device set as the caller's row was read (``Standing``);
-        # None when the principal was built from models (the polled lists then read it).
+        # The version of the user's device set as the caller's row was read (with the
+        # ``Standing``, or the user's model); None while this request moves it (an activity
+        # stamp not flushed yet): the polled lists then read it after the flush.
+        if isinstance(user, User) and device_set_version is None:
+            loaded = user.__dict__.get("device_set_version")  # a pending move is a SQL expression
+            device_set_version = loaded if isinstance(loaded, int) else None
         self.device_set_version = device_set_version
 
     @property
