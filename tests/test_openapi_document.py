@@ -57,7 +57,7 @@ def test_every_answer_with_a_body_has_an_example_that_its_schema_accepts(app, sp
         assert operation["responses"], (path, method)
         for status, response in operation["responses"].items():
             if "content" not in response:
-                assert status == "204", (path, method, status)
+                assert status in ("204", "304"), (path, method, status)
                 continue
             checked += 1
             example = response["content"]["application/json"].get("example")
@@ -70,6 +70,24 @@ def test_every_answer_with_a_body_has_an_example_that_its_schema_accepts(app, sp
             )
             check_answer(app, answer)
     assert checked > len(spec["paths"])  # a success and an error, at least, for most paths
+
+
+def test_the_polled_lists_document_their_etag_if_none_match_and_304(spec):
+    polled = {
+        ("/devices", "get"),
+        ("/sessions", "get"),
+        ("/devices/users/{userId}", "get"),
+        ("/v1/auth/devices/users/{userId}", "get"),
+    }
+    for path, method, operation in _operations(spec):
+        names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        documented = "304" in operation["responses"]
+        assert documented == ((path, method) in polled), (path, method)
+        assert ("If-None-Match" in names) == documented, (path, method)
+        if documented:
+            for status in ("200", "304"):
+                headers = operation["responses"][status]["headers"]
+                assert {"ETag", "Cache-Control"} <= set(headers), (path, status)
 
 
 def test_lists_link_to_the_operations_that_act_on_their_ids(spec):

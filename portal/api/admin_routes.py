@@ -21,6 +21,7 @@ from ..services.errors import NotFound
 from ..services.sessions import parse_id
 from . import shapes, token_rows
 from .auth import bearer
+from .conditional import POLL, Poll
 from .declarations import ADMIN_TAG, PathName, documented, link
 from .errors import ApiError, says
 
@@ -57,6 +58,7 @@ def _user_or_error(user_id: str) -> User:
     "A user's active sessions",
     ok=shapes.TokenRowList,
     errors=_ERRORS,
+    **POLL,
     tag=ADMIN_TAG,
     links={
         "RevokeUserDevice": link(
@@ -72,14 +74,17 @@ def _user_or_error(user_id: str) -> User:
 )
 @bearer("devices:read", permission=VIEW_USER_DEVICES)
 def list_user_devices(principal, user_id: str):
-    """That user's active sessions as token rows (newest first); the look is audited. The
-    user is only checked to exist, not loaded: the rows and the audit event need its id."""
+    """That user's active sessions as token rows (newest first); the look is audited, a poll
+    answered 304 too (the admin still looked). The read of the list's version doubles as the
+    check that the user exists: the rows and the audit event need only its id."""
     uid = _user_id(user_id)
-    if not users.user_exists(uid):
+    poll = Poll.of_user("sessions", uid)
+    if poll is None:
         raise _not_found()
-    rows = sessions.active_sessions(uid)
     operations.view_user_devices(principal.actor, uid)
-    return shapes.TokenRowList.of(rows).answer()
+    if poll.unchanged():
+        return poll.not_modified()
+    return poll.answer(shapes.TokenRowList.of(sessions.active_sessions(uid)))
 
 
 @token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")

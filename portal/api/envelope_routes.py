@@ -13,6 +13,7 @@ from ..auth.principal import session_policy
 from ..services import activity, devices, operations, sessions
 from . import envelope, shapes
 from .auth import bearer
+from .conditional import POLL, polled
 from .declarations import PathName, documented, link, parsed_body
 from .errors import ApiError, failure
 
@@ -27,6 +28,7 @@ _SESSION_ID = {"session_id": PathName("id")}  # the Flashback document's name
     "The caller's devices",
     ok=shapes.DeviceList,
     errors=_ANY,
+    **POLL,
     links={
         "GetDevice": link("get_device", "The first device", id="$response.body#/devices/0/id"),
         "UntrustDevice": link(
@@ -39,10 +41,11 @@ _SESSION_ID = {"session_id": PathName("id")}  # the Flashback document's name
 )
 @failure("Failed to retrieve devices")
 @bearer("devices:read")
+@polled("devices", per_device=True)
 def list_devices(principal):
-    """The caller's devices, the one this token came from first."""
+    """The caller's devices, the one this token came from first (304 when unchanged)."""
     rows = devices.device_rows(principal.user_id, current_device_id=principal.device_id)
-    return shapes.DeviceList(devices=[shapes.Device.of(r) for r in rows]).answer()
+    return shapes.DeviceList(devices=[shapes.Device.of(r) for r in rows])
 
 
 @envelope.get("/devices/<id>")
@@ -124,6 +127,7 @@ def list_security_events(principal):
     "The caller's active sessions",
     ok=shapes.SessionList,
     errors=_ANY,
+    **POLL,
     links={
         "RevokeSession": link(
             "revoke_session", "End the first session", id="$response.body#/sessions/0/id"
@@ -135,10 +139,11 @@ def list_security_events(principal):
 )
 @failure("Failed to retrieve sessions")
 @bearer("devices:read")
+@polled("sessions")
 def list_sessions(principal):
-    """The caller's active sessions, newest first."""
+    """The caller's active sessions, newest first (304 when unchanged)."""
     rows = sessions.active_sessions(principal.user_id)
-    return shapes.SessionList(sessions=[shapes.Session.of(s, d) for s, d in rows]).answer()
+    return shapes.SessionList(sessions=[shapes.Session.of(s, d) for s, d in rows])
 
 
 @envelope.post("/sessions/<session_id>/revoke")

@@ -50,6 +50,7 @@ class Principal:
         device_id: uuid.UUID | None = None,
         name: str | None = None,
         display_name: str | None = None,
+        device_set_version: int | None = None,
     ):
         self._user = user if isinstance(user, User) else None
         self.user_id: uuid.UUID = user.id if isinstance(user, User) else user
@@ -64,6 +65,13 @@ class Principal:
         self.name = (user.email or user.subject) if isinstance(user, User) else name
         # What pages call the caller (``User.display_name``).
         self.display_name = user.display_name if isinstance(user, User) else display_name
+        # The version of the user's device set as the caller's row was read (with the
+        # ``Standing``, or the user's model); None while this request moves it (an activity
+        # stamp not flushed yet): the polled lists then read it after the flush.
+        if isinstance(user, User) and device_set_version is None:
+            loaded = user.__dict__.get("device_set_version")  # a pending move is a SQL expression
+            device_set_version = loaded if isinstance(loaded, int) else None
+        self.device_set_version = device_set_version
 
     @property
     def user(self) -> User:
@@ -172,6 +180,7 @@ def _standing_principal(
         device_id=standing.device_id,
         name=standing.user_name,
         display_name=standing.user_full_name or standing.user_name,
+        device_set_version=standing.device_set_version,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -58,6 +58,9 @@ class User(db.Model):
     # Which sign-ins are mailed to the user (services.alerts.AlertMode); None: the instance's
     # default (PORTAL_ALERTS_DEFAULT).
     alert_mode: Mapped[str | None] = mapped_column(String(16))
+    # Moves whenever anything the polled device and session lists show of this user changes
+    # (``services.device_sets``), so a poll can be answered 304 without reading the lists.
+    device_set_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     grants: Mapped[list[Grant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"

@@ -22,7 +22,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import Device, LoginMethod, PersonalToken, User, UserSession, utcnow
 from ..models.types import fit
-from . import geo, sessions
+from . import device_sets, geo, sessions
 from .errors import Invalid
 from .sessions import grant_list, grants_column
 
@@ -109,6 +109,7 @@ def create(
         expires_at=expires,
         seen_addresses=[],
     )
+    device_sets.bump_loaded(user)
     db.session.add_all([device, session, token])
     db.session.flush()
     return token, secret
@@ -182,6 +183,7 @@ def _describe_device(
     """The token's device and session as the client using it now describes them (the device
     as every sign-in refreshes one)."""
     where = geo.locate(client.ip_address, geoip_database)
+    device_sets.bump_loaded(session.user)
     sessions.refresh_device(session.device, client, where, now)
     session.ip_address = fit(UserSession.ip_address, client.ip_address)
     session.country_code = fit(UserSession.country_code, where.country_code)

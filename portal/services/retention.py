@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, bindparam, delete, or_, select, update
 
 from ..extensions import db
-from ..models import EndReason, LoginMethod, UserSession
+from ..models import EndReason, LoginMethod, User, UserSession
+from . import device_sets
 from .sessions import SessionPolicy
 
 BATCH_SIZE = 1000
@@ -51,6 +52,12 @@ def expire_sessions(policy: SessionPolicy, *, now: datetime, limit: int = BATCH_
     expiry, or a browser's idle past the idle timeout. Ending it needs no re-authentication
     (as on its next use). It ends at the moment it ran out, not at the time of the prune, so
     its history reads true and its retention counts from then.
+
+    A browser session ended for idleness before its expiry was still listed as active, so its
+    user's device set changes (``device_sets``): that user's row is taken too, without waiting
+    (``SKIP LOCKED``: the prune already holds session rows, and a request holding the user's
+    row may be waiting for one of them), and a session whose user is busy is left for the next
+    run. A session past its expiry was listed nowhere any more: it just ends.
     """
     idle_since = now - policy.idle_timeout
     browser = LoginMethod.OIDC.value
@@ -58,6 +65,7 @@ def expire_sessions(policy: SessionPolicy, *, now: datetime, limit: int = BATCH_
         _held(
             select(
                 _sessions.c.id,
+                _sessions.c.user_id,
                 _sessions.c.login_method,
                 _sessions.c.expires_at,
                 _sessions.c.last_used_at,
@@ -76,12 +84,19 @@ def expire_sessions(policy: SessionPolicy, *, now: datetime, limit: int = BATCH_
     ).all()
     if not rows:
         return 0
+    listed = {row.user_id for row in rows if row.expires_at > now}  # ended while idle
+    held = _users_held(listed)
     ended = []
     for row in rows:
+        if row.expires_at > now and row.user_id not in held:
+            continue
         ran_out = row.expires_at
         if row.login_method == browser:
             ran_out = min(ran_out, row.last_used_at + policy.idle_timeout)
         ended.append({"_id": row.id, "_ended_at": ran_out})
+    if not ended:
+        return 0
+    device_sets.bump(held)
     db.session.execute(
         update(_sessions)
         .where(_sessions.c.id == bindparam("_id"), _sessions.c.ended_at.is_(None))
@@ -89,7 +104,23 @@ def expire_sessions(policy: SessionPolicy, *, now: datetime, limit: int = BATCH_
         ended,
     )
     db.session.flush()
-    return len(rows)
+    return len(ended)
+
+
+def _users_held(user_ids: set) -> set:
+    """Of these users, those whose rows this transaction now holds (all of them on SQLite,
+    whose write lock the batch holds already)."""
+    if not user_ids or db.session.get_bind().dialect.name == "sqlite":
+        return user_ids
+    users = User.__table__
+    return set(
+        db.session.execute(
+            select(users.c.id)
+            .where(users.c.id.in_(sorted(user_ids)))
+            .order_by(users.c.id)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
 
 
 def delete_ended_sessions(*, before: datetime, limit: int = BATCH_SIZE) -> int:

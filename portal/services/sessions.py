@@ -26,7 +26,7 @@ from ..models import (
     utcnow,
 )
 from ..models.types import column_length, fit, without_control_characters
-from . import geo, investigation, signals
+from . import device_sets, geo, investigation, signals
 from .errors import Forbidden
 from .useragent import describe
 
@@ -181,6 +181,7 @@ def _open_session(
     user.last_ip = fit(User.last_ip, client.ip_address)
     user.last_country_code = fit(User.last_country_code, where.country_code)
     user.last_city = fit(User.last_city, where.city)
+    device_sets.bump_loaded(user)
     return session
 
 
@@ -358,6 +359,7 @@ class Standing:
     user_name: str  # the user's email, or the subject when there is none (the audit label)
     user_full_name: str | None  # pages call the user by it, else by ``user_name``
     user_deactivated_at: datetime | None  # a deactivated account's sessions are refused
+    device_set_version: int  # the polled lists' version (``device_sets``), read here for free
     groups: list[str]
     grants: list[str]
 
@@ -387,6 +389,7 @@ _STANDING = (
         func.coalesce(_u.c.email, _u.c.subject),
         _u.c.name,
         _u.c.deactivated_at,
+        _u.c.device_set_version,
         _u.c.groups,
         grants_column(_s.c.user_id),
     )
@@ -429,6 +432,7 @@ def check_and_touch(
         session.last_used_at = now
         session.device.last_seen_at = now
         session.user.last_seen_at = now
+        device_sets.bump_loaded(session.user)  # lastSeen and lastActivity move
     return True
 
 
@@ -448,11 +452,14 @@ def end_session(
     if session.ended_at is not None:
         return False
     now = now or utcnow()
+    # The user's row first (the one lock order), and before the session's change is flushed.
+    if reason.requires_reauth:
+        _require_reauth(session.user_id, Device.id == session.device_id, now)
+    else:
+        device_sets.bump([session.user_id])
     session.ended_at = now
     session.end_reason = reason.value
     session.ended_by_id = by.id if by else None
-    if reason.requires_reauth:
-        _require_reauth(session.user_id, Device.id == session.device_id, now)
     db.session.flush()
     signals.session_revoked(
         [signals.Ended(session.id, session.user_id, session.idp_sid)],
@@ -489,6 +496,8 @@ def end_sessions(
         else:
             devices = true()
         _require_reauth(user_id, devices, now)
+    else:
+        device_sets.bump([user_id])
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
     if device_id is not None:
         stmt = stmt.where(UserSession.device_id == device_id)
@@ -516,13 +525,14 @@ def _require_reauth(user_id: uuid.UUID, devices, now: datetime) -> None:
     From then on a browser sign-in must show an IdP authentication (``auth_time``) newer
     than the user's mark, and a new API token one newer than its client's mark: the IdP's
     own single sign-on session cannot bring a revoked browser or client straight back.
-    Whole seconds, because ``auth_time`` has no finer resolution.
+    Whole seconds, because ``auth_time`` has no finer resolution. The user's device set
+    changes with it (``device_sets``), in the same statement.
     """
     mark = now.replace(microsecond=0)
     db.session.execute(
         update(User)
         .where(User.id == user_id)
-        .values(reauth_required_after=mark)
+        .values(reauth_required_after=mark, device_set_version=User.device_set_version + 1)
         .execution_options(synchronize_session=False)
     )
     db.session.execute(
@@ -600,20 +610,34 @@ def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> User
     ).scalar_one_or_none()
 
 
+_LOCKED_USER = _u.alias("locked")
+# One statement: the user's row locked FOR UPDATE (as strong a lock as before, which also
+# holds back new rows naming the user), and the device set's version moved.
+_LOCK_ACCOUNT = (
+    update(_u)
+    .where(
+        _u.c.id
+        == select(_LOCKED_USER.c.id)
+        .where(_LOCKED_USER.c.id == bindparam("user_id"))
+        .with_for_update()
+        .scalar_subquery()
+    )
+    .values(device_set_version=_u.c.device_set_version + 1)
+)
+
+
 def lock_account(user_id: uuid.UUID) -> None:
     """Queue behind every other change to this user's devices and sessions, until commit.
 
     Changes lock rows in one order, the user's row first (then devices, then sessions, the
     order in which the ORM flushes them too), so two of them never wait on each other in a
-    cycle. SQLite has no row locks and ignores ``FOR UPDATE``: there, a write that changes
-    nothing takes the database's write lock now, so what the transaction reads next stays
+    cycle. Whoever locks the account is about to change it, so the lock moves the version of
+    the user's device set too (``device_sets``; a change that then does not happen costs a
+    poller one full answer). SQLite has no row locks and ignores ``FOR UPDATE``: there, the
+    write takes the database's write lock now, so what the transaction reads next stays
     current.
     """
-    if db.session.get_bind().dialect.name == "sqlite":
-        users = User.__table__
-        db.session.execute(update(users).where(users.c.id.is_(None)).values(id=users.c.id))
-    else:
-        db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    db.session.execute(_LOCK_ACCOUNT, {"user_id": user_id})
 
 
 def lock_session_of_user(
@@ -696,7 +720,7 @@ def end_locked_sessions(
         db.session.execute(
             update(User)
             .where(User.id.in_(sorted({r.user_id for r in rows})))
-            .values(reauth_required_after=mark)
+            .values(reauth_required_after=mark, device_set_version=User.device_set_version + 1)
             .execution_options(synchronize_session=False)
         )
         db.session.execute(
@@ -705,6 +729,8 @@ def end_locked_sessions(
             .values(revoked_at=mark)
             .execution_options(synchronize_session=False)
         )
+    else:
+        device_sets.bump(r.user_id for r in rows)
     db.session.execute(
         update(UserSession)
         .where(UserSession.id.in_([r.id for r in rows]))  # locked and open: see above
