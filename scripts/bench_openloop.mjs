@@ -95,6 +95,7 @@ function report() {
       ...counts,
       p50: round(at(50)),
       p90: round(at(90)),
+      p95: round(at(95)),
       p99: round(at(99)),
       max: round(latencies.length ? latencies[latencies.length - 1] : null),
     }),
