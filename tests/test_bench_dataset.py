@@ -4,9 +4,6 @@ portal, keeps it in step with them. The benchmark itself never runs in `make tes
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
@@ -14,16 +11,14 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import Device, User, UserSession
 from portal.services import users as user_service
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import bench
+from scripts.bench import build, dataset
 
 
 def test_a_small_bench_dataset_builds_migrates_to_head_and_serves(tmp_path):
     url = f"sqlite:///{tmp_path}/bench.db"
-    spec = bench.DatasetSpec("sqlite", 12, "http://127.0.0.1:9477")
-    built = bench.build_dataset(spec, url, url)
-    assert built["rows"]["users"] == 12 + len(bench.CALLERS)
+    spec = dataset.DatasetSpec("sqlite", 12, "http://127.0.0.1:9477")
+    built = build.build_dataset(spec, url, url)
+    assert built["rows"]["users"] == 12 + len(dataset.CALLERS)
 
     app = create_app({"ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "t"})
     with app.app_context():
@@ -32,7 +27,7 @@ def test_a_small_bench_dataset_builds_migrates_to_head_and_serves(tmp_path):
             spec.devices
         )
         assert db.session.execute(select(func.count()).select_from(UserSession)).scalar() == (
-            2 * spec.devices
+            spec.sessions
         )
         found = user_service.search_users("user1")
         assert found.total >= 1 and all("user1" in r.user.email for r in found.rows)
