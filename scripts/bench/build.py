@@ -111,7 +111,8 @@ class Loader:
             for pragma in (
                 "journal_mode = OFF",
                 "synchronous = OFF",
-                "cache_size = -1000000",
+                "foreign_keys = OFF",  # the portal's engines turn them on; rows come in order
+                "cache_size = -4000000",
                 "temp_store = MEMORY",
             ):
                 cur.execute(f"PRAGMA {pragma}")

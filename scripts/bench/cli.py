@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from . import BENCH_DIR, ROOT, say
+from . import __doc__ as PACKAGE_DOC
 from .databases import (
     SERVE_SETTINGS,
     Cluster,
@@ -19,7 +20,7 @@ from .databases import (
     sqlite_base,
     sqlite_run_copy,
 )
-from .dataset import DatasetSpec
+from .dataset import DEVICES_PER_USER, LARGE, LARGE_DEVICES_PER_USER, DatasetSpec
 from .host import cpu_busy, machine
 from .load import WRK_SCRIPT
 from .report import growth, print_report, save, side_by_side
@@ -39,12 +40,20 @@ def _percentages(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None = None):
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m scripts.bench",
+        description=PACKAGE_DOC.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--users",
         default="100000",
-        help="bulk users (each with 10 devices); a comma list runs each size (default 100000)",
+        help="bulk users; a comma list runs each size (default 100000)",
+    )
+    parser.add_argument(
+        "--devices-per-user",
+        type=int,
+        help=f"browsers per bulk user (default {DEVICES_PER_USER}, {LARGE_DEVICES_PER_USER} "
+        f"from {LARGE:,} users), each with an ended and an open session",
     )
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--both", action="store_true", help="SQLite, then PostgreSQL")
@@ -94,6 +103,8 @@ def parse_args(argv: list[str] | None = None):
         parser.error("--users takes whole numbers, e.g. 100000 or 100000,1000")
     if any(n < 1 for n in args.sizes):
         parser.error("--users must be at least 1")
+    if args.devices_per_user is not None and args.devices_per_user < 1:
+        parser.error("--devices-per-user must be at least 1")
     keys = [r.key for r in routes_for("id", "email")]
     unknown = set((args.routes or "").split(",")) - set(keys) - {""}
     if unknown or args.profile_route not in (None, "all", *keys):
@@ -132,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(cluster.stop)
             cluster.start(serve)
             host["postgresql"] = cluster.version()
-        specs = [DatasetSpec(kind, users, issuer) for kind in kinds for users in args.sizes]
+        specs = [
+            DatasetSpec.for_size(kind, users, issuer, args.devices_per_user)
+            for kind in kinds
+            for users in args.sizes
+        ]
         for spec in specs:  # every build first, then the runs
             if spec.kind == "postgresql":
                 postgres_base(spec, cluster, args.rebuild, serve)
