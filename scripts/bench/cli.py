@@ -15,15 +15,15 @@ from . import __doc__ as PACKAGE_DOC
 from .databases import (
     SERVE_SETTINGS,
     Cluster,
-    postgres_base,
+    postgres_head,
     postgres_run_copy,
-    sqlite_base,
+    sqlite_head,
     sqlite_run_copy,
 )
 from .dataset import DEVICES_PER_USER, LARGE, LARGE_DEVICES_PER_USER, DatasetSpec
 from .host import cpu_busy, machine
 from .load import WRK_SCRIPT
-from .report import growth, print_report, save, side_by_side
+from .report import growth, print_report, save, save_growth, side_by_side
 from .routes import routes_for
 from .run import bench_size
 from .serve import preflight, start_idp
@@ -148,11 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             for kind in kinds
             for users in args.sizes
         ]
-        for spec in specs:  # every build first, then the runs
+        for spec in specs:  # every build (and migration to head) first, then the runs
             if spec.kind == "postgresql":
-                postgres_base(spec, cluster, args.rebuild, serve)
+                postgres_head(spec, cluster, args.rebuild, serve)
             else:
-                sqlite_base(spec, args.rebuild)
+                sqlite_head(spec, args.rebuild)
         if args.build_only:
             return 0
         script = Path(tempfile.mkdtemp(prefix="portal-bench-")) / "report.lua"
@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(report)
             failed = failed or any(r.errors or r.problems for r in report["results"].values())
     for kind in kinds:
-        growth([r for r in reports if r["database"] == kind])
+        md = growth([r for r in reports if r["database"] == kind])
+        if md:
+            path = save_growth(kind, md)
+            say(f"saved {path.relative_to(ROOT)}")
     if len(kinds) > 1:
         side_by_side(reports)
     if failed:

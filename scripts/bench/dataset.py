@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,23 @@ def base_migration_files() -> list[Path]:
             f"migrations/versions: {exc}"
         ) from None
     return sorted(Path(s.path) for s in chain)
+
+
+def head_key() -> str:
+    """Changes whenever migrating a dataset from BASE_REVISION to head could give other rows:
+    the migration files, and the portal modules they import (backfills compute with them)."""
+    files = sorted((ROOT / "migrations" / "versions").glob("*.py"))
+    modules: set[str] = set()
+    for path in files:
+        modules.update(re.findall(r"^from (portal[\w.]*) import", path.read_text(), re.M))
+    for name in sorted(modules):
+        module = ROOT.joinpath(*name.split("."))
+        files.append(module / "__init__.py" if module.is_dir() else module.with_suffix(".py"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 AUDIT_ACTIONS = ["sign_in"] * 6 + [

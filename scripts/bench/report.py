@@ -182,33 +182,61 @@ def print_report(report: dict, args, host: dict) -> str:
     return markdown(rows)
 
 
-def growth(reports: list[dict]) -> None:
-    """Latency at each size against the smallest: the target is within 1.2x."""
+# A route's cost per request (the bare route's req/s over its own, both measured in the same
+# run) may grow this much from the smallest size to the largest (issue 21).
+GROWTH_LIMIT = 1.25
+
+
+def growth_rows(reports: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Each route at every size of one database, smallest first: its req/s as a share of the
+    bare route's, its p99, and its cost at the largest size against the smallest (how many
+    times the work per request, as the ratio to the bare route measures it) with a verdict."""
+    sizes = sorted(reports, key=lambda r: r["users"])
+    small, large = sizes[0], sizes[-1]
+    header = ["route"]
+    header += [f"x bare {short(r['users'])}" for r in sizes]
+    header += [f"p99 ms {short(r['users'])}" for r in sizes]
+    header += [f"cost {short(large['users'])}/{short(small['users'])}", "target"]
+    rows = []
+    for key, first in small["results"].items():
+        if first.route.server == "bare":
+            continue
+        results = [r["results"].get(key) for r in sizes]
+        row = [first.route.label]
+        row += [fmt(r.ratio, ".2f") if r and not r.skipped else "-" for r in results]
+        row += [fmt(r.median("p99")) if r and not r.skipped else "-" for r in results]
+        a, b = results[0], results[-1]
+        if a and b and a.ratio and b.ratio and not (a.skipped or b.skipped):
+            cost = a.ratio / b.ratio
+            word = "met" if cost <= GROWTH_LIMIT else "NOT MET"
+            row += [f"{cost:.2f}x", f"≤ {GROWTH_LIMIT:g}x: {word}"]
+        else:
+            row += ["-", "?"]
+        rows.append(row)
+    return header, rows
+
+
+def short(users: int) -> str:
+    """1000 -> 1k, 100000 -> 100k, 1000000 -> 1M (other sizes as they are)."""
+    for unit, word in ((1_000_000, "M"), (1000, "k")):
+        if users >= unit and users % unit == 0:
+            return f"{users // unit:,}{word}"
+    return f"{users:,}"
+
+
+def growth(reports: list[dict]) -> str | None:
+    """The growth table of one database's sizes, printed; returns it in Markdown."""
     if len(reports) < 2:
-        return
-    small = min(reports, key=lambda r: r["users"])
+        return None
+    header, rows = growth_rows(reports)
+    sizes = ", ".join(f"{r['users']:,}" for r in sorted(reports, key=lambda r: r["users"]))
     print()
     print(
-        f"growth on {small['database']}: p50 and p99 against {small['users']:,} users "
-        "(target: both within 1.2x)"
+        f"growth on {reports[0]['database']}, {sizes} users: req/s as a share of the bare "
+        f"route's, p99, and the cost per request at the largest size against the smallest"
     )
-    for report in reports:
-        if report is small:
-            continue
-        for key, result in report["results"].items():
-            base = small["results"].get(key)
-            if not base or result.skipped or base.skipped or result.route.server == "bare":
-                continue
-            p50, p99 = result.median("p50"), result.median("p99")
-            b50, b99 = base.median("p50"), base.median("p99")
-            if not (p50 and p99 and b50 and b99):
-                continue
-            r50, r99 = p50 / b50, p99 / b99
-            word = "met" if r50 <= 1.2 and r99 <= 1.2 else "NOT MET"
-            print(
-                f"  {result.route.label:40} {report['users']:>7,} users: p50 {r50:4.2f}x, "
-                f"p99 {r99:4.2f}x  {word}"
-            )
+    print_table(rows, header)
+    return markdown(rows, header)
 
 
 def side_by_side(reports: list[dict]) -> None:
@@ -271,4 +299,12 @@ def save(report: dict, args, host: dict, md: str) -> Path:
         },
     }
     path.write_text(json.dumps(data, indent=2, default=str))
+    return path
+
+
+def save_growth(database: str, md: str) -> Path:
+    out = BENCH_DIR / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{database}-growth.md"
+    path.write_text(md + "\n")
     return path
