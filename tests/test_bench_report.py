@@ -36,9 +36,9 @@ def test_the_growth_table_has_every_size_and_judges_the_cost_from_smallest_to_la
     by_route = {row[0]: row for row in rows}
     assert set(by_route) == {"/devices", "/search"}  # not the bare route itself
     assert by_route["/devices"][1:] == [
-        "0.25",
-        "0.25",
-        "0.24",
+        "0.250",
+        "0.250",
+        "0.240",
         "10.0",
         "20.0",
         "30.0",
@@ -53,7 +53,7 @@ def test_a_route_missing_at_one_size_gets_no_verdict():
     large = report(1_000_000, {"devices": 0.25})
     large["results"]["devices"].skipped = "not served (404)"
     _, rows = growth_rows([small, large])
-    assert rows == [["/devices", "0.25", "-", "10.0", "-", "-", "?"]]
+    assert rows == [["/devices", "0.250", "-", "10.0", "-", "-", "?"]]
 
 
 def test_sizes_are_named_shortly():

@@ -203,7 +203,7 @@ def growth_rows(reports: list[dict]) -> tuple[list[str], list[list[str]]]:
             continue
         results = [r["results"].get(key) for r in sizes]
         row = [first.route.label]
-        row += [fmt(r.ratio, ".2f") if r and not r.skipped else "-" for r in results]
+        row += [fmt(r.ratio, ".3f") if r and not r.skipped else "-" for r in results]
         row += [fmt(r.median("p99")) if r and not r.skipped else "-" for r in results]
         a, b = results[0], results[-1]
         if a and b and a.ratio and b.ratio and not (a.skipped or b.skipped):
