@@ -78,7 +78,11 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument(
         "--no-bulk-job", action="store_true", help="skip the 50,000-session bulk sign-out"
     )
-    parser.add_argument("--build-only", action="store_true", help="build the dataset and stop")
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build the dataset (and its copy at head) and stop",
+    )
     parser.add_argument(
         "--set",
         action="append",
