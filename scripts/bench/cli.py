@@ -28,8 +28,6 @@ from .routes import routes_for
 from .run import bench_size
 from .serve import preflight, start_idp
 
-# ----------------------------------------------------------------------------- main
-
 
 def _percentages(text: str) -> list[int]:
     shares = [int(x) for x in text.split(",") if x.strip()]

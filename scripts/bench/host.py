@@ -13,8 +13,6 @@ from pathlib import Path
 
 from . import ROOT
 
-# ----------------------------------------------------------------------------- the machine
-
 
 def machine() -> dict:
     model = ""

@@ -10,8 +10,6 @@ from pathlib import Path
 from . import BENCH_DIR
 from .routes import Result
 
-# ----------------------------------------------------------------------------- report
-
 
 def fmt(value: float | None, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)

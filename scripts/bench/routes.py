@@ -5,8 +5,6 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-# ----------------------------------------------------------------------------- routes
-
 
 @dataclass
 class Target:

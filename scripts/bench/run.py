@@ -18,8 +18,6 @@ from .report import fmt
 from .routes import INCIDENT_BLOCK, Result, Route, check_answer, routes_for
 from .serve import children_of, gunicorn, portal_env, prepare_callers, wait_http
 
-# ----------------------------------------------------------------------------- one size
-
 
 def bench_size(
     args, wrk: str, script: Path, db: RunDatabase, idp, cluster: Cluster | None, stack
