@@ -128,9 +128,11 @@ def print_report(report: dict, args, host: dict) -> str:
     rows = table_rows(report)
     built = report["built"] or {}
     print()
+    head = report.get("head") or {}
     print(
         f"== {report['database']} {report['database_version']}: {report['dataset']} "
-        f"(dataset built in {built.get('total', 0):.0f} s)"
+        f"(dataset built in {built.get('total', 0):.0f} s, "
+        f"migrated to head in {head.get('seconds', 0):.0f} s, both once)"
     )
     print(
         f"   wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "

@@ -193,6 +193,7 @@ def bench_size(
         "dataset": spec.describe(),
         "users": spec.users,
         "built": db.meta.get("timings"),
+        "head": db.meta.get("head"),
         "copy_seconds": round(db.copy_seconds, 1),
         "upgrade_seconds": round(db.upgrade_seconds, 1),
         "load_before": load_before,
