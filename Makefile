@@ -53,7 +53,7 @@ format: install
 # gunicorn + wrk on 100,003 users (built once into instance/bench/); installs wrk when missing.
 # make bench BENCH_ARGS="--postgres" or "--users 1000 --duration 5"; see docs/performance.md.
 bench: install
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m scripts.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache tests/idp/node_modules
