@@ -58,3 +58,21 @@ def test_a_route_missing_at_one_size_gets_no_verdict():
 
 def test_sizes_are_named_shortly():
     assert [short(n) for n in (1000, 100_000, 1_000_000, 1234)] == ["1k", "100k", "1M", "1,234"]
+
+
+def test_the_open_loop_p95_target_takes_the_worst_share_and_fails_on_a_timeout():
+    from scripts.bench.routes import Result, Route, Target
+
+    result = Result(Route("k", "label", "/"))
+    target = Target("open-p95", 50)
+    assert target.met(result) is None  # no open-loop runs: not judged
+    result.open_loop = [
+        {"share": 25, "p95": 12.0, "timeouts": 0},
+        {"share": 50, "p95": 49.0, "timeouts": 0},
+        {"share": None, "p95": 900.0, "timeouts": 0},  # a fixed rate has a target of its own
+    ]
+    assert target.met(result) is True
+    result.open_loop.append({"share": 75, "p95": 51.0, "timeouts": 0})
+    assert target.met(result) is False
+    result.open_loop[-1] = {"share": 75, "p95": 10.0, "timeouts": 3}
+    assert target.met(result) is False

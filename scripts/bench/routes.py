@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Target:
-    what: str  # ratio | p95 | p99 | statements | timeouts
+    what: str  # ratio | p95 | p99 | statements | timeouts | open-p95
     limit: float
 
     def text(self) -> str:
@@ -18,6 +18,7 @@ class Target:
             "p99": f"p99 ≤ {self.limit:g} ms",
             "statements": f"≤ {self.limit:g} statements",
             "timeouts": "no timeouts",
+            "open-p95": f"p95 ≤ {self.limit:g} ms at every fixed share of capacity",
         }[self.what]
 
     def met(self, row: Result) -> bool | None:
@@ -29,6 +30,7 @@ class Target:
             "p99": row.median("p99"),
             "statements": row.statements,
             "timeouts": sum(r["timeout"] for r in row.runs) if row.runs else None,
+            "open-p95": row.worst_open_loop_p95(),
         }[self.what]
         if value is None:
             return None
@@ -104,7 +106,9 @@ def routes_for(target_id: str, target_email: str) -> list[Route]:
             f"/admin/sign-ins?ip={INCIDENT_BLOCK}",
             auth="admin-cookie",
             marker="data-session-id",
-            targets=[Target("p95", 50), Target("timeouts", 0)],
+            # Latency at fixed rates (open loop) besides the closed loop's, whose p95 at 16
+            # connections is mostly queueing: 16 / capacity (docs/performance.md).
+            targets=[Target("p95", 50), Target("open-p95", 50), Target("timeouts", 0)],
         ),
         Route(
             "api-sign-ins",
@@ -112,7 +116,7 @@ def routes_for(target_id: str, target_email: str) -> list[Route]:
             f"/sign-ins?ip={INCIDENT_BLOCK}",
             auth="admin-token",
             marker='"signedInAt"',
-            targets=[Target("p95", 50), Target("timeouts", 0)],
+            targets=[Target("p95", 50), Target("open-p95", 50), Target("timeouts", 0)],
         ),
         Route(
             "search",
@@ -147,6 +151,16 @@ class Result:
     @property
     def timeouts(self) -> int:
         return sum(r["timeout"] for r in self.runs)
+
+    def worst_open_loop_p95(self) -> float | None:
+        """The highest p95 of the open-loop runs at shares of capacity (infinite when one of
+        them had timeouts or no answers); None without such runs."""
+        shares = [r for r in self.open_loop if r.get("share")]
+        if not shares:
+            return None
+        if any(r["timeouts"] or r.get("p95") is None for r in shares):
+            return float("inf")
+        return max(r["p95"] for r in shares)
 
 
 # The attacker's block of the sign-in search's routes: INCIDENT_SESSIONS sign-ins from it, of
