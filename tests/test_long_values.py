@@ -15,7 +15,7 @@ from support.account_helpers import audit_actions, devices_of, sessions_of
 from portal.extensions import db
 from portal.models import Device, User, UserSession, utcnow
 from portal.models.types import column_length, fit
-from portal.services import identity, sessions
+from portal.services import identity, sessions, signing_in
 
 # A phone whose browser version is 44 characters and whose model is 100 (columns: 32 and 64).
 LONG_PHONE = (
@@ -110,14 +110,14 @@ def test_control_characters_in_a_user_agent_are_dropped(app, client, auth):
 def test_a_client_id_of_any_length_names_its_device(app):
     with app.test_request_context():
         user = identity.upsert_user("https://idp.test", {"sub": "carol"}, "groups")
-        row, created = sessions.bearer_session(
+        row, created = signing_in.bearer_session(
             user,
             client_id="c" * 500 + "\x00",
             token_id="https://idp.test#" + "j" * 300,
             token_expires_at=utcnow() + timedelta(minutes=5),
             auth_time=None,
             issued_at=utcnow(),
-            client=sessions.ClientInfo(ip_address=None, user_agent=None),
+            client=signing_in.ClientInfo(ip_address=None, user_agent=None),
             policy=sessions.SessionPolicy.from_config(app.config),
             geoip_database=None,
         )

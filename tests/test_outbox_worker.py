@@ -27,7 +27,8 @@ from support.smtp_server import HangingServer
 from portal.extensions import db
 from portal.models import OutboxMessage, utcnow
 from portal.services import alerts, outbox
-from portal.services.sessions import ClientInfo, SessionPolicy
+from portal.services.sessions import SessionPolicy
+from portal.services.signing_in import ClientInfo
 
 
 @pytest.fixture(autouse=True)

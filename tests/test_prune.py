@@ -14,7 +14,7 @@ from portal import create_app
 from portal.config import ConfigError
 from portal.extensions import db
 from portal.models import AuditEvent, Device, EndReason, LoginMethod, User, UserSession, utcnow
-from portal.services import sessions
+from portal.services import sessions, signing_in
 
 # The app's own session rules: 8 h lifetime, 2 h idle timeout for browsers.
 IDLE = timedelta(hours=2)
@@ -48,10 +48,10 @@ def _session(
     secret: str | None = None,
 ) -> tuple[uuid.UUID, str]:
     """A session opened at ``created`` through the real sign-in path, then aged as told."""
-    session, secret = sessions.record_sign_in(
+    session, secret = signing_in.record_sign_in(
         user,
         device_secret=secret,
-        client=sessions.ClientInfo(ip_address="81.2.69.142", user_agent=None),
+        client=signing_in.ClientInfo(ip_address="81.2.69.142", user_agent=None),
         policy=sessions.SessionPolicy(LIFETIME, IDLE, LIFETIME),
         geoip_database=None,
         now=created,

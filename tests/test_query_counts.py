@@ -6,8 +6,9 @@ from support.account_helpers import user_id
 from support.queries import count_queries
 
 from portal.extensions import db
-from portal.services import sessions
-from portal.services.sessions import ClientInfo, SessionPolicy
+from portal.services import signing_in
+from portal.services.sessions import SessionPolicy
+from portal.services.signing_in import ClientInfo
 
 UAS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
@@ -24,7 +25,7 @@ def _add_devices(app, email: str, count: int) -> None:
         user = find_user_by_email(email)
         policy = SessionPolicy.from_config(app.config)
         for i in range(count):
-            sessions.record_sign_in(
+            signing_in.record_sign_in(
                 user,
                 device_secret=None,
                 client=ClientInfo(ip_address="81.2.69.142", user_agent=UAS[i % 2]),

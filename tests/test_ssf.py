@@ -26,7 +26,7 @@ from support.idp import DUMMY_REDIRECT_URI, pkce_pair
 
 from portal.extensions import db
 from portal.models import OutboxMessage, User, UserSession, utcnow
-from portal.services import bulk_jobs, operations, sessions, signals
+from portal.services import bulk_jobs, operations, sessions, signals, signing_in
 from portal.ssf import push
 
 BLOCK_IP = "198.51.100.7"
@@ -145,10 +145,10 @@ def _crowd(app, n: int = 5) -> list[uuid.UUID]:
         for i in range(n):
             user = make_user(f"ssf{i}")
             for ip, sid in ((BLOCK_IP, f"sid-block-{i}"), ("81.2.69.142", f"sid-home-{i}")):
-                row, _ = sessions.record_sign_in(
+                row, _ = signing_in.record_sign_in(
                     user,
                     device_secret=None,
-                    client=sessions.ClientInfo(ip, "Mozilla/5.0"),
+                    client=signing_in.ClientInfo(ip, "Mozilla/5.0"),
                     policy=policy,
                     geoip_database=None,
                     idp_sid=sid,
@@ -239,10 +239,10 @@ def test_a_user_ending_their_other_sessions_keeps_the_idp_session_of_their_own_b
         user = make_user("carol")
 
         def sign_in(sid, secret=None):
-            return sessions.record_sign_in(
+            return signing_in.record_sign_in(
                 user,
                 device_secret=secret,
-                client=sessions.ClientInfo("81.2.69.142", "Mozilla/5.0"),
+                client=signing_in.ClientInfo("81.2.69.142", "Mozilla/5.0"),
                 policy=policy,
                 geoip_database=None,
                 idp_sid=sid,

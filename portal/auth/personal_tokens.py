@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..services import operations, sessions
+from ..services import operations, session_ends
 from ..services.personal_tokens import find, is_personal_token
 from .principal import (
     AccountDeactivated,
@@ -34,7 +34,7 @@ def personal_token_principal(raw: str) -> Principal:
         raise TokenRefused("The personal token is not valid")
     if found.session.user.is_deactivated:
         raise AccountDeactivated()
-    if not sessions.check_and_touch(found.session, session_policy()):
+    if not session_ends.check_and_touch(found.session, session_policy()):
         raise TokenRefused("The personal token has been revoked or has expired")
     operations.note_personal_token_use(
         found.token, client_info(), current_app.config.get("GEOIP_DATABASE")

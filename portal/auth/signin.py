@@ -29,7 +29,7 @@ from .. import keep_refusal
 from ..authz import access_rule, public
 from ..extensions import csrf, db, login_manager
 from ..models import utcnow
-from ..services import identity, operations, sessions
+from ..services import identity, operations, session_ends, signing_in
 from ..services.audit import Actions
 from .idp import SignInFailed, idp_client, idp_metadata, register_client
 from .principal import (
@@ -91,7 +91,7 @@ def set_device_cookie(response, secret: str) -> None:
 
 def current_device_fingerprint() -> str | None:
     secret = read_device_secret()
-    return sessions.fingerprint_of(secret) if secret else None
+    return signing_in.fingerprint_of(secret) if secret else None
 
 
 # -- Flask-Login ---------------------------------------------------------------------------
@@ -187,12 +187,12 @@ def _reauth_check(user, claims):
     second_round = session.pop("reauth_for", None) == str(user.id)
     asked_at = session.pop("reauth_since", None)
     if second_round and isinstance(asked_at, int):
-        stale = sessions.authenticated_before_asked(
+        stale = signing_in.authenticated_before_asked(
             user, auth_time, datetime.fromtimestamp(asked_at, UTC)
         )
     else:
         second_round = False
-        stale = sessions.authenticated_too_long_ago(user, auth_time)
+        stale = signing_in.authenticated_too_long_ago(user, auth_time)
     detail = {
         "auth_time": auth_time.isoformat() if auth_time else None,
         "required_after": (
@@ -372,10 +372,10 @@ def backchannel_logout():
         )
     try:
         now = utcnow()
-        sessions.forget_logout_tokens_before(
+        session_ends.forget_logout_tokens_before(
             now - timedelta(seconds=2 * cfg["BACKCHANNEL_LOGOUT_MAX_AGE"] + 60)
         )
-        if not sessions.remember_logout_token(claims["iss"], claims["jti"], now):
+        if not session_ends.remember_logout_token(claims["iss"], claims["jti"], now):
             return _backchannel_error("This logout token was used before (jti)")
         operations.idp_logout(
             claims["iss"], sid=claims.get("sid"), subject=claims.get("sub"), now=now

@@ -25,7 +25,8 @@ from sqlalchemy.exc import DBAPIError
 from ..extensions import db
 from ..models import BulkJob, BulkJobItem, JobStatus, User, utcnow
 from . import sign_ins
-from .sessions import insert_unless_present, parse_id
+from .sessions import parse_id
+from .signing_in import insert_unless_present
 
 log = logging.getLogger(__name__)
 

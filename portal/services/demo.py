@@ -19,7 +19,9 @@ from ..extensions import db
 from ..models import EndReason, User, UserSession, utcnow
 from . import identity
 from .devices import trust_device
-from .sessions import ClientInfo, SessionPolicy, end_session, record_sign_in
+from .session_ends import end_session
+from .sessions import SessionPolicy
+from .signing_in import ClientInfo, record_sign_in
 
 DEMO_USERS = [
     # sub, email, name, groups

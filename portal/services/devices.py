@@ -12,7 +12,8 @@ from sqlalchemy import and_, bindparam, or_, select, true
 from ..extensions import db
 from ..models import Device, EndReason, TrustLevel, User, UserSession, utcnow
 from .errors import Invalid
-from .sessions import end_sessions, lock_account, parse_id
+from .session_ends import end_sessions
+from .sessions import lock_account, parse_id
 
 TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.value)
 

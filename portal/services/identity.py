@@ -13,7 +13,8 @@ from ..extensions import db
 from ..models import Grant, User
 from ..models.types import column_length, fit, without_control_characters
 from .errors import Invalid
-from .sessions import insert_unless_present, lock_account
+from .sessions import lock_account
+from .signing_in import insert_unless_present
 
 
 class UnknownPermission(Invalid):

@@ -43,8 +43,10 @@ from . import (
     identity,
     personal_tokens,
     provisioning,
+    session_ends,
     sessions,
     sign_ins,
+    signing_in,
     users,
 )
 from .audit import Actions
@@ -186,7 +188,7 @@ def _locked_session(
 def sign_in(
     user: User,
     *,
-    client: sessions.ClientInfo,
+    client: signing_in.ClientInfo,
     device_secret: str | None,
     policy: sessions.SessionPolicy,
     geoip_database: str | None,
@@ -195,7 +197,7 @@ def sign_in(
 ) -> tuple[UserSession, str]:
     """A browser signed in at the IdP: its device and a new session (see ``record_sign_in``),
     and the mail about it in the outbox when one is due (``alerts``)."""
-    row, secret = sessions.record_sign_in(
+    row, secret = signing_in.record_sign_in(
         user,
         device_secret=device_secret,
         client=client,
@@ -237,14 +239,14 @@ def sign_in_with_token(
     token_expires_at: datetime,
     auth_time: datetime | None,
     issued_at: datetime,
-    client: sessions.ClientInfo,
+    client: signing_in.ClientInfo,
     policy: sessions.SessionPolicy,
     geoip_database: str | None,
     alert_policy: alerts.AlertPolicy | None = None,
 ) -> UserSession:
     """The session a bearer token stands for; its first use is a sign-in of its API client
     (mailed about, like a browser's, when one is due)."""
-    row, created = sessions.bearer_session(
+    row, created = signing_in.bearer_session(
         user,
         client_id=client_id,
         token_id=token_id,
@@ -266,7 +268,7 @@ def sign_out(actor: Actor) -> bool:
     """This browser's own sign-out: its session ends, and nothing more is asked of the next."""
     if actor.session is None or actor.user is None:
         return False
-    ended = sessions.end_session(actor.session, EndReason.SIGNED_OUT, by=actor.user)
+    ended = session_ends.end_session(actor.session, EndReason.SIGNED_OUT, by=actor.user)
     actor.record(
         Actions.SIGN_OUT, actor.user, device_id=actor.session.device_id, session_id=actor.session.id
     )
@@ -280,7 +282,7 @@ def note_reauthentication(user: User, action: str, ip_address: str | None, **det
 
 def idp_logout(issuer: str, *, sid: str | None, subject: str | None, now: datetime) -> int:
     """The IdP said a session (``sid``) or a user (``subject``) signed out: end ours to match."""
-    user, ended = sessions.end_idp_sessions(issuer, sid=sid, subject=subject, now=now)
+    user, ended = session_ends.end_idp_sessions(issuer, sid=sid, subject=subject, now=now)
     Actor(None, via="idp", label="identity provider").record(
         Actions.IDP_LOGOUT, user, idp_sid=sid, subject=subject, sessions_ended=ended
     )
@@ -302,7 +304,7 @@ def _end(
     """
     now = utcnow()
     current = actor.session if actor.owns(user_id) else None
-    ended = sessions.end_sessions(
+    ended = session_ends.end_sessions(
         user_id=user_id,
         device_id=device_id,
         reason=_others_reason(actor, user_id),
@@ -313,7 +315,9 @@ def _end(
     ended_current = False
     in_scope = current is not None and (device_id is None or current.device_id == device_id)
     if include_current and in_scope:
-        ended_current = sessions.end_session(current, EndReason.SIGNED_OUT, by=actor.user, now=now)
+        ended_current = session_ends.end_session(
+            current, EndReason.SIGNED_OUT, by=actor.user, now=now
+        )
     return ended + int(ended_current), ended_current
 
 
@@ -340,7 +344,7 @@ def revoke_session(
     Locked first, so two revokes of one session record one revoke: the second finds it ended
     (NotFound, as a session that is not the account's)."""
     session = _locked_session(actor, session_id, user_id)
-    ended = sessions.end_session(session, _others_reason(actor, session.user_id), by=actor.user)
+    ended = session_ends.end_session(session, _others_reason(actor, session.user_id), by=actor.user)
     actor.record(
         Actions.REVOKE_SESSION,
         session.user_id,
@@ -356,10 +360,10 @@ def revoke_sessions(actor: Actor, targets: list[tuple[uuid.UUID, uuid.UUID]]) ->
     ``revoke_session`` ends one (the same reason, re-authentication marks and audit event),
     with a few statements for the whole list: a bulk sign-out's batch. Returns how many."""
     now = utcnow()
-    rows = sessions.lock_open_sessions(targets, now)
+    rows = session_ends.lock_open_sessions(targets, now)
     for reason in {_others_reason(actor, r.user_id) for r in rows}:
         mine = [r for r in rows if _others_reason(actor, r.user_id) == reason]
-        sessions.end_locked_sessions(mine, reason, by=actor.user, now=now)
+        session_ends.end_locked_sessions(mine, reason, by=actor.user, now=now)
     for r in rows:
         actor.record(
             Actions.REVOKE_SESSION,
@@ -686,7 +690,7 @@ def create_personal_token(
 
 
 def note_personal_token_use(
-    token: PersonalToken, client: sessions.ClientInfo, geoip_database: str | None
+    token: PersonalToken, client: signing_in.ClientInfo, geoip_database: str | None
 ) -> None:
     """A request came with this token: remember when and from where, and audit the first use
     from each new address."""
@@ -710,7 +714,7 @@ def revoke_personal_token(actor: Actor, token_id: str) -> tuple[PersonalToken, b
     if token is None:
         raise NotFound(TOKEN_NOT_FOUND)
     session = token.session
-    ended = sessions.end_session(session, _others_reason(actor, token.user_id), by=actor.user)
+    ended = session_ends.end_session(session, _others_reason(actor, token.user_id), by=actor.user)
     actor.record(
         Actions.PERSONAL_TOKEN_REVOKED,
         token.user_id,

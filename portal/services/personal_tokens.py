@@ -22,7 +22,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import Device, LoginMethod, PersonalToken, User, UserSession, utcnow
 from ..models.types import fit
-from . import device_sets, geo, sessions
+from . import device_sets, geo, sessions, signing_in
 from .errors import Invalid
 from .sessions import grant_list, grants_column
 
@@ -152,7 +152,7 @@ def find(secret: str) -> FoundToken | None:
 
 def note_use(
     token: PersonalToken,
-    client: sessions.ClientInfo,
+    client: signing_in.ClientInfo,
     geoip_database: str | None,
     now: datetime | None = None,
 ) -> bool:
@@ -178,13 +178,13 @@ def note_use(
 
 
 def _describe_device(
-    session: UserSession, client: sessions.ClientInfo, geoip_database: str | None, now: datetime
+    session: UserSession, client: signing_in.ClientInfo, geoip_database: str | None, now: datetime
 ) -> None:
     """The token's device and session as the client using it now describes them (the device
     as every sign-in refreshes one)."""
     where = geo.locate(client.ip_address, geoip_database)
     device_sets.bump_loaded(session.user)
-    sessions.refresh_device(session.device, client, where, now)
+    signing_in.refresh_device(session.device, client, where, now)
     session.ip_address = fit(UserSession.ip_address, client.ip_address)
     session.country_code = fit(UserSession.country_code, where.country_code)
     session.country = fit(UserSession.country, where.country)

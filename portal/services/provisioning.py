@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..extensions import db
 from ..models import EndReason, User, utcnow
 from ..models.types import column_length, fit, without_control_characters
-from . import sessions
+from . import session_ends, sessions
 from .errors import Conflict, Invalid
 from .identity import _email
 
@@ -214,7 +214,7 @@ def deactivate(
     user.deactivated_at = now
     user.scim_modified_at = now if user.scim_user_name_key else user.scim_modified_at
     db.session.flush()
-    return sessions.end_sessions(
+    return session_ends.end_sessions(
         user_id=user.id, reason=EndReason.DEACTIVATED, by=by, now=now, tell_idp=tell_idp
     )
 

@@ -48,7 +48,7 @@ def history_cutoff(now: datetime, days: int) -> datetime:
 def expire_sessions(policy: SessionPolicy, *, now: datetime, limit: int = BATCH_SIZE) -> int:
     """End up to ``limit`` sessions that are over but still open, as ``expired``; how many.
 
-    Over means what ``sessions.check_and_touch`` decides on a session's next use: past its
+    Over means what ``session_ends.check_and_touch`` decides on a session's next use: past its
     expiry, or a browser's idle past the idle timeout. Ending it needs no re-authentication
     (as on its next use). It ends at the moment it ran out, not at the time of the prune, so
     its history reads true and its retention counts from then.

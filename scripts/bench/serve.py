@@ -236,7 +236,7 @@ def prepare_callers(app, idp, users: int) -> Callers:
 
     from portal.extensions import db
     from portal.models import User
-    from portal.services import sessions
+    from portal.services import sessions, signing_in
 
     headers: dict[str, dict[str, str]] = {}
     with app.app_context():
@@ -249,10 +249,10 @@ def prepare_callers(app, idp, users: int) -> Callers:
             ).scalar_one_or_none()
             if user is None:
                 raise BenchError(f"the dataset has no user {person.sub!r}")
-            row, _ = sessions.record_sign_in(
+            row, _ = signing_in.record_sign_in(
                 user,
                 device_secret=person.device_secret(0),
-                client=sessions.ClientInfo("81.2.69.142", bench_user_agent()),
+                client=signing_in.ClientInfo("81.2.69.142", bench_user_agent()),
                 policy=policy,
                 geoip_database=str(GEOIP),
             )

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from portal.extensions import db
 from portal.models import User, UserSession, utcnow
-from portal.services import sessions
+from portal.services import sessions, signing_in
 from support.account_helpers import audit_actions  # noqa: F401  (re-exported)
 
 LONDON = "81.2.69.142"  # GB, London
@@ -51,10 +51,10 @@ def sign_in_at(
     device_secret: str | None = None,
 ) -> tuple[UserSession, str]:
     """A sign-in of ``user`` at ``when`` from ``ip`` (located with the test GeoIP database)."""
-    return sessions.record_sign_in(
+    return signing_in.record_sign_in(
         user,
         device_secret=device_secret,
-        client=sessions.ClientInfo(ip_address=ip, user_agent=user_agent),
+        client=signing_in.ClientInfo(ip_address=ip, user_agent=user_agent),
         policy=LONG,
         geoip_database=app.config["GEOIP_DATABASE"],
         now=when,
