@@ -336,7 +336,7 @@ def test_device_page_lists_every_session_and_how_it_ended(app, auth):
         opened = []
         for _ in range(4):
             s = signing_in._open_session(
-                row.user, row, client, session_service.geo.Location(), policy, now, LoginMethod.OIDC
+                row.user, row, client, signing_in.geo.Location(), policy, now, LoginMethod.OIDC
             )
             opened.append(s)
         db.session.flush()

@@ -454,10 +454,10 @@ def test_get_device_failure_answers_failed_to_retrieve_device_details(
 def test_revoke_all_failure_answers_failed_to_revoke_all_sessions_and_ends_nothing(
     app, client, auth, phone, monkeypatch
 ):
-    from portal.services import sessions
+    from portal.services import session_ends
 
     headers = auth.bearer("alice")
-    monkeypatch.setattr(sessions, "end_sessions", _database_fails)
+    monkeypatch.setattr(session_ends, "end_sessions", _database_fails)
     response = client.post("/sessions/revoke-all", headers=headers)
     _error(response, 500, "Failed to revoke all sessions")
     assert _signed_in(phone[0])
