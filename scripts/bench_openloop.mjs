@@ -4,7 +4,7 @@
 // slowing the driver down (wrk's closed loop hides it: coordinated omission).
 //
 //   node scripts/bench_openloop.mjs URL RATE SECONDS [--header "Name: value"]...
-//        [--max-in-flight N] [--timeout SECONDS]
+//        [--max-in-flight N] [--timeout SECONDS] [--method GET|POST]
 //
 // Bounded: at most --max-in-flight requests are open at once (the rest wait their turn, and
 // their wait counts in their latency), and requests still open --timeout seconds after the
@@ -16,12 +16,13 @@ const [url, rateText, secondsText, ...rest] = process.argv.slice(2);
 const rate = Number(rateText);
 const seconds = Number(secondsText);
 if (!url || !(rate > 0) || !(seconds > 0)) {
-  console.error("usage: bench_openloop.mjs URL RATE SECONDS [--header 'N: v']... [--max-in-flight N] [--timeout S]");
+  console.error("usage: bench_openloop.mjs URL RATE SECONDS [--header 'N: v']... [--max-in-flight N] [--timeout S] [--method M]");
   process.exit(2);
 }
 const headers = {};
 let maxInFlight = 256;
 let timeoutSeconds = 10;
+let method = "GET";
 for (let i = 0; i < rest.length; i += 2) {
   const [flag, value] = [rest[i], rest[i + 1]];
   if (flag === "--header") {
@@ -29,6 +30,8 @@ for (let i = 0; i < rest.length; i += 2) {
     headers[value.slice(0, at).trim()] = value.slice(at + 1).trim();
   } else if (flag === "--max-in-flight") {
     maxInFlight = Number(value);
+  } else if (flag === "--method") {
+    method = value;
   } else if (flag === "--timeout") {
     timeoutSeconds = Number(value);
   } else {
@@ -51,11 +54,12 @@ const start = performance.now() + 50;
 
 function send(scheduled) {
   inFlight += 1;
-  const request = http.get(url, { agent, headers }, (response) => {
+  const request = http.request(url, { agent, headers, method }, (response) => {
     response.resume();
     response.on("end", () => done(scheduled, response.statusCode < 400 ? "ok" : "status"));
   });
   request.on("error", () => done(scheduled, "errors"));
+  request.end();
 }
 
 function done(scheduled, outcome) {

@@ -185,6 +185,21 @@ def test_a_helpdesk_user_searches_on_the_page_and_the_search_is_audited(app, aut
     assert event.detail["filters"] == {"ip": "203.0.113.0/24"} and event.via == "page"
 
 
+def test_each_row_links_to_its_user_and_the_country_stays_chosen(app, auth, crowd):
+    """The row's user link and the country filter's options are built once per page: each
+    row still links to its own user, and the chosen country is the selected option."""
+    page = auth.new_client("viewer").get("/admin/sign-ins?country=GB").get_data(as_text=True)
+    rows = re.findall(r'<tr data-session-id="([^"]+)">.*?href="([^"]+)"', page, re.S)
+    assert rows
+    with app.app_context():
+        owner = {str(r.id): str(r.user_id) for r in sign_ins.iter_rows(sign_ins.parse_filter())}
+    assert all(href == f"/admin/users/{owner[sid]}" for sid, href in rows)
+    assert re.findall(r'<option value="([A-Z]{2})" selected>', page) == ["GB"]
+    assert '<option value="SE">Sweden (SE)</option>' in page
+    other = auth.new_client("viewer").get("/admin/sign-ins?country=SE").get_data(as_text=True)
+    assert re.findall(r'<option value="([A-Z]{2})" selected>', other) == ["SE"]
+
+
 def test_the_page_pages_by_cursor(app, auth, crowd):
     viewer = auth.new_client("viewer")
     app.config["PAGE_SIZE"] = 5

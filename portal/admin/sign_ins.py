@@ -8,9 +8,11 @@ for the background worker, and a progress page that refreshes itself (no JavaScr
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES, require_permission
 from ..models import JobStatus
@@ -42,6 +44,27 @@ def _filter_from(values) -> tuple[sign_ins.SignInFilter, str | None]:
         return sign_ins.parse_filter(**{k: values.get(k) for k in FILTER_ARGS}), None
     except sign_ins.InvalidFilter as exc:
         return sign_ins.SignInFilter(), str(exc)
+
+
+@lru_cache(maxsize=1024)  # keys: "" and the two-letter codes a filter accepts
+def _country_options(selected: str) -> Markup:
+    """The country filter's options, rendered once per selected code rather than on every
+    page (a select of every country is most of what the page would otherwise render)."""
+    option = Markup('<option value="{}"{}>{} ({})</option>')
+    chosen = Markup(" selected")
+    return Markup("").join(
+        option.format(code, chosen if code == selected else "", name, code)
+        for code, name in sign_ins.country_choices()
+    )
+
+
+_NO_USER = uuid.UUID(int=0)
+
+
+def _user_link_parts() -> tuple[str, str]:
+    """A user page's address around the id, built once per page rather than once per row."""
+    before, _, after = url_for("admin.user_detail", user_id=_NO_USER).partition(str(_NO_USER))
+    return before, after
 
 
 def _filter_args(values) -> dict[str, str]:
@@ -77,7 +100,8 @@ def sign_ins_search():
         cap=sign_ins.COUNT_CAP,
         invalid=problem,
         first_page=not request.args.get("cursor"),
-        countries=sign_ins.country_choices(),
+        country_options=_country_options(f.country),
+        user_link=_user_link_parts(),
         flags={k: sign_ins.FLAG_LABELS[v] for k, v in sign_ins.FLAGS.items()},
         device_types=sign_ins.DEVICE_TYPES,
         can_manage=current_user.can(MANAGE_USER_DEVICES),

@@ -27,7 +27,14 @@ end
 """
 
 
-def run_wrk(wrk: str, script: Path, url: str, headers: dict, args, seconds: int) -> dict:
+def run_wrk(
+    wrk: str, script: Path, url: str, headers: dict, args, seconds: int, method: str = "GET"
+) -> dict:
+    if method != "GET":  # wrk sends GET unless its script says otherwise
+        other = script.with_name(f"{method.lower()}-{script.name}")
+        if not other.exists():
+            other.write_text(f'wrk.method = "{method}"\n' + script.read_text())
+        script = other
     argv = [
         wrk,
         f"-t{args.threads}",
@@ -75,10 +82,13 @@ def drain(url: str, limit: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def run_openloop(url: str, headers: dict, rate: int, seconds: int, timeout: float) -> dict:
+def run_openloop(
+    url: str, headers: dict, rate: int, seconds: int, timeout: float, method: str = "GET"
+) -> dict:
     """Latency at a fixed rate, from each request's scheduled send time (the open-loop driver
     ``scripts/bench_openloop.mjs``, on Node's standard library)."""
     argv = ["node", str(OPEN_LOOP), url, str(rate), str(seconds), "--timeout", f"{timeout:g}"]
+    argv += ["--method", method]
     for name, value in headers.items():
         argv += ["--header", f"{name}: {value}"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + timeout + 60)

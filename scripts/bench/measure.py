@@ -132,7 +132,7 @@ def count_statements(app, routes: list[Route], callers: Callers) -> dict[str, tu
         got = []
         for _ in range(2):
             with count_queries(engine) as statements:
-                response = client.get(route.path, headers=headers)
+                response = client.open(route.path, method=route.method, headers=headers)
             problem = check_answer(route, response.status_code, response.get_data(as_text=True))
             if problem:
                 if route.optional and response.status_code == 404:
@@ -250,7 +250,9 @@ def run_profile(args, wrk, script, live, results, url_of, headers_of, portal, ta
             text=True,
         )
         time.sleep(1.0)
-        run_wrk(wrk, script, url_of(route), headers_of(route), args, args.profile_seconds)
+        run_wrk(
+            wrk, script, url_of(route), headers_of(route), args, args.profile_seconds, route.method
+        )
         spy_out, _ = spy.communicate(timeout=120)
         if spy.returncode != 0 or not out.exists():
             say(f"py-spy failed: {spy_out.strip()[-500:]}")

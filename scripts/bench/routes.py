@@ -52,9 +52,10 @@ class Route:
     # An unchanged poll: sent with If-None-Match of the ETag a GET got just before each run
     # (the token's once-a-minute activity stamp moves it), so it answers 304.
     revalidate: bool = False
+    method: str = "GET"
 
 
-def routes_for(target_id: str, target_email: str) -> list[Route]:
+def routes_for(target_id: str, target_email: str, session_id: str = "id") -> list[Route]:
     return [
         Route("bare", "bare Flask route", "/", server="bare", marker='"status"'),
         Route("livez", "/livez", "/livez", targets=[Target("ratio", 0.8)], optional=True),
@@ -74,6 +75,15 @@ def routes_for(target_id: str, target_email: str) -> list[Route]:
             auth="user-token",
             revalidate=True,
             targets=[Target("ratio", 0.6), Target("statements", 2)],
+        ),
+        Route(
+            "heartbeat",
+            "POST /sessions/{id}/heartbeat (user token)",
+            f"/sessions/{session_id}/heartbeat",
+            method="POST",
+            auth="user-write-token",
+            marker='"newExpiry"',
+            targets=[Target("ratio", 0.35), Target("statements", 2)],
         ),
         Route(
             "user-devices",

@@ -51,7 +51,9 @@ def bench_size(
 
     callers = prepare_callers(app, idp, spec.users)
     say(f"added {add_incident(app)} sign-ins from {INCIDENT_BLOCK}")
-    routes = routes_for(callers.target_id, f"{target_subject(spec.users)}@example.test")
+    routes = routes_for(
+        callers.target_id, f"{target_subject(spec.users)}@example.test", callers.session_id
+    )
     if args.routes:
         wanted = set(args.routes.split(",")) | {"bare"}
         routes = [r for r in routes if r.key in wanted]
@@ -94,7 +96,7 @@ def bench_size(
         import requests
 
         for route in live:
-            r = requests.get(url_of(route), headers=headers_of(route), timeout=30)
+            r = requests.request(route.method, url_of(route), headers=headers_of(route), timeout=30)
             problem = check_answer(route, r.status_code, r.text)
             if problem:
                 results[route.key].problems.append(f"{when}: {problem}")
@@ -109,7 +111,7 @@ def bench_size(
     if args.warmup > 0:
         say(f"warming up every route ({args.warmup:g} s each)")
         for route in live:
-            run_wrk(wrk, script, url_of(route), headers_of(route), args, args.warmup)
+            run_wrk(wrk, script, url_of(route), headers_of(route), args, args.warmup, route.method)
 
     say(
         f"{args.rounds} rounds x {len(live)} routes x {args.duration:g} s "
@@ -128,7 +130,9 @@ def bench_size(
         for route in live:
             measured: dict = {}
             with others.measure(measured):
-                got = run_wrk(wrk, script, url_of(route), headers_of(route), args, args.duration)
+                got = run_wrk(
+                    wrk, script, url_of(route), headers_of(route), args, args.duration, route.method
+                )
             got.update(measured)
             results[route.key].runs.append(got)
             flag = ""
@@ -160,7 +164,12 @@ def bench_size(
         for route in live:
             for rate, share, target in open_loop_rates(results[route.key], args.rates):
                 got = run_openloop(
-                    url_of(route), headers_of(route), rate, args.open_seconds, args.timeout * 5
+                    url_of(route),
+                    headers_of(route),
+                    rate,
+                    args.open_seconds,
+                    args.timeout * 5,
+                    route.method,
                 )
                 got.update(share=share, target_p99=target)
                 results[route.key].open_loop.append(got)

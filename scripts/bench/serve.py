@@ -198,6 +198,7 @@ def py_spy() -> str | None:
 class Callers:
     headers: dict[str, dict[str, str]]
     target_id: str
+    session_id: str  # the user's browser session, which the heartbeat route extends
 
 
 def portal_env(args, database_url: str, issuer: str) -> dict[str, str]:
@@ -258,6 +259,8 @@ def prepare_callers(app, idp, users: int) -> Callers:
             )
             cookie = serializer.dumps({"_user_id": str(row.id), "_fresh": True})
             headers[f"{who}-cookie"] = {"Cookie": f"{cookie_name}={cookie}"}
+            if who == "user":
+                session_id = str(row.id)
         target = db.session.execute(
             select(User).where(User.subject == target_subject(users))
         ).scalar_one()
@@ -267,6 +270,8 @@ def prepare_callers(app, idp, users: int) -> Callers:
     for who, person in (("admin", ADMIN), ("user", USER)):
         token = idp.access_token(person.sub, scope="openid profile email devices:read")
         headers[f"{who}-token"] = {"Authorization": f"Bearer {token}"}
+    write = idp.access_token(USER.sub, scope="openid profile email devices:read devices:write")
+    headers["user-write-token"] = {"Authorization": f"Bearer {write}"}
     with app.app_context():  # the events feed's reader: a personal token with audit:read
         from portal.services import personal_tokens
 
@@ -275,4 +280,4 @@ def prepare_callers(app, idp, users: int) -> Callers:
         db.session.commit()
         db.session.remove()
     headers["admin-audit"] = {"Authorization": f"Bearer {secret}"}
-    return Callers(headers, target_id)
+    return Callers(headers, target_id, session_id)
