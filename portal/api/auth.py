@@ -47,8 +47,9 @@ def _bearer_token() -> str:
     return value
 
 
-def authenticate() -> Principal:
-    """Verify the bearer token and resolve the caller; raises ApiError(401) when it can't."""
+def authenticate(horizon: str | None = None) -> Principal:
+    """Verify the bearer token and resolve the caller; raises ApiError(401) when it can't.
+    ``horizon``: the polled list (``api.conditional``) whose horizon to read with the caller."""
     raw = _bearer_token()
     if is_personal_token(raw):  # the portal's own tokens: no IdP involved (auth.personal_tokens)
         try:
@@ -59,7 +60,7 @@ def authenticate() -> Principal:
     if not cfg.get("API_AUDIENCE") or not cfg.get("OIDC_ISSUER"):
         raise _unauthorized("Bearer tokens are not accepted: no API audience is configured")
     try:
-        known = cached_bearer_principal(raw)
+        known = cached_bearer_principal(raw, horizon)
     except TokenRefused as exc:
         raise _unauthorized(str(exc)) from None
     if known is not None:
@@ -92,9 +93,11 @@ def bearer(scope: str, permission: str | None = None) -> Callable:
     """JSON routes: a valid bearer token with ``scope``, and ``permission`` when given."""
 
     def decorator(view: Callable) -> Callable:
+        horizon = getattr(view, POLLED_LIST_ATTR, None)
+
         @wraps(view)
         def wrapped(*args, **kwargs):
-            principal = authenticate()
+            principal = authenticate(horizon)
             if scope not in principal.scopes:
                 raise ApiError(
                     403,
@@ -117,6 +120,8 @@ def bearer(scope: str, permission: str | None = None) -> Callable:
 
 
 _REQUIREMENT_ATTR = "_api_bearer_requirement"
+# Set by ``conditional.polled`` on its view: which list's horizon the caller's read brings.
+POLLED_LIST_ATTR = "_api_polled_list"
 
 
 def bearer_requirement(view: Callable) -> tuple[str, str | None] | None:

@@ -29,6 +29,7 @@ from flask import Response, current_app, request
 from ..models import utcnow
 from ..services import device_sets
 from . import shapes
+from .auth import POLLED_LIST_ATTR
 from .declarations import Answer, Header
 
 # Part of every tag: change it when a polled body's shape changes, so old tags stop matching.
@@ -102,7 +103,15 @@ class Poll:
         """The caller's own list; its version came with the caller's row when it could."""
         caller = principal.device_id if per_device else None
         if principal.device_set_version is not None:
-            return cls(kind, principal.user_id, principal.device_set_version, caller=caller)
+            known = principal.list_horizon
+            horizon = known[1] if known is not None and known[0] == kind else _UNREAD
+            return cls(
+                kind,
+                principal.user_id,
+                principal.device_set_version,
+                caller=caller,
+                horizon=horizon,
+            )
         now = utcnow()
         version, horizon = device_sets.state(kind, principal.user_id, now)
         return cls(kind, principal.user_id, version, caller=caller, horizon=horizon, now=now)
@@ -165,6 +174,7 @@ def polled(kind: device_sets.Kind, *, per_device: bool = False) -> Callable:
                 return poll.not_modified()
             return poll.answer(view(principal, *args, **kwargs))
 
+        setattr(wrapped, POLLED_LIST_ATTR, kind)  # ``bearer`` reads the horizon with the caller
         return wrapped
 
     return decorator

@@ -52,6 +52,7 @@ class Principal:
         name: str | None = None,
         display_name: str | None = None,
         device_set_version: int | None = None,
+        list_horizon: tuple[str, datetime | None] | None = None,
     ):
         self._user = user if isinstance(user, User) else None
         self.user_id: uuid.UUID = user.id if isinstance(user, User) else user
@@ -73,6 +74,9 @@ class Principal:
             loaded = user.__dict__.get("device_set_version")  # a pending move is a SQL expression
             device_set_version = loaded if isinstance(loaded, int) else None
         self.device_set_version = device_set_version
+        # (kind, horizon) of the polled list this request answers, read with the caller's row
+        # when the route asked for it (``bearer`` of a ``polled`` route); else None.
+        self.list_horizon = list_horizon
 
     @property
     def user(self) -> User:
@@ -182,6 +186,9 @@ def _standing_principal(
         name=standing.user_name,
         display_name=standing.user_full_name or standing.user_name,
         device_set_version=standing.device_set_version,
+        list_horizon=(
+            (standing.horizon_kind, standing.horizon) if standing.horizon_kind else None
+        ),
     )
 
 
@@ -209,13 +216,14 @@ def token_cache() -> TokenCache:
     return cache
 
 
-def cached_bearer_principal(raw: str) -> Principal | None:
+def cached_bearer_principal(raw: str, horizon: str | None = None) -> Principal | None:
     """The principal of a token verified before, from one read of its session; None when the
-    token is not in the cache (the caller verifies it and calls ``bearer_principal``)."""
+    token is not in the cache (the caller verifies it and calls ``bearer_principal``). With
+    ``horizon``, the same read brings that polled list's horizon."""
     seen = token_cache().get(raw)
     if seen is None:
         return None
-    standing = sessions.session_standing(seen.session_id)
+    standing = sessions.session_standing(seen.session_id, horizon=horizon)
     if standing is None:
         # The request that opened the token's session failed and rolled it back: start over.
         return None

@@ -33,19 +33,30 @@ from ..models import Device, User, UserSession
 Kind = Literal["devices", "sessions"]
 
 _u, _d, _s = User.__table__, Device.__table__, UserSession.__table__
+# The listed sessions under a name of their own: the caller's session row may be beside them.
+_listed = _s.alias("listed_sessions")
+
+
+def next_expiry(kind: Kind, user_id, now):
+    """The earliest expiry after ``now`` in the user's list of ``kind`` (a SELECT of one
+    value; ``user_id`` and ``now`` are SQL expressions, a bind or a column)."""
+    if kind == "devices":
+        return select(func.min(_d.c.trust_expires_at)).where(
+            _d.c.user_id == user_id,
+            _d.c.removed_at.is_(None),
+            _d.c.is_trusted == true(),
+            _d.c.trust_expires_at > now,
+        )
+    return select(func.min(_listed.c.expires_at)).where(
+        _listed.c.user_id == user_id,
+        _listed.c.ended_at.is_(None),
+        _listed.c.expires_at > now,
+    )
+
 
 _NEXT = {
-    "devices": select(func.min(_d.c.trust_expires_at)).where(
-        _d.c.user_id == bindparam("user_id"),
-        _d.c.removed_at.is_(None),
-        _d.c.is_trusted == true(),
-        _d.c.trust_expires_at > bindparam("now"),
-    ),
-    "sessions": select(func.min(_s.c.expires_at)).where(
-        _s.c.user_id == bindparam("user_id"),
-        _s.c.ended_at.is_(None),
-        _s.c.expires_at > bindparam("now"),
-    ),
+    kind: next_expiry(kind, bindparam("user_id"), bindparam("now"))
+    for kind in ("devices", "sessions")
 }
 # Built once: the version and the horizon in one statement (no row: no such user).
 _STATE = {

@@ -20,6 +20,7 @@ from ..models import (
     utcnow,
 )
 from ..models.types import column_length, without_control_characters
+from . import device_sets
 
 # Activity is written at most this often per session, not on every request.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -139,6 +140,10 @@ class Standing:
     device_set_version: int  # the polled lists' version (``device_sets``), read here for free
     groups: list[str]
     grants: list[str]
+    # Read only when asked (``session_standing(..., horizon=kind)``): the polled list's
+    # horizon (``device_sets``), so that a poll answered 304 needs no second statement.
+    horizon_kind: str | None = None
+    horizon: datetime | None = None
 
     def quiet(self, policy: SessionPolicy, now: datetime) -> bool:
         """Usable with nothing to write: open, unexpired, not idle and touched within the
@@ -175,17 +180,36 @@ _STANDING = (
 )
 
 
-def session_standing(session_id: str | uuid.UUID) -> Standing | None:
+# The standing with a polled list's horizon besides, one statement per kind of list.
+_STANDING_AND_HORIZON = {
+    kind: _STANDING.add_columns(
+        device_sets.next_expiry(kind, _s.c.user_id, bindparam("now")).scalar_subquery()
+    )
+    for kind in ("devices", "sessions")
+}
+
+
+def session_standing(
+    session_id: str | uuid.UUID, *, horizon: device_sets.Kind | None = None
+) -> Standing | None:
     """The session's standing and its user's groups and grants, in one statement; None if
-    unknown or malformed."""
+    unknown or malformed. With ``horizon``, that list's horizon is read in the same
+    statement (a polled route's caller)."""
     key = parse_id(session_id)
     if key is None:
         return None
-    row = db.session.connection().execute(_STANDING, {"key": key}).first()
+    if horizon is None:
+        row = db.session.connection().execute(_STANDING, {"key": key}).first()
+        if row is None:
+            return None
+        *facts, groups, grants = row
+        return Standing(*facts, groups or [], grant_list(grants))
+    stmt = _STANDING_AND_HORIZON[horizon]
+    row = db.session.connection().execute(stmt, {"key": key, "now": utcnow()}).first()
     if row is None:
         return None
-    *facts, groups, grants = row
-    return Standing(*facts, groups or [], grant_list(grants))
+    *facts, groups, grants, next_expiry = row
+    return Standing(*facts, groups or [], grant_list(grants), horizon, next_expiry)
 
 
 _d = Device.__table__
