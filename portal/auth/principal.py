@@ -186,9 +186,7 @@ def _standing_principal(
         name=standing.user_name,
         display_name=standing.user_full_name or standing.user_name,
         device_set_version=standing.device_set_version,
-        list_horizon=(
-            (standing.horizon_kind, standing.horizon) if standing.horizon_kind else None
-        ),
+        list_horizon=((standing.horizon_kind, standing.horizon) if standing.horizon_kind else None),
     )
 
 
