@@ -398,6 +398,7 @@ def test_a_heartbeat_that_would_move_the_expiry_by_less_than_a_step_writes_nothi
     assert again.status_code == 200 and again.get_json()["newExpiry"] == first["newExpiry"]
     writes = [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
     assert statements and writes == [] and not any("FOR UPDATE" in s for s in statements)
+    assert len(statements) == 2, statements  # the caller, and the session's expiries
     assert len(audit_actions(app, "extend_session")) == 1
 
     step = timedelta(seconds=app.config["SESSION_LIFETIME"]) * HEARTBEAT_STEP_SHARE

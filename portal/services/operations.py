@@ -577,8 +577,8 @@ def heartbeat(actor: Actor, session_id: str, policy: sessions.SessionPolicy) -> 
     the last-seen stamp is the principal's, once a minute): those read the session and write
     nothing, take no lock and leave no audit event.
     """
-    found = sessions.get_session_of_user(actor.user_id, session_id)
-    if found is None or not found.is_active():
+    found = sessions.expiry_facts(actor.user_id, session_id)
+    if found is None or found.ended_at is not None or found.expires_at <= utcnow():
         raise NotFound(SESSION_NOT_FOUND_OR_EXPIRED)
     if not sessions.extension_due(found, policy):
         return found.expires_at

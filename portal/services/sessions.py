@@ -335,12 +335,29 @@ def lock_session_of_user(
 HEARTBEAT_STEP_SHARE = 0.05
 
 
-def extension_due(session: UserSession, policy: SessionPolicy, now: datetime | None = None) -> bool:
+# What a heartbeat needs to know of a session of the caller's before anything is written.
+_EXPIRY_FACTS = select(_s.c.expires_at, _s.c.absolute_expires_at, _s.c.ended_at).where(
+    _s.c.id == bindparam("sid"), _s.c.user_id == bindparam("user_id")
+)
+ExpiryFacts = namedtuple("ExpiryFacts", "expires_at absolute_expires_at ended_at")
+
+
+def expiry_facts(user_id: uuid.UUID, session_id: str | uuid.UUID) -> ExpiryFacts | None:
+    """A session's expiries, read as a plain row and only if it is ``user_id``'s (a
+    heartbeat that changes nothing loads no model)."""
+    sid = parse_id(session_id)
+    if sid is None:
+        return None
+    row = db.session.connection().execute(_EXPIRY_FACTS, {"sid": sid, "user_id": user_id}).first()
+    return None if row is None else ExpiryFacts(*row)
+
+
+def extension_due(facts: ExpiryFacts, policy: SessionPolicy, now: datetime | None = None) -> bool:
     """Whether a heartbeat now would move the session's expiry by a step or more."""
     now = now or utcnow()
     step = max(timedelta(minutes=1), policy.lifetime * HEARTBEAT_STEP_SHARE)
-    slid = min(now + policy.lifetime, session.absolute_expires_at)
-    return slid - session.expires_at >= step
+    slid = min(now + policy.lifetime, facts.absolute_expires_at)
+    return slid - facts.expires_at >= step
 
 
 def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | None = None):
