@@ -12,7 +12,7 @@ from support.account_helpers import devices_of, page_csrf, sessions_of, user_id
 from portal.extensions import db
 from portal.models import Device, UserSession
 from portal.services import device_reads, signing_in
-from portal.services.device_reads import DeviceRow, SessionRow
+from portal.services.device_reads import DeviceRow, SessionDevice, SessionRow
 from portal.services.identity import find_user_by_email
 from portal.services.sessions import SessionPolicy
 from portal.services.signing_in import ClientInfo
@@ -126,7 +126,7 @@ def test_the_reads_hand_out_rows(app, alice):
         assert all(type(s) is SessionRow for d in devices for s in d.active)
         listed = device_reads.session_rows(uid, ended_by=True)
         assert {type(s) for s in listed} == {SessionRow}
-        assert {type(s.device) for s in listed} == {DeviceRow}
+        assert {type(s.device) for s in listed} == {SessionDevice}
         bare = device_reads.device_rows(uid, sessions=False)
         with pytest.raises(ValueError):  # read without its sessions: it does not say it has none
             _ = bare[0].signed_in

@@ -31,7 +31,6 @@ class SessionRow(NamedTuple):
 
     id: uuid.UUID
     user_id: uuid.UUID
-    device_id: uuid.UUID
     login_method: str
     created_at: datetime
     last_used_at: datetime
@@ -46,8 +45,8 @@ class SessionRow(NamedTuple):
     longitude: float | None
     # Who ended it, by the name pages call them; only where the read asked (``ended_by``).
     ended_by_name: str | None
-    # Its device (without sessions) in a list of sessions; None inside a ``DeviceRow``.
-    device: DeviceRow | None
+    # Its device in a list of sessions; None inside a ``DeviceRow`` (which is its device).
+    device: SessionDevice | None
 
     def is_active(self, now: datetime | None = None) -> bool:
         """Not ended and not past its expiry."""
@@ -74,14 +73,38 @@ class SessionRow(NamedTuple):
         )
 
 
+class SessionDevice(NamedTuple):
+    """A session's device, as lists of sessions show it beside the session (what
+    ``GET /sessions``, the token rows and the confirm pages send or show)."""
+
+    id: uuid.UUID
+    kind: str
+    name: str
+    device_type: str
+    model: str | None
+    os_name: str | None
+    os_version: str | None
+    browser: str | None
+    app_version: str | None
+    user_agent: str | None
+    ip_address: str | None
+    country_code: str | None
+    country: str | None
+    city: str | None
+    last_seen_at: datetime
+
+    @property
+    def location(self) -> str | None:
+        return place_of(self)
+
+
 class DeviceRow(NamedTuple):
     """A device of one user, with its active sessions (newest first) and its last session,
     which says, once none is active, when and how it was signed out. ``active`` and ``last``
-    are None when the read did not ask for sessions (``device_rows(sessions=False)``, the
-    device of a ``SessionRow``): what counts them then refuses to guess."""
+    are None when the read did not ask for sessions (``device_rows(sessions=False)``): what
+    counts them then refuses to guess."""
 
     id: uuid.UUID
-    user_id: uuid.UUID
     kind: str
     name: str
     device_type: str
@@ -143,7 +166,8 @@ class DeviceRow(NamedTuple):
 _d, _s, _u = Device.__table__, UserSession.__table__, User.__table__
 _DEVICE_COLUMNS = tuple(_d.c[name] for name in DeviceRow._fields[:-2])
 _SESSION_COLUMNS = tuple(_s.c[name] for name in SessionRow._fields[:-2])
-_ND, _NS = len(_DEVICE_COLUMNS), len(_SESSION_COLUMNS)
+_SESSION_DEVICE_COLUMNS = tuple(_d.c[name] for name in SessionDevice._fields)
+_ND = len(_DEVICE_COLUMNS)
 _NOT_READ = (None, None)  # a DeviceRow's ``active`` and ``last``, or a SessionRow's extras
 
 
@@ -242,7 +266,7 @@ _ENDED_BY_NAME = func.coalesce(
 def _sessions_statement(of_device: bool, one: bool, active_only: bool, ended_by: bool):
     """The statement of one kind of ``session_rows`` call, built once."""
     stmt = (
-        select(*_SESSION_COLUMNS, _ENDED_BY_NAME if ended_by else null(), *_DEVICE_COLUMNS)
+        select(*_SESSION_COLUMNS, _ENDED_BY_NAME if ended_by else null(), *_SESSION_DEVICE_COLUMNS)
         .join(_d, _d.c.id == _s.c.device_id)
         .where(_s.c.user_id == bindparam("user_id"))
         .order_by(_s.c.created_at.desc())
@@ -277,13 +301,13 @@ def session_rows(
         "session_id": session_id,
         "now": now or utcnow(),
     }
-    devices: dict[uuid.UUID, DeviceRow] = {}
+    devices: dict[uuid.UUID, SessionDevice] = {}
     rows = []
-    split = _NS + 1
+    split = len(_SESSION_COLUMNS) + 1
     for row in db.session.connection().execute(stmt, params).all():
         device = devices.get(row[split])
         if device is None:
-            device = devices[row[split]] = DeviceRow._make((*row[split:], *_NOT_READ))
+            device = devices[row[split]] = SessionDevice._make(row[split:])
         rows.append(SessionRow._make((*row[:split], device)))
     return rows
 

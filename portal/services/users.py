@@ -382,7 +382,7 @@ def user_history(user: User, now: datetime | None = None) -> UserHistory:
     sessions = device_reads.session_rows(user.id, ended_by=True, now=now)
     by_device: dict[uuid.UUID, list[SessionRow]] = defaultdict(list)
     for s in sessions:
-        by_device[s.device_id].append(s)
+        by_device[s.device.id].append(s)
     session_findings = investigation.sign_in_findings(sessions)
     counts: dict[Flag, int] = defaultdict(int)
     for found in session_findings.values():
