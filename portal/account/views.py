@@ -16,12 +16,13 @@ from ..errors import flash_back
 from ..models import utcnow
 from ..services import activity, device_reads, operations
 from . import bp
-from .forms import ActionForm, RenameForm, TrustForm
+from .forms import TRUST_OPTIONS, ActionForm, RenameForm, TrustForm
 
 
 def _forms() -> dict:
-    """What the device cards' forms need besides the CSRF token: the trust levels."""
-    return {"trust_form": TrustForm()}
+    """What the device cards' forms need besides the CSRF token: the trust levels (constants:
+    no form is built to render them)."""
+    return {"trust_options": TRUST_OPTIONS}
 
 
 def _back(form: ActionForm):
