@@ -8,6 +8,7 @@ import contextlib
 import pytest
 from sqlalchemy import event
 from support.account_helpers import devices_of, page_csrf, sessions_of, user_id
+from support.queries import count_queries
 
 from portal.extensions import db
 from portal.models import Device, UserSession
@@ -130,3 +131,19 @@ def test_the_reads_hand_out_rows(app, alice):
         bare = device_reads.device_rows(uid, sessions=False)
         with pytest.raises(ValueError):  # read without its sessions: it does not say it has none
             _ = bare[0].signed_in
+
+
+def test_a_device_with_its_sessions_is_one_statement(app, alice):
+    browser, headers, _, _, phone, _ = alice
+    with app.app_context():
+        engine = db.engine
+    client = app.test_client()
+    for get, path, options in [
+        (client.get, f"/devices/{phone}", {"headers": headers}),
+        (browser.get, f"/account/devices/{phone}/remove", {}),
+    ]:
+        get(path, **options)
+        with count_queries(engine) as statements:
+            assert get(path, **options).status_code == 200
+        # The caller's standing, then the device with its active sessions.
+        assert len(statements) == 2, (path, statements)
