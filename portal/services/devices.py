@@ -24,7 +24,8 @@ class InvalidDeviceName(Invalid):
 def lock_device(
     user_id: uuid.UUID, device_id: str | uuid.UUID, *, include_removed: bool = False
 ) -> Device | None:
-    """``get_device``, with the device locked until commit, for changing it.
+    """One of the user's devices (not removed), locked until commit, for changing it; another
+    user's device is simply not found (as ``device_reads.device_row`` reads it).
 
     Concurrent actions on one device (trust while removing, two renames) run one after the
     other, and each reads the device as the previous one left it: a removed device is not
