@@ -444,10 +444,10 @@ def _database_fails(*args, **kwargs):
 def test_get_device_failure_answers_failed_to_retrieve_device_details(
     client, auth, phone, monkeypatch
 ):
-    from portal.services import devices
+    from portal.services import device_reads
 
     headers = auth.bearer("alice")
-    monkeypatch.setattr(devices, "get_device", _database_fails)
+    monkeypatch.setattr(device_reads, "device_row", _database_fails)
     response = client.get(f"/devices/{phone[1]}", headers=headers)
     _error(response, 500, "Failed to retrieve device details")
 

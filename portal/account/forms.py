@@ -27,14 +27,17 @@ class ActionForm(FlaskForm):
     next = HiddenField()
 
 
+TRUST_CHOICES = tuple(SelectChoice(level, level.title()) for level in TRUST_LEVELS)
+TRUST_DEFAULT = "MEDIUM"
+# The levels a card offers as (value, label, selected): the cards render this constant rather
+# than build a form per page (``TrustForm`` checks what comes back).
+TRUST_OPTIONS = tuple((c.value, c.label, c.value == TRUST_DEFAULT) for c in TRUST_CHOICES)
+
+
 class TrustForm(ActionForm):
     """Trust a device at a chosen level."""
 
-    level = SelectField(
-        "Trust level",
-        choices=[SelectChoice(level, level.title()) for level in TRUST_LEVELS],
-        default="MEDIUM",
-    )
+    level = SelectField("Trust level", choices=list(TRUST_CHOICES), default=TRUST_DEFAULT)
 
 
 class RenameForm(ActionForm):

@@ -14,14 +14,15 @@ from ..auth.signin import finish_sign_out, safe_next
 from ..authz import signed_in
 from ..errors import flash_back
 from ..models import utcnow
-from ..services import activity, devices, operations, sessions
+from ..services import activity, device_reads, operations
 from . import bp
-from .forms import ActionForm, RenameForm, TrustForm
+from .forms import TRUST_OPTIONS, ActionForm, RenameForm, TrustForm
 
 
 def _forms() -> dict:
-    """What the device cards' forms need besides the CSRF token: the trust levels."""
-    return {"trust_form": TrustForm()}
+    """What the device cards' forms need besides the CSRF token: the trust levels (constants:
+    no form is built to render them)."""
+    return {"trust_options": TRUST_OPTIONS}
 
 
 def _back(form: ActionForm):
@@ -51,7 +52,7 @@ def _same_names(rows) -> set[str]:
     """Names two or more devices share: those cards add a short suffix to tell them apart."""
     seen: dict[str, int] = {}
     for r in rows:
-        seen[r.device.name] = seen.get(r.device.name, 0) + 1
+        seen[r.name] = seen.get(r.name, 0) + 1
     return {name for name, n in seen.items() if n > 1}
 
 
@@ -67,7 +68,7 @@ def my_devices_page():
     signed in now (this one first), then the signed-out ones with when and how each ended; one
     statement for all of it."""
     current_device_id = current_user.device_id
-    rows = devices.devices_overview(current_user.user_id, current_device_id=current_device_id)
+    rows = device_reads.device_rows(current_user.user_id, current_device_id=current_device_id)
     signed_out = [r for r in rows if not r.signed_in]
     return render_template(
         "account/devices.html",
@@ -93,13 +94,13 @@ def my_devices_page():
 @signed_in
 def device(device_id: str):
     """One of my devices with its whole login history; anyone else's is a 404."""
-    found = devices.get_device(current_user.user_id, device_id)
+    found = device_reads.device_row(current_user.user_id, device_id)
     if found is None:
         abort(404)
     return render_template(
         "account/device.html",
         device=found,
-        sessions=devices.device_sessions(found),
+        sessions=device_reads.session_rows(current_user.user_id, device_id=found.id),
         is_current=found.id == current_user.device_id,
         **_forms(),
     )
@@ -108,11 +109,11 @@ def device(device_id: str):
 def _confirm_device_action(form: ActionForm, device_id: str, action: str):
     """GET: the page that asks before ``action`` on one of my devices, saying whether it signs
     out this browser and how many sessions end."""
-    found = devices.get_device(current_user.user_id, device_id)
+    found = device_reads.device_row(current_user.user_id, device_id)
     if found is None:
         abort(404)
     here = found.id == current_user.device_id
-    active = len(devices.active_device_sessions(found))
+    active = found.active_sessions
     ends = f"{active} active session{'' if active == 1 else 's'} will end"
     words = {
         "sign-out": (
@@ -211,7 +212,7 @@ def report_device(device_id: str):
     form = ActionForm()
     posted = request.method == "POST"
     if not form.validate_on_submit():  # GET, or a POST without a valid CSRF token
-        found = devices.get_device(current_user.user_id, device_id)
+        found = device_reads.device_row(current_user.user_id, device_id)
         if found is None:
             abort(404)
         if found.id == current_user.device_id:
@@ -224,7 +225,7 @@ def report_device(device_id: str):
             form=form,
             back=safe_next(form.next.data),
             device=found,
-            active_sessions=len(devices.active_device_sessions(found)),
+            active_sessions=found.active_sessions,
         ), (400 if posted else 200)
     found, ended = operations.report_suspicious(current_user.actor, device_id)
     flash(
@@ -262,7 +263,7 @@ def sign_out_session(session_id: str):
     browser's own session asks first (GET), since it signs me out."""
     form = ActionForm()
     if request.method == "GET":
-        found = sessions.get_session_of_user(current_user.user_id, session_id)
+        found = device_reads.session_row(current_user.user_id, session_id)
         if found is None or not found.is_active():
             abort(404)
         form.next.data = request.args.get("next")
@@ -354,7 +355,7 @@ def _confirm(form: ActionForm, *, include_current: bool, title: str, text: str, 
     here = current_user.device_id
     rows = [
         r
-        for r in devices.devices_overview(current_user.user_id, current_device_id=here)
+        for r in device_reads.device_rows(current_user.user_id, current_device_id=here)
         if any(include_current or s.id != current_user.session_id for s in r.active)
     ]
     ending = sum(

@@ -28,7 +28,7 @@ from ..authz import (
 )
 from ..models import AlertAnswer, User
 from ..models.types import without_control_characters
-from ..services import alerts, audit, audit_log, devices, operations, sessions, signals, users
+from ..services import alerts, audit, audit_log, device_reads, operations, signals, users
 from ..services.errors import NotFound
 from ..services.investigation import FLAG_LABELS
 from ..timefmt import iso_z
@@ -199,7 +199,7 @@ def _back_to(target: User):
 def revoke_session(user_id: str, session_id: str):
     """End one session of the user (after confirming)."""
     target = _target_or_404(user_id)
-    row = sessions.get_session_of_user(target.id, session_id)
+    row = device_reads.session_row(target.id, session_id)
     if row is None:
         abort(404)
     if not row.is_active():
@@ -234,7 +234,7 @@ def _already_ended(target: User):
 def revoke_device(user_id: str, device_id: str):
     """End every session of one of the user's devices (after confirming)."""
     target = _target_or_404(user_id)
-    device = devices.get_device(target.id, device_id)
+    device = device_reads.device_row(target.id, device_id, sessions=False)
     if device is None:
         abort(404)
     if request.method == "GET":

@@ -16,7 +16,7 @@ import uuid
 
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..models import User
-from ..services import operations, sessions, users
+from ..services import device_reads, operations, users
 from ..services.errors import NotFound
 from ..services.sessions import parse_id
 from . import shapes, token_rows
@@ -84,7 +84,7 @@ def list_user_devices(principal, user_id: str):
     operations.view_user_devices(principal.actor, uid)
     if poll.unchanged():
         return poll.not_modified()
-    return poll.answer(shapes.TokenRowList.of(sessions.active_sessions(uid)))
+    return poll.answer(shapes.TokenRowList.of(device_reads.session_rows(uid, active_only=True)))
 
 
 @token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app
 
 from ..auth.principal import session_policy
-from ..services import activity, devices, operations, sessions
+from ..services import activity, device_reads, devices, operations
 from . import envelope, shapes
 from .auth import bearer
 from .conditional import POLL, polled
@@ -44,7 +44,9 @@ _SESSION_ID = {"session_id": PathName("id")}  # the Flashback document's name
 @polled("devices", per_device=True)
 def list_devices(principal):
     """The caller's devices, the one this token came from first (304 when unchanged)."""
-    rows = devices.device_rows(principal.user_id, current_device_id=principal.device_id)
+    rows = device_reads.device_rows(
+        principal.user_id, sessions=False, current_device_id=principal.device_id
+    )
     return shapes.DeviceList(devices=[shapes.Device.of(r) for r in rows])
 
 
@@ -56,11 +58,10 @@ def list_devices(principal):
 @bearer("devices:read")
 def get_device(principal, id: str):
     """One of the caller's devices with its active sessions (the pages show the login history)."""
-    found = devices.get_device(principal.user_id, id)
+    found = device_reads.device_row(principal.user_id, id)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
-    detail = shapes.DeviceDetail.of(found, devices.active_device_sessions(found))
-    return shapes.DeviceAnswer(device=detail).answer()
+    return shapes.DeviceAnswer(device=shapes.DeviceDetail.of(found)).answer()
 
 
 @envelope.post("/devices/trust")
@@ -142,8 +143,8 @@ def list_security_events(principal):
 @polled("sessions")
 def list_sessions(principal):
     """The caller's active sessions, newest first (304 when unchanged)."""
-    rows = sessions.active_sessions(principal.user_id)
-    return shapes.SessionList(sessions=[shapes.Session.of(s, d) for s, d in rows])
+    rows = device_reads.session_rows(principal.user_id, active_only=True)
+    return shapes.SessionList(sessions=[shapes.Session.of(s) for s in rows])
 
 
 @envelope.post("/sessions/<session_id>/revoke")

@@ -37,8 +37,7 @@ from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN
 from ..models.device import shown_trust_level, trust_holds
 from ..models.types import place_of
 from ..services import audit_events, sign_ins
-from ..services.devices import ListedDevice
-from ..services.sessions import DeviceFacts, SessionFacts
+from ..services.device_reads import DeviceRow, SessionRow
 from ..timefmt import iso_z
 
 # ISO 8601 in UTC with a Z, to the second: 2026-11-25T18:00:00Z.
@@ -106,8 +105,8 @@ class Device(Shape):
     trust_expires_at: Time | None = Field(alias="trustExpiresAt")
 
     @classmethod
-    def of(cls, device: models.Device | ListedDevice, **more: Any) -> Device:
-        """From a device model, or a plain row with the device's columns (the hot lists)."""
+    def of(cls, device: DeviceRow, **more: Any) -> Device:
+        """From a device's row (``services.device_reads``)."""
         trusted = trust_holds(device.is_trusted, device.trust_expires_at)
         return cls(
             id=device.id,
@@ -139,8 +138,8 @@ class DeviceSession(Shape):
     login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
 
     @classmethod
-    def of(cls, session: models.UserSession | SessionFacts, **more: Any) -> DeviceSession:
-        """From a session model, or a plain row with the session's columns."""
+    def of(cls, session: SessionRow, **more: Any) -> DeviceSession:
+        """From a session's row (``services.device_reads``)."""
         return cls(
             id=session.id,
             ip_address=session.ip_address,
@@ -161,12 +160,13 @@ class DeviceDetail(Device):
     sessions: list[DeviceSession]
 
     @classmethod
-    def of(cls, device: models.Device, sessions: Iterable[models.UserSession]) -> DeviceDetail:
+    def of(cls, device: DeviceRow) -> DeviceDetail:
+        """From a device's row read with its sessions."""
         return super().of(
             device,
             user_agent=device.user_agent,
             device_fingerprint=device.fingerprint,
-            sessions=[DeviceSession.of(s) for s in sessions],
+            sessions=[DeviceSession.of(s) for s in device.active],
         )
 
 
@@ -184,9 +184,10 @@ class Session(Shape):
     login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
 
     @classmethod
-    def of(cls, session: models.UserSession | SessionFacts, device: Any) -> Session:
+    def of(cls, session: SessionRow) -> Session:
+        """From a session's row, read with its device."""
         facts = {name: value for name, value in DeviceSession.of(session) if name != "id"}
-        return cls(id=session.id, device_name=device.name, **facts)
+        return cls(id=session.id, device_name=session.device.name, **facts)
 
 
 class DeviceList(Shape):
@@ -373,10 +374,9 @@ class TokenRow(Shape):
     expires_at: Time = Field(alias="expiresAt")
 
     @classmethod
-    def of(
-        cls, session: models.UserSession | SessionFacts, device: models.Device | DeviceFacts
-    ) -> TokenRow:
-        """From a session and its device: models, or plain rows with their columns."""
+    def of(cls, session: SessionRow) -> TokenRow:
+        """From a session's row, read with its device."""
+        device = session.device
         info = DeviceInfo(
             device_id=device.id,
             device_type=(device.device_type or "DESKTOP").lower(),
@@ -404,9 +404,9 @@ class TokenRowList(ShapeList):
     root: list[TokenRow]
 
     @classmethod
-    def of(cls, rows: Iterable[Any]) -> TokenRowList:
-        """From (session, device) pairs (``services.sessions.active_sessions``)."""
-        return cls([TokenRow.of(session, device) for session, device in rows])
+    def of(cls, rows: Iterable[SessionRow]) -> TokenRowList:
+        """From session rows read with their devices (``device_reads.session_rows``)."""
+        return cls([TokenRow.of(row) for row in rows])
 
 
 class TokenRowErrorDetail(Shape):

@@ -9,7 +9,7 @@ Each route is also served at ``/v1`` + its path, where the TKT document's own sa
 
 from __future__ import annotations
 
-from ..services import operations, sessions
+from ..services import device_reads, operations
 from ..services.errors import NotFound
 from ..services.sessions import parse_id
 from . import shapes, token_rows
@@ -34,7 +34,9 @@ from .errors import ApiError, failure, says
 @bearer("devices:read")
 def list_my_devices(principal):
     """The caller's active sessions, in the same row shape as ``GET /devices/users/{userId}``."""
-    return shapes.TokenRowList.of(sessions.active_sessions(principal.user_id)).answer()
+    return shapes.TokenRowList.of(
+        device_reads.session_rows(principal.user_id, active_only=True)
+    ).answer()
 
 
 @token_rows.delete("/v1/auth/devices/<id>")

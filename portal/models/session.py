@@ -142,24 +142,44 @@ class UserSession(db.Model):
     @property
     def end_label(self) -> str | None:
         """How the session ended, in words; None while it is active."""
-        if self.ended_at is None:
-            return "Expired" if self.expires_at <= utcnow() else None
-        return END_REASON_LABELS.get(EndReason(self.end_reason), self.end_reason)
+        return end_label(self.ended_at, self.end_reason, self.expires_at)
 
     def ended_how(self, viewer_id: uuid.UUID | None = None) -> str | None:
-        """How the session ended, in words true for whoever reads them (``viewer_id``; None for
-        an export): the owner reads "Revoked by you" for their own revokes, anyone else
-        "Revoked by the user"; an admin's revoke is "Revoked by an admin", with the admin's name
-        for readers other than the owner when the query loaded ``ended_by``."""
-        if self.ended_at is None or self.end_reason not in (
-            EndReason.REVOKED,
-            EndReason.REVOKED_BY_ADMIN,
-        ):
-            return self.end_label
-        owner_reads = viewer_id is not None and viewer_id == self.user_id
-        if self.end_reason == EndReason.REVOKED:
-            return "Revoked by you" if owner_reads else "Revoked by the user"
+        """How the session ended, in words true for whoever reads them (``ended_how``); the
+        admin's name only when the query loaded ``ended_by``."""
         by = sa_inspect(self).attrs.ended_by.loaded_value
-        if by is not NO_VALUE and by is not None and not owner_reads:
-            return f"Revoked by an admin, {by.display_name}"
-        return "Revoked by an admin"
+        by_name = by.display_name if by is not NO_VALUE and by is not None else None
+        return ended_how(
+            self.ended_at, self.end_reason, self.expires_at, self.user_id, viewer_id, by_name
+        )
+
+
+def end_label(
+    ended_at: datetime | None, end_reason: str | None, expires_at: datetime
+) -> str | None:
+    """How a session ended, in words; None while it is active (models and rows alike)."""
+    if ended_at is None:
+        return "Expired" if expires_at <= utcnow() else None
+    return END_REASON_LABELS.get(EndReason(end_reason), end_reason)
+
+
+def ended_how(
+    ended_at: datetime | None,
+    end_reason: str | None,
+    expires_at: datetime,
+    owner_id: uuid.UUID,
+    viewer_id: uuid.UUID | None,
+    ended_by_name: str | None,
+) -> str | None:
+    """How a session ended, in words true for whoever reads them (``viewer_id``; None for an
+    export): the owner reads "Revoked by you" for their own revokes, anyone else "Revoked by
+    the user"; an admin's revoke is "Revoked by an admin", with the admin's name
+    (``ended_by_name``, when the read has it) for readers other than the owner."""
+    if ended_at is None or end_reason not in (EndReason.REVOKED, EndReason.REVOKED_BY_ADMIN):
+        return end_label(ended_at, end_reason, expires_at)
+    owner_reads = viewer_id is not None and viewer_id == owner_id
+    if end_reason == EndReason.REVOKED:
+        return "Revoked by you" if owner_reads else "Revoked by the user"
+    if ended_by_name is not None and not owner_reads:
+        return f"Revoked by an admin, {ended_by_name}"
+    return "Revoked by an admin"

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..models import Device, utcnow
+from ..models import utcnow
+from .device_reads import DeviceRow
 from .geo import distance_km
 
 NEW_COUNTRY_LOOKBACK = timedelta(days=30)
@@ -177,7 +178,7 @@ def new_sign_in_flags(new: SignInLike, earlier: Iterable[SignInLike]) -> int:
     return flag_bits(found.get(new.id, []))
 
 
-def device_findings(device: Device, now: datetime | None = None) -> list[Finding]:
+def device_findings(device: DeviceRow, now: datetime | None = None) -> list[Finding]:
     """Reported as not them, and untrusted or trust-expired, for one device."""
     now = now or utcnow()
     found = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,7 +12,6 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
-    Device,
     Grant,
     User,
     UserSession,
@@ -210,61 +208,6 @@ def session_standing(
         return None
     *facts, groups, grants, next_expiry = row
     return Standing(*facts, groups or [], grant_list(grants), horizon, next_expiry)
-
-
-_d = Device.__table__
-# The columns the API's session lists send, of a session and of its device.
-_SESSION_FACTS = (
-    "id",
-    "ip_address",
-    "city",
-    "country_code",
-    "country",
-    "created_at",
-    "last_used_at",
-    "expires_at",
-    "login_method",
-)
-_DEVICE_FACTS = (
-    "id",
-    "name",
-    "device_type",
-    "model",
-    "os_name",
-    "os_version",
-    "app_version",
-    "ip_address",
-    "user_agent",
-    "city",
-    "country_code",
-    "country",
-)
-SessionFacts = namedtuple("SessionFacts", _SESSION_FACTS)
-DeviceFacts = namedtuple("DeviceFacts", _DEVICE_FACTS)
-# Core, not the ORM: the lists answer from plain rows, only the columns they send.
-_ACTIVE_SESSIONS = (
-    select(*(_s.c[name] for name in _SESSION_FACTS), *(_d.c[name] for name in _DEVICE_FACTS))
-    .join(_d, _d.c.id == _s.c.device_id)
-    .where(
-        _s.c.user_id == bindparam("user_id"),
-        _s.c.ended_at.is_(None),
-        _s.c.expires_at > bindparam("now"),
-    )
-    .order_by(_s.c.created_at.desc())
-)
-
-
-def active_sessions(
-    user_id: uuid.UUID, now: datetime | None = None
-) -> list[tuple[SessionFacts, DeviceFacts]]:
-    """A user's open, unexpired sessions, newest first, in one statement: each a session and
-    its device as plain named tuples."""
-    params = {"user_id": user_id, "now": now or utcnow()}
-    split = len(_SESSION_FACTS)
-    return [
-        (SessionFacts._make(row[:split]), DeviceFacts._make(row[split:]))
-        for row in db.session.connection().execute(_ACTIVE_SESSIONS, params).all()
-    ]
 
 
 def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> UserSession | None:

@@ -25,14 +25,14 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import PERMISSIONS
 from ..extensions import db
 from ..models import Device, User, UserSession, search, utcnow
 from ..models.types import place_name, without_control_characters
-from . import investigation
+from . import device_reads, investigation
+from .device_reads import DeviceRow, SessionRow
 from .investigation import Finding, Flag
 from .pagination import clamp_page, page_count, plausible_page
 from .sessions import parse_id
@@ -355,8 +355,8 @@ def permission_sources(
 class DeviceHistory:
     """A device with every session of it (newest first) and the flags on both."""
 
-    device: Device
-    sessions: list[UserSession]
+    device: DeviceRow
+    sessions: list[SessionRow]
     findings: list[Finding]
     active_sessions: int = 0
 
@@ -375,25 +375,14 @@ class UserHistory:
 
 
 def user_history(user: User, now: datetime | None = None) -> UserHistory:
-    """Every device (removed ones too) and session of ``user``, with flags; two queries."""
+    """Every device (removed ones too) and session of ``user``, with flags, as rows; two
+    queries (the sessions with who ended each, for "Revoked by an admin, Ada Admin")."""
     now = now or utcnow()
-    devices = list(
-        db.session.execute(
-            select(Device).where(Device.user_id == user.id).order_by(Device.last_seen_at.desc())
-        ).scalars()
-    )
-    sessions = list(
-        db.session.execute(
-            select(UserSession)
-            .where(UserSession.user_id == user.id)
-            # Who ended each (for "Revoked by Ada Admin"), joined into the same statement.
-            .options(joinedload(UserSession.ended_by))
-            .order_by(UserSession.created_at.desc())
-        ).scalars()
-    )
-    by_device: dict[uuid.UUID, list[UserSession]] = defaultdict(list)
+    devices = device_reads.device_rows(user.id, sessions=False, include_removed=True)
+    sessions = device_reads.session_rows(user.id, ended_by=True, now=now)
+    by_device: dict[uuid.UUID, list[SessionRow]] = defaultdict(list)
     for s in sessions:
-        by_device[s.device_id].append(s)
+        by_device[s.device.id].append(s)
     session_findings = investigation.sign_in_findings(sessions)
     counts: dict[Flag, int] = defaultdict(int)
     for found in session_findings.values():
