@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
@@ -282,7 +283,12 @@ HEARTBEAT_STEP_SHARE = 0.05
 _EXPIRY_FACTS = select(_s.c.expires_at, _s.c.absolute_expires_at, _s.c.ended_at).where(
     _s.c.id == bindparam("sid"), _s.c.user_id == bindparam("user_id")
 )
-ExpiryFacts = namedtuple("ExpiryFacts", "expires_at absolute_expires_at ended_at")
+
+
+class ExpiryFacts(NamedTuple):
+    expires_at: datetime
+    absolute_expires_at: datetime
+    ended_at: datetime | None
 
 
 def expiry_facts(user_id: uuid.UUID, session_id: str | uuid.UUID) -> ExpiryFacts | None:
