@@ -18,7 +18,11 @@ def view_user_devices(actor: Actor, target: User | uuid.UUID) -> None:
 
 
 def export_csv(
-    actor: Actor, export: str, *, target: User | None = None, filters: dict | None = None
+    actor: Actor,
+    export: str,
+    *,
+    target: User | uuid.UUID | None = None,
+    filters: dict | None = None,
 ) -> None:
     """Audit a CSV export (of a user's devices, or of the audit log) before it is made."""
     actor.record(Actions.EXPORT_CSV, target, export=export, filters=filters)
