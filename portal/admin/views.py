@@ -212,7 +212,7 @@ def user_export(user_id: str):
 # -- revoking (each a confirm page on GET, the change on POST) ------------------------------
 
 
-def _back_to(target: User):
+def _back_to(target: User | users.UserSummary):
     return redirect(url_for("admin.user_detail", user_id=target.id))
 
 
@@ -220,7 +220,7 @@ def _back_to(target: User):
 @require_permission(MANAGE_USER_DEVICES)
 def revoke_session(user_id: str, session_id: str):
     """End one session of the user (after confirming)."""
-    target = _target_or_404(user_id)
+    target = _summary_or_404(user_id)
     row = sessions.get_session_of_user(target.id, session_id)
     if row is None:
         abort(404)
@@ -246,7 +246,7 @@ def revoke_session(user_id: str, session_id: str):
     return _back_to(target)
 
 
-def _already_ended(target: User):
+def _already_ended(target: users.UserSummary):
     flash("That session had already ended.", "info")
     return _back_to(target)
 
@@ -255,7 +255,7 @@ def _already_ended(target: User):
 @require_permission(MANAGE_USER_DEVICES)
 def revoke_device(user_id: str, device_id: str):
     """End every session of one of the user's devices (after confirming)."""
-    target = _target_or_404(user_id)
+    target = _summary_or_404(user_id)
     device = devices.get_device(target.id, device_id)
     if device is None:
         abort(404)
@@ -279,7 +279,7 @@ def revoke_device(user_id: str, device_id: str):
 @require_permission(MANAGE_USER_DEVICES)
 def revoke_all(user_id: str):
     """End all of the user's sessions (after confirming); your own current one is kept."""
-    target = _target_or_404(user_id)
+    target = _summary_or_404(user_id)
     is_self = target.id == current_user.user_id
     if request.method == "GET":
         return render_template(

@@ -9,6 +9,7 @@ from ...models import Device, EndReason, User, UserSession, utcnow
 from .. import session_ends, sessions
 from ..audit import Actions
 from ..errors import NotFound
+from ..users import UserSummary
 from .actor import Actor, locked_device, locked_session, on_behalf, others_reason
 
 
@@ -95,7 +96,9 @@ def revoke_sessions(actor: Actor, targets: list[tuple[uuid.UUID, uuid.UUID]]) ->
     return len(rows)
 
 
-def revoke_all_sessions(actor: Actor, target: User, *, include_current: bool) -> tuple[int, bool]:
+def revoke_all_sessions(
+    actor: Actor, target: User | UserSummary, *, include_current: bool
+) -> tuple[int, bool]:
     """End all of ``target``'s sessions; on the actor's own account, the actor's current one
     survives unless ``include_current``. Returns how many ended and whether the actor's own
     session was one of them."""
@@ -105,7 +108,7 @@ def revoke_all_sessions(actor: Actor, target: User, *, include_current: bool) ->
     else:
         detail = on_behalf(actor, target.id, ended)
     kept = actor.session_id if actor.owns(target.id) else None
-    actor.record(Actions.REVOKE_ALL_SESSIONS, target, session_id=kept, **detail)
+    actor.record(Actions.REVOKE_ALL_SESSIONS, target.id, session_id=kept, **detail)
     return ended, ended_current
 
 
