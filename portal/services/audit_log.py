@@ -19,10 +19,9 @@ from sqlalchemy import Select, false, func, or_, select
 from ..extensions import db
 from ..models import AuditEvent, Device, User
 from ..models.types import without_control_characters
-from ..models.user import display_name
 from .pagination import clamp_page, page_count
 from .sessions import parse_id
-from .users import like_pattern
+from .users import UserRef, like_pattern, ref_columns
 
 # -- the row, and its one statement ---------------------------------------------------------
 
@@ -33,35 +32,8 @@ TARGETS = User.__table__.alias("target")
 _devices = Device.__table__
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
-    """A user an event names (its actor or its target), as they are known now."""
-
-    id: uuid.UUID
-    email: str | None
-    name: str | None
-    subject: str | None
-    scim_user_name: str | None
-
-    @property
-    def display_name(self) -> str:
-        """What pages call this person (as ``User.display_name``)."""
-        return display_name(self)
-
-
-def _person_columns(users, prefix: str) -> tuple:
-    """The columns of a ``Person``, labelled apart from the event's own."""
-    return (
-        users.c.id.label(f"{prefix}_id"),
-        users.c.email.label(f"{prefix}_email"),
-        users.c.name.label(f"{prefix}_name"),
-        users.c.subject.label(f"{prefix}_subject"),
-        users.c.scim_user_name.label(f"{prefix}_scim_user_name"),
-    )
-
-
 # The event's own columns, in ``AuditEventRow``'s order; then its actor, its target (a
-# ``Person`` each) and its device's name.
+# ``UserRef`` each) and its device's name.
 _OWN_COLUMNS = (
     EVENTS.c.id,
     EVENTS.c.occurred_at,
@@ -76,11 +48,11 @@ _OWN_COLUMNS = (
     EVENTS.c.detail,
     EVENTS.c.xact_id,
 )
-_OWN, _PERSON = len(_OWN_COLUMNS), len(fields(Person))
+_OWN, _REF = len(_OWN_COLUMNS), len(fields(UserRef))
 EVENT_COLUMNS = (
     *_OWN_COLUMNS,
-    *_person_columns(ACTORS, "actor_person"),
-    *_person_columns(TARGETS, "target_person"),
+    *ref_columns(ACTORS, "actor_ref"),
+    *ref_columns(TARGETS, "target_ref"),
     # The device's name now (a renamed device shows its new name; a removed one keeps its row
     # and its name). A plain id, no foreign key: the device may be gone.
     _devices.c.name.label("device_name"),
@@ -116,19 +88,19 @@ class AuditEventRow:
     via: str | None
     detail: dict[str, Any]
     xact_id: int
-    actor: Person | None  # None: no user (the CLI, the IdP, SCIM) or one since deleted
-    target_user: Person | None
+    actor: UserRef | None  # None: no user (the CLI, the IdP, SCIM) or one since deleted
+    target_user: UserRef | None
     device_name: str | None
 
     @classmethod
     def of(cls, row) -> AuditEventRow:
         """From a row of ``event_select``."""
-        actor = row[_OWN : _OWN + _PERSON]
-        target = row[_OWN + _PERSON : _OWN + 2 * _PERSON]
+        actor = row[_OWN : _OWN + _REF]
+        target = row[_OWN + _REF : _OWN + 2 * _REF]
         return cls(
             *row[:_OWN],
-            actor=Person(*actor) if actor[0] is not None else None,
-            target_user=Person(*target) if target[0] is not None else None,
+            actor=UserRef(*actor) if actor[0] is not None else None,
+            target_user=UserRef(*target) if target[0] is not None else None,
             device_name=row[-1],
         )
 

@@ -3,7 +3,8 @@ exists, and the model for a change.
 
 A user is read as one typed row, ``UserSummary``, built by one Core statement
 (``summary_select``): the search page's lines (``user_search``), the user page's header,
-whoever shows a user. The ``User`` model is for changes (``get_user``).
+whoever shows a user; a row that names a user (an audit event's actor) holds a ``UserRef``
+(``ref_columns``). The ``User`` model is for changes (``get_user``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,35 @@ def summary_select(*more):
     """The one statement users are read with: ``SUMMARY_COLUMNS`` (then ``more``), from the
     users table; callers add their joins, conditions and order."""
     return select(*SUMMARY_COLUMNS, *more).select_from(USERS)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """A user as another row names them (an audit event's actor or target): the id, and what
+    to call them now. ``UserSummary`` is the user's own row."""
+
+    id: uuid.UUID
+    email: str | None
+    name: str | None
+    subject: str | None
+    scim_user_name: str | None
+
+    @property
+    def display_name(self) -> str:
+        """What pages call this person (as ``User.display_name``)."""
+        return display_name(self)
+
+
+def ref_columns(users, prefix: str) -> tuple:
+    """The columns of a ``UserRef`` from ``users`` (the table or an alias of it), labelled
+    with ``prefix`` apart from the naming row's own."""
+    return (
+        users.c.id.label(f"{prefix}_id"),
+        users.c.email.label(f"{prefix}_email"),
+        users.c.name.label(f"{prefix}_name"),
+        users.c.subject.label(f"{prefix}_subject"),
+        users.c.scim_user_name.label(f"{prefix}_scim_user_name"),
+    )
 
 
 _SUMMARY_BY_ID = summary_select().where(USERS.c.id == bindparam("user_id"))
