@@ -75,11 +75,12 @@ def committed_events(
     Two index ranges, not one condition with OR: the rest of the cursor's own transaction,
     then the transactions after it. Neither database walks (transaction, id) from the start
     for an OR, and the cost would grow with the log."""
-    rest_of_own, later = page_statements(after=after, since=since, limit=limit)
+    rest_of_own, _ = page_statements(after=after, since=since, limit=limit)
     rest = read_events(rest_of_own)
     if len(rest) == limit:
         return rest
-    return rest + read_events(later.limit(limit - len(rest)))
+    _, later = page_statements(after=after, since=since, limit=limit - len(rest))
+    return rest + read_events(later)
 
 
 def page_statements(*, after: tuple[int, int], since: datetime | None, limit: int) -> tuple:
@@ -93,12 +94,16 @@ def page_statements(*, after: tuple[int, int], since: datetime | None, limit: in
 
 
 def _range(limit: int, *conditions, since: datetime | None):
-    stmt = event_select().where(*conditions).order_by(EVENTS.c.xact_id, EVENTS.c.id).limit(limit)
+    conditions = list(conditions)
     if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.where(EVENTS.c.xact_id < _HORIZON)
+        conditions.append(EVENTS.c.xact_id < _HORIZON)
     if since is not None:
-        stmt = stmt.where(EVENTS.c.occurred_at >= since)
-    return stmt
+        conditions.append(EVENTS.c.occurred_at >= since)
+    return event_select(*conditions, order=_in_commit_order, limit=limit)
+
+
+def _in_commit_order(columns) -> tuple:
+    return columns.xact_id, columns.id
 
 
 def location_of(event: AuditEventRow, geoip_database: str | None) -> str | None:

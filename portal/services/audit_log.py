@@ -9,7 +9,7 @@ in ``audit`` (the only way in); nothing here or anywhere changes a row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -32,8 +32,8 @@ TARGETS = User.__table__.alias("target")
 _devices = Device.__table__
 
 
-# The event's own columns, in ``AuditEventRow``'s order; then its actor, its target (a
-# ``UserRef`` each) and its device's name.
+# The event's own columns, in ``AuditEventRow``'s order (then come its actor and its target,
+# a ``UserRef`` each, and its device's name).
 _OWN_COLUMNS = (
     EVENTS.c.id,
     EVENTS.c.occurred_at,
@@ -49,26 +49,47 @@ _OWN_COLUMNS = (
     EVENTS.c.xact_id,
 )
 _OWN, _REF = len(_OWN_COLUMNS), len(fields(UserRef))
-EVENT_COLUMNS = (
-    *_OWN_COLUMNS,
-    *ref_columns(ACTORS, "actor_ref"),
-    *ref_columns(TARGETS, "target_ref"),
-    # The device's name now (a renamed device shows its new name; a removed one keeps its row
-    # and its name). A plain id, no foreign key: the device may be gone.
-    _devices.c.name.label("device_name"),
-)
-# The people an event names, joined as its filters need them.
-_WITH_PEOPLE = EVENTS.outerjoin(ACTORS, ACTORS.c.id == EVENTS.c.actor_id).outerjoin(
+# The people an event names, joined as the audit page's filters need them.
+WITH_PEOPLE = EVENTS.outerjoin(ACTORS, ACTORS.c.id == EVENTS.c.actor_id).outerjoin(
     TARGETS, TARGETS.c.id == EVENTS.c.target_user_id
 )
+# The page's own names for the people it shows (apart from the filters').
+_actors, _targets = User.__table__.alias("actor_ref"), User.__table__.alias("target_ref")
 
 
-def event_select() -> Select:
-    """The one statement events are read with: ``EVENT_COLUMNS``, each event with the people
-    it names and its device's name; callers add conditions (on ``EVENTS``, ``ACTORS`` and
-    ``TARGETS``), order and limit."""
-    return select(*EVENT_COLUMNS).select_from(
-        _WITH_PEOPLE.outerjoin(_devices, _devices.c.id == EVENTS.c.device_id)
+def event_select(
+    *conditions,
+    order: Callable[[Any], tuple],
+    limit: int | None = None,
+    offset: int = 0,
+    source=EVENTS,
+) -> Select:
+    """The one statement events are read with, each event with the people it names and its
+    device's name (the name it has now: a renamed device shows its new name, a removed one
+    keeps its row; a plain id, no foreign key, so the device may be gone).
+
+    The events are chosen first, from ``source`` (the events, or ``WITH_PEOPLE`` for
+    conditions on ``ACTORS`` and ``TARGETS``) alone, by ``conditions``, ``order`` (a function
+    of a table's columns: ``lambda c: (c.id,)``) and ``limit``; only the chosen ones are joined
+    to their people and device, so each reader's index serves the choice as it would alone.
+    """
+    chosen = select(*_OWN_COLUMNS).select_from(source).where(*conditions).order_by(*order(EVENTS.c))
+    if limit is not None:
+        chosen = chosen.limit(limit).offset(offset)
+    page = chosen.subquery("page")
+    return (
+        select(
+            *page.c,
+            *ref_columns(_actors, "actor_ref"),
+            *ref_columns(_targets, "target_ref"),
+            _devices.c.name.label("device_name"),
+        )
+        .select_from(
+            page.outerjoin(_actors, _actors.c.id == page.c.actor_id)
+            .outerjoin(_targets, _targets.c.id == page.c.target_user_id)
+            .outerjoin(_devices, _devices.c.id == page.c.device_id)
+        )
+        .order_by(*order(page.c))
     )
 
 
@@ -179,29 +200,30 @@ def _conditions(f: AuditFilter) -> list:
     return terms
 
 
-_NEWEST_FIRST = (EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc())
+def _newest_first(columns) -> tuple:
+    return columns.occurred_at.desc(), columns.id.desc()
 
 
 def search_events(f: AuditFilter, *, page: int = 1, per_page: int = 50) -> AuditPage:
     """One page of matching events, newest first (a count query and a page query)."""
     terms = _conditions(f)
-    count = select(func.count()).select_from(_WITH_PEOPLE).where(*terms)
+    count = select(func.count()).select_from(WITH_PEOPLE).where(*terms)
     total = db.session.connection().execute(count).scalar_one()
     per_page = max(1, per_page)
     page = clamp_page(page, total, per_page)
-    stmt = (
-        event_select()
-        .where(*terms)
-        .order_by(*_NEWEST_FIRST)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+    stmt = event_select(
+        *terms,
+        order=_newest_first,
+        limit=per_page,
+        offset=(page - 1) * per_page,
+        source=WITH_PEOPLE,
     )
     return AuditPage(read_events(stmt), total, page, per_page)
 
 
 def iter_events(f: AuditFilter, batch: int = 500) -> Iterator[AuditEventRow]:
     """Every matching event, newest first, fetched ``batch`` rows at a time (for CSV export)."""
-    stmt = event_select().where(*_conditions(f)).order_by(*_NEWEST_FIRST)
+    stmt = event_select(*_conditions(f), order=_newest_first, source=WITH_PEOPLE)
     result = db.session.connection().execute(stmt.execution_options(yield_per=batch))
     for row in result:
         yield AuditEventRow.of(row)
