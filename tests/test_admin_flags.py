@@ -18,7 +18,7 @@ from support.admin_helpers import (
 from portal.extensions import db
 from portal.models import Device, utcnow
 from portal.services import devices as device_service
-from portal.services import users
+from portal.services import user_history, user_search
 from portal.services.investigation import Flag, flag_bits, sign_in_findings
 
 
@@ -106,11 +106,13 @@ def test_untrusted_and_trust_expired_devices_are_flagged(app):
         user = make_user("owner")
         sessions = history(app, user, [(timedelta(hours=1), LONDON)])
         device = sessions[0].device
-        assert {f.flag for f in users.user_history(user).devices[0].findings} == {Flag.UNTRUSTED}
+        assert {f.flag for f in user_history.user_history(user).devices[0].findings} == {
+            Flag.UNTRUSTED
+        }
         device_service.trust_device(device, "HIGH", 30)
-        assert users.user_history(user).devices[0].findings == []
+        assert user_history.user_history(user).devices[0].findings == []
         device_service.trust_device(device, "HIGH", 30, now=utcnow() - timedelta(days=31))
-        assert {f.flag for f in users.user_history(user).devices[0].findings} == {
+        assert {f.flag for f in user_history.user_history(user).devices[0].findings} == {
             Flag.TRUST_EXPIRED
         }
         db.session.rollback()
@@ -187,5 +189,5 @@ def test_the_users_list_counts_the_flagged_sign_ins_of_the_last_30_days(app):
             ],
         )
         db.session.commit()
-        (row,) = users.search_users("counted").rows
+        (row,) = user_search.search_users("counted").rows
     assert row.recent_flags == {Flag.NEW_COUNTRY: 1, Flag.IMPOSSIBLE_TRAVEL: 2}

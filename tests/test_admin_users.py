@@ -367,7 +367,7 @@ def test_the_user_search_is_answered_by_an_index_not_a_scan(app):
     from sqlalchemy import func, select, text
 
     from portal.models import User
-    from portal.services.users import _matching
+    from portal.services.user_search import _matching
 
     with app.app_context():
         query = select(func.count()).select_from(User).where(_matching("user12"))

@@ -71,7 +71,7 @@ def test_demo_history_is_consistent_with_itself(app):
 
 
 def test_only_the_traveller_has_sign_ins_to_investigate(app):
-    from portal.services import users
+    from portal.services import user_history
     from portal.services.investigation import Flag
 
     _load(app)
@@ -80,7 +80,7 @@ def test_only_the_traveller_has_sign_ins_to_investigate(app):
         people = db.session.execute(select(User)).scalars().all()
         assert len(people) == 5
         for user in people:
-            history = users.user_history(user)
+            history = user_history.user_history(user)
             found = [f for fs in history.session_findings.values() for f in fs]
             if found:
                 flagged[user.subject] = found

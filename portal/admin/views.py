@@ -28,9 +28,19 @@ from ..authz import (
 )
 from ..models import AlertAnswer, User
 from ..models.types import without_control_characters
-from ..services import alerts, audit, audit_log, device_reads, operations, signals, users
+from ..services import (
+    alerts,
+    audit,
+    audit_log,
+    device_reads,
+    operations,
+    signals,
+    user_history,
+    users,
+)
 from ..services.errors import NotFound
 from ..services.investigation import FLAG_LABELS
+from ..services.user_search import search_users
 from ..timefmt import iso_z
 from . import bp, timeline
 from .csv_export import csv_response
@@ -54,7 +64,16 @@ def _text_arg(name: str, what: str) -> str:
 
 
 def _target_or_404(user_id: str) -> User:
+    """The user an admin changes (the model, for the operation)."""
     user = users.get_user(user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _summary_or_404(user_id: str) -> users.UserSummary:
+    """The user a page shows (their summary row)."""
+    user = users.user_summary(user_id)
     if user is None:
         abort(404)
     return user
@@ -79,7 +98,7 @@ def index():
 def user_search():
     """Search users by email, name or subject; sortable, 50 a page."""
     q = _text_arg("q", "search")
-    result = users.search_users(
+    result = search_users(
         q,
         sort=request.args.get("sort"),
         direction=request.args.get("dir"),
@@ -93,8 +112,8 @@ def user_search():
 @require_permission(VIEW_USER_DEVICES)
 def user_detail(user_id: str):
     """One user's profile, permissions, devices and every session, with investigation flags."""
-    target = _target_or_404(user_id)
-    history = users.user_history(target)
+    target = _summary_or_404(user_id)
+    history = user_history.user_history(target)
     sent_alerts = alerts.alerts_of_user(target.id)
     page = render_template(
         "admin/user.html",
@@ -102,7 +121,9 @@ def user_detail(user_id: str):
         history=history,
         timeline=timeline.sign_in_timeline(history),
         places=timeline.places(history),
-        permissions=users.permission_sources(target, current_app.config["GROUP_PERMISSIONS"]),
+        permissions=user_history.permission_sources(
+            target, current_app.config["GROUP_PERMISSIONS"]
+        ),
         flag_labels=FLAG_LABELS,
         can_manage=current_user.can(MANAGE_USER_DEVICES),
         current_session_id=current_user.session_id,
@@ -113,7 +134,7 @@ def user_detail(user_id: str):
     )
     # Audited last: the event is written with the commit, so the database's write lock
     # (SQLite has one) is held for that insert, not for reading and rendering the page.
-    operations.view_user_devices(current_user.actor, target)
+    operations.view_user_devices(current_user.actor, target.id)
     return page
 
 
@@ -144,9 +165,9 @@ CSV_HEADER = [
 @require_permission(VIEW_USER_DEVICES)
 def user_export(user_id: str):
     """CSV of the user's devices and all their sessions (one line per session)."""
-    target = _target_or_404(user_id)
-    operations.export_csv(current_user.actor, "user_devices", target=target)
-    history = users.user_history(target)
+    target = _summary_or_404(user_id)
+    operations.export_csv(current_user.actor, "user_devices", target=target.id)
+    history = user_history.user_history(target)
 
     def rows():
         for entry in history.devices:
@@ -190,7 +211,7 @@ def user_export(user_id: str):
 # -- revoking (each a confirm page on GET, the change on POST) ------------------------------
 
 
-def _back_to(target: User):
+def _back_to(target: User | users.UserSummary):
     return redirect(url_for("admin.user_detail", user_id=target.id))
 
 
@@ -198,7 +219,7 @@ def _back_to(target: User):
 @require_permission(MANAGE_USER_DEVICES)
 def revoke_session(user_id: str, session_id: str):
     """End one session of the user (after confirming)."""
-    target = _target_or_404(user_id)
+    target = _summary_or_404(user_id)
     row = device_reads.session_row(target.id, session_id)
     if row is None:
         abort(404)
@@ -224,7 +245,7 @@ def revoke_session(user_id: str, session_id: str):
     return _back_to(target)
 
 
-def _already_ended(target: User):
+def _already_ended(target: users.UserSummary):
     flash("That session had already ended.", "info")
     return _back_to(target)
 
@@ -233,7 +254,7 @@ def _already_ended(target: User):
 @require_permission(MANAGE_USER_DEVICES)
 def revoke_device(user_id: str, device_id: str):
     """End every session of one of the user's devices (after confirming)."""
-    target = _target_or_404(user_id)
+    target = _summary_or_404(user_id)
     device = device_reads.device_row(target.id, device_id, sessions=False)
     if device is None:
         abort(404)
@@ -257,7 +278,7 @@ def revoke_device(user_id: str, device_id: str):
 @require_permission(MANAGE_USER_DEVICES)
 def revoke_all(user_id: str):
     """End all of the user's sessions (after confirming); your own current one is kept."""
-    target = _target_or_404(user_id)
+    target = _summary_or_404(user_id)
     is_self = target.id == current_user.user_id
     if request.method == "GET":
         return render_template(

@@ -32,11 +32,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .. import models
 from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN
 from ..models.device import shown_trust_level, trust_holds
 from ..models.types import place_of
 from ..services import audit_events, sign_ins
+from ..services.audit_log import AuditEventRow
 from ..services.device_reads import DeviceRow, SessionRow
 from ..timefmt import iso_z
 
@@ -450,7 +450,8 @@ class Event(Shape):
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, event: models.AuditEvent, location: str | None) -> Event:
+    def of(cls, event: AuditEventRow, location: str | None) -> Event:
+        """From the audit log's one row (``services.audit_log.AuditEventRow``)."""
         actor, details = None, dict(event.detail or {})
         if event.actor_id is not None:
             actor = EventUser(id=event.actor_id, email=event.actor.email if event.actor else None)
@@ -475,7 +476,7 @@ class Event(Shape):
         )
 
 
-def _via(event: models.AuditEvent) -> str | None:
+def _via(event: AuditEventRow) -> str | None:
     """How the event was asked for: its column, else what older events said of it."""
     if event.via:
         return event.via

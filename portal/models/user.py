@@ -12,6 +12,12 @@ from ..extensions import db
 from .types import UTCDateTime, utcnow
 
 
+def display_name(user) -> str:
+    """What pages call a person, from anything with a user's name columns (a ``User``, or a
+    read row of one): the name, else the email, the subject, the SCIM userName, the id."""
+    return user.name or user.email or user.subject or user.scim_user_name or str(user.id)
+
+
 class User(db.Model):
     """A person, known by (issuer, subject) from the identity provider.
 
@@ -69,7 +75,7 @@ class User(db.Model):
     @property
     def display_name(self) -> str:
         """What pages call this person."""
-        return self.name or self.email or self.subject or self.scim_user_name or str(self.id)
+        return display_name(self)
 
     @property
     def is_deactivated(self) -> bool:

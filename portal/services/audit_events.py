@@ -24,13 +24,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import literal_column, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import literal_column
 
 from ..extensions import db
-from ..models import AuditEvent
 from ..models.types import place_name
 from . import geo
+from .audit_log import EVENTS, AuditEventRow, event_select, read_events
 from .errors import Invalid
 
 MAX_LIMIT = 1000
@@ -63,24 +62,25 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return min(int(xact or "0", 16), _LARGEST_XACT), min(int(event_id, 16), _LARGEST_ID)
 
 
-def position_of(event: AuditEvent) -> tuple[int, int]:
+def position_of(event: AuditEventRow) -> tuple[int, int]:
     return event.xact_id, event.id
 
 
 def committed_events(
     *, after: tuple[int, int], since: datetime | None, limit: int
-) -> list[AuditEvent]:
+) -> list[AuditEventRow]:
     """Up to ``limit`` committed events past ``after`` (and from ``since`` on), in the feed's
-    order, each with its actor and target user.
+    order, each the audit log's one row (``audit_log.AuditEventRow``, its people with it).
 
     Two index ranges, not one condition with OR: the rest of the cursor's own transaction,
     then the transactions after it. Neither database walks (transaction, id) from the start
     for an OR, and the cost would grow with the log."""
-    rest_of_own, later = page_statements(after=after, since=since, limit=limit)
-    rest = list(db.session.execute(rest_of_own).scalars().unique())
+    rest_of_own, _ = page_statements(after=after, since=since, limit=limit)
+    rest = read_events(rest_of_own)
     if len(rest) == limit:
         return rest
-    return rest + list(db.session.execute(later.limit(limit - len(rest))).scalars().unique())
+    _, later = page_statements(after=after, since=since, limit=limit - len(rest))
+    return rest + read_events(later)
 
 
 def page_statements(*, after: tuple[int, int], since: datetime | None, limit: int) -> tuple:
@@ -88,27 +88,25 @@ def page_statements(*, after: tuple[int, int], since: datetime | None, limit: in
     transactions after it (each an index range of ``ix_audit_xact_id``)."""
     xact, event_id = after
     return (
-        _range(limit, AuditEvent.xact_id == xact, AuditEvent.id > event_id, since=since),
-        _range(limit, AuditEvent.xact_id > xact, since=since),
+        _range(limit, EVENTS.c.xact_id == xact, EVENTS.c.id > event_id, since=since),
+        _range(limit, EVENTS.c.xact_id > xact, since=since),
     )
 
 
 def _range(limit: int, *conditions, since: datetime | None):
-    stmt = (
-        select(AuditEvent)
-        .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.target_user))
-        .where(*conditions)
-        .order_by(AuditEvent.xact_id, AuditEvent.id)
-        .limit(limit)
-    )
+    conditions = list(conditions)
     if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.where(AuditEvent.xact_id < _HORIZON)
+        conditions.append(EVENTS.c.xact_id < _HORIZON)
     if since is not None:
-        stmt = stmt.where(AuditEvent.occurred_at >= since)
-    return stmt
+        conditions.append(EVENTS.c.occurred_at >= since)
+    return event_select(*conditions, order=_in_commit_order, limit=limit)
 
 
-def location_of(event: AuditEvent, geoip_database: str | None) -> str | None:
+def _in_commit_order(columns) -> tuple:
+    return columns.xact_id, columns.id
+
+
+def location_of(event: AuditEventRow, geoip_database: str | None) -> str | None:
     """Where the event's address is (cached GeoIP lookups), as pages name places."""
     if not event.ip_address:
         return None

@@ -1,24 +1,137 @@
 """Reading the audit log: filtered, newest first, a page at a time or streamed for export.
 
-Writing lives in ``audit`` (the only way in); nothing here or anywhere changes a row.
+An event is read as one typed row, ``AuditEventRow``, built by one Core statement
+(``event_select``), whoever reads it: the audit log page, its CSV export and the events feed
+for security tools (``audit_events``), each with its own conditions and order. Writing lives
+in ``audit`` (the only way in); nothing here or anywhere changes a row.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import Select, false, func, or_, select
-from sqlalchemy.orm import aliased, contains_eager
 
 from ..extensions import db
 from ..models import AuditEvent, Device, User
 from ..models.types import without_control_characters
 from .pagination import clamp_page, page_count
 from .sessions import parse_id
-from .users import like_pattern
+from .users import UserRef, like_pattern, ref_columns
+
+# -- the row, and its one statement ---------------------------------------------------------
+
+EVENTS = AuditEvent.__table__
+# The event's actor and target, each the users table under its own name.
+ACTORS = User.__table__.alias("actor")
+TARGETS = User.__table__.alias("target")
+_devices = Device.__table__
+
+
+# The event's own columns, in ``AuditEventRow``'s order (then come its actor and its target,
+# a ``UserRef`` each, and its device's name).
+_OWN_COLUMNS = (
+    EVENTS.c.id,
+    EVENTS.c.occurred_at,
+    EVENTS.c.action,
+    EVENTS.c.actor_id,
+    EVENTS.c.actor_label,
+    EVENTS.c.target_user_id,
+    EVENTS.c.device_id,
+    EVENTS.c.session_id,
+    EVENTS.c.ip_address,
+    EVENTS.c.via,
+    EVENTS.c.detail,
+    EVENTS.c.xact_id,
+)
+_OWN, _REF = len(_OWN_COLUMNS), len(fields(UserRef))
+# The people an event names, joined as the audit page's filters need them.
+WITH_PEOPLE = EVENTS.outerjoin(ACTORS, ACTORS.c.id == EVENTS.c.actor_id).outerjoin(
+    TARGETS, TARGETS.c.id == EVENTS.c.target_user_id
+)
+# The page's own names for the people it shows (apart from the filters').
+_actors, _targets = User.__table__.alias("actor_ref"), User.__table__.alias("target_ref")
+
+
+def event_select(
+    *conditions,
+    order: Callable[[Any], tuple],
+    limit: int | None = None,
+    offset: int = 0,
+    source=EVENTS,
+) -> Select:
+    """The one statement events are read with, each event with the people it names and its
+    device's name (the name it has now: a renamed device shows its new name, a removed one
+    keeps its row; a plain id, no foreign key, so the device may be gone).
+
+    The events are chosen first, from ``source`` (the events, or ``WITH_PEOPLE`` for
+    conditions on ``ACTORS`` and ``TARGETS``) alone, by ``conditions``, ``order`` (a function
+    of a table's columns: ``lambda c: (c.id,)``) and ``limit``; only the chosen ones are joined
+    to their people and device, so each reader's index serves the choice as it would alone.
+    """
+    chosen = select(*_OWN_COLUMNS).select_from(source).where(*conditions).order_by(*order(EVENTS.c))
+    if limit is not None:
+        chosen = chosen.limit(limit).offset(offset)
+    page = chosen.subquery("page")
+    return (
+        select(
+            *page.c,
+            *ref_columns(_actors, "actor_ref"),
+            *ref_columns(_targets, "target_ref"),
+            _devices.c.name.label("device_name"),
+        )
+        .select_from(
+            page.outerjoin(_actors, _actors.c.id == page.c.actor_id)
+            .outerjoin(_targets, _targets.c.id == page.c.target_user_id)
+            .outerjoin(_devices, _devices.c.id == page.c.device_id)
+        )
+        .order_by(*order(page.c))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEventRow:
+    """One audit event as the page, the CSV export and the events feed read it."""
+
+    id: int
+    occurred_at: datetime
+    action: str
+    actor_id: uuid.UUID | None
+    actor_label: str | None
+    target_user_id: uuid.UUID | None
+    device_id: uuid.UUID | None
+    session_id: uuid.UUID | None
+    ip_address: str | None
+    via: str | None
+    detail: dict[str, Any]
+    xact_id: int
+    actor: UserRef | None  # None: no user (the CLI, the IdP, SCIM) or one since deleted
+    target_user: UserRef | None
+    device_name: str | None
+
+    @classmethod
+    def of(cls, row) -> AuditEventRow:
+        """From a row of ``event_select``."""
+        actor = row[_OWN : _OWN + _REF]
+        target = row[_OWN + _REF : _OWN + 2 * _REF]
+        return cls(
+            *row[:_OWN],
+            actor=UserRef(*actor) if actor[0] is not None else None,
+            target_user=UserRef(*target) if target[0] is not None else None,
+            device_name=row[-1],
+        )
+
+
+def read_events(stmt: Select) -> list[AuditEventRow]:
+    """The rows of a statement made from ``event_select``."""
+    return [AuditEventRow.of(r) for r in db.session.connection().execute(stmt)]
+
+
+# -- the audit log page's filter ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -43,84 +156,74 @@ class AuditFilter:
 
 @dataclass(frozen=True)
 class AuditPage:
-    events: list[AuditEvent]
+    events: list[AuditEventRow]
     total: int
     page: int
     per_page: int
-    # The devices the page's events name, by id: their names now (a renamed device shows its
-    # new name; a removed one keeps its row and its name).
-    device_names: dict[uuid.UUID, str] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
         return page_count(self.total, self.per_page)
 
 
-def _user_match(alias, text: str, label_column=None):
+def _user_match(users, text: str, label_column=None):
     if without_control_characters(text) != text:
         return false()  # stored names hold none (and PostgreSQL refuses NUL in a pattern)
     uid = parse_id(text)
     if uid is not None:
-        return alias.id == uid
+        return users.c.id == uid
     pattern = like_pattern(text)
     options = [
-        alias.email.ilike(pattern, escape="\\"),
-        alias.name.ilike(pattern, escape="\\"),
-        alias.subject.ilike(pattern, escape="\\"),
+        users.c.email.ilike(pattern, escape="\\"),
+        users.c.name.ilike(pattern, escape="\\"),
+        users.c.subject.ilike(pattern, escape="\\"),
     ]
     if label_column is not None:
         options.append(label_column.ilike(pattern, escape="\\"))
     return or_(*options)
 
 
-def _filtered(f: AuditFilter) -> Select:
-    """AuditEvent rows with their actor and target loaded by the same joins the filters use."""
-    actor, target = aliased(User), aliased(User)
-    stmt = (
-        select(AuditEvent)
-        .outerjoin(actor, AuditEvent.actor_id == actor.id)
-        .outerjoin(target, AuditEvent.target_user_id == target.id)
-        .options(
-            contains_eager(AuditEvent.actor.of_type(actor)),
-            contains_eager(AuditEvent.target_user.of_type(target)),
-        )
-    )
+def _conditions(f: AuditFilter) -> list:
+    """The filter's terms, on ``EVENTS``, ``ACTORS`` and ``TARGETS``."""
+    terms = []
     if f.actor.strip():
-        stmt = stmt.where(_user_match(actor, f.actor.strip(), AuditEvent.actor_label))
+        terms.append(_user_match(ACTORS, f.actor.strip(), EVENTS.c.actor_label))
     if f.target.strip():
-        stmt = stmt.where(_user_match(target, f.target.strip()))
+        terms.append(_user_match(TARGETS, f.target.strip()))
     if f.action:
-        stmt = stmt.where(AuditEvent.action == f.action)
+        terms.append(EVENTS.c.action == f.action)
     if f.since:
-        stmt = stmt.where(AuditEvent.occurred_at >= datetime.combine(f.since, time.min, UTC))
+        terms.append(EVENTS.c.occurred_at >= datetime.combine(f.since, time.min, UTC))
     if f.until and f.until < date.max:  # date.max: no day after it, and nothing before it
         end = datetime.combine(f.until + timedelta(days=1), time.min, UTC)
-        stmt = stmt.where(AuditEvent.occurred_at < end)
-    return stmt
+        terms.append(EVENTS.c.occurred_at < end)
+    return terms
+
+
+def _newest_first(columns) -> tuple:
+    return columns.occurred_at.desc(), columns.id.desc()
 
 
 def search_events(f: AuditFilter, *, page: int = 1, per_page: int = 50) -> AuditPage:
     """One page of matching events, newest first (a count query and a page query)."""
-    stmt = _filtered(f)
-    total = db.session.execute(
-        select(func.count()).select_from(stmt.with_only_columns(AuditEvent.id).subquery())
-    ).scalar_one()
+    terms = _conditions(f)
+    count = select(func.count()).select_from(WITH_PEOPLE).where(*terms)
+    total = db.session.connection().execute(count).scalar_one()
     per_page = max(1, per_page)
     page = clamp_page(page, total, per_page)
-    rows = db.session.execute(
-        stmt.add_columns(Device.name)
-        .outerjoin(Device, Device.id == AuditEvent.device_id)  # a plain id: no foreign key
-        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    events = [event for event, _ in rows]
-    names = {event.device_id: name for event, name in rows if name is not None}
-    return AuditPage(events, total, page, per_page, names)
+    stmt = event_select(
+        *terms,
+        order=_newest_first,
+        limit=per_page,
+        offset=(page - 1) * per_page,
+        source=WITH_PEOPLE,
+    )
+    return AuditPage(read_events(stmt), total, page, per_page)
 
 
-def iter_events(f: AuditFilter, batch: int = 500) -> Iterator[AuditEvent]:
+def iter_events(f: AuditFilter, batch: int = 500) -> Iterator[AuditEventRow]:
     """Every matching event, newest first, fetched ``batch`` rows at a time (for CSV export)."""
-    stmt = _filtered(f).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-    result = db.session.execute(stmt.execution_options(yield_per=batch))
-    yield from result.scalars()
+    stmt = event_select(*_conditions(f), order=_newest_first, source=WITH_PEOPLE)
+    result = db.session.connection().execute(stmt.execution_options(yield_per=batch))
+    for row in result:
+        yield AuditEventRow.of(row)

@@ -211,18 +211,6 @@ def session_standing(
     return Standing(*facts, groups or [], grant_list(grants), horizon, next_expiry)
 
 
-def get_session_of_user(user_id: uuid.UUID, session_id: str | uuid.UUID) -> UserSession | None:
-    """One session, only if it belongs to ``user_id``: anyone else's is simply not found."""
-    sid = parse_id(session_id)
-    if sid is None:
-        return None
-    return db.session.execute(
-        select(UserSession)
-        .options(joinedload(UserSession.device))
-        .where(UserSession.id == sid, UserSession.user_id == user_id)
-    ).scalar_one_or_none()
-
-
 _LOCKED_USER = _u.alias("locked")
 # One statement: the user's row locked FOR UPDATE (as strong a lock as before, which also
 # holds back new rows naming the user), and the device set's version moved.

@@ -1,46 +1,25 @@
-"""Admin operations on users: search, one user's whole history, and revoking on their behalf.
+"""Users as every read shows them: one user's summary (``UserSummary``), whether a user
+exists, and the model for a change.
 
-Every read is bounded (a page of users, one user's history) and takes a fixed number of
-queries; every change writes its audit event in the caller's transaction.
+A user is read as one typed row, ``UserSummary``, built by one Core statement
+(``summary_select``): the search page's lines (``user_search``), the user page's header,
+whoever shows a user; a row that names a user (an audit event's actor) holds a ``UserRef``
+(``ref_columns``). The ``User`` model is for changes (``get_user``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import (
-    and_,
-    bindparam,
-    case,
-    distinct,
-    false,
-    func,
-    literal_column,
-    or_,
-    select,
-    table,
-    text,
-)
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import bindparam, select
 
-from ..config import PERMISSIONS
 from ..extensions import db
-from ..models import Device, User, UserSession, search, utcnow
-from ..models.types import place_name, without_control_characters
-from . import device_reads, investigation
-from .device_reads import DeviceRow, SessionRow
-from .investigation import Finding, Flag
-from .pagination import clamp_page, page_count, plausible_page
+from ..models import User
+from ..models.types import place_name
+from ..models.user import display_name
 from .sessions import parse_id
-
-SORT_COLUMNS = ("name", "email", "active_devices", "last_seen", "location")
-DEFAULT_SORT = ("last_seen", "desc")
-# The users list shows flags raised in this window (older sign-ins only serve as history).
-RECENT_FLAG_WINDOW = timedelta(days=30)
 
 
 def like_pattern(text: str) -> str:
@@ -49,277 +28,119 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-# -- search ---------------------------------------------------------------------------------
+# -- one user, as every read shows them ------------------------------------------------------
+
+USERS = User.__table__
+
+SUMMARY_COLUMNS = (
+    USERS.c.id,
+    USERS.c.issuer,
+    USERS.c.subject,
+    USERS.c.email,
+    USERS.c.name,
+    USERS.c.groups,
+    USERS.c.created_at,
+    USERS.c.last_seen_at,
+    USERS.c.last_ip,
+    USERS.c.last_country_code,
+    USERS.c.last_city,
+    USERS.c.deactivated_at,
+    USERS.c.scim_user_name,
+    USERS.c.scim_external_id,
+    USERS.c.scim_deleted_at,
+)
+_WIDTH = len(SUMMARY_COLUMNS)
 
 
-@dataclass(frozen=True)
-class UserRow:
-    """One line of the users list."""
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """A user as pages and JSON routes read them: who (and how the IdP and SCIM know them),
+    their groups at the last sign-in, when and where they were last seen, whether the account
+    is deactivated. Read by ``summary_select``; never a model."""
 
-    user: User
-    active_devices: int
-    untrusted_devices: int
-    expired_trust_devices: int
-    recent_flags: Mapping[Flag, int]
+    id: uuid.UUID
+    issuer: str | None
+    subject: str | None
+    email: str | None
+    name: str | None
+    groups: list[str] | None
+    created_at: datetime | None
+    last_seen_at: datetime | None
+    last_ip: str | None
+    last_country_code: str | None
+    last_city: str | None
+    deactivated_at: datetime | None
+    scim_user_name: str | None
+    scim_external_id: str | None
+    scim_deleted_at: datetime | None
+
+    @classmethod
+    def of(cls, row) -> UserSummary:
+        """From a row of ``summary_select`` (its first columns)."""
+        return cls(*row[:_WIDTH])
+
+    @property
+    def display_name(self) -> str:
+        """What pages call this person (as ``User.display_name``)."""
+        return display_name(self)
+
+    @property
+    def is_deactivated(self) -> bool:
+        return self.deactivated_at is not None
 
     @property
     def last_location(self) -> str | None:
-        return place_name(self.user.last_city, self.user.last_country_code)
+        return place_name(self.last_city, self.last_country_code)
 
 
-@dataclass(frozen=True)
-class UserPage:
-    """A page of search results and what is needed to link to the others."""
+def summary_select(*more):
+    """The one statement users are read with: ``SUMMARY_COLUMNS`` (then ``more``), from the
+    users table; callers add their joins, conditions and order."""
+    return select(*SUMMARY_COLUMNS, *more).select_from(USERS)
 
-    rows: list[UserRow]
-    total: int
-    page: int
-    per_page: int
-    sort: str
-    direction: str
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """A user as another row names them (an audit event's actor or target): the id, and what
+    to call them now. ``UserSummary`` is the user's own row."""
+
+    id: uuid.UUID
+    email: str | None
+    name: str | None
+    subject: str | None
+    scim_user_name: str | None
 
     @property
-    def pages(self) -> int:
-        return page_count(self.total, self.per_page)
+    def display_name(self) -> str:
+        """What pages call this person (as ``User.display_name``)."""
+        return display_name(self)
 
 
-def _untrusted() -> ColumnElement[bool]:
-    return Device.is_trusted.is_(False)
-
-
-def _trust_expired(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        Device.is_trusted.is_(True),
-        Device.trust_expires_at.is_not(None),
-        Device.trust_expires_at <= now,
-    )
-
-
-def _matching(q: str) -> ColumnElement[bool]:
-    """Users whose email, name or subject contains ``q``, in any case, found by index.
-
-    PostgreSQL's trigram indexes serve ``ILIKE`` as it is; on SQLite the FTS5 trigram table
-    answers a quoted phrase (a substring) of three characters or more, and shorter queries
-    fall back to ``LIKE``, which scans. No stored email, name or subject holds a control
-    character, so a query with one (NUL...) matches nobody, and reaches no index.
-    """
-    if without_control_characters(q) != q:
-        return false()
-    pattern = like_pattern(q)
-    like = or_(
-        User.email.ilike(pattern, escape="\\"),
-        User.name.ilike(pattern, escape="\\"),
-        User.subject.ilike(pattern, escape="\\"),
-    )
-    if db.session.get_bind().dialect.name != "sqlite" or len(q) < 3:
-        return like
-    phrase = '"' + q.replace('"', '""') + '"'
-    matches = (
-        select(literal_column("user_id"))
-        .select_from(table(search.SQLITE_TABLE))
-        .where(text(f"{search.SQLITE_TABLE} MATCH :phrase").bindparams(phrase=phrase))
-    )
-    return User.id.in_(matches)
-
-
-def search_users(
-    query: str | None = None,
-    *,
-    sort: str | None = None,
-    direction: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-    now: datetime | None = None,
-) -> UserPage:
-    """Users whose email, name or subject contains ``query`` (any case), one page of them.
-
-    Three queries whatever the page size: the page with the number of matches, the device
-    counts of the page's users (with their devices reported as not them in the flags window),
-    and how many of their recent sign-ins raised each flag (stored on each session when it
-    opened). A page past the last one costs a count and the last page on top.
-    """
-    now = now or utcnow()
-    sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
-    direction = direction if direction in ("asc", "desc") else DEFAULT_SORT[1]
-    q = (query or "").strip()
-    conditions = [_matching(q)] if q else []
-    per_page = max(1, per_page)
-    page = plausible_page(page)
-    users, total = _page_of_users(conditions, sort, direction, page, per_page, now)
-    if not users and page > 1:  # past the last page (a stale link): show the last one
-        total = db.session.execute(
-            select(func.count()).select_from(User).where(*conditions)
-        ).scalar_one()
-        page = clamp_page(page, total, per_page)
-        users, total = _page_of_users(conditions, sort, direction, page, per_page, now)
-
-    ids = [u.id for u in users]
-    since = now - RECENT_FLAG_WINDOW
-    device_counts = _device_counts(ids, now, reported_since=since)
-    flagged = _sign_in_flag_counts(ids, since)
-    rows = []
-    for u in users:
-        counts = device_counts.get(u.id, _NO_DEVICES)
-        flags = flagged.get(u.id, {})
-        if counts.reported:  # the most telling flag, so it comes first
-            flags = {Flag.REPORTED_SUSPICIOUS: counts.reported, **flags}
-        rows.append(
-            UserRow(
-                user=u,
-                active_devices=counts.active,
-                untrusted_devices=counts.untrusted,
-                expired_trust_devices=counts.trust_expired,
-                recent_flags=flags,
-            )
-        )
-    return UserPage(rows, total, page, per_page, sort, direction)
-
-
-def _page_of_users(
-    conditions: list, sort: str, direction: str, page: int, per_page: int, now: datetime
-) -> tuple[list[User], int]:
-    """One page of the matching users and how many match in all, in one statement (the
-    count is a window over the matches, so the matches are found once, not twice).
-
-    The matches are sorted by their keys alone and only the page's users are read whole, not
-    every matching row (docs/performance.md has what it saved).
-    """
-    matches = select(User.id.label("id"), func.count().over().label("total")).where(*conditions)
-    if sort == "active_devices":
-        counts = (
-            select(
-                UserSession.user_id.label("user_id"),
-                func.count(distinct(UserSession.device_id)).label("n"),
-            )
-            .where(UserSession.active_at(now))
-            .group_by(UserSession.user_id)
-            .subquery()
-        )
-        matches = matches.outerjoin(counts, counts.c.user_id == User.id)
-        keys = [func.coalesce(counts.c.n, 0)]
-    else:
-        keys = {
-            "name": [func.lower(User.name)],
-            "email": [User.email],
-            "last_seen": [User.last_seen_at],
-            "location": [User.last_country_code, User.last_city],
-        }[sort]
-    labels = [f"key{i}" for i in range(len(keys))]
-    matches = matches.add_columns(*(k.label(name) for k, name in zip(keys, labels, strict=True)))
-
-    def ordered(columns):
-        return [(c.desc() if direction == "desc" else c.asc()).nulls_last() for c in columns]
-
-    found = (
-        matches.order_by(*ordered(keys), User.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-        .subquery()
-    )
-    stmt = (
-        select(User, found.c.total)
-        .join(found, found.c.id == User.id)
-        .order_by(*ordered(found.c[name] for name in labels), User.id)
-    )
-    rows = db.session.execute(stmt).all()
-    return [user for user, _ in rows], (rows[0][1] if rows else 0)
-
-
-@dataclass(frozen=True)
-class _DeviceCounts:
-    active: int  # devices with an active session
-    untrusted: int  # ... of which not trusted
-    trust_expired: int  # ... of which trust lapsed
-    reported: int  # devices (any, removed too) reported as not them in the flags window
-
-
-_NO_DEVICES = _DeviceCounts(0, 0, 0, 0)
-
-
-def _build_device_counts():
-    """The statement of ``_device_counts``, built once: the page's ids are one expanding
-    parameter (building it per request, fifty ids twice, cost as much as running it)."""
-    ids, now = bindparam("user_ids", expanding=True), bindparam("now")
-    active = (
-        select(UserSession.device_id)
-        .where(UserSession.user_id.in_(ids), UserSession.active_at(now))
-        .distinct()
-        .subquery()
-    )
-    in_use = active.c.device_id.is_not(None)
+def ref_columns(users, prefix: str) -> tuple:
+    """The columns of a ``UserRef`` from ``users`` (the table or an alias of it), labelled
+    with ``prefix`` apart from the naming row's own."""
     return (
-        select(
-            Device.user_id,
-            func.count(case((in_use, Device.id))),
-            func.count(case((and_(in_use, _untrusted()), Device.id))),
-            func.count(case((and_(in_use, _trust_expired(now)), Device.id))),
-            func.count(
-                case((Device.reported_suspicious_at >= bindparam("reported_since"), Device.id))
-            ),
-        )
-        .outerjoin(active, active.c.device_id == Device.id)
-        .where(Device.user_id.in_(ids))
-        .group_by(Device.user_id)
+        users.c.id.label(f"{prefix}_id"),
+        users.c.email.label(f"{prefix}_email"),
+        users.c.name.label(f"{prefix}_name"),
+        users.c.subject.label(f"{prefix}_subject"),
+        users.c.scim_user_name.label(f"{prefix}_scim_user_name"),
     )
 
 
-_DEVICE_COUNTS = _build_device_counts()
+_SUMMARY_BY_ID = summary_select().where(USERS.c.id == bindparam("user_id"))
 
 
-def _device_counts(
-    user_ids: list[uuid.UUID], now: datetime, *, reported_since: datetime
-) -> dict[uuid.UUID, _DeviceCounts]:
-    """Per user, in one query: devices with an active session, how many of those are
-    untrusted or lapsed, and how many devices were reported as not them since
-    ``reported_since`` (whether or not they still have a session)."""
-    if not user_ids:
-        return {}
-    result = db.session.execute(
-        _DEVICE_COUNTS, {"user_ids": user_ids, "now": now, "reported_since": reported_since}
-    )
-    return {uid: _DeviceCounts(a, u, e, r) for uid, a, u, e, r in result}
+def user_summary(user_id: str | uuid.UUID) -> UserSummary | None:
+    """The user with that id, or None (also for a malformed id): one indexed Core read."""
+    uid = parse_id(user_id)
+    if uid is None:
+        return None
+    row = db.session.connection().execute(_SUMMARY_BY_ID, {"user_id": uid}).first()
+    return UserSummary.of(row) if row is not None else None
 
 
-def _build_sign_in_flag_counts():
-    """The statement of ``_sign_in_flag_counts``, built once (see ``_build_device_counts``)."""
-    return (
-        select(
-            UserSession.user_id,
-            *(
-                func.count(case((UserSession.sign_in_flags.op("&")(bit) != 0, 1)))
-                for bit in investigation.SIGN_IN_FLAG_BITS.values()
-            ),
-        )
-        .where(
-            UserSession.user_id.in_(bindparam("user_ids", expanding=True)),
-            UserSession.created_at >= bindparam("since"),
-            UserSession.sign_in_flags != 0,
-        )
-        .group_by(UserSession.user_id)
-    )
-
-
-_SIGN_IN_FLAG_COUNTS = _build_sign_in_flag_counts()
-
-
-def _sign_in_flag_counts(
-    user_ids: list[uuid.UUID], since: datetime
-) -> dict[uuid.UUID, dict[Flag, int]]:
-    """Per user, how many sign-ins since ``since`` raised each flag, in one query."""
-    if not user_ids:
-        return {}
-    flags = investigation.SIGN_IN_FLAG_BITS
-    result = db.session.execute(_SIGN_IN_FLAG_COUNTS, {"user_ids": user_ids, "since": since})
-    return {
-        uid: {flag: n for flag, n in zip(flags, counts, strict=True) if n}
-        for uid, *counts in result
-    }
-
-
-# -- one user -------------------------------------------------------------------------------
-
-
-_USER_EXISTS = select(User.__table__.c.id).where(User.__table__.c.id == bindparam("user_id"))
+_USER_EXISTS = select(USERS.c.id).where(USERS.c.id == bindparam("user_id"))
 
 
 def user_exists(user_id: uuid.UUID) -> bool:
@@ -333,69 +154,3 @@ def get_user(user_id: str | uuid.UUID) -> User | None:
     """The user with that id, or None (also for a malformed id)."""
     uid = parse_id(user_id)
     return db.session.get(User, uid) if uid else None
-
-
-def permission_sources(
-    user: User, group_permissions: Mapping[str, list[str]]
-) -> dict[str, list[str]]:
-    """Each effective permission of ``user`` with where it comes from (groups, local grant).
-
-    Groups are those of the user's last sign-in, as the browser session uses them.
-    """
-    sources: dict[str, list[str]] = {}
-    for group in user.groups or []:
-        for perm in group_permissions.get(group, ()):
-            sources.setdefault(perm, []).append(f"group {group}")
-    for g in user.grants:
-        sources.setdefault(g.permission, []).append("local grant")
-    return {p: sources[p] for p in PERMISSIONS if p in sources}
-
-
-@dataclass
-class DeviceHistory:
-    """A device with every session of it (newest first) and the flags on both."""
-
-    device: DeviceRow
-    sessions: list[SessionRow]
-    findings: list[Finding]
-    active_sessions: int = 0
-
-
-@dataclass
-class UserHistory:
-    """Everything the user page shows about a user's devices and sign-ins."""
-
-    devices: list[DeviceHistory]
-    session_findings: dict[uuid.UUID, list[Finding]]
-    flag_counts: dict[Flag, int] = field(default_factory=dict)
-
-    @property
-    def active_sessions(self) -> int:
-        return sum(d.active_sessions for d in self.devices)
-
-
-def user_history(user: User, now: datetime | None = None) -> UserHistory:
-    """Every device (removed ones too) and session of ``user``, with flags, as rows; two
-    queries (the sessions with who ended each, for "Revoked by an admin, Ada Admin")."""
-    now = now or utcnow()
-    devices = device_reads.device_rows(user.id, sessions=False, include_removed=True)
-    sessions = device_reads.session_rows(user.id, ended_by=True, now=now)
-    by_device: dict[uuid.UUID, list[SessionRow]] = defaultdict(list)
-    for s in sessions:
-        by_device[s.device.id].append(s)
-    session_findings = investigation.sign_in_findings(sessions)
-    counts: dict[Flag, int] = defaultdict(int)
-    for found in session_findings.values():
-        for flag in {f.flag for f in found}:
-            counts[flag] += 1
-    histories = []
-    for d in devices:
-        findings = investigation.device_findings(d, now)
-        rows = by_device.get(d.id, [])
-        active = sum(1 for s in rows if s.is_active(now))
-        for f in findings:
-            # An untrusted device only matters while it can still be used; a report always.
-            if active or f.flag is Flag.REPORTED_SUSPICIOUS:
-                counts[f.flag] += 1
-        histories.append(DeviceHistory(d, rows, findings, active))
-    return UserHistory(histories, session_findings, dict(counts))

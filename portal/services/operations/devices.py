@@ -1,0 +1,97 @@
+"""A user's own devices: trusted, untrusted, reported as not them, renamed, removed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from ...models import Device
+from .. import devices
+from ..audit import Actions
+from ..errors import Conflict
+from .actor import Actor, locked_device
+
+
+def trust_device(
+    actor: Actor, device_id: str | uuid.UUID, level: str, days: int
+) -> tuple[Device, datetime]:
+    """Trust one of the actor's devices at ``level`` for ``days``; returns it and when the
+    trust expires."""
+    device = locked_device(actor, device_id)
+    expires = devices.trust_device(device, level, days)
+    actor.record(
+        Actions.TRUST_DEVICE,
+        device.user_id,
+        device_id=device.id,
+        trust_level=level,
+        trust_expires_at=expires.isoformat(),
+    )
+    return device, expires
+
+
+def untrust_device(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, int]:
+    """Drop the trust of one of the actor's devices and end its sessions; returns it and how
+    many ended."""
+    device = locked_device(actor, device_id)
+    ended = devices.untrust_device(device, by=actor.user)
+    actor.record(Actions.UNTRUST_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
+    return device, ended
+
+
+class ReportingCurrentDevice(Conflict):
+    """A report of "This wasn't me" about the device the caller is using right now."""
+
+    default_message = (
+        "You are using this device now, so it cannot be reported as not you. If you think "
+        "someone else knows your password, change it at your identity provider and use "
+        "Sign out all other devices."
+    )
+
+
+def report_suspicious(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, int]:
+    """The owner says "This wasn't me" about one of their devices (see ``report_device``); returns
+    it and how many sessions ended."""
+    device = locked_device(actor, device_id)
+    return device, report_device(actor, device)
+
+
+def report_device(actor: Actor, device: Device, **detail: Any) -> int:
+    """Sign the device out, untrust it, mark it reported.
+
+    Its sessions end as ``reported``, so every new sign-in of the user must give credentials
+    at the IdP again. The caller's own device cannot be reported (``ReportingCurrentDevice``):
+    that is signing out, and the caller is evidently the user. Returns how many sessions ended.
+    """
+    if actor.session_id is not None and actor.session.device_id == device.id:
+        raise ReportingCurrentDevice()
+    ended = devices.report_suspicious(device, by=actor.user)
+    actor.record(
+        Actions.REPORT_SUSPICIOUS,
+        device.user_id,
+        device_id=device.id,
+        sessions_ended=ended,
+        **detail,
+    )
+    return ended
+
+
+def rename_device(actor: Actor, device_id: str | uuid.UUID, name: str) -> Device:
+    """Rename one of the actor's devices (raises ``devices.InvalidDeviceName``); returns it,
+    with the name kept."""
+    device = locked_device(actor, device_id)
+    old = device.name
+    new = devices.rename_device(device, name)
+    actor.record(
+        Actions.RENAME_DEVICE, device.user_id, device_id=device.id, old_name=old, new_name=new
+    )
+    return device
+
+
+def remove_device(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, int]:
+    """Hide one of the actor's devices and end its sessions (rows stay for the history);
+    returns it and how many ended."""
+    device = locked_device(actor, device_id)
+    ended = devices.remove_device(device, by=actor.user)
+    actor.record(Actions.REMOVE_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
+    return device, ended

@@ -1,0 +1,92 @@
+"""A user's account: local permission grants, deactivation, and provisioning by the
+identity provider (SCIM)."""
+
+from __future__ import annotations
+
+from ...models import User
+from .. import identity, provisioning
+from ..audit import Actions
+from .actor import Actor
+
+
+def grant_permission(actor: Actor, user: User, permission: str) -> bool:
+    """Give ``user`` a local grant of ``permission``; False when they already had it."""
+    if not identity.grant(user, permission, granted_by=actor.label):
+        return False
+    actor.record(Actions.GRANT_PERMISSION, user, permission=permission)
+    return True
+
+
+def revoke_permission(actor: Actor, user: User, permission: str) -> bool:
+    """Take a local grant away; False when there was none."""
+    if not identity.revoke_grant(user, permission):
+        return False
+    actor.record(Actions.REVOKE_PERMISSION, user, permission=permission)
+    return True
+
+
+def scim_actor(ip_address: str | None) -> Actor:
+    """The identity provider's SCIM client, as the audit log names it."""
+    return Actor(None, None, ip_address, via="scim", label="SCIM")
+
+
+def deactivate_user(actor: Actor, user: User) -> int | None:
+    """Deactivate the account: every session, IdP token and personal token ends now, and no
+    sign-in or token works until it is reactivated. Returns how many sessions ended; None
+    when it was already deactivated (nothing is recorded then). The IdP is told of the ended
+    sessions unless it asked for this itself (through SCIM)."""
+    ended = provisioning.deactivate(user, by=actor.user, tell_idp=actor.via != "scim")
+    if ended is None:
+        return None
+    actor.record(Actions.DEACTIVATE_USER, user, via=actor.via, sessions_ended=ended)
+    return ended
+
+
+def reactivate_user(actor: Actor, user: User) -> bool:
+    """Allow the account to sign in again; False when it was not deactivated."""
+    if not provisioning.reactivate(user):
+        return False
+    actor.record(Actions.REACTIVATE_USER, user, via=actor.via)
+    return True
+
+
+def _set_active(actor: Actor, user: User, active: bool) -> None:
+    if active:
+        reactivate_user(actor, user)
+    else:
+        deactivate_user(actor, user)
+
+
+def scim_provision_user(actor: Actor, fields: provisioning.Provisioned) -> User:
+    """SCIM POST: a user the IdP provisions (a new row, one who signed in before, or one SCIM
+    deleted); their first sign-in links to it. Raises ``provisioning.InvalidProvisioning`` or
+    ``provisioning.UserNameTaken``."""
+    user, new, changed = provisioning.provision(fields)
+    actor.record(
+        Actions.SCIM_PROVISION_USER,
+        user,
+        user_name=user.scim_user_name,
+        external_id=user.scim_external_id,
+        adopted=not new or None,
+        changed=changed or None,
+    )
+    _set_active(actor, user, fields.active)
+    return user
+
+
+def scim_update_user(actor: Actor, user: User, fields: provisioning.Provisioned) -> User:
+    """SCIM PUT or PATCH (the PATCH already applied): the user's attributes, and ``active``
+    deactivating or reactivating the account."""
+    changed = provisioning.replace(user, fields)
+    if changed:
+        actor.record(Actions.SCIM_UPDATE_USER, user, changed=changed)
+    _set_active(actor, user, fields.active)
+    return user
+
+
+def scim_delete_user(actor: Actor, user: User) -> None:
+    """SCIM DELETE: the account is deactivated and SCIM no longer sees it; the user and their
+    history stay."""
+    deactivate_user(actor, user)
+    provisioning.hide(user)
+    actor.record(Actions.SCIM_DELETE_USER, user, user_name=user.scim_user_name)

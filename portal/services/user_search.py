@@ -1,0 +1,304 @@
+"""The admin search of users: a page of them, each a ``users.UserSummary`` with their
+devices' counts and recent flags.
+
+Every page takes a fixed number of queries, whatever its size.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    distinct,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..extensions import db
+from ..models import Device, User, UserSession, search, utcnow
+from ..models.types import without_control_characters
+from . import investigation
+from .investigation import Flag
+from .pagination import clamp_page, page_count, plausible_page
+from .users import USERS, UserSummary, like_pattern, summary_select
+
+SORT_COLUMNS = ("name", "email", "active_devices", "last_seen", "location")
+DEFAULT_SORT = ("last_seen", "desc")
+# The users list shows flags raised in this window (older sign-ins only serve as history).
+RECENT_FLAG_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One line of the users list: the user's summary and their devices' counts and flags."""
+
+    user: UserSummary
+    active_devices: int
+    untrusted_devices: int
+    expired_trust_devices: int
+    recent_flags: Mapping[Flag, int]
+
+    @property
+    def last_location(self) -> str | None:
+        return self.user.last_location
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """A page of search results and what is needed to link to the others."""
+
+    rows: list[UserRow]
+    total: int
+    page: int
+    per_page: int
+    sort: str
+    direction: str
+
+    @property
+    def pages(self) -> int:
+        return page_count(self.total, self.per_page)
+
+
+def _untrusted() -> ColumnElement[bool]:
+    return Device.is_trusted.is_(False)
+
+
+def _trust_expired(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Device.is_trusted.is_(True),
+        Device.trust_expires_at.is_not(None),
+        Device.trust_expires_at <= now,
+    )
+
+
+def _matching(q: str) -> ColumnElement[bool]:
+    """Users whose email, name or subject contains ``q``, in any case, found by index.
+
+    PostgreSQL's trigram indexes serve ``ILIKE`` as it is; on SQLite the FTS5 trigram table
+    answers a quoted phrase (a substring) of three characters or more, and shorter queries
+    fall back to ``LIKE``, which scans. No stored email, name or subject holds a control
+    character, so a query with one (NUL...) matches nobody, and reaches no index.
+    """
+    if without_control_characters(q) != q:
+        return false()
+    pattern = like_pattern(q)
+    like = or_(
+        User.email.ilike(pattern, escape="\\"),
+        User.name.ilike(pattern, escape="\\"),
+        User.subject.ilike(pattern, escape="\\"),
+    )
+    if db.session.get_bind().dialect.name != "sqlite" or len(q) < 3:
+        return like
+    phrase = '"' + q.replace('"', '""') + '"'
+    matches = (
+        select(literal_column("user_id"))
+        .select_from(table(search.SQLITE_TABLE))
+        .where(text(f"{search.SQLITE_TABLE} MATCH :phrase").bindparams(phrase=phrase))
+    )
+    return User.id.in_(matches)
+
+
+def search_users(
+    query: str | None = None,
+    *,
+    sort: str | None = None,
+    direction: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+    now: datetime | None = None,
+) -> UserPage:
+    """Users whose email, name or subject contains ``query`` (any case), one page of them.
+
+    Three queries whatever the page size: the page with the number of matches, the device
+    counts of the page's users (with their devices reported as not them in the flags window),
+    and how many of their recent sign-ins raised each flag (stored on each session when it
+    opened). A page past the last one costs a count and the last page on top.
+    """
+    now = now or utcnow()
+    sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
+    direction = direction if direction in ("asc", "desc") else DEFAULT_SORT[1]
+    q = (query or "").strip()
+    conditions = [_matching(q)] if q else []
+    per_page = max(1, per_page)
+    page = plausible_page(page)
+    users, total = _page_of_users(conditions, sort, direction, page, per_page, now)
+    if not users and page > 1:  # past the last page (a stale link): show the last one
+        total = db.session.execute(
+            select(func.count()).select_from(User).where(*conditions)
+        ).scalar_one()
+        page = clamp_page(page, total, per_page)
+        users, total = _page_of_users(conditions, sort, direction, page, per_page, now)
+
+    ids = [u.id for u in users]
+    since = now - RECENT_FLAG_WINDOW
+    device_counts = _device_counts(ids, now, reported_since=since)
+    flagged = _sign_in_flag_counts(ids, since)
+    rows = []
+    for u in users:
+        counts = device_counts.get(u.id, _NO_DEVICES)
+        flags = flagged.get(u.id, {})
+        if counts.reported:  # the most telling flag, so it comes first
+            flags = {Flag.REPORTED_SUSPICIOUS: counts.reported, **flags}
+        rows.append(
+            UserRow(
+                user=u,
+                active_devices=counts.active,
+                untrusted_devices=counts.untrusted,
+                expired_trust_devices=counts.trust_expired,
+                recent_flags=flags,
+            )
+        )
+    return UserPage(rows, total, page, per_page, sort, direction)
+
+
+def _page_of_users(
+    conditions: list, sort: str, direction: str, page: int, per_page: int, now: datetime
+) -> tuple[list[UserSummary], int]:
+    """One page of the matching users and how many match in all, in one statement (the
+    count is a window over the matches, so the matches are found once, not twice).
+
+    The matches are sorted by their keys alone and only the page's users are read whole, not
+    every matching row (docs/performance.md has what it saved).
+    """
+    matches = select(User.id.label("id"), func.count().over().label("total")).where(*conditions)
+    if sort == "active_devices":
+        counts = (
+            select(
+                UserSession.user_id.label("user_id"),
+                func.count(distinct(UserSession.device_id)).label("n"),
+            )
+            .where(UserSession.active_at(now))
+            .group_by(UserSession.user_id)
+            .subquery()
+        )
+        matches = matches.outerjoin(counts, counts.c.user_id == User.id)
+        keys = [func.coalesce(counts.c.n, 0)]
+    else:
+        keys = {
+            "name": [func.lower(User.name)],
+            "email": [User.email],
+            "last_seen": [User.last_seen_at],
+            "location": [User.last_country_code, User.last_city],
+        }[sort]
+    labels = [f"key{i}" for i in range(len(keys))]
+    matches = matches.add_columns(*(k.label(name) for k, name in zip(keys, labels, strict=True)))
+
+    def ordered(columns):
+        return [(c.desc() if direction == "desc" else c.asc()).nulls_last() for c in columns]
+
+    found = (
+        matches.order_by(*ordered(keys), User.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .subquery()
+    )
+    stmt = (
+        summary_select(found.c.total)
+        .join(found, found.c.id == USERS.c.id)
+        .order_by(*ordered(found.c[name] for name in labels), USERS.c.id)
+    )
+    rows = db.session.connection().execute(stmt).all()
+    return [UserSummary.of(r) for r in rows], (rows[0].total if rows else 0)
+
+
+@dataclass(frozen=True)
+class _DeviceCounts:
+    active: int  # devices with an active session
+    untrusted: int  # ... of which not trusted
+    trust_expired: int  # ... of which trust lapsed
+    reported: int  # devices (any, removed too) reported as not them in the flags window
+
+
+_NO_DEVICES = _DeviceCounts(0, 0, 0, 0)
+
+
+def _build_device_counts():
+    """The statement of ``_device_counts``, built once: the page's ids are one expanding
+    parameter (building it per request, fifty ids twice, cost as much as running it)."""
+    ids, now = bindparam("user_ids", expanding=True), bindparam("now")
+    active = (
+        select(UserSession.device_id)
+        .where(UserSession.user_id.in_(ids), UserSession.active_at(now))
+        .distinct()
+        .subquery()
+    )
+    in_use = active.c.device_id.is_not(None)
+    return (
+        select(
+            Device.user_id,
+            func.count(case((in_use, Device.id))),
+            func.count(case((and_(in_use, _untrusted()), Device.id))),
+            func.count(case((and_(in_use, _trust_expired(now)), Device.id))),
+            func.count(
+                case((Device.reported_suspicious_at >= bindparam("reported_since"), Device.id))
+            ),
+        )
+        .outerjoin(active, active.c.device_id == Device.id)
+        .where(Device.user_id.in_(ids))
+        .group_by(Device.user_id)
+    )
+
+
+_DEVICE_COUNTS = _build_device_counts()
+
+
+def _device_counts(
+    user_ids: list[uuid.UUID], now: datetime, *, reported_since: datetime
+) -> dict[uuid.UUID, _DeviceCounts]:
+    """Per user, in one query: devices with an active session, how many of those are
+    untrusted or lapsed, and how many devices were reported as not them since
+    ``reported_since`` (whether or not they still have a session)."""
+    if not user_ids:
+        return {}
+    result = db.session.execute(
+        _DEVICE_COUNTS, {"user_ids": user_ids, "now": now, "reported_since": reported_since}
+    )
+    return {uid: _DeviceCounts(a, u, e, r) for uid, a, u, e, r in result}
+
+
+def _build_sign_in_flag_counts():
+    """The statement of ``_sign_in_flag_counts``, built once (see ``_build_device_counts``)."""
+    return (
+        select(
+            UserSession.user_id,
+            *(
+                func.count(case((UserSession.sign_in_flags.op("&")(bit) != 0, 1)))
+                for bit in investigation.SIGN_IN_FLAG_BITS.values()
+            ),
+        )
+        .where(
+            UserSession.user_id.in_(bindparam("user_ids", expanding=True)),
+            UserSession.created_at >= bindparam("since"),
+            UserSession.sign_in_flags != 0,
+        )
+        .group_by(UserSession.user_id)
+    )
+
+
+_SIGN_IN_FLAG_COUNTS = _build_sign_in_flag_counts()
+
+
+def _sign_in_flag_counts(
+    user_ids: list[uuid.UUID], since: datetime
+) -> dict[uuid.UUID, dict[Flag, int]]:
+    """Per user, how many sign-ins since ``since`` raised each flag, in one query."""
+    if not user_ids:
+        return {}
+    flags = investigation.SIGN_IN_FLAG_BITS
+    result = db.session.execute(_SIGN_IN_FLAG_COUNTS, {"user_ids": user_ids, "since": since})
+    return {
+        uid: {flag: n for flag, n in zip(flags, counts, strict=True) if n}
+        for uid, *counts in result
+    }
