@@ -164,3 +164,26 @@ def test_in_development_the_signing_key_is_generated_once_into_the_instance_fold
     again = keys.generated_key(str(tmp_path))
     assert first.kid == again.kid and first.alg == "ES256"
     assert (tmp_path / keys.GENERATED_KEY_NAME).stat().st_mode & 0o077 == 0
+
+
+def test_the_wsgi_entry_point_keeps_start_up_objects_out_of_full_collections(tmp_path):
+    """gunicorn's workers import ``wsgi``: what start-up made is frozen, so a full collection
+    in the middle of a request walks only what requests made."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update(
+        PORTAL_ENV="development",
+        PORTAL_DATABASE_URL=f"sqlite:///{tmp_path / 'wsgi.db'}",
+        PYTHONPATH=str(root),
+    )
+    code = "import gc, wsgi; print(gc.get_freeze_count())"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 10_000
