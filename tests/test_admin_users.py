@@ -124,6 +124,54 @@ def test_sorting_by_active_devices_puts_busy_users_first(app, auth, many_users):
     assert re.search(rf'data-user-id="{many_users[7]}".*?class="active-devices">3<', page, re.S)
 
 
+def test_a_search_more_users_match_than_it_reads_says_so_and_pages_through_what_it_read(
+    auth, many_users, monkeypatch
+):
+    """A substring most users share ("corp" here, "user1" among a million) is answered from
+    the first ``MATCH_CAP`` matches the index finds, so its cost does not grow with the table;
+    the page says that more match, and every page it offers has rows."""
+    from portal.services import user_search
+
+    monkeypatch.setattr(user_search, "MATCH_CAP", 100)
+    client = auth.new_client("viewer")
+    first = client.get("/admin/users?q=corp").get_data(as_text=True)
+    assert "More than 100 users matching “corp”" in first and "300 users" not in first
+    assert "Page 1 of 2" in first
+    second = client.get("/admin/users?q=corp&page=2").get_data(as_text=True)
+    shown = _user_ids_on(first) + _user_ids_on(second)
+    assert len(shown) == len(set(shown)) == 100 and set(shown) <= set(many_users)
+    # Sorted as asked among them: the default is the most recently seen first.
+    assert shown == sorted(shown, key=many_users.index, reverse=True)
+    by_email = _user_ids_on(client.get("/admin/users?q=corp&sort=email&dir=asc").data.decode())
+    assert by_email == sorted(shown, key=many_users.index)[:50]
+    # A page past what was read shows the last page; a narrower search is counted exactly.
+    assert _user_ids_on(client.get("/admin/users?q=corp&page=9").data.decode()) == (
+        _user_ids_on(second)
+    )
+    narrow = client.get("/admin/users?q=user01").get_data(as_text=True)
+    assert "10 users matching “user01”" in narrow and "More than" not in narrow
+
+
+def test_the_whole_list_past_the_cap_is_still_in_order_and_counted_up_to_it(
+    auth, many_users, monkeypatch
+):
+    """Without a query nothing is left out of the order: the pages walk every user in the
+    sort's order, and only the count stops at the cap."""
+    from portal.services import user_search
+
+    monkeypatch.setattr(user_search, "MATCH_CAP", 100)
+    client = auth.new_client("viewer")
+    first = client.get("/admin/users").get_data(as_text=True)
+    assert "More than 100 users: these pages hold the first 100 in this order" in first
+    assert "Page 1 of 2" in first
+    assert _user_ids_on(first)[1:] == list(reversed(many_users))[:49]  # the viewer leads
+    second = client.get("/admin/users?page=2").get_data(as_text=True)
+    assert _user_ids_on(second) == list(reversed(many_users))[49:99]
+    by_email = _user_ids_on(client.get("/admin/users?sort=email&dir=desc").data.decode())
+    assert by_email[1:] == list(reversed(many_users))[:49]  # "viewer@..." sorts after "user..."
+    assert _user_ids_on(client.get("/admin/users?page=3").data.decode()) == (_user_ids_on(second))
+
+
 def test_the_users_list_runs_the_same_number_of_queries_for_any_page(app, auth, many_users):
     with app.app_context():
         from portal.models import User
@@ -366,11 +414,10 @@ def test_the_user_search_is_answered_by_an_index_not_a_scan(app):
     table (SQLite) must serve the search, or it scans every user at a hundred thousand."""
     from sqlalchemy import func, select, text
 
-    from portal.models import User
-    from portal.services.user_search import _matching
+    from portal.services.user_search import _candidates
 
     with app.app_context():
-        query = select(func.count()).select_from(User).where(_matching("user12"))
+        query = select(func.count()).select_from(_candidates("user12", 1_000))
         with db.engine.connect() as conn:
             if db.engine.dialect.name == "postgresql":
                 conn.execute(text("SET enable_seqscan = off"))  # a small table would scan

@@ -1,7 +1,10 @@
 """The admin search of users: a page of them, each a ``users.UserSummary`` with their
 devices' counts and recent flags.
 
-Every page takes a fixed number of queries, whatever its size.
+Every page takes a fixed number of queries, whatever its size, and none of them reads more
+than ``MATCH_CAP`` matches: a query that many users match ("user1" among a million) is
+answered from the first ``MATCH_CAP`` the substring index finds, sorted as asked, and the page
+says that more match, so its cost does not grow with the table.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from sqlalchemy import (
     bindparam,
     case,
     distinct,
-    false,
     func,
     literal_column,
     or_,
@@ -38,6 +40,8 @@ SORT_COLUMNS = ("name", "email", "active_devices", "last_seen", "location")
 DEFAULT_SORT = ("last_seen", "desc")
 # The users list shows flags raised in this window (older sign-ins only serve as history).
 RECENT_FLAG_WINDOW = timedelta(days=30)
+# The most matches one search reads, counts and sorts; past it the page says "more than".
+MATCH_CAP = 1_000
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,13 @@ class UserPage:
     """A page of search results and what is needed to link to the others."""
 
     rows: list[UserRow]
-    total: int
+    total: int  # at most ``cap``
     page: int
     per_page: int
     sort: str
     direction: str
+    more: bool = False  # more than ``cap`` users match; the pages hold ``cap`` of them
+    cap: int = MATCH_CAP
 
     @property
     def pages(self) -> int:
@@ -83,31 +89,39 @@ def _trust_expired(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _matching(q: str) -> ColumnElement[bool]:
-    """Users whose email, name or subject contains ``q``, in any case, found by index.
+def _candidates(q: str, cap: int):
+    """Up to ``cap`` + 1 ids of users whose email, name or subject contains ``q`` (any case),
+    in whatever order the index finds them, or None when no user can match.
 
     PostgreSQL's trigram indexes serve ``ILIKE`` as it is; on SQLite the FTS5 trigram table
     answers a quoted phrase (a substring) of three characters or more, and shorter queries
-    fall back to ``LIKE``, which scans. No stored email, name or subject holds a control
-    character, so a query with one (NUL...) matches nobody, and reaches no index.
+    fall back to ``LIKE``, which scans until it has found enough. The limit is what keeps
+    a common substring's cost flat: the index stops after ``cap`` + 1, where sorting every
+    match grew with the table. No stored email, name or subject holds a control character,
+    so a query with one (NUL...) matches nobody, and reaches no index.
     """
     if without_control_characters(q) != q:
-        return false()
-    pattern = like_pattern(q)
-    like = or_(
-        User.email.ilike(pattern, escape="\\"),
-        User.name.ilike(pattern, escape="\\"),
-        User.subject.ilike(pattern, escape="\\"),
-    )
-    if db.session.get_bind().dialect.name != "sqlite" or len(q) < 3:
-        return like
-    phrase = '"' + q.replace('"', '""') + '"'
-    matches = (
-        select(literal_column("user_id"))
-        .select_from(table(search.SQLITE_TABLE))
-        .where(text(f"{search.SQLITE_TABLE} MATCH :phrase").bindparams(phrase=phrase))
-    )
-    return User.id.in_(matches)
+        return None
+    if db.session.get_bind().dialect.name == "sqlite" and len(q) >= 3:
+        phrase = '"' + q.replace('"', '""') + '"'
+        found = (
+            select(literal_column("user_id").label("id"))
+            .select_from(table(search.SQLITE_TABLE))
+            .where(text(f"{search.SQLITE_TABLE} MATCH :phrase").bindparams(phrase=phrase))
+        )
+    else:
+        pattern = like_pattern(q)
+        found = select(User.id.label("id")).where(
+            or_(
+                User.email.ilike(pattern, escape="\\"),
+                User.name.ilike(pattern, escape="\\"),
+                User.subject.ilike(pattern, escape="\\"),
+            )
+        )
+    # Numbered as found, so that the one past ``cap`` (read only to know there are more) can
+    # be kept off every page.
+    found = found.add_columns(func.row_number().over().label("n"))
+    return found.limit(cap + 1).subquery("candidates")
 
 
 def search_users(
@@ -118,28 +132,31 @@ def search_users(
     page: int = 1,
     per_page: int = 50,
     now: datetime | None = None,
+    cap: int | None = None,
 ) -> UserPage:
     """Users whose email, name or subject contains ``query`` (any case), one page of them.
 
-    Three queries whatever the page size: the page with the number of matches, the device
-    counts of the page's users (with their devices reported as not them in the flags window),
-    and how many of their recent sign-ins raised each flag (stored on each session when it
-    opened). A page past the last one costs a count and the last page on top.
+    Three queries whatever the page size: the page with the number of matches (counted up to
+    ``cap``), the device counts of the page's users (with their devices reported as not them
+    in the flags window), and how many of their recent sign-ins raised each flag (stored on
+    each session when it opened). A page past the last one costs a count and the last page
+    on top. Past ``cap`` matches the pages hold ``cap`` of them, sorted as asked: with a
+    query, the first the index found; without one, the first in the sort's order.
     """
     now = now or utcnow()
+    cap = cap or MATCH_CAP
     sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
     direction = direction if direction in ("asc", "desc") else DEFAULT_SORT[1]
     q = (query or "").strip()
-    conditions = [_matching(q)] if q else []
     per_page = max(1, per_page)
-    page = plausible_page(page)
-    users, total = _page_of_users(conditions, sort, direction, page, per_page, now)
+    page = min(plausible_page(page), page_count(cap, per_page))
+    candidates = _candidates(q, cap) if q else None
+    if q and candidates is None:
+        return UserPage([], 0, 1, per_page, sort, direction, cap=cap)
+    users, total = _page_of_users(candidates, cap, sort, direction, page, per_page, now)
     if not users and page > 1:  # past the last page (a stale link): show the last one
-        total = db.session.execute(
-            select(func.count()).select_from(User).where(*conditions)
-        ).scalar_one()
-        page = clamp_page(page, total, per_page)
-        users, total = _page_of_users(conditions, sort, direction, page, per_page, now)
+        page = clamp_page(page, min(_count(candidates, cap), cap), per_page)
+        users, total = _page_of_users(candidates, cap, sort, direction, page, per_page, now)
 
     ids = [u.id for u in users]
     since = now - RECENT_FLAG_WINDOW
@@ -160,19 +177,41 @@ def search_users(
                 recent_flags=flags,
             )
         )
-    return UserPage(rows, total, page, per_page, sort, direction)
+    return UserPage(
+        rows, min(total, cap), page, per_page, sort, direction, more=total > cap, cap=cap
+    )
+
+
+def _count(candidates, cap: int) -> int:
+    """How many users the candidates are (everyone when None), counted up to ``cap`` + 1."""
+    if candidates is None:
+        candidates = select(USERS.c.id).limit(cap + 1).subquery()
+    return db.session.execute(select(func.count()).select_from(candidates)).scalar_one()
 
 
 def _page_of_users(
-    conditions: list, sort: str, direction: str, page: int, per_page: int, now: datetime
+    candidates, cap: int, sort: str, direction: str, page: int, per_page: int, now: datetime
 ) -> tuple[list[UserSummary], int]:
-    """One page of the matching users and how many match in all, in one statement (the
-    count is a window over the matches, so the matches are found once, not twice).
+    """One page of the matching users and how many match (up to ``cap`` + 1), in one
+    statement.
 
-    The matches are sorted by their keys alone and only the page's users are read whole, not
-    every matching row (docs/performance.md has what it saved).
+    With a query its candidates (at most ``cap`` + 1) are joined to their users, counted by
+    a window and sorted by their keys. Without one (``candidates`` None) the page walks
+    every user in the sort's order, and the count is a scalar subquery that stops at
+    ``cap`` + 1, run once: the list of a million users counts a thousand and one. Only the
+    page's users are read whole, not every matching row (docs/performance.md has what it
+    saved).
     """
-    matches = select(User.id.label("id"), func.count().over().label("total")).where(*conditions)
+    if candidates is None:
+        capped = select(USERS.c.id).limit(cap + 1).subquery()
+        total = select(func.count()).select_from(capped).scalar_subquery()
+        chosen = select(User.id.label("id"), total.label("total"))
+        first = []
+    else:
+        chosen = select(User.id.label("id"), func.count().over().label("total")).join(
+            candidates, candidates.c.id == User.id
+        )
+        first = [candidates.c.n > cap]  # the one read past the cap sorts after every page
     if sort == "active_devices":
         counts = (
             select(
@@ -183,7 +222,7 @@ def _page_of_users(
             .group_by(UserSession.user_id)
             .subquery()
         )
-        matches = matches.outerjoin(counts, counts.c.user_id == User.id)
+        chosen = chosen.outerjoin(counts, counts.c.user_id == User.id)
         keys = [func.coalesce(counts.c.n, 0)]
     else:
         keys = {
@@ -193,15 +232,16 @@ def _page_of_users(
             "location": [User.last_country_code, User.last_city],
         }[sort]
     labels = [f"key{i}" for i in range(len(keys))]
-    matches = matches.add_columns(*(k.label(name) for k, name in zip(keys, labels, strict=True)))
+    chosen = chosen.add_columns(*(k.label(name) for k, name in zip(keys, labels, strict=True)))
 
     def ordered(columns):
         return [(c.desc() if direction == "desc" else c.asc()).nulls_last() for c in columns]
 
+    offset = (page - 1) * per_page
     found = (
-        matches.order_by(*ordered(keys), User.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        chosen.order_by(*first, *ordered(keys), User.id)
+        .limit(max(0, min(per_page, cap - offset)))  # no page reaches past the cap
+        .offset(offset)
         .subquery()
     )
     stmt = (
