@@ -13,7 +13,14 @@ from pathlib import Path
 
 from . import BENCH_DIR, ROOT, BenchError, say
 from .load import run_wrk
-from .routes import BULK_JOB_SESSIONS, INCIDENT_SESSIONS, Route, check_answer
+from .routes import (
+    BULK_JOB_SESSIONS,
+    INCIDENT_SESSIONS,
+    RESPONDERS,
+    RESPONDERS_QUERY,
+    Route,
+    check_answer,
+)
 from .serve import Callers, py_spy
 
 
@@ -53,6 +60,36 @@ def add_incident(app, count: int = INCIDENT_SESSIONS) -> int:
             if len(rows) == count:
                 break
         db.session.execute(insert(UserSession.__table__), rows)
+        db.session.commit()
+        db.session.remove()
+    return len(rows)
+
+
+def add_responders(app, count: int = RESPONDERS) -> int:
+    """``count`` users whose email, name and subject hold RESPONDERS_QUERY, which no generated
+    user's does: the user search's answer of the same size at every size of dataset, so its
+    growth is the cost of finding them, where ``user12``'s answer grows with the table."""
+    from sqlalchemy import insert
+
+    from portal.extensions import db
+    from portal.models import User, utcnow
+
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "issuer": "https://bench.invalid",
+            "subject": f"{RESPONDERS_QUERY}-{n:02d}",
+            "email": f"{RESPONDERS_QUERY}{n:02d}@example.test",
+            "name": f"Incident {RESPONDERS_QUERY.title()} {n:02d}",
+            "groups": ["staff"],
+            "created_at": now,
+            "last_seen_at": now - timedelta(minutes=n),
+        }
+        for n in range(count)
+    ]
+    with app.app_context():
+        db.session.execute(insert(User.__table__), rows)
         db.session.commit()
         db.session.remove()
     return len(rows)

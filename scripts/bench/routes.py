@@ -136,6 +136,14 @@ def routes_for(target_id: str, target_email: str, session_id: str = "id") -> lis
             marker="user12",
             targets=[Target("p95", 50), Target("timeouts", 0)],
         ),
+        Route(
+            "search-50",
+            f"/admin/users?q={RESPONDERS_QUERY} (50 at every size; admin cookie)",
+            f"/admin/users?q={RESPONDERS_QUERY}",
+            auth="admin-cookie",
+            marker=f"{RESPONDERS_QUERY}49@",
+            targets=[Target("p95", 50), Target("timeouts", 0)],
+        ),
     ]
 
 
@@ -177,6 +185,10 @@ class Result:
 # as many users, added to each run's copy (the cached datasets predate the search).
 INCIDENT_BLOCK = "203.0.113.0/24"
 INCIDENT_SESSIONS = 1000
+# The user search's answer of one size at every size of dataset (``search-50``): RESPONDERS
+# users added to each run's copy, whose email, name and subject hold RESPONDERS_QUERY.
+RESPONDERS = 50
+RESPONDERS_QUERY = "responder"
 BULK_JOB_SESSIONS = 50_000
 
 

@@ -13,9 +13,16 @@ from .databases import Cluster, RunDatabase
 from .dataset import target_subject
 from .host import OtherLoad
 from .load import drain, open_loop_rates, run_openloop, run_wrk
-from .measure import add_incident, bench_bulk_job, count_statements, measure_event_lag, run_profile
+from .measure import (
+    add_incident,
+    add_responders,
+    bench_bulk_job,
+    count_statements,
+    measure_event_lag,
+    run_profile,
+)
 from .report import fmt
-from .routes import INCIDENT_BLOCK, Result, Route, check_answer, routes_for
+from .routes import INCIDENT_BLOCK, RESPONDERS_QUERY, Result, Route, check_answer, routes_for
 from .serve import children_of, gunicorn, portal_env, prepare_callers, wait_http
 
 
@@ -51,6 +58,7 @@ def bench_size(
 
     callers = prepare_callers(app, idp, spec.users)
     say(f"added {add_incident(app)} sign-ins from {INCIDENT_BLOCK}")
+    say(f"added {add_responders(app)} users the search {RESPONDERS_QUERY!r} finds")
     routes = routes_for(
         callers.target_id, f"{target_subject(spec.users)}@example.test", callers.session_id
     )
