@@ -2,7 +2,7 @@
 
 The FTS5 table's ``user_id`` column is UNINDEXED, so ``DELETE ... WHERE user_id = old.id``
 (0005, 0010) read every entry: each change of a user's email, name or subject, and each
-deleted user, cost a pass over the whole table (31 ms at 100,003 users, growing with them).
+deleted user, cost a pass over the whole table, growing with it (docs/performance.md).
 The old entry holds the old values, so a phrase query of the longest of them (three
 characters or more) finds it among the few entries that contain it; a user with no value
 that long (rare: an FTS5 trigram query needs three) is still found by the scan.
