@@ -9,14 +9,14 @@ that long (rare: an FTS5 trigram query needs three) is still found by the scan.
 
 SQLite only: PostgreSQL's trigram indexes are on the users table itself.
 
-Revision ID: 0013_user_search_deletes_by_index
+Revision ID: 0013_user_search_deletes
 Revises: 0012_device_set_version
 Create Date: 2026-12-05 22:00:00
 """
 
 from alembic import op
 
-revision = "0013_user_search_deletes_by_index"
+revision = "0013_user_search_deletes"
 down_revision = "0012_device_set_version"
 branch_labels = None
 depends_on = None
