@@ -306,3 +306,15 @@ def test_on_sqlite_a_migration_that_leaves_broken_references_stops_the_upgrade(t
     assert version == "0006_personal_tokens"
     assert "sign_in_flags" not in columns
     assert enforced == 1
+
+
+def test_every_revision_id_fits_the_version_table():
+    """Alembic's ``alembic_version.version_num`` is VARCHAR(32): on PostgreSQL a longer id
+    fails the upgrade that writes it (SQLite keeps any length, so only one suite would see)."""
+    from pathlib import Path
+
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(Path(__file__).resolve().parents[1] / "migrations"))
+    too_long = [s.revision for s in scripts.walk_revisions() if len(s.revision) > 32]
+    assert too_long == []
