@@ -132,7 +132,6 @@ def search_users(
     page: int = 1,
     per_page: int = 50,
     now: datetime | None = None,
-    cap: int | None = None,
 ) -> UserPage:
     """Users whose email, name or subject contains ``query`` (any case), one page of them.
 
@@ -144,7 +143,7 @@ def search_users(
     query, the first the index found; without one, the first in the sort's order.
     """
     now = now or utcnow()
-    cap = cap or MATCH_CAP
+    cap = MATCH_CAP  # read at each call, so a test can lower it
     sort = sort if sort in SORT_COLUMNS else DEFAULT_SORT[0]
     direction = direction if direction in ("asc", "desc") else DEFAULT_SORT[1]
     q = (query or "").strip()
@@ -182,10 +181,15 @@ def search_users(
     )
 
 
+def _everyone(cap: int):
+    """The first ``cap`` + 1 users in no order: what the whole list's count counts."""
+    return select(USERS.c.id).limit(cap + 1).subquery()
+
+
 def _count(candidates, cap: int) -> int:
     """How many users the candidates are (everyone when None), counted up to ``cap`` + 1."""
     if candidates is None:
-        candidates = select(USERS.c.id).limit(cap + 1).subquery()
+        candidates = _everyone(cap)
     return db.session.execute(select(func.count()).select_from(candidates)).scalar_one()
 
 
@@ -203,8 +207,7 @@ def _page_of_users(
     saved).
     """
     if candidates is None:
-        capped = select(USERS.c.id).limit(cap + 1).subquery()
-        total = select(func.count()).select_from(capped).scalar_subquery()
+        total = select(func.count()).select_from(_everyone(cap)).scalar_subquery()
         chosen = select(User.id.label("id"), total.label("total"))
         first = []
     else:
