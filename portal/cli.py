@@ -17,7 +17,7 @@ portal_cli = AppGroup("portal", help="Device Portal administration.")
 @click.option("--force", is_flag=True, help="Load even when users already exist.")
 def demo_data(issuer: str | None, force: bool) -> None:
     """Load demo users, devices and sessions once (skipped when users exist)."""
-    from .services import demo
+    from . import demo
 
     issuer = issuer or current_app.config.get("OIDC_ISSUER") or "http://127.0.0.1:9400"
     created = demo.load_demo_data(
@@ -45,7 +45,7 @@ def _cli_actor():
 def _user_or_exit(email: str):
     from sqlalchemy.exc import MultipleResultsFound
 
-    from .services import identity
+    from .services.users import identity
 
     try:
         user = identity.find_user_by_email(email)
@@ -62,7 +62,7 @@ def _user_or_exit(email: str):
 
 
 def _permission_or_exit(permission: str) -> str:
-    from .services import identity
+    from .services.users import identity
 
     try:
         return identity.check_permission_name(permission)
@@ -109,7 +109,7 @@ def grants_command(email: str | None) -> None:
     from sqlalchemy import select
 
     from .models import Grant, User
-    from .services import identity
+    from .services.users import identity
 
     if email:
         user = _user_or_exit(email)
@@ -163,8 +163,8 @@ def prune_command(batch_size: int) -> None:
 
 def _prune(batch_size: int) -> None:
     from .models import utcnow
-    from .services import retention
-    from .services.sessions import SessionPolicy
+    from .services.sessions import retention
+    from .services.sessions.policy import SessionPolicy
 
     config = current_app.config
     now = utcnow()
@@ -310,13 +310,11 @@ def run_jobs_command(batch_size: int) -> None:
     The background worker does the same continuously; this is for a deployment without it,
     or to drain the queue by hand. One short transaction per batch; safe beside a worker.
     """
-    from .services import bulk_jobs
+    from . import worker
 
     batches = 0
-    while bulk_jobs.run_pending(batch_size=batch_size):
-        db.session.commit()
+    while worker.bulk_sign_outs(_transaction, 0, batch_size=batch_size):
         batches += 1
-    db.session.commit()
     click.echo(f"ran {batches} batches; no bulk job has work left")
 
 

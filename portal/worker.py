@@ -12,16 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 from .alerts.mail import send_due_mail
-from .services import bulk_jobs
+from .services import operations
+from .services.incidents.bulk_jobs import DEFAULT_BATCH
 from .ssf.push import push_due_signals
 
 Transaction = Callable[[Callable[[], Any]], Any]
 
 
-def bulk_sign_outs(transaction: Transaction, _limit: int) -> int:
+def bulk_sign_outs(transaction: Transaction, _limit: int, batch_size: int = DEFAULT_BATCH) -> int:
     """One batch of a bulk sign-out job (its sessions per transaction are the job's own batch
-    size, not the mail's), in a transaction of its own; 1 when there was one to do."""
-    return int(transaction(bulk_jobs.run_pending))
+    size, not the mail's), in a transaction of its own; 1 when there was one to do. The
+    worker's loop calls it, and so does ``flask portal run-jobs``: one loop runs bulk jobs."""
+    return int(transaction(lambda: operations.run_bulk_job_batch(batch_size)))
 
 
 DUE_WORK: list[Callable[[Transaction, int], int]] = [

@@ -22,7 +22,7 @@ from oidc_provider_mock import User, run_server_in_thread
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal.services.demo import DEMO_USERS  # noqa: E402
+from portal.demo import DEMO_USERS  # noqa: E402
 
 IDP_PORT = int(os.environ.get("DEV_IDP_PORT", "9400"))
 PORT = int(os.environ.get("PORT", "5000"))

@@ -86,7 +86,7 @@ def _alert_shots(app, driver, base: str, out: Path, tmp: str) -> None:
     from portal.alerts.mail import render_alert
     from portal.extensions import db
     from portal.models import User, UserSession
-    from portal.services import alerts
+    from portal.services.outbox import alerts
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.subject == "traveller")).scalar_one()
@@ -128,9 +128,8 @@ def main() -> None:
     from selenium.webdriver.common.by import By
     from werkzeug.serving import make_server
 
-    from portal import create_app
+    from portal import create_app, demo
     from portal.extensions import db
-    from portal.services import demo
 
     idp_port, port = _free_port(), _free_port()
     issuer = f"http://127.0.0.1:{idp_port}"

@@ -21,8 +21,8 @@ from support.agents import IPHONE
 
 from portal.extensions import db
 from portal.models import Device, EndReason, LoginMethod, utcnow
-from portal.services import session_ends, signing_in
-from portal.services import sessions as session_service
+from portal.services.sessions import ending, opening
+from portal.services.sessions import policy as session_service
 
 
 @pytest.fixture
@@ -331,18 +331,18 @@ def test_device_page_lists_every_session_and_how_it_ended(app, auth):
     with app.app_context():
         row = db.session.get(Device, device_id)
         policy = session_service.SessionPolicy.from_config(app.config)
-        client = signing_in.ClientInfo("81.2.69.142", None)
+        client = opening.ClientInfo("81.2.69.142", None)
         now = utcnow()
         opened = []
         for _ in range(4):
-            s = signing_in._open_session(
-                row.user, row, client, signing_in.geo.Location(), policy, now, LoginMethod.OIDC
+            s = opening._open_session(
+                row.user, row, client, opening.geo.Location(), policy, now, LoginMethod.OIDC
             )
             opened.append(s)
         db.session.flush()
-        session_ends.end_session(opened[0], EndReason.SIGNED_OUT, by=row.user)
-        session_ends.end_session(opened[1], EndReason.REVOKED, by=row.user)
-        session_ends.end_session(opened[2], EndReason.REVOKED_BY_ADMIN, by=None)
+        ending.end_session(opened[0], EndReason.SIGNED_OUT, by=row.user)
+        ending.end_session(opened[1], EndReason.REVOKED, by=row.user)
+        ending.end_session(opened[2], EndReason.REVOKED_BY_ADMIN, by=None)
         opened[3].expires_at = now - timedelta(minutes=1)
         db.session.commit()
 

@@ -15,7 +15,7 @@ from support.admin_helpers import backdate_latest_event, make_user
 
 from portal.extensions import db
 from portal.models import utcnow
-from portal.services import audit
+from portal.services.audit import record as audit
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_the_audit_csv_with_an_out_of_range_date_is_whole(admin):
 def test_the_audit_log_service_takes_the_last_day_there_is(app):
     from datetime import date
 
-    from portal.services.audit_log import AuditFilter, search_events
+    from portal.services.audit.log import AuditFilter, search_events
 
     with app.app_context():
         assert search_events(AuditFilter(until=date.max, since=date.min)).total >= 0

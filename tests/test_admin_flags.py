@@ -17,9 +17,10 @@ from support.admin_helpers import (
 
 from portal.extensions import db
 from portal.models import Device, utcnow
-from portal.services import devices as device_service
-from portal.services import user_history, user_search
-from portal.services.investigation import Flag, flag_bits, sign_in_findings
+from portal.services.devices import changes as device_service
+from portal.services.devices.flags import Flag, flag_bits, sign_in_findings
+from portal.services.users import history as user_history
+from portal.services.users import search
 
 
 def _flags(app, steps) -> list[set[Flag]]:
@@ -189,5 +190,5 @@ def test_the_users_list_counts_the_flagged_sign_ins_of_the_last_30_days(app):
             ],
         )
         db.session.commit()
-        (row,) = user_search.search_users("counted").rows
+        (row,) = search.search_users("counted").rows
     assert row.recent_flags == {Flag.NEW_COUNTRY: 1, Flag.IMPOSSIBLE_TRAVEL: 2}

@@ -118,7 +118,7 @@ def test_admin_link_in_navigation_only_for_permission_holders(auth, login, shown
 
 def test_a_local_grant_opens_the_admin_pages_at_the_next_request(app, auth):
     from portal.extensions import db
-    from portal.services import identity
+    from portal.services.users import identity
 
     client = auth.new_client(NOBODY)
     assert client.get("/admin/users").status_code == 403

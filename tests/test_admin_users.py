@@ -130,9 +130,9 @@ def test_a_search_more_users_match_than_it_reads_says_so_and_pages_through_what_
     """A substring most users share ("corp" here, "user1" among a million) is answered from
     the first ``MATCH_CAP`` matches the index finds, so its cost does not grow with the table;
     the page says that more match, and every page it offers has rows."""
-    from portal.services import user_search
+    from portal.services.users import search
 
-    monkeypatch.setattr(user_search, "MATCH_CAP", 100)
+    monkeypatch.setattr(search, "MATCH_CAP", 100)
     client = auth.new_client("viewer")
     first = client.get("/admin/users?q=corp").get_data(as_text=True)
     assert "More than 100 users matching “corp”" in first and "300 users" not in first
@@ -157,9 +157,9 @@ def test_the_whole_list_past_the_cap_is_still_in_order_and_counted_up_to_it(
 ):
     """Without a query nothing is left out of the order: the pages walk every user in the
     sort's order, and only the count stops at the cap."""
-    from portal.services import user_search
+    from portal.services.users import search
 
-    monkeypatch.setattr(user_search, "MATCH_CAP", 100)
+    monkeypatch.setattr(search, "MATCH_CAP", 100)
     client = auth.new_client("viewer")
     first = client.get("/admin/users").get_data(as_text=True)
     assert "More than 100 users: these pages hold the first 100 in this order" in first
@@ -229,7 +229,7 @@ def test_user_page_shows_profile_permissions_devices_and_login_history(app, auth
 def test_user_page_shows_where_permissions_come_from(app, auth):
     auth.new_client("manager")
     with app.app_context():
-        from portal.services import identity
+        from portal.services.users import identity
 
         identity.grant(identity.find_user_by_email("manager@example.test"), "viewAuditLog")
         db.session.commit()
@@ -414,7 +414,7 @@ def test_the_user_search_is_answered_by_an_index_not_a_scan(app):
     table (SQLite) must serve the search, or it scans every user at a hundred thousand."""
     from sqlalchemy import func, select, text
 
-    from portal.services.user_search import _candidates
+    from portal.services.users.search import _candidates
 
     with app.app_context():
         query = select(func.count()).select_from(_candidates("user12", 1_000))

@@ -212,6 +212,23 @@ def test_no_service_module_passes_400_lines():
     assert {m: n for m, n in lengths.items() if n > SERVICE_MODULE_LINES} == {}
 
 
+def test_services_hold_concept_folders_and_a_few_modules_of_their_own():
+    """Domain logic goes in a folder per concept; only a handful of shared modules (errors,
+    the common helpers, tokens) sit directly in ``portal/services`` (issue 29)."""
+    top = sorted(p.name for p in (PORTAL / "services").glob("*.py"))
+    assert len(top) <= 8, top
+    folders = {p.name for p in (PORTAL / "services").iterdir() if (p / "__init__.py").exists()}
+    assert {"operations", "devices", "sessions", "users", "audit", "incidents"} <= folders
+
+
+def test_no_two_service_modules_differ_only_by_a_suffix():
+    """``sign_ins`` beside ``sign_in_filters``, ``audit`` beside ``audit_log``: names a reader
+    cannot tell apart are how the flat floor grew; a module's name is not another's prefix."""
+    names = sorted(p.stem for p in (PORTAL / "services").rglob("*.py") if p.stem != "__init__")
+    clashes = [(a, b) for a in names for b in names if a != b and b.startswith(a + "_")]
+    assert clashes == []
+
+
 def test_docs_architecture_lists_every_module():
     listed = set(re.findall(r"^\| `(portal/[^`]+\.py)` \|", DOC.read_text(), re.MULTILINE))
     present = {str(path.relative_to(PORTAL.parent)) for path in PORTAL.rglob("*.py")}

@@ -16,8 +16,8 @@ from test_personal_tokens import bearer, make_token
 
 from portal.extensions import db
 from portal.models import AuditEvent, utcnow
-from portal.services import audit
-from portal.services.audit_events import encode_cursor
+from portal.services.audit import record as audit
+from portal.services.audit.feed import encode_cursor
 
 # A reader that has not reached the end by then never will: fail, naming the loop.
 MAX_PAGES = 500
@@ -319,7 +319,7 @@ def test_a_page_is_read_from_index_ranges_not_a_scan(app):
     never a walk of the log from its start (which one condition with OR gave SQLite)."""
     from sqlalchemy import text
 
-    from portal.services.audit_events import page_statements
+    from portal.services.audit.feed import page_statements
 
     bounds = ["ix_audit_xact_id (xact_id=? AND id>?)", "ix_audit_xact_id (xact_id>?)"]
     with app.app_context():

@@ -21,7 +21,7 @@ from support.admin_helpers import (
 from portal.extensions import db
 from portal.models import AuditEvent, Device, utcnow
 from portal.models.audit import AuditLogIsAppendOnly
-from portal.services import audit
+from portal.services.audit import record as audit
 
 # -- a row for every audited action ---------------------------------------------------------
 

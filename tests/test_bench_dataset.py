@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from portal import create_app
 from portal.extensions import db
 from portal.models import Device, User, UserSession
-from portal.services import user_search
+from portal.services.users import search
 from scripts.bench import build, dataset
 
 
@@ -29,7 +29,7 @@ def test_a_small_bench_dataset_builds_migrates_to_head_and_serves(tmp_path):
         assert db.session.execute(select(func.count()).select_from(UserSession)).scalar() == (
             spec.sessions
         )
-        found = user_search.search_users("user1")
+        found = search.search_users("user1")
         assert found.total >= 1 and all("user1" in r.user.email for r in found.rows)
         assert db.session.execute(select(User).where(User.subject == "bench-admin")).scalar()
         db.session.remove()

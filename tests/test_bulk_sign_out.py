@@ -1,5 +1,6 @@
 """Sign out what a search matched: a bulk job, made by an admin, worked by the background
-worker in batches (``bulk_jobs.run_pending``), exactly once per session even across a crash."""
+worker in batches (``operations.run_bulk_job_batch``), exactly once per session even across a
+crash."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from test_revocation import Alice, alice, browsers, next_second  # noqa: F401  (
 from portal import create_app
 from portal.extensions import db
 from portal.models import AuditEvent, BulkJob, EndReason, User, UserSession, utcnow
-from portal.services import bulk_jobs
+from portal.services import operations
 
 BLOCK = "198.51.100.0/24"
 
@@ -51,7 +52,7 @@ def run_all(app, batch_size: int = 7) -> int:
     """What the worker does: batches, each committed, until no job has work left."""
     calls = 0
     with app.app_context():
-        while bulk_jobs.run_pending(batch_size=batch_size):
+        while operations.run_bulk_job_batch(batch_size=batch_size):
             db.session.commit()
             calls += 1
         db.session.remove()
@@ -180,9 +181,11 @@ def test_a_worker_that_dies_half_way_is_resumed_and_nothing_is_done_twice(
     manager = auth.new_client("manager")
     manager.post("/admin/sign-ins/sign-out", data=_confirm_form(manager, f"ip={BLOCK}")["form"])
     with app.app_context():
-        assert bulk_jobs.run_pending(batch_size=10)  # one batch, committed
+        assert operations.run_bulk_job_batch(batch_size=10)  # one batch, committed
         db.session.commit()
-        assert bulk_jobs.run_pending(batch_size=10)  # a second one, never committed: it dies
+        assert operations.run_bulk_job_batch(
+            batch_size=10
+        )  # a second one, never committed: it dies
         db.session.remove()
         db.engine.dispose()
     assert sum(r is not None for r in _ended(app, crowd["inside"]).values()) == 10

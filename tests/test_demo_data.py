@@ -71,8 +71,8 @@ def test_demo_history_is_consistent_with_itself(app):
 
 
 def test_only_the_traveller_has_sign_ins_to_investigate(app):
-    from portal.services import user_history
-    from portal.services.investigation import Flag
+    from portal.services.devices.flags import Flag
+    from portal.services.users import history as user_history
 
     _load(app)
     with app.app_context():

@@ -194,13 +194,13 @@ def test_token_without_devices_read_scope_is_403(client, auth, trusted_test_key)
 
 
 def test_unexpected_failure_is_the_documented_500(client, auth, monkeypatch):
-    from portal.services import device_reads
+    from portal.services.devices import reads
 
     def boom(*args, **kwargs):
         raise RuntimeError("database on fire")
 
     headers = auth.bearer("alice")
-    monkeypatch.setattr(device_reads, "device_rows", boom)
+    monkeypatch.setattr(reads, "device_rows", boom)
     response = client.get("/devices", headers=headers)
     assert response.status_code == 500
     assert response.get_json() == {"success": False, "error": "Failed to retrieve devices"}

@@ -12,7 +12,7 @@ from support.admin_helpers import make_user, sign_in_at, user_id_of
 
 from portal.extensions import db
 from portal.models import EndReason, User, utcnow
-from portal.services import session_ends
+from portal.services.sessions import ending
 
 
 def _ended_sessions(app, auth):
@@ -23,8 +23,8 @@ def _ended_sessions(app, auth):
         admin = db.session.get(User, user_id_of(app, "admin"))
         own, _ = sign_in_at(app, bob, utcnow() - timedelta(hours=3))
         by_admin, _ = sign_in_at(app, bob, utcnow() - timedelta(hours=2))
-        session_ends.end_session(own, EndReason.REVOKED, by=bob)
-        session_ends.end_session(by_admin, EndReason.REVOKED_BY_ADMIN, by=admin)
+        ending.end_session(own, EndReason.REVOKED, by=bob)
+        ending.end_session(by_admin, EndReason.REVOKED_BY_ADMIN, by=admin)
         db.session.commit()
         return bob.id, own.id, by_admin.id
 

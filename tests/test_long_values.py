@@ -15,7 +15,8 @@ from support.account_helpers import audit_actions, devices_of, sessions_of
 from portal.extensions import db
 from portal.models import Device, User, UserSession, utcnow
 from portal.models.types import column_length, fit
-from portal.services import identity, sessions, signing_in
+from portal.services.sessions import opening, policy
+from portal.services.users import identity
 
 # A phone whose browser version is 44 characters and whose model is 100 (columns: 32 and 64).
 LONG_PHONE = (
@@ -110,22 +111,22 @@ def test_control_characters_in_a_user_agent_are_dropped(app, client, auth):
 def test_a_client_id_of_any_length_names_its_device(app):
     with app.test_request_context():
         user = identity.upsert_user("https://idp.test", {"sub": "carol"}, "groups")
-        row, created = signing_in.bearer_session(
+        row, created = opening.bearer_session(
             user,
             client_id="c" * 500 + "\x00",
             token_id="https://idp.test#" + "j" * 300,
             token_expires_at=utcnow() + timedelta(minutes=5),
             auth_time=None,
             issued_at=utcnow(),
-            client=signing_in.ClientInfo(ip_address=None, user_agent=None),
-            policy=sessions.SessionPolicy.from_config(app.config),
+            client=opening.ClientInfo(ip_address=None, user_agent=None),
+            policy=policy.SessionPolicy.from_config(app.config),
             geoip_database=None,
         )
         db.session.commit()
         assert created and len(row.device.name) == 64 and "\x00" not in row.device.name
         # A token id longer than its column is kept by its hash and found by it again.
         assert len(row.token_id) <= column_length(UserSession.token_id)
-        found, _ = sessions.load_session(token_id="https://idp.test#" + "j" * 300)
+        found, _ = policy.load_session(token_id="https://idp.test#" + "j" * 300)
         assert found.id == row.id
 
 

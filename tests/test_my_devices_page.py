@@ -23,7 +23,7 @@ from support.agents import IPHONE
 
 from portal.extensions import db
 from portal.models import Device, EndReason, User, UserSession, utcnow
-from portal.services import session_ends
+from portal.services.sessions import ending
 
 
 @pytest.fixture
@@ -35,9 +35,7 @@ def alice(auth, app):
     with app.app_context():
         [s] = sessions_of(app, "alice", phone_device)
         s = db.session.merge(s)
-        session_ends.end_session(
-            s, EndReason.SIGNED_OUT, by=s.user, now=utcnow() - timedelta(hours=1)
-        )
+        ending.end_session(s, EndReason.SIGNED_OUT, by=s.user, now=utcnow() - timedelta(hours=1))
         db.session.commit()
     return here, current_session_of(here, app).device_id, phone_device
 

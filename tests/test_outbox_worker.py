@@ -26,9 +26,9 @@ from support.smtp_server import HangingServer
 
 from portal.extensions import db
 from portal.models import OutboxMessage, utcnow
-from portal.services import alerts, outbox
-from portal.services.sessions import SessionPolicy
-from portal.services.signing_in import ClientInfo
+from portal.services.outbox import alerts, queue
+from portal.services.sessions.opening import ClientInfo
+from portal.services.sessions.policy import SessionPolicy
 
 
 @pytest.fixture(autouse=True)
@@ -130,7 +130,7 @@ def test_a_permanent_refusal_is_kept_as_failed_with_the_servers_answer(app, auth
 def test_a_worker_that_dies_after_claiming_delays_the_mail_and_loses_nothing(app, auth, smtp):
     _new_device_mail(auth)
     with app.app_context():  # a worker claims the mail, then dies before sending it
-        assert len(outbox.claim_due(10, kinds=(alerts.KIND,))) == 1
+        assert len(queue.claim_due(10, kinds=(alerts.KIND,))) == 1
         db.session.commit()
     run_worker(app)  # another worker leaves it alone while the lease holds
     assert smtp.messages() == []

@@ -10,7 +10,7 @@ from support.account_helpers import csrf_from, page_csrf, user_id
 
 from portal.extensions import db
 from portal.models import AuditEvent, Grant, PersonalToken, User, UserSession, utcnow
-from portal.services.audit import Actions
+from portal.services.audit.record import Actions
 
 _SECRET = re.compile(r'id="token-secret">(dpt_[A-Za-z0-9_-]+)<')
 

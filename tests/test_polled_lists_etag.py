@@ -33,8 +33,10 @@ from support.queries import count_queries
 
 from portal.extensions import db
 from portal.models import Device, User, UserSession, utcnow
-from portal.services import operations, personal_tokens, retention, sessions
-from portal.services.audit import Actions
+from portal.services import common, operations, tokens
+from portal.services.audit.record import Actions
+from portal.services.sessions import policy as sessions
+from portal.services.sessions import retention
 
 LISTS = ("/devices", "/sessions")
 
@@ -189,7 +191,7 @@ def test_two_callers_of_one_user_on_different_devices_get_different_device_tags(
     other device's order."""
     with app.app_context():
         owner = db.session.get(User, alice.id)
-        _, secret = personal_tokens.create(owner, name="poller", scopes=["devices:read"], days=1)
+        _, secret = tokens.create(owner, name="poller", scopes=["devices:read"], days=1)
         db.session.commit()
     script = {"Authorization": f"Bearer {secret}"}
     client.get("/devices", headers=script)  # its first use describes its device
@@ -387,7 +389,7 @@ def test_a_personal_token_made_or_used_from_a_new_address_changes_the_lists(app,
     before = _tags(client, alice)
     with app.app_context():
         owner = db.session.get(User, alice.id)
-        _, secret = personal_tokens.create(owner, name="script", scopes=["devices:read"], days=1)
+        _, secret = tokens.create(owner, name="script", scopes=["devices:read"], days=1)
         db.session.commit()
     _changed(client, alice, before)
     script = {"Authorization": f"Bearer {secret}"}
@@ -403,7 +405,7 @@ def test_the_version_moves_in_the_changes_transaction_and_not_without_it(app, al
         version = db.session.execute(
             select(User.device_set_version).where(User.id == alice.id)
         ).scalar_one()
-        sessions.lock_account(alice.id)
+        common.lock_account(alice.id)
         db.session.rollback()
         assert (
             db.session.execute(
@@ -483,7 +485,7 @@ def test_a_revoke_all_queues_at_the_users_row_before_taking_any_session(app, ali
                 db.session.rollback()
 
     with app.app_context():
-        sessions.lock_account(alice.id)  # the first revoke holds the account
+        common.lock_account(alice.id)  # the first revoke holds the account
         second = threading.Thread(target=revoke_all)
         second.start()
         time.sleep(0.3)  # the revoke-all is now waiting for what the first holds

@@ -14,7 +14,7 @@ from portal import create_app
 from portal.config import ConfigError
 from portal.extensions import db
 from portal.models import AuditEvent, Device, EndReason, LoginMethod, User, UserSession, utcnow
-from portal.services import sessions, signing_in
+from portal.services.sessions import opening, policy
 
 # The app's own session rules: 8 h lifetime, 2 h idle timeout for browsers.
 IDLE = timedelta(hours=2)
@@ -48,11 +48,11 @@ def _session(
     secret: str | None = None,
 ) -> tuple[uuid.UUID, str]:
     """A session opened at ``created`` through the real sign-in path, then aged as told."""
-    session, secret = signing_in.record_sign_in(
+    session, secret = opening.record_sign_in(
         user,
         device_secret=secret,
-        client=signing_in.ClientInfo(ip_address="81.2.69.142", user_agent=None),
-        policy=sessions.SessionPolicy(LIFETIME, IDLE, LIFETIME),
+        client=opening.ClientInfo(ip_address="81.2.69.142", user_agent=None),
+        policy=policy.SessionPolicy(LIFETIME, IDLE, LIFETIME),
         geoip_database=None,
         now=created,
     )
@@ -281,15 +281,15 @@ def _prune_while_another_connection_writes(app, app_config) -> None:
 
 def test_a_personal_token_whose_session_is_pruned_goes_with_it(app):
     from portal.models import PersonalToken
-    from portal.services import personal_tokens
+    from portal.services import tokens
 
     now = utcnow()
     with app.app_context():
         dora = make_user("dora")
-        old, _ = personal_tokens.create(
+        old, _ = tokens.create(
             dora, name="old", scopes=["devices:read"], days=1, now=now - timedelta(days=400)
         )
-        kept, _ = personal_tokens.create(dora, name="kept", scopes=["devices:read"], days=30)
+        kept, _ = tokens.create(dora, name="kept", scopes=["devices:read"], days=30)
         db.session.flush()
         old.session.ended_at = now - timedelta(days=399)
         old.session.end_reason = EndReason.EXPIRED.value

@@ -6,9 +6,9 @@ from support.account_helpers import user_id
 from support.queries import count_queries
 
 from portal.extensions import db
-from portal.services import signing_in
-from portal.services.sessions import SessionPolicy
-from portal.services.signing_in import ClientInfo
+from portal.services.sessions import opening
+from portal.services.sessions.opening import ClientInfo
+from portal.services.sessions.policy import SessionPolicy
 
 UAS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
@@ -19,13 +19,13 @@ UAS = [
 
 
 def _add_devices(app, email: str, count: int) -> None:
-    from portal.services.identity import find_user_by_email
+    from portal.services.users.identity import find_user_by_email
 
     with app.app_context():
         user = find_user_by_email(email)
         policy = SessionPolicy.from_config(app.config)
         for i in range(count):
-            signing_in.record_sign_in(
+            opening.record_sign_in(
                 user,
                 device_secret=None,
                 client=ClientInfo(ip_address="81.2.69.142", user_agent=UAS[i % 2]),
@@ -88,8 +88,8 @@ def _record_device_events(app, email: str) -> None:
     from sqlalchemy import select
 
     from portal.models import Device
-    from portal.services import audit
-    from portal.services.identity import find_user_by_email
+    from portal.services.audit import record as audit
+    from portal.services.users.identity import find_user_by_email
 
     with app.app_context():
         user = find_user_by_email(email)

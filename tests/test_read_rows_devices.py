@@ -12,11 +12,12 @@ from support.queries import count_queries
 
 from portal.extensions import db
 from portal.models import Device, UserSession
-from portal.services import device_reads, signing_in
-from portal.services.device_reads import DeviceRow, SessionDevice, SessionRow
-from portal.services.identity import find_user_by_email
-from portal.services.sessions import SessionPolicy
-from portal.services.signing_in import ClientInfo
+from portal.services.devices import reads
+from portal.services.devices.reads import DeviceRow, SessionDevice, SessionRow
+from portal.services.sessions import opening
+from portal.services.sessions.opening import ClientInfo
+from portal.services.sessions.policy import SessionPolicy
+from portal.services.users.identity import find_user_by_email
 
 PHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
@@ -51,7 +52,7 @@ def alice(app, auth):
         alice_id = user.id
         policy = SessionPolicy.from_config(app.config)
         for _ in range(2):
-            signing_in.record_sign_in(
+            opening.record_sign_in(
                 user,
                 device_secret="phone-secret",
                 client=ClientInfo(ip_address="81.2.69.142", user_agent=PHONE),
@@ -120,15 +121,15 @@ def test_the_reads_hand_out_rows(app, alice):
     *_, phone, session_id = alice
     with app.app_context():
         uid = user_id(app, "alice")
-        devices = device_reads.device_rows(uid, current_device_id=phone)
+        devices = reads.device_rows(uid, current_device_id=phone)
         assert len(devices) == 3 and {type(d) for d in devices} == {DeviceRow}  # and the token's
         assert devices[0].id == phone  # the current device first
         assert [s.id for s in devices[0].active] == [session_id]
         assert all(type(s) is SessionRow for d in devices for s in d.active)
-        listed = device_reads.session_rows(uid, ended_by=True)
+        listed = reads.session_rows(uid, ended_by=True)
         assert {type(s) for s in listed} == {SessionRow}
         assert {type(s.device) for s in listed} == {SessionDevice}
-        bare = device_reads.device_rows(uid, sessions=False)
+        bare = reads.device_rows(uid, sessions=False)
         with pytest.raises(ValueError):  # read without its sessions: it does not say it has none
             _ = bare[0].signed_in
 

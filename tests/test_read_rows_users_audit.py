@@ -17,8 +17,8 @@ from test_personal_tokens import bearer, make_token
 
 from portal.extensions import db
 from portal.models import AuditEvent, User
-from portal.services.audit_log import AuditEventRow
-from portal.services.users import UserSummary
+from portal.services.audit.log import AuditEventRow
+from portal.services.users.summary import UserSummary
 
 
 class _Loaded(set):

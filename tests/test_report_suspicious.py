@@ -27,7 +27,7 @@ from support.agents import IPHONE
 
 from portal.extensions import db
 from portal.models import User, utcnow
-from portal.services import signing_in
+from portal.services.sessions import opening
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_after_a_report_every_new_sign_in_must_give_credentials_again(app, two_b
 
     alice = _user(app, "alice")
     assert alice.reauth_required_after is not None
-    assert signing_in.authenticated_too_long_ago(alice, signed_in_before)
+    assert opening.authenticated_too_long_ago(alice, signed_in_before)
     assert device(app, phone_device).revoked_at == alice.reauth_required_after
 
 

@@ -19,7 +19,7 @@ from support.shapes import DEVICE_KEYS, ISO_Z, SESSION_KEYS
 
 from portal.extensions import db
 from portal.models import UserSession, utcnow
-from portal.services.sessions import HEARTBEAT_STEP_SHARE
+from portal.services.sessions.policy import HEARTBEAT_STEP_SHARE
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
@@ -444,10 +444,10 @@ def _database_fails(*args, **kwargs):
 def test_get_device_failure_answers_failed_to_retrieve_device_details(
     client, auth, phone, monkeypatch
 ):
-    from portal.services import device_reads
+    from portal.services.devices import reads
 
     headers = auth.bearer("alice")
-    monkeypatch.setattr(device_reads, "device_row", _database_fails)
+    monkeypatch.setattr(reads, "device_row", _database_fails)
     response = client.get(f"/devices/{phone[1]}", headers=headers)
     _error(response, 500, "Failed to retrieve device details")
 
@@ -455,10 +455,10 @@ def test_get_device_failure_answers_failed_to_retrieve_device_details(
 def test_revoke_all_failure_answers_failed_to_revoke_all_sessions_and_ends_nothing(
     app, client, auth, phone, monkeypatch
 ):
-    from portal.services import session_ends
+    from portal.services.sessions import ending
 
     headers = auth.bearer("alice")
-    monkeypatch.setattr(session_ends, "end_sessions", _database_fails)
+    monkeypatch.setattr(ending, "end_sessions", _database_fails)
     response = client.post("/sessions/revoke-all", headers=headers)
     _error(response, 500, "Failed to revoke all sessions")
     assert _signed_in(phone[0])
@@ -467,11 +467,11 @@ def test_revoke_all_failure_answers_failed_to_revoke_all_sessions_and_ends_nothi
 
 
 def test_heartbeat_failure_answers_failed_to_update_session(app, client, auth, phone, monkeypatch):
-    from portal.services import sessions
+    from portal.services.sessions import policy
 
     _, _, session_id = phone
     _set_times(app, session_id, expires_at=utcnow() + timedelta(minutes=5))
-    monkeypatch.setattr(sessions, "extend_session", _database_fails)
+    monkeypatch.setattr(policy, "extend_session", _database_fails)
     response = client.post(f"/sessions/{session_id}/heartbeat", headers=auth.bearer("alice"))
     _error(response, 500, "Failed to update session")
     [row] = [s for s in sessions_of(app, "alice") if s.id == session_id]

@@ -23,7 +23,7 @@ from support.admin_helpers import (
 
 from portal.extensions import db
 from portal.models import utcnow
-from portal.services import sign_ins
+from portal.services.incidents import search
 
 # Addresses of the crafted history: the attacker's /24 and /64, their neighbours, and places.
 IN_V4 = [f"203.0.113.{n}" for n in (1, 7, 99, 254)]
@@ -64,8 +64,8 @@ def _ids(made, addresses) -> set[str]:
 
 def _search(app, **values) -> set[str]:
     with app.app_context():
-        f = sign_ins.parse_filter(**values)
-        return {str(r.id) for r in sign_ins.iter_rows(f, batch=7)}
+        f = search.parse_filter(**values)
+        return {str(r.id) for r in search.iter_rows(f, batch=7)}
 
 
 def test_a_v4_block_finds_exactly_its_sign_ins(app, crowd):
@@ -94,7 +94,7 @@ def test_filters_combine_with_the_user_and_time(app, crowd):
     with app.app_context():
         expected = {
             str(r.id)
-            for r in sign_ins.iter_rows(sign_ins.parse_filter(ip="203.0.113.0/24"))
+            for r in search.iter_rows(search.parse_filter(ip="203.0.113.0/24"))
             if r.email.startswith("crowd0")
         }
     assert found == expected and found
@@ -111,8 +111,8 @@ def test_bad_filters_are_refused_with_a_reason(app):
         ({"flag": "odd"}, "flag"),
         ({"since": "yesterday"}, "since"),
     ]:
-        with pytest.raises(sign_ins.InvalidFilter, match=word):
-            sign_ins.parse_filter(**values)
+        with pytest.raises(search.InvalidFilter, match=word):
+            search.parse_filter(**values)
 
 
 # -- the JSON route -----------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_each_row_links_to_its_user_and_the_country_stays_chosen(app, auth, crow
     rows = re.findall(r'<tr data-session-id="([^"]+)">.*?href="([^"]+)"', page, re.S)
     assert rows
     with app.app_context():
-        owner = {str(r.id): str(r.user_id) for r in sign_ins.iter_rows(sign_ins.parse_filter())}
+        owner = {str(r.id): str(r.user_id) for r in search.iter_rows(search.parse_filter())}
     assert all(href == f"/admin/users/{owner[sid]}" for sid, href in rows)
     assert re.findall(r'<option value="([A-Z]{2})" selected>', page) == ["GB"]
     assert '<option value="SE">Sweden (SE)</option>' in page

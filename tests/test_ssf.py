@@ -26,7 +26,10 @@ from support.idp import DUMMY_REDIRECT_URI, pkce_pair
 
 from portal.extensions import db
 from portal.models import OutboxMessage, User, UserSession, utcnow
-from portal.services import bulk_jobs, operations, sessions, signals, signing_in
+from portal.services import operations
+from portal.services.outbox import signals
+from portal.services.sessions import opening
+from portal.services.sessions import policy as sessions
 from portal.ssf import push
 
 BLOCK_IP = "198.51.100.7"
@@ -145,10 +148,10 @@ def _crowd(app, n: int = 5) -> list[uuid.UUID]:
         for i in range(n):
             user = make_user(f"ssf{i}")
             for ip, sid in ((BLOCK_IP, f"sid-block-{i}"), ("81.2.69.142", f"sid-home-{i}")):
-                row, _ = signing_in.record_sign_in(
+                row, _ = opening.record_sign_in(
                     user,
                     device_secret=None,
-                    client=signing_in.ClientInfo(ip, "Mozilla/5.0"),
+                    client=opening.ClientInfo(ip, "Mozilla/5.0"),
                     policy=policy,
                     geoip_database=None,
                     idp_sid=sid,
@@ -168,7 +171,7 @@ def test_a_bulk_sign_out_queues_one_event_per_ended_session_in_the_jobs_transact
     assert _signals(app) == []  # the job is queued; nothing has ended yet
 
     with app.app_context():  # one batch, in the worker's transaction, rolled back
-        assert bulk_jobs.run_pending(batch_size=100)
+        assert operations.run_bulk_job_batch(batch_size=100)
         queued = db.session.execute(select(OutboxMessage)).scalars().all()
         assert len(queued) == len(block)
         db.session.rollback()
@@ -239,10 +242,10 @@ def test_a_user_ending_their_other_sessions_keeps_the_idp_session_of_their_own_b
         user = make_user("carol")
 
         def sign_in(sid, secret=None):
-            return signing_in.record_sign_in(
+            return opening.record_sign_in(
                 user,
                 device_secret=secret,
-                client=signing_in.ClientInfo("81.2.69.142", "Mozilla/5.0"),
+                client=opening.ClientInfo("81.2.69.142", "Mozilla/5.0"),
                 policy=policy,
                 geoip_database=None,
                 idp_sid=sid,
@@ -323,9 +326,9 @@ def test_a_worker_that_dies_after_claiming_delays_the_event_and_it_is_pushed_onc
     [session] = sessions_of(app, "alice")
     _admin_revokes(app, auth.new_client("admin"), "alice", session.id)
     with app.app_context():  # a worker claims the event, then dies before pushing it
-        from portal.services import outbox
+        from portal.services.outbox import queue
 
-        assert len(outbox.claim_due(10, kinds=(signals.KIND,))) == 1
+        assert len(queue.claim_due(10, kinds=(signals.KIND,))) == 1
         db.session.commit()
     run_worker(app)  # another worker leaves it alone while the lease holds
     assert idp.ssf_pushes() == []

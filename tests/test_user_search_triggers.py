@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, update
 
 from portal.extensions import db
 from portal.models import User, utcnow
-from portal.services import user_search
+from portal.services.users import search
 
 
 def _add_users(start: int, count: int) -> None:
@@ -32,7 +32,7 @@ def _add_users(start: int, count: int) -> None:
 
 
 def _emails(q: str) -> set[str]:
-    return {row.user.email for row in user_search.search_users(q).rows}
+    return {row.user.email for row in search.search_users(q).rows}
 
 
 def test_a_changed_or_deleted_user_is_found_by_the_new_values_only(app):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from portal.models.types import UTCDateTime
-from portal.services.investigation import NEW_COUNTRY_LOOKBACK, flag_bits, sign_in_findings
+from portal.services.devices.flags import NEW_COUNTRY_LOOKBACK, flag_bits, sign_in_findings
 
 revision = "0007_sign_in_flags"
 down_revision = "0006_personal_tokens"

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
-from ..services.devices import TRUST_LEVELS
+from ..services.devices.changes import TRUST_LEVELS
 
 
 def _strip(value: str | None) -> str | None:

@@ -8,7 +8,8 @@ from flask_login import current_user
 from ..auth.principal import alert_policy
 from ..authz import signed_in
 from ..errors import flash_back
-from ..services import alerts, operations
+from ..services import operations
+from ..services.outbox import alerts
 from . import bp
 from .forms import AlertModeForm
 

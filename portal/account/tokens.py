@@ -10,7 +10,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..authz import VIEW_AUDIT_LOG, signed_in
-from ..services import operations, personal_tokens
+from ..services import operations
+from ..services import tokens as personal_tokens
 from . import bp
 from .forms import ActionForm, PersonalTokenForm
 

@@ -14,7 +14,9 @@ from ..auth.signin import finish_sign_out, safe_next
 from ..authz import signed_in
 from ..errors import flash_back
 from ..models import utcnow
-from ..services import activity, device_reads, operations
+from ..services import operations
+from ..services.audit import activity
+from ..services.devices import reads
 from . import bp
 from .forms import TRUST_OPTIONS, ActionForm, RenameForm, TrustForm
 
@@ -68,7 +70,7 @@ def my_devices_page():
     signed in now (this one first), then the signed-out ones with when and how each ended; one
     statement for all of it."""
     current_device_id = current_user.device_id
-    rows = device_reads.device_rows(current_user.user_id, current_device_id=current_device_id)
+    rows = reads.device_rows(current_user.user_id, current_device_id=current_device_id)
     signed_out = [r for r in rows if not r.signed_in]
     return render_template(
         "account/devices.html",
@@ -94,13 +96,13 @@ def my_devices_page():
 @signed_in
 def device(device_id: str):
     """One of my devices with its whole login history; anyone else's is a 404."""
-    found = device_reads.device_row(current_user.user_id, device_id)
+    found = reads.device_row(current_user.user_id, device_id)
     if found is None:
         abort(404)
     return render_template(
         "account/device.html",
         device=found,
-        sessions=device_reads.session_rows(current_user.user_id, device_id=found.id),
+        sessions=reads.session_rows(current_user.user_id, device_id=found.id),
         is_current=found.id == current_user.device_id,
         **_forms(),
     )
@@ -109,7 +111,7 @@ def device(device_id: str):
 def _confirm_device_action(form: ActionForm, device_id: str, action: str):
     """GET: the page that asks before ``action`` on one of my devices, saying whether it signs
     out this browser and how many sessions end."""
-    found = device_reads.device_row(current_user.user_id, device_id)
+    found = reads.device_row(current_user.user_id, device_id)
     if found is None:
         abort(404)
     here = found.id == current_user.device_id
@@ -212,7 +214,7 @@ def report_device(device_id: str):
     form = ActionForm()
     posted = request.method == "POST"
     if not form.validate_on_submit():  # GET, or a POST without a valid CSRF token
-        found = device_reads.device_row(current_user.user_id, device_id)
+        found = reads.device_row(current_user.user_id, device_id)
         if found is None:
             abort(404)
         if found.id == current_user.device_id:
@@ -263,7 +265,7 @@ def sign_out_session(session_id: str):
     browser's own session asks first (GET), since it signs me out."""
     form = ActionForm()
     if request.method == "GET":
-        found = device_reads.session_row(current_user.user_id, session_id)
+        found = reads.session_row(current_user.user_id, session_id)
         if found is None or not found.is_active():
             abort(404)
         form.next.data = request.args.get("next")
@@ -355,7 +357,7 @@ def _confirm(form: ActionForm, *, include_current: bool, title: str, text: str, 
     here = current_user.device_id
     rows = [
         r
-        for r in device_reads.device_rows(current_user.user_id, current_device_id=here)
+        for r in reads.device_rows(current_user.user_id, current_device_id=here)
         if any(include_current or s.id != current_user.session_id for s in r.active)
     ]
     ending = sum(

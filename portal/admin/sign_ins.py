@@ -16,7 +16,8 @@ from markupsafe import Markup
 
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES, require_permission
 from ..models import JobStatus
-from ..services import bulk_jobs, operations, sign_ins
+from ..services import operations
+from ..services.incidents import bulk_jobs, search
 from ..timefmt import iso_z
 from . import bp
 from .csv_export import csv_response
@@ -37,13 +38,13 @@ SAMPLE_SIZE = 10
 REFRESH_SECONDS = 2
 
 
-def _filter_from(values) -> tuple[sign_ins.SignInFilter, str | None]:
+def _filter_from(values) -> tuple[search.SignInFilter, str | None]:
     """The filter the query string (or form) asks for, and what is wrong with it if anything
     (then nothing matches: a search must never widen silently)."""
     try:
-        return sign_ins.parse_filter(**{k: values.get(k) for k in FILTER_ARGS}), None
-    except sign_ins.InvalidFilter as exc:
-        return sign_ins.SignInFilter(), str(exc)
+        return search.parse_filter(**{k: values.get(k) for k in FILTER_ARGS}), None
+    except search.InvalidFilter as exc:
+        return search.SignInFilter(), str(exc)
 
 
 @lru_cache(maxsize=1024)  # keys: "" and the two-letter codes a filter accepts
@@ -54,7 +55,7 @@ def _country_options(selected: str) -> Markup:
     chosen = Markup(" selected")
     return Markup("").join(
         option.format(code, chosen if code == selected else "", name, code)
-        for code, name in sign_ins.country_choices()
+        for code, name in search.country_choices()
     )
 
 
@@ -79,16 +80,16 @@ def sign_ins_search():
     f, problem = _filter_from(request.args)
     if problem:
         flash(f"{problem}. Nothing was searched.", "error")
-        page, total, more = sign_ins.SignInPage([], None), 0, False
+        page, total, more = search.SignInPage([], None), 0, False
     else:
         try:
-            page = sign_ins.search(
+            page = search.search(
                 f, after=request.args.get("cursor") or None, limit=current_app.config["PAGE_SIZE"]
             )
-        except sign_ins.BadCursor:
+        except search.BadCursor:
             flash("That page link is not valid any more; showing the first page.", "error")
-            page = sign_ins.search(f, limit=current_app.config["PAGE_SIZE"])
-        total, more = sign_ins.capped_count(f)
+            page = search.search(f, limit=current_app.config["PAGE_SIZE"])
+        total, more = search.capped_count(f)
     args = _filter_args(request.args)
     body = render_template(
         "admin/sign_ins.html",
@@ -97,13 +98,13 @@ def sign_ins_search():
         page=page,
         total=total,
         more=more,
-        cap=sign_ins.COUNT_CAP,
+        cap=search.COUNT_CAP,
         invalid=problem,
         first_page=not request.args.get("cursor"),
         country_options=_country_options(f.country),
         user_link=_user_link_parts(),
-        flags={k: sign_ins.FLAG_LABELS[v] for k, v in sign_ins.FLAGS.items()},
-        device_types=sign_ins.DEVICE_TYPES,
+        flags={k: search.FLAG_LABELS[v] for k, v in search.FLAGS.items()},
+        device_types=search.DEVICE_TYPES,
         can_manage=current_user.can(MANAGE_USER_DEVICES),
     )
     if not problem:
@@ -141,7 +142,7 @@ def sign_ins_export():
     operations.export_csv(current_user.actor, "sign_ins", filters=f.as_dict() or None)
 
     def rows():
-        for r in sign_ins.iter_rows(f):
+        for r in search.iter_rows(f):
             yield [
                 iso_z(r.created_at),
                 r.id,
@@ -180,9 +181,9 @@ def sign_ins_sign_out():
         if not created:
             flash("That sign-out had already been started: here is its progress.", "info")
         return redirect(url_for("admin.job_progress", job_id=job.id))
-    sessions_count, users_count = sign_ins.active_match_counts(f)
-    sample = sign_ins.search(
-        sign_ins.SignInFilter(**{**vars(f), "active": True}), limit=SAMPLE_SIZE
+    sessions_count, users_count = search.active_match_counts(f)
+    sample = search.search(
+        search.SignInFilter(**{**vars(f), "active": True}), limit=SAMPLE_SIZE
     ).rows
     return render_template(
         "admin/sign_out_confirm.html",

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from ..models import utcnow
 from ..models.types import place_name
-from ..services.user_history import UserHistory
+from ..services.users.history import UserHistory
 
 WINDOW = timedelta(days=30)
 WIDTH = 1000  # the SVG's own units; it scales to the page's width

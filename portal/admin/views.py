@@ -28,19 +28,16 @@ from ..authz import (
 )
 from ..models import AlertAnswer, User
 from ..models.types import without_control_characters
-from ..services import (
-    alerts,
-    audit,
-    audit_log,
-    device_reads,
-    operations,
-    signals,
-    user_history,
-    users,
-)
+from ..services import operations
+from ..services.audit import log
+from ..services.audit import record as audit
+from ..services.devices import reads
+from ..services.devices.flags import FLAG_LABELS
 from ..services.errors import NotFound
-from ..services.investigation import FLAG_LABELS
-from ..services.user_search import search_users
+from ..services.outbox import alerts, signals
+from ..services.users import history as user_history
+from ..services.users import summary
+from ..services.users.search import search_users
 from ..timefmt import iso_z
 from . import bp, timeline
 from .csv_export import csv_response
@@ -65,15 +62,15 @@ def _text_arg(name: str, what: str) -> str:
 
 def _target_or_404(user_id: str) -> User:
     """The user an admin changes (the model, for the operation)."""
-    user = users.get_user(user_id)
+    user = summary.get_user(user_id)
     if user is None:
         abort(404)
     return user
 
 
-def _summary_or_404(user_id: str) -> users.UserSummary:
+def _summary_or_404(user_id: str) -> summary.UserSummary:
     """The user a page shows (their summary row)."""
-    user = users.user_summary(user_id)
+    user = summary.user_summary(user_id)
     if user is None:
         abort(404)
     return user
@@ -211,7 +208,7 @@ def user_export(user_id: str):
 # -- revoking (each a confirm page on GET, the change on POST) ------------------------------
 
 
-def _back_to(target: User | users.UserSummary):
+def _back_to(target: User | summary.UserSummary):
     return redirect(url_for("admin.user_detail", user_id=target.id))
 
 
@@ -220,7 +217,7 @@ def _back_to(target: User | users.UserSummary):
 def revoke_session(user_id: str, session_id: str):
     """End one session of the user (after confirming)."""
     target = _summary_or_404(user_id)
-    row = device_reads.session_row(target.id, session_id)
+    row = reads.session_row(target.id, session_id)
     if row is None:
         abort(404)
     if not row.is_active():
@@ -245,7 +242,7 @@ def revoke_session(user_id: str, session_id: str):
     return _back_to(target)
 
 
-def _already_ended(target: users.UserSummary):
+def _already_ended(target: summary.UserSummary):
     flash("That session had already ended.", "info")
     return _back_to(target)
 
@@ -255,7 +252,7 @@ def _already_ended(target: users.UserSummary):
 def revoke_device(user_id: str, device_id: str):
     """End every session of one of the user's devices (after confirming)."""
     target = _summary_or_404(user_id)
-    device = device_reads.device_row(target.id, device_id, sessions=False)
+    device = reads.device_row(target.id, device_id, sessions=False)
     if device is None:
         abort(404)
     if request.method == "GET":
@@ -392,9 +389,9 @@ def _date_arg(name: str) -> date | None:
     return day
 
 
-def _audit_filter() -> audit_log.AuditFilter:
+def _audit_filter() -> log.AuditFilter:
     action = request.args.get("action", "")
-    return audit_log.AuditFilter(
+    return log.AuditFilter(
         actor=_text_arg("actor", "actor filter"),
         target=_text_arg("target", "target filter"),
         action=action if action in audit.Actions.all() else "",
@@ -408,7 +405,7 @@ def _audit_filter() -> audit_log.AuditFilter:
 def audit_events():
     """The audit log, newest first, filtered by actor, target, action and dates."""
     filters = _audit_filter()
-    result = audit_log.search_events(
+    result = log.search_events(
         filters, page=_page_number(), per_page=current_app.config["PAGE_SIZE"]
     )
     return render_template(
@@ -444,7 +441,7 @@ def audit_export():
     )
 
     def rows():
-        for e in audit_log.iter_events(filters):
+        for e in log.iter_events(filters):
             yield [
                 iso_z(e.occurred_at),
                 e.action,

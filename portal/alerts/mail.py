@@ -19,7 +19,7 @@ from flask_mailman import EmailMultiAlternatives
 
 from ..extensions import mail
 from ..models import AlertAnswer, SignInAlert, utcnow
-from ..services import alerts, outbox
+from ..services.outbox import alerts, queue
 from ..timefmt import humanize
 from . import tokens
 
@@ -104,7 +104,7 @@ def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _send(claimed: outbox.Claimed, rendered: RenderedMail) -> None:
+def _send(claimed: queue.Claimed, rendered: RenderedMail) -> None:
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
@@ -117,7 +117,7 @@ def _send(claimed: outbox.Claimed, rendered: RenderedMail) -> None:
     message.send()
 
 
-def _render(claimed: outbox.Claimed) -> RenderedMail | None:
+def _render(claimed: queue.Claimed) -> RenderedMail | None:
     alert = alerts.load_alert(claimed.payload.get("alert_id", ""))
     if alert is None:
         return None
@@ -134,11 +134,11 @@ def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -
     """
     if not current_app.config["ALERTS_ENABLED"]:
         return 0
-    claimed = transaction(lambda: outbox.claim_due(limit, kinds=(alerts.KIND,)))
+    claimed = transaction(lambda: queue.claim_due(limit, kinds=(alerts.KIND,)))
     for item in claimed:
         rendered = transaction(lambda item=item: _render(item))
         if rendered is None:
-            transaction(lambda item=item: outbox.mark_failed(item, "the alert no longer exists"))
+            transaction(lambda item=item: queue.mark_failed(item, "the alert no longer exists"))
             continue
         try:
             _send(item, rendered)
@@ -146,13 +146,13 @@ def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -
             permanent = _permanent_error(exc)
             if permanent:
                 log.warning("mail %s refused for good: %s", item.message_id, permanent)
-                transaction(lambda item=item, why=permanent: outbox.mark_failed(item, why))
+                transaction(lambda item=item, why=permanent: queue.mark_failed(item, why))
             else:
                 why = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "mail %s not sent (attempt %d): %s", item.message_id, item.attempts, why
                 )
-                transaction(lambda item=item, why=why: outbox.retry_later(item, why))
+                transaction(lambda item=item, why=why: queue.retry_later(item, why))
             continue
-        transaction(lambda item=item, r=rendered: outbox.mark_sent(item, r.subject, utcnow()))
+        transaction(lambda item=item, r=rendered: queue.mark_sent(item, r.subject, utcnow()))
     return len(claimed)

@@ -10,7 +10,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..models import AlertAnswer, SignInAlert
-from ..services.alerts import LINK_LIFETIME
+from ..services.outbox.alerts import LINK_LIFETIME
 
 SALT = "device-portal.sign-in-alert"
 

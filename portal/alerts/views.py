@@ -13,8 +13,9 @@ from flask_wtf import FlaskForm
 
 from ..authz import public
 from ..models import AlertAnswer
-from ..services import alerts, operations, sessions
+from ..services import common, operations
 from ..services.errors import NotFound
+from ..services.outbox import alerts
 from . import bp, tokens
 
 _REFUSED_TITLE = "This link cannot be used"
@@ -65,7 +66,7 @@ def answer(token: str):
 
 
 def _act(link: tokens.AlertLink):
-    user_id = sessions.parse_id(link.user_id)
+    user_id = common.parse_id(link.user_id)
     if user_id is None:
         return _refused("This link is not one of ours, or it was changed on its way.", 400)
     try:

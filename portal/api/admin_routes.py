@@ -16,9 +16,11 @@ import uuid
 
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..models import User
-from ..services import device_reads, operations, users
+from ..services import operations
+from ..services.common import parse_id
+from ..services.devices import reads
 from ..services.errors import NotFound
-from ..services.sessions import parse_id
+from ..services.users import summary
 from . import shapes, token_rows
 from .auth import bearer
 from .conditional import POLL, Poll
@@ -46,7 +48,7 @@ def _not_found() -> ApiError:
 
 def _user_or_error(user_id: str) -> User:
     """The user named in the path: 400 when the id is not a UUID, 404 when nobody has it."""
-    user = users.get_user(_user_id(user_id))
+    user = summary.get_user(_user_id(user_id))
     if user is None:
         raise _not_found()
     return user
@@ -84,7 +86,7 @@ def list_user_devices(principal, user_id: str):
     operations.view_user_devices(principal.actor, uid)
     if poll.unchanged():
         return poll.not_modified()
-    return poll.answer(shapes.TokenRowList.of(device_reads.session_rows(uid, active_only=True)))
+    return poll.answer(shapes.TokenRowList.of(reads.session_rows(uid, active_only=True)))
 
 
 @token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from flask import current_app, request, url_for
 
 from ..authz import VIEW_AUDIT_LOG
-from ..services import audit_events
+from ..services.audit import feed
 from . import shapes, token_rows
 from .auth import bearer
 from .declarations import EVENTS_TAG, Header, documented, parsed_query
@@ -44,13 +44,11 @@ def list_audit_events(principal):
     """Audit events after the cursor (or from ``since``), oldest first, with a next link."""
     asked: shapes.EventsQuery = parsed_query()
     limit, since, after = asked.limit, asked.since, asked.cursor or (0, 0)
-    events = audit_events.committed_events(after=after, since=since, limit=limit)
+    events = feed.committed_events(after=after, since=since, limit=limit)
     geoip = current_app.config.get("GEOIP_DATABASE")
-    body = shapes.EventList(
-        [shapes.Event.of(e, audit_events.location_of(e, geoip)) for e in events]
-    )
-    last = audit_events.position_of(events[-1]) if events else after
-    query = {"limit": limit, "cursor": audit_events.encode_cursor(last)}
+    body = shapes.EventList([shapes.Event.of(e, feed.location_of(e, geoip)) for e in events])
+    last = feed.position_of(events[-1]) if events else after
+    query = {"limit": limit, "cursor": feed.encode_cursor(last)}
     if since is not None:
         query["since"] = request.args["since"]
     response = body.answer()

@@ -27,7 +27,7 @@ from functools import wraps
 from flask import Response, current_app, request
 
 from ..models import utcnow
-from ..services import device_sets
+from ..services.devices import versions
 from . import shapes
 from .auth import POLLED_LIST_ATTR
 from .declarations import Answer, Header
@@ -83,7 +83,7 @@ class Poll:
 
     def __init__(
         self,
-        kind: device_sets.Kind,
+        kind: versions.Kind,
         user_id: uuid.UUID,
         version: int,
         *,
@@ -99,7 +99,7 @@ class Poll:
         self.now = now or utcnow()
 
     @classmethod
-    def of_caller(cls, kind: device_sets.Kind, principal, *, per_device: bool = False) -> Poll:
+    def of_caller(cls, kind: versions.Kind, principal, *, per_device: bool = False) -> Poll:
         """The caller's own list; its version came with the caller's row when it could."""
         caller = principal.device_id if per_device else None
         if principal.device_set_version is not None:
@@ -113,14 +113,14 @@ class Poll:
                 horizon=horizon,
             )
         now = utcnow()
-        version, horizon = device_sets.state(kind, principal.user_id, now)
+        version, horizon = versions.state(kind, principal.user_id, now)
         return cls(kind, principal.user_id, version, caller=caller, horizon=horizon, now=now)
 
     @classmethod
-    def of_user(cls, kind: device_sets.Kind, user_id: uuid.UUID) -> Poll | None:
+    def of_user(cls, kind: versions.Kind, user_id: uuid.UUID) -> Poll | None:
         """Another user's list, in one read; None when there is no such user."""
         now = utcnow()
-        found = device_sets.state(kind, user_id, now)
+        found = versions.state(kind, user_id, now)
         if found is None:
             return None
         return cls(kind, user_id, found[0], horizon=found[1], now=now)
@@ -143,7 +143,7 @@ class Poll:
         if not asked:
             return False
         if self.horizon is _UNREAD:
-            self.horizon = device_sets.horizon(self.kind, self.user_id, self.now)
+            self.horizon = versions.horizon(self.kind, self.user_id, self.now)
         return asked.contains_weak(self.tag(self.horizon))
 
     def _headers(self, response: Response, horizon: datetime | None) -> Response:
@@ -161,7 +161,7 @@ class Poll:
         return self._headers(body.answer(), _horizon_of(body))
 
 
-def polled(kind: device_sets.Kind, *, per_device: bool = False) -> Callable:
+def polled(kind: versions.Kind, *, per_device: bool = False) -> Callable:
     """A route listing the caller's own devices or sessions: 304 when ``If-None-Match`` names
     the list as it is, else the shape the view returns, tagged. Goes below the access rule,
     so an unknown or revoked token is still a 401, a missing scope a 403."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 from flask import current_app
 
 from ..auth.principal import session_policy
-from ..services import activity, device_reads, devices, operations
+from ..services import operations
+from ..services.audit import activity
+from ..services.devices import changes, reads
 from . import envelope, shapes
 from .auth import bearer
 from .conditional import POLL, polled
@@ -44,7 +46,7 @@ _SESSION_ID = {"session_id": PathName("id")}  # the Flashback document's name
 @polled("devices", per_device=True)
 def list_devices(principal):
     """The caller's devices, the one this token came from first (304 when unchanged)."""
-    rows = device_reads.device_rows(
+    rows = reads.device_rows(
         principal.user_id, sessions=False, current_device_id=principal.device_id
     )
     return shapes.DeviceList(devices=[shapes.Device.of(r) for r in rows])
@@ -58,7 +60,7 @@ def list_devices(principal):
 @bearer("devices:read")
 def get_device(principal, id: str):
     """One of the caller's devices with its active sessions (the pages show the login history)."""
-    found = device_reads.device_row(principal.user_id, id)
+    found = reads.device_row(principal.user_id, id)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
     return shapes.DeviceAnswer(device=shapes.DeviceDetail.of(found)).answer()
@@ -77,7 +79,7 @@ def trust_device(principal):
     """Trust the caller's device with that fingerprint for PORTAL_DEVICE_TRUST_DAYS, at the
     requested level (HIGH by default)."""
     wanted: shapes.TrustRequest = parsed_body()
-    found = devices.get_device_by_fingerprint(principal.user_id, wanted.fingerprint)
+    found = changes.get_device_by_fingerprint(principal.user_id, wanted.fingerprint)
     if found is None:
         raise ApiError(404, DEVICE_NOT_FOUND)
     _, expires = operations.trust_device(
@@ -143,7 +145,7 @@ def list_security_events(principal):
 @polled("sessions")
 def list_sessions(principal):
     """The caller's active sessions, newest first (304 when unchanged)."""
-    rows = device_reads.session_rows(principal.user_id, active_only=True)
+    rows = reads.session_rows(principal.user_id, active_only=True)
     return shapes.SessionList(sessions=[shapes.Session.of(s) for s in rows])
 
 

@@ -35,9 +35,10 @@ from pydantic_core import PydanticCustomError
 from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN
 from ..models.device import shown_trust_level, trust_holds
 from ..models.types import place_of
-from ..services import audit_events, sign_ins
-from ..services.audit_log import AuditEventRow
-from ..services.device_reads import DeviceRow, SessionRow
+from ..services.audit import feed
+from ..services.audit.log import AuditEventRow
+from ..services.devices.reads import DeviceRow, SessionRow
+from ..services.incidents import search
 from ..timefmt import iso_z
 
 # ISO 8601 in UTC with a Z, to the second: 2026-11-25T18:00:00Z.
@@ -682,7 +683,7 @@ def _cursor(decode: Callable[[str], Any], keep: bool) -> Callable[[Any], Any]:
     def check(text: Any) -> Any:
         try:
             decoded = decode(text)
-        except (audit_events.BadCursor, sign_ins.BadCursor, TypeError):
+        except (feed.BadCursor, search.BadCursor, TypeError):
             raise refuse(
                 "invalid_cursor", "cursor is not one this API handed out (follow the Link header)"
             ) from None
@@ -727,8 +728,8 @@ class SignInSearch(SignInQuery):
     active_only: Annotated[StrictBool, BeforeValidator(_query_bool)] = Field(
         False, alias="activeOnly", description="Only sessions still active"
     )
-    limit: _limit("limit", sign_ins.MAX_LIMIT, "Sign-ins") = 100
-    cursor: _opaque_cursor(sign_ins.decode_cursor, sign_ins.CURSOR_PATTERN, keep=True) = None
+    limit: _limit("limit", search.MAX_LIMIT, "Sign-ins") = 100
+    cursor: _opaque_cursor(search.decode_cursor, search.CURSOR_PATTERN, keep=True) = None
 
 
 def _since(text: Any) -> datetime:
@@ -761,10 +762,8 @@ class EventsQuery(RequestShape):
         description="The first page starts at events from this time on (ISO 8601).",
         examples=["2026-11-25T18:00:00Z"],
     )
-    limit: _limit("limit", audit_events.MAX_LIMIT, "Events") = 100
-    cursor: _opaque_cursor(audit_events.decode_cursor, audit_events.CURSOR_PATTERN, keep=False) = (
-        None
-    )
+    limit: _limit("limit", feed.MAX_LIMIT, "Events") = 100
+    cursor: _opaque_cursor(feed.decode_cursor, feed.CURSOR_PATTERN, keep=False) = None
 
 
 class JobStarted(Shape):

@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 from flask import request, url_for
 
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
-from ..services import bulk_jobs, operations, sign_ins
+from ..services import operations
+from ..services.incidents import bulk_jobs, search
 from . import shapes, token_rows
 from .auth import bearer
 from .declarations import ADMIN_TAG, Header, documented, parsed_body, parsed_query
@@ -25,9 +26,9 @@ from .errors import ApiError, failure
 _INVALID = {400: "Invalid filter, limit or cursor"}
 
 
-def _filter(query: shapes.SignInQuery) -> sign_ins.SignInFilter:
+def _filter(query: shapes.SignInQuery) -> search.SignInFilter:
     """The search's filter (``sign_ins.InvalidFilter``, a domain error, answers 400)."""
-    return sign_ins.parse_filter(**query.filter_values())
+    return search.parse_filter(**query.filter_values())
 
 
 @token_rows.get("/sign-ins")
@@ -57,8 +58,8 @@ def list_sign_ins(principal):
     given = {k: request.args[k] for k in shapes.SignInQuery.QUERY_PARAMETERS if k in request.args}
     f = _filter(asked)
     limit = asked.limit
-    page = sign_ins.search(f, after=asked.cursor, limit=limit)  # BadCursor: a domain error
-    total, more = sign_ins.capped_count(f)
+    page = search.search(f, after=asked.cursor, limit=limit)  # BadCursor: a domain error
+    total, more = search.capped_count(f)
     operations.search_sign_ins(principal.actor, f)
     response = shapes.SignInList([shapes.SignIn.of(r) for r in page.rows]).answer()
     if page.next_cursor:
@@ -66,7 +67,7 @@ def list_sign_ins(principal):
         next_url = url_for("api_token_rows.list_sign_ins", _external=True) + "?" + urlencode(query)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
     if more:
-        response.headers["X-Total-Count-Exceeds"] = str(sign_ins.COUNT_CAP)
+        response.headers["X-Total-Count-Exceeds"] = str(search.COUNT_CAP)
     else:
         response.headers["X-Total-Count"] = str(total)
     return response

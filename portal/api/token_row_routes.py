@@ -9,9 +9,10 @@ Each route is also served at ``/v1`` + its path, where the TKT document's own sa
 
 from __future__ import annotations
 
-from ..services import device_reads, operations
+from ..services import operations
+from ..services.common import parse_id
+from ..services.devices import reads
 from ..services.errors import NotFound
-from ..services.sessions import parse_id
 from . import shapes, token_rows
 from .auth import bearer
 from .declarations import documented, link
@@ -34,9 +35,7 @@ from .errors import ApiError, failure, says
 @bearer("devices:read")
 def list_my_devices(principal):
     """The caller's active sessions, in the same row shape as ``GET /devices/users/{userId}``."""
-    return shapes.TokenRowList.of(
-        device_reads.session_rows(principal.user_id, active_only=True)
-    ).answer()
+    return shapes.TokenRowList.of(reads.session_rows(principal.user_id, active_only=True)).answer()
 
 
 @token_rows.delete("/v1/auth/devices/<id>")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..services import operations, session_ends
-from ..services.personal_tokens import find, is_personal_token
+from ..services import operations
+from ..services.sessions import ending
+from ..services.tokens import find, is_personal_token
 from .principal import (
     AccountDeactivated,
     Principal,
@@ -34,7 +35,7 @@ def personal_token_principal(raw: str) -> Principal:
         raise TokenRefused("The personal token is not valid")
     if found.session.user.is_deactivated:
         raise AccountDeactivated()
-    if not session_ends.check_and_touch(found.session, session_policy()):
+    if not ending.check_and_touch(found.session, session_policy()):
         raise TokenRefused("The personal token has been revoked or has expired")
     operations.note_personal_token_use(
         found.token, client_info(), current_app.config.get("GEOIP_DATABASE")

@@ -19,10 +19,13 @@ from flask import current_app, request
 from ..extensions import db
 from ..models import User, UserSession, utcnow
 from ..redis import redis_client
-from ..services import identity, operations, session_ends, sessions, signing_in
-from ..services.alerts import AlertPolicy
-from ..services.sessions import SessionPolicy
-from ..services.signing_in import ClientInfo
+from ..services import operations
+from ..services.outbox.alerts import AlertPolicy
+from ..services.sessions import ending, opening
+from ..services.sessions import policy as sessions
+from ..services.sessions.opening import ClientInfo
+from ..services.sessions.policy import SessionPolicy
+from ..services.users import identity
 from .token_cache import TokenCache, VerifiedToken
 
 
@@ -163,7 +166,7 @@ def browser_principal(session_id: str) -> Principal | None:
     found = sessions.load_session(session_id=session_id)
     if found is None or found[0].user.is_deactivated:
         return None
-    if not session_ends.check_and_touch(found[0], policy):
+    if not ending.check_and_touch(found[0], policy):
         return None
     return _principal(found[0], found[1], "browser")
 
@@ -233,7 +236,7 @@ def cached_bearer_principal(raw: str, horizon: str | None = None) -> Principal |
     found = sessions.load_session(session_id=seen.session_id)
     if found is not None and found[0].user.is_deactivated:
         raise AccountDeactivated()
-    if found is None or not session_ends.check_and_touch(found[0], policy):
+    if found is None or not ending.check_and_touch(found[0], policy):
         raise TokenRefused("The access token has been revoked")
     return _principal(found[0], found[1], "bearer", seen.scopes)
 
@@ -265,11 +268,11 @@ def bearer_principal(raw: str, claims: dict[str, Any], scopes: frozenset[str]) -
             geoip_database=cfg.get("GEOIP_DATABASE"),
             alert_policy=alert_policy(),
         )
-    except signing_in.ClientRevoked:
+    except opening.ClientRevoked:
         raise TokenRefused(
             "This API client was signed out after the token's sign-in; sign in again"
         ) from None
-    if row is None or not session_ends.check_and_touch(row, session_policy()):
+    if row is None or not ending.check_and_touch(row, session_policy()):
         raise TokenRefused("The access token has been revoked")
     token_cache().put(raw, VerifiedToken(claims, scopes, row.id))
     return _principal(row, [g.permission for g in user.grants], "bearer", scopes)

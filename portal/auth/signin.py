@@ -29,8 +29,10 @@ from .. import keep_refusal
 from ..authz import access_rule, public
 from ..extensions import csrf, db, login_manager
 from ..models import utcnow
-from ..services import identity, operations, session_ends, signing_in
-from ..services.audit import Actions
+from ..services import operations
+from ..services.audit.record import Actions
+from ..services.sessions import ending, opening
+from ..services.users import identity
 from .idp import SignInFailed, idp_client, idp_metadata, register_client
 from .principal import (
     Principal,
@@ -91,7 +93,7 @@ def set_device_cookie(response, secret: str) -> None:
 
 def current_device_fingerprint() -> str | None:
     secret = read_device_secret()
-    return signing_in.fingerprint_of(secret) if secret else None
+    return opening.fingerprint_of(secret) if secret else None
 
 
 # -- Flask-Login ---------------------------------------------------------------------------
@@ -187,12 +189,12 @@ def _reauth_check(user, claims):
     second_round = session.pop("reauth_for", None) == str(user.id)
     asked_at = session.pop("reauth_since", None)
     if second_round and isinstance(asked_at, int):
-        stale = signing_in.authenticated_before_asked(
+        stale = opening.authenticated_before_asked(
             user, auth_time, datetime.fromtimestamp(asked_at, UTC)
         )
     else:
         second_round = False
-        stale = signing_in.authenticated_too_long_ago(user, auth_time)
+        stale = opening.authenticated_too_long_ago(user, auth_time)
     detail = {
         "auth_time": auth_time.isoformat() if auth_time else None,
         "required_after": (
@@ -372,10 +374,10 @@ def backchannel_logout():
         )
     try:
         now = utcnow()
-        session_ends.forget_logout_tokens_before(
+        ending.forget_logout_tokens_before(
             now - timedelta(seconds=2 * cfg["BACKCHANNEL_LOGOUT_MAX_AGE"] + 60)
         )
-        if not session_ends.remember_logout_token(claims["iss"], claims["jti"], now):
+        if not ending.remember_logout_token(claims["iss"], claims["jti"], now):
             return _backchannel_error("This logout token was used before (jti)")
         operations.idp_logout(
             claims["iss"], sid=claims.get("sid"), subject=claims.get("sub"), now=now

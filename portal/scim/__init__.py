@@ -54,8 +54,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from ..authz import access_rule
 from ..availability import RETRY_AFTER_SECONDS, database_unavailable
 from ..extensions import csrf, db
-from ..services import operations, provisioning
+from ..services import operations
 from ..services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from ..services.users import provisioning
 from .resources import fields_of, filter_condition, to_resource
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import User
-from ..services import provisioning
-from ..services.sessions import parse_id
+from ..services.common import parse_id
+from ..services.users import provisioning
 
 USER_SCHEMA = ScimUser.__schema__
 

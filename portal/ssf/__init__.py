@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app
 
 from ..authz import public
 from ..extensions import db
-from ..services import signals
+from ..services.outbox import signals
 from . import keys
 
 

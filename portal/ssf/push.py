@@ -20,7 +20,7 @@ from flask import current_app
 from joserfc import jwt
 
 from ..models import utcnow
-from ..services import outbox, signals
+from ..services.outbox import queue, signals
 from . import signing_key
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int
     transmitter = signals.Transmitter.from_config(current_app.config)
     if transmitter is None:
         return 0
-    claimed = transaction(lambda: outbox.claim_due(limit, kinds=(signals.KIND,)))
+    claimed = transaction(lambda: queue.claim_due(limit, kinds=(signals.KIND,)))
     for item in claimed:
         try:
             response = _post(sign(item.payload["claims"]), transmitter)
@@ -83,18 +83,18 @@ def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int
             log.warning(
                 "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
             )
-            transaction(lambda item=item, why=why: outbox.retry_later(item, why))
+            transaction(lambda item=item, why=why: queue.retry_later(item, why))
             continue
         if 200 <= response.status_code < 300:
-            transaction(lambda item=item: outbox.mark_sent(item, "session-revoked", utcnow()))
+            transaction(lambda item=item: queue.mark_sent(item, "session-revoked", utcnow()))
         elif 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
             why = _receiver_error(response)
             log.warning("event %s refused for good: %s", item.message_id, why)
-            transaction(lambda item=item, why=why: outbox.mark_failed(item, why))
+            transaction(lambda item=item, why=why: queue.mark_failed(item, why))
         else:
             why = _receiver_error(response)
             log.warning(
                 "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
             )
-            transaction(lambda item=item, why=why: outbox.retry_later(item, why))
+            transaction(lambda item=item, why=why: queue.retry_later(item, why))
     return len(claimed)

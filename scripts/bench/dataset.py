@@ -168,14 +168,14 @@ AUDIT_ACTIONS = ["sign_in"] * 6 + [
 
 def bench_user_agents() -> list[str]:
     """The demo data's six browsers, in the order the cached datasets were built with."""
-    from portal.services.demo import ANDROID, FIREFOX, IPAD, IPHONE, MAC, WINDOWS
+    from portal.demo import ANDROID, FIREFOX, IPAD, IPHONE, MAC, WINDOWS
 
     return [MAC, WINDOWS, IPHONE, ANDROID, IPAD, FIREFOX]
 
 
 def bench_addresses() -> list[str]:
     """The demo data's six addresses (they resolve in the GeoIP test database)."""
-    from portal.services.demo import IPS
+    from portal.demo import IPS
 
     return IPS
 

@@ -65,8 +65,8 @@ class Generator:
     TIME_ORDER = {"devices": DEVICES.index("first_seen_at"), "sessions": 6, "audit_events": 0}
 
     def __init__(self, spec: DatasetSpec, now: datetime) -> None:
-        from portal.services import geo
-        from portal.services.useragent import describe
+        from portal.services.devices import places as geo
+        from portal.services.devices.useragent import describe
 
         self.spec = spec
         # Whole seconds, UTC; naive on SQLite (which stores naive UTC text).

@@ -97,13 +97,15 @@ def add_responders(app, count: int = RESPONDERS) -> int:
 
 def bench_bulk_job(app, wanted: int = BULK_JOB_SESSIONS) -> dict:
     """A bulk sign-out of the ``wanted`` newest active sessions (or half of all, on a small
-    dataset), made as the admin's request makes it and worked by ``run_pending`` in its
-    batches, each committed, as the background worker does; timed."""
+    dataset), made as the admin's request makes it and worked by
+    ``operations.run_bulk_job_batch`` in its batches, each committed, as the background worker
+    does; timed."""
     from sqlalchemy import func, select
 
     from portal.extensions import db
     from portal.models import UserSession
-    from portal.services import bulk_jobs, sign_ins
+    from portal.services import operations
+    from portal.services.incidents import bulk_jobs, search
 
     with app.app_context():
         active = db.session.scalar(
@@ -119,7 +121,7 @@ def bench_bulk_job(app, wanted: int = BULK_JOB_SESSIONS) -> dict:
         )
         t0 = time.perf_counter()
         job, _ = bulk_jobs.create_sign_out_job(
-            sign_ins.parse_filter(since=since.isoformat(), active=True),
+            search.parse_filter(since=since.isoformat(), active=True),
             created_by_id=None,
             actor_label="bench",
             actor_ip=None,
@@ -130,7 +132,7 @@ def bench_bulk_job(app, wanted: int = BULK_JOB_SESSIONS) -> dict:
         made = time.perf_counter() - t0
         t1 = time.perf_counter()
         batches = 0
-        while bulk_jobs.run_pending():
+        while operations.run_bulk_job_batch():
             db.session.commit()
             batches += 1
         worked = time.perf_counter() - t1
@@ -200,8 +202,8 @@ def measure_event_lag(app, url: str, headers: dict, events: int = 100) -> dict:
 
     from portal.extensions import db
     from portal.models import AuditEvent
-    from portal.services import audit
-    from portal.services.audit_events import encode_cursor
+    from portal.services.audit import record as audit
+    from portal.services.audit.feed import encode_cursor
 
     with app.app_context():
         last = db.session.execute(

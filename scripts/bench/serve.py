@@ -237,7 +237,8 @@ def prepare_callers(app, idp, users: int) -> Callers:
 
     from portal.extensions import db
     from portal.models import User
-    from portal.services import sessions, signing_in
+    from portal.services.sessions import opening
+    from portal.services.sessions import policy as sessions
 
     headers: dict[str, dict[str, str]] = {}
     with app.app_context():
@@ -250,10 +251,10 @@ def prepare_callers(app, idp, users: int) -> Callers:
             ).scalar_one_or_none()
             if user is None:
                 raise BenchError(f"the dataset has no user {person.sub!r}")
-            row, _ = signing_in.record_sign_in(
+            row, _ = opening.record_sign_in(
                 user,
                 device_secret=person.device_secret(0),
-                client=signing_in.ClientInfo("81.2.69.142", bench_user_agent()),
+                client=opening.ClientInfo("81.2.69.142", bench_user_agent()),
                 policy=policy,
                 geoip_database=str(GEOIP),
             )
@@ -273,10 +274,10 @@ def prepare_callers(app, idp, users: int) -> Callers:
     write = idp.access_token(USER.sub, scope="openid profile email devices:read devices:write")
     headers["user-write-token"] = {"Authorization": f"Bearer {write}"}
     with app.app_context():  # the events feed's reader: a personal token with audit:read
-        from portal.services import personal_tokens
+        from portal.services import tokens
 
         admin = db.session.execute(select(User).where(User.subject == ADMIN.sub)).scalar_one()
-        _, secret = personal_tokens.create(admin, name="bench feed", scopes=["audit:read"], days=1)
+        _, secret = tokens.create(admin, name="bench feed", scopes=["audit:read"], days=1)
         db.session.commit()
         db.session.remove()
     headers["admin-audit"] = {"Authorization": f"Bearer {secret}"}

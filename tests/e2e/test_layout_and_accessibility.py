@@ -18,8 +18,8 @@ import pytest
 from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
 
+from portal import demo
 from portal.extensions import db
-from portal.services import demo
 
 pytestmark = pytest.mark.e2e
 
@@ -142,7 +142,7 @@ def _traveller_alert_link(app, url: str) -> str:
 
     from portal.alerts import tokens
     from portal.models import AlertAnswer, User, UserSession
-    from portal.services import alerts
+    from portal.services.outbox import alerts
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.subject == "traveller")).scalar_one()

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from portal.extensions import db
 from portal.models import User, UserSession, utcnow
-from portal.services import sessions, signing_in
+from portal.services.sessions import opening, policy
 from support.account_helpers import audit_actions  # noqa: F401  (re-exported)
 
 LONDON = "81.2.69.142"  # GB, London
@@ -23,7 +23,7 @@ BHUTAN = "67.43.156.0"  # BT, no city
 
 FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
 
-LONG = sessions.SessionPolicy(timedelta(days=3650), timedelta(days=3650), timedelta(days=3650))
+LONG = policy.SessionPolicy(timedelta(days=3650), timedelta(days=3650), timedelta(days=3650))
 
 
 def make_user(sub: str, *, email: str | None = None, name: str | None = None, **fields) -> User:
@@ -51,10 +51,10 @@ def sign_in_at(
     device_secret: str | None = None,
 ) -> tuple[UserSession, str]:
     """A sign-in of ``user`` at ``when`` from ``ip`` (located with the test GeoIP database)."""
-    return signing_in.record_sign_in(
+    return opening.record_sign_in(
         user,
         device_secret=device_secret,
-        client=signing_in.ClientInfo(ip_address=ip, user_agent=user_agent),
+        client=opening.ClientInfo(ip_address=ip, user_agent=user_agent),
         policy=LONG,
         geoip_database=app.config["GEOIP_DATABASE"],
         now=when,

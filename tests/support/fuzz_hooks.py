@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal import create_app
 from portal.extensions import db
 from portal.models import User
-from portal.services import personal_tokens
+from portal.services import tokens
 
 _app = create_app({"ENV": "testing", "DATABASE_URL": os.environ["FUZZ_DATABASE_URL"]})
 _state: dict[str, str] = {}
@@ -26,14 +26,12 @@ def live_token() -> str:
     """A personal token of the fuzzing user that works now (made anew when it was ended)."""
     with _app.app_context():
         secret = _state.get("secret")
-        found = personal_tokens.find(secret) if secret else None
-        if found is None or not personal_tokens.is_active(found.token):
+        found = tokens.find(secret) if secret else None
+        if found is None or not tokens.is_active(found.token):
             user = db.session.execute(
                 select(User).where(User.subject == os.environ["FUZZ_SUBJECT"])
             ).scalar_one()
-            _, secret = personal_tokens.create(
-                user, name="fuzzer", scopes=list(personal_tokens.SCOPES), days=1
-            )
+            _, secret = tokens.create(user, name="fuzzer", scopes=list(tokens.SCOPES), days=1)
             db.session.commit()
             _state["secret"] = secret
         db.session.remove()

@@ -47,6 +47,7 @@ from .devices import (
 )
 from .incidents import (
     export_csv,
+    run_bulk_job_batch,
     search_sign_ins,
     start_bulk_sign_out,
     view_user_devices,
@@ -116,6 +117,7 @@ __all__ = [
     "revoke_personal_token",
     "revoke_session",
     "revoke_sessions",
+    "run_bulk_job_batch",
     "scim_actor",
     "scim_delete_user",
     "scim_provision_user",

@@ -8,8 +8,10 @@ from typing import Any
 
 from ...config import PERMISSIONS
 from ...models import Device, EndReason, User, UserSession
-from .. import audit, devices, sessions
+from ..audit import record as audit
+from ..devices import changes
 from ..errors import Forbidden, NotFound
+from ..sessions import policy
 
 _, MANAGE_USER_DEVICES, _ = PERMISSIONS
 
@@ -125,7 +127,7 @@ def locked_device(
 ) -> Device:
     """The account's device, locked until commit (``devices.lock_device``); NotFound when it
     is not one of that account's devices (whether it exists elsewhere or not)."""
-    found = devices.lock_device(account_of(actor, user_id), device_id, **options)
+    found = changes.lock_device(account_of(actor, user_id), device_id, **options)
     if found is None:
         raise NotFound(DEVICE_NOT_FOUND)
     return found
@@ -135,7 +137,7 @@ def locked_session(
     actor: Actor, session_id: str | uuid.UUID, user_id: uuid.UUID | None = None
 ) -> UserSession:
     """The account's *active* session, locked until commit; NotFound otherwise."""
-    found = sessions.lock_session_of_user(account_of(actor, user_id), session_id)
+    found = policy.lock_session_of_user(account_of(actor, user_id), session_id)
     if found is None:
         raise NotFound(SESSION_NOT_FOUND)
     return found

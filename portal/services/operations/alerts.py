@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...models import AlertAnswer, Device, SignInAlert
-from .. import alerts, devices, users
-from ..audit import Actions
+from ..audit.record import Actions
+from ..devices import changes
 from ..errors import NotFound
+from ..outbox import alerts
+from ..users import summary
 from .actor import Actor
 from .devices import report_device
 
@@ -75,9 +77,9 @@ def answer_alert_link(
     """The button of an alert's link (``answer_alert``), for whoever holds the link: the
     device and the alert the link names are locked, every id in it must match them
     (NotFound otherwise), and a link used again or too late is refused and audited."""
-    device = devices.lock_device(user_id, device_id, include_removed=True)
+    device = changes.lock_device(user_id, device_id, include_removed=True)
     alert = alerts.find_alert(alert_id, str(user_id), device_id, session_id, lock=True)
-    user = users.get_user(user_id) if device is not None and alert is not None else None
+    user = summary.get_user(user_id) if device is not None and alert is not None else None
     if user is None:
         raise NotFound(ALERT_NOT_FOUND)
     actor = Actor(user, None, ip_address)

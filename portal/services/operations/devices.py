@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from ...models import Device
-from .. import devices
-from ..audit import Actions
+from ..audit.record import Actions
+from ..devices import changes
 from ..errors import Conflict
 from .actor import Actor, locked_device
 
@@ -19,7 +19,7 @@ def trust_device(
     """Trust one of the actor's devices at ``level`` for ``days``; returns it and when the
     trust expires."""
     device = locked_device(actor, device_id)
-    expires = devices.trust_device(device, level, days)
+    expires = changes.trust_device(device, level, days)
     actor.record(
         Actions.TRUST_DEVICE,
         device.user_id,
@@ -34,7 +34,7 @@ def untrust_device(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, in
     """Drop the trust of one of the actor's devices and end its sessions; returns it and how
     many ended."""
     device = locked_device(actor, device_id)
-    ended = devices.untrust_device(device, by=actor.user)
+    ended = changes.untrust_device(device, by=actor.user)
     actor.record(Actions.UNTRUST_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
     return device, ended
 
@@ -65,7 +65,7 @@ def report_device(actor: Actor, device: Device, **detail: Any) -> int:
     """
     if actor.session_id is not None and actor.session.device_id == device.id:
         raise ReportingCurrentDevice()
-    ended = devices.report_suspicious(device, by=actor.user)
+    ended = changes.report_suspicious(device, by=actor.user)
     actor.record(
         Actions.REPORT_SUSPICIOUS,
         device.user_id,
@@ -81,7 +81,7 @@ def rename_device(actor: Actor, device_id: str | uuid.UUID, name: str) -> Device
     with the name kept."""
     device = locked_device(actor, device_id)
     old = device.name
-    new = devices.rename_device(device, name)
+    new = changes.rename_device(device, name)
     actor.record(
         Actions.RENAME_DEVICE, device.user_id, device_id=device.id, old_name=old, new_name=new
     )
@@ -92,6 +92,6 @@ def remove_device(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, int
     """Hide one of the actor's devices and end its sessions (rows stay for the history);
     returns it and how many ended."""
     device = locked_device(actor, device_id)
-    ended = devices.remove_device(device, by=actor.user)
+    ended = changes.remove_device(device, by=actor.user)
     actor.record(Actions.REMOVE_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
     return device, ended

@@ -3,12 +3,20 @@ sign-ins) and the bulk sign-out of what a search matched."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import datetime
 
-from ...models import User
-from .. import bulk_jobs, sign_ins
-from ..audit import Actions
+from sqlalchemy.exc import DBAPIError
+
+from ...extensions import db
+from ...models import User, utcnow
+from ..audit.record import Actions
+from ..incidents import bulk_jobs, search
 from .actor import Actor
+from .sessions import revoke_sessions
+
+log = logging.getLogger(__name__)
 
 
 def view_user_devices(actor: Actor, target: User | uuid.UUID) -> None:
@@ -28,13 +36,13 @@ def export_csv(
     actor.record(Actions.EXPORT_CSV, target, export=export, filters=filters)
 
 
-def search_sign_ins(actor: Actor, f: sign_ins.SignInFilter, *, page: int | None = None) -> None:
+def search_sign_ins(actor: Actor, f: search.SignInFilter, *, page: int | None = None) -> None:
     """Audit a search of every user's sign-ins: who searched for what (each page is a look)."""
     actor.record(Actions.SEARCH_SIGN_INS, None, filters=f.as_dict(), page=page, via=actor.via)
 
 
 def start_bulk_sign_out(
-    actor: Actor, f: sign_ins.SignInFilter, *, idempotency_key: str | None = None
+    actor: Actor, f: search.SignInFilter, *, idempotency_key: str | None = None
 ) -> tuple[bulk_jobs.BulkJob, bool]:
     """Queue the sign-out of every active session matching ``f`` now (the background worker
     ends them, each as ``revoke_session`` would); audited once, here, with the filter and how
@@ -59,3 +67,32 @@ def start_bulk_sign_out(
             via=actor.via,
         )
     return job, created
+
+
+def run_bulk_job_batch(
+    batch_size: int = bulk_jobs.DEFAULT_BATCH, now: datetime | None = None
+) -> bool:
+    """Do one batch of one unfinished bulk job in the caller's transaction; False when there
+    was no job to work on. The caller commits after each call (one short transaction a batch);
+    the worker's loop and ``flask portal run-jobs`` both call it through
+    ``worker.bulk_sign_outs``."""
+    job = bulk_jobs.claim()
+    if job is None:
+        return False
+    now = now or utcnow()
+    bulk_jobs.start(job, now)
+    items = bulk_jobs.next_items(job, batch_size)
+    creator = db.session.get(User, job.created_by_id) if job.created_by_id else None
+    actor = Actor(creator, None, job.actor_ip, via=job.via, label=job.actor_label)
+    try:
+        with db.session.begin_nested():
+            # Those still open end as an admin's single revoke ends each of them.
+            ended = revoke_sessions(actor, [tuple(i) for i in items])
+    except DBAPIError:
+        raise  # the database itself failed: the next call tries this batch again
+    except Exception as exc:  # a bug, not an outage: stop here rather than loop on it
+        log.exception("bulk job %s failed", job.id)
+        bulk_jobs.fail(job, exc, now)
+        return True
+    bulk_jobs.settle_batch(job, items, ended, batch_size, now)
+    return True

@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 
 from ...models import Device, EndReason, User, UserSession, utcnow
-from .. import session_ends, sessions
-from ..audit import Actions
+from ..audit.record import Actions
 from ..errors import NotFound
-from ..users import UserSummary
+from ..sessions import ending
+from ..sessions import policy as sessions
+from ..users.summary import UserSummary
 from .actor import Actor, locked_device, locked_session, on_behalf, others_reason
 
 
@@ -25,7 +26,7 @@ def _end(
     """
     now = utcnow()
     current = actor.session if actor.owns(user_id) else None
-    ended = session_ends.end_sessions(
+    ended = ending.end_sessions(
         user_id=user_id,
         device_id=device_id,
         reason=others_reason(actor, user_id),
@@ -36,9 +37,7 @@ def _end(
     ended_current = False
     in_scope = current is not None and (device_id is None or current.device_id == device_id)
     if include_current and in_scope:
-        ended_current = session_ends.end_session(
-            current, EndReason.SIGNED_OUT, by=actor.user, now=now
-        )
+        ended_current = ending.end_session(current, EndReason.SIGNED_OUT, by=actor.user, now=now)
     return ended + int(ended_current), ended_current
 
 
@@ -65,7 +64,7 @@ def revoke_session(
     Locked first, so two revokes of one session record one revoke: the second finds it ended
     (NotFound, as a session that is not the account's)."""
     session = locked_session(actor, session_id, user_id)
-    ended = session_ends.end_session(session, others_reason(actor, session.user_id), by=actor.user)
+    ended = ending.end_session(session, others_reason(actor, session.user_id), by=actor.user)
     actor.record(
         Actions.REVOKE_SESSION,
         session.user_id,
@@ -81,10 +80,10 @@ def revoke_sessions(actor: Actor, targets: list[tuple[uuid.UUID, uuid.UUID]]) ->
     ``revoke_session`` ends one (the same reason, re-authentication marks and audit event),
     with a few statements for the whole list: a bulk sign-out's batch. Returns how many."""
     now = utcnow()
-    rows = session_ends.lock_open_sessions(targets, now)
+    rows = ending.lock_open_sessions(targets, now)
     for reason in {others_reason(actor, r.user_id) for r in rows}:
         mine = [r for r in rows if others_reason(actor, r.user_id) == reason]
-        session_ends.end_locked_sessions(mine, reason, by=actor.user, now=now)
+        ending.end_locked_sessions(mine, reason, by=actor.user, now=now)
     for r in rows:
         actor.record(
             Actions.REVOKE_SESSION,

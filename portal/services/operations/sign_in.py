@@ -7,15 +7,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...models import EndReason, User, UserSession
-from .. import alerts, session_ends, sessions, signing_in
-from ..audit import Actions
+from ..audit.record import Actions
+from ..outbox import alerts
+from ..sessions import ending, opening
+from ..sessions import policy as sessions
 from .actor import Actor
 
 
 def sign_in(
     user: User,
     *,
-    client: signing_in.ClientInfo,
+    client: opening.ClientInfo,
     device_secret: str | None,
     policy: sessions.SessionPolicy,
     geoip_database: str | None,
@@ -24,7 +26,7 @@ def sign_in(
 ) -> tuple[UserSession, str]:
     """A browser signed in at the IdP: its device and a new session (see ``record_sign_in``),
     and the mail about it in the outbox when one is due (``alerts``)."""
-    row, secret = signing_in.record_sign_in(
+    row, secret = opening.record_sign_in(
         user,
         device_secret=device_secret,
         client=client,
@@ -66,14 +68,14 @@ def sign_in_with_token(
     token_expires_at: datetime,
     auth_time: datetime | None,
     issued_at: datetime,
-    client: signing_in.ClientInfo,
+    client: opening.ClientInfo,
     policy: sessions.SessionPolicy,
     geoip_database: str | None,
     alert_policy: alerts.AlertPolicy | None = None,
 ) -> UserSession:
     """The session a bearer token stands for; its first use is a sign-in of its API client
     (mailed about, like a browser's, when one is due)."""
-    row, created = signing_in.bearer_session(
+    row, created = opening.bearer_session(
         user,
         client_id=client_id,
         token_id=token_id,
@@ -95,7 +97,7 @@ def sign_out(actor: Actor) -> bool:
     """This browser's own sign-out: its session ends, and nothing more is asked of the next."""
     if actor.session is None or actor.user is None:
         return False
-    ended = session_ends.end_session(actor.session, EndReason.SIGNED_OUT, by=actor.user)
+    ended = ending.end_session(actor.session, EndReason.SIGNED_OUT, by=actor.user)
     actor.record(
         Actions.SIGN_OUT, actor.user, device_id=actor.session.device_id, session_id=actor.session.id
     )
@@ -109,7 +111,7 @@ def note_reauthentication(user: User, action: str, ip_address: str | None, **det
 
 def idp_logout(issuer: str, *, sid: str | None, subject: str | None, now: datetime) -> int:
     """The IdP said a session (``sid``) or a user (``subject``) signed out: end ours to match."""
-    user, ended = session_ends.end_idp_sessions(issuer, sid=sid, subject=subject, now=now)
+    user, ended = ending.end_idp_sessions(issuer, sid=sid, subject=subject, now=now)
     Actor(None, via="idp", label="identity provider").record(
         Actions.IDP_LOGOUT, user, idp_sid=sid, subject=subject, sessions_ended=ended
     )

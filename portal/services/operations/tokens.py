@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ...models import PersonalToken
-from .. import personal_tokens, session_ends, signing_in
-from ..audit import Actions
+from .. import tokens
+from ..audit.record import Actions
 from ..errors import NotFound
+from ..sessions import ending, opening
 from .actor import TOKEN_NOT_FOUND, Actor, account_of, on_behalf, others_reason
 
 
@@ -14,8 +15,8 @@ def create_personal_token(
 ) -> tuple[PersonalToken, str]:
     """Make a personal token for the actor (raises ``personal_tokens.InvalidTokenRequest``);
     returns it and its secret, which is shown once and never stored."""
-    personal_tokens.check_request(name, scopes, days, may_read_audit)
-    token, secret = personal_tokens.create(actor.user, name=name, scopes=scopes, days=days)
+    tokens.check_request(name, scopes, days, may_read_audit)
+    token, secret = tokens.create(actor.user, name=name, scopes=scopes, days=days)
     actor.record(
         Actions.PERSONAL_TOKEN_CREATED,
         actor.user,
@@ -30,11 +31,11 @@ def create_personal_token(
 
 
 def note_personal_token_use(
-    token: PersonalToken, client: signing_in.ClientInfo, geoip_database: str | None
+    token: PersonalToken, client: opening.ClientInfo, geoip_database: str | None
 ) -> None:
     """A request came with this token: remember when and from where, and audit the first use
     from each new address."""
-    if personal_tokens.note_use(token, client, geoip_database):
+    if tokens.note_use(token, client, geoip_database):
         session = token.session
         Actor(session.user, session, client.ip_address, via="api").record(
             Actions.PERSONAL_TOKEN_NEW_ADDRESS,
@@ -50,11 +51,11 @@ def note_personal_token_use(
 def revoke_personal_token(actor: Actor, token_id: str) -> tuple[PersonalToken, bool]:
     """End one of the actor's tokens (its session); returns it, and True when it worked until
     now."""
-    token = personal_tokens.lock_token_of_user(account_of(actor, None), token_id)
+    token = tokens.lock_token_of_user(account_of(actor, None), token_id)
     if token is None:
         raise NotFound(TOKEN_NOT_FOUND)
     session = token.session
-    ended = session_ends.end_session(session, others_reason(actor, token.user_id), by=actor.user)
+    ended = ending.end_session(session, others_reason(actor, token.user_id), by=actor.user)
     actor.record(
         Actions.PERSONAL_TOKEN_REVOKED,
         token.user_id,

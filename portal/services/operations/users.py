@@ -4,8 +4,8 @@ identity provider (SCIM)."""
 from __future__ import annotations
 
 from ...models import User
-from .. import identity, provisioning
-from ..audit import Actions
+from ..audit.record import Actions
+from ..users import identity, provisioning
 from .actor import Actor
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from ..extensions import db
-from ..models import AuditEvent, User
-from ..models.types import fit
+from ...extensions import db
+from ...models import AuditEvent, User
+from ...models.types import fit
 
 
 class Actions:

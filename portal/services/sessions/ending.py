@@ -12,8 +12,8 @@ from sqlalchemy import delete, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models import (
+from ...extensions import db
+from ...models import (
     Device,
     EndReason,
     LoginMethod,
@@ -22,8 +22,10 @@ from ..models import (
     UserSession,
     utcnow,
 )
-from . import device_sets, signals
-from .sessions import TOUCH_INTERVAL, SessionPolicy, idp_sid_key, lock_account
+from ..common import lock_account
+from ..devices import versions
+from ..outbox import signals
+from .policy import TOUCH_INTERVAL, SessionPolicy, idp_sid_key
 
 _s = UserSession.__table__
 
@@ -49,7 +51,7 @@ def check_and_touch(
         session.last_used_at = now
         session.device.last_seen_at = now
         session.user.last_seen_at = now
-        device_sets.bump_loaded(session.user)  # lastSeen and lastActivity move
+        versions.bump_loaded(session.user)  # lastSeen and lastActivity move
     return True
 
 
@@ -73,7 +75,7 @@ def end_session(
     if reason.requires_reauth:
         _require_reauth(session.user_id, Device.id == session.device_id, now)
     else:
-        device_sets.bump([session.user_id])
+        versions.bump([session.user_id])
     session.ended_at = now
     session.end_reason = reason.value
     session.ended_by_id = by.id if by else None
@@ -114,7 +116,7 @@ def end_sessions(
             devices = true()
         _require_reauth(user_id, devices, now)
     else:
-        device_sets.bump([user_id])
+        versions.bump([user_id])
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
     if device_id is not None:
         stmt = stmt.where(UserSession.device_id == device_id)
@@ -216,7 +218,7 @@ def end_locked_sessions(
             .execution_options(synchronize_session=False)
         )
     else:
-        device_sets.bump(r.user_id for r in rows)
+        versions.bump(r.user_id for r in rows)
     db.session.execute(
         update(UserSession)
         .where(UserSession.id.in_([r.id for r in rows]))  # locked and open: see above

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from ..config import PERMISSIONS
-from ..extensions import db
-from ..models import Grant, User
-from ..models.types import column_length, fit, without_control_characters
-from .errors import Invalid
-from .sessions import lock_account
-from .signing_in import insert_unless_present
+from ...config import PERMISSIONS
+from ...extensions import db
+from ...models import Grant, User
+from ...models.types import column_length, fit, without_control_characters
+from ..common import lock_account
+from ..errors import Invalid
+from ..sessions.opening import insert_unless_present
 
 
 class UnknownPermission(Invalid):

@@ -18,12 +18,12 @@ from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, func, null, or_, select
 
-from ..extensions import db
-from ..models import Device, User, UserSession, utcnow
-from ..models.device import shown_trust_level, trust_holds
-from ..models.session import end_label, ended_how
-from ..models.types import place_of
-from .sessions import parse_id
+from ...extensions import db
+from ...models import Device, User, UserSession, utcnow
+from ...models.device import shown_trust_level, trust_holds
+from ...models.session import end_label, ended_how
+from ...models.types import place_of
+from ..common import parse_id
 
 
 class SessionRow(NamedTuple):

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, select, true
 
-from ..extensions import db
-from ..models import Device, EndReason, TrustLevel, User, utcnow
-from .errors import Invalid
-from .session_ends import end_sessions
-from .sessions import lock_account, parse_id
+from ...extensions import db
+from ...models import Device, EndReason, TrustLevel, User, utcnow
+from ..common import lock_account, parse_id
+from ..errors import Invalid
+from ..sessions.ending import end_sessions
 
 TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.value)
 

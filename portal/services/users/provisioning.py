@@ -17,11 +17,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..extensions import db
-from ..models import EndReason, User, utcnow
-from ..models.types import column_length, fit, without_control_characters
-from . import session_ends, sessions
-from .errors import Conflict, Invalid
+from ...extensions import db
+from ...models import EndReason, User, utcnow
+from ...models.types import column_length, fit, without_control_characters
+from .. import common
+from ..errors import Conflict, Invalid
+from ..sessions import ending
 from .identity import _email
 
 
@@ -84,11 +85,11 @@ def visible() -> ColumnElement[bool]:
 def get_visible(user_id: str | uuid.UUID, *, lock: bool = False) -> User | None:
     """A user SCIM sees, by id; None when unknown, malformed or deleted over SCIM. With
     ``lock``, the user's row is locked until commit first (``sessions.lock_account``)."""
-    key = sessions.parse_id(user_id)
+    key = common.parse_id(user_id)
     if key is None:
         return None
     if lock:
-        sessions.lock_account(key)
+        common.lock_account(key)
     return db.session.execute(
         select(User).where(User.id == key, visible()).execution_options(populate_existing=True)
     ).scalar_one_or_none()
@@ -207,14 +208,14 @@ def deactivate(
     next sign-in must give credentials at the IdP). Returns how many ended; None when the
     account was already deactivated. ``tell_idp=False`` when the IdP itself asked (SCIM)."""
     now = now or utcnow()
-    sessions.lock_account(user.id)
+    common.lock_account(user.id)
     db.session.refresh(user, ["deactivated_at"])
     if user.deactivated_at is not None:
         return None
     user.deactivated_at = now
     user.scim_modified_at = now if user.scim_user_name_key else user.scim_modified_at
     db.session.flush()
-    return session_ends.end_sessions(
+    return ending.end_sessions(
         user_id=user.id, reason=EndReason.DEACTIVATED, by=by, now=now, tell_idp=tell_idp
     )
 
@@ -223,7 +224,7 @@ def reactivate(user: User, now: datetime | None = None) -> bool:
     """Let the account sign in again (nothing that ended comes back); False when it was not
     deactivated."""
     now = now or utcnow()
-    sessions.lock_account(user.id)
+    common.lock_account(user.id)
     db.session.refresh(user, ["deactivated_at"])
     if user.deactivated_at is None:
         return False

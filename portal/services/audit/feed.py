@@ -26,11 +26,11 @@ from datetime import datetime
 
 from sqlalchemy import literal_column
 
-from ..extensions import db
-from ..models.types import place_name
-from . import geo
-from .audit_log import EVENTS, AuditEventRow, event_select, read_events
-from .errors import Invalid
+from ...extensions import db
+from ...models.types import place_name
+from ..devices import places
+from ..errors import Invalid
+from .log import EVENTS, AuditEventRow, event_select, read_events
 
 MAX_LIMIT = 1000
 # Every string of this pattern is a cursor (one past the last event is past the end).
@@ -110,5 +110,5 @@ def location_of(event: AuditEventRow, geoip_database: str | None) -> str | None:
     """Where the event's address is (cached GeoIP lookups), as pages name places."""
     if not event.ip_address:
         return None
-    where = geo.locate(event.ip_address, geoip_database)
+    where = places.locate(event.ip_address, geoip_database)
     return place_name(where.city, where.country_code, where.country)

@@ -14,19 +14,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models import (
+from ...extensions import db
+from ...models import (
     Device,
     LoginMethod,
     User,
     UserSession,
     utcnow,
 )
-from ..models.types import fit
-from . import device_sets, geo, investigation
-from .errors import Forbidden
-from .sessions import SessionPolicy, idp_sid_key, token_key
-from .useragent import describe
+from ...models.types import fit
+from ..devices import flags, places, versions
+from ..devices.useragent import describe
+from ..errors import Forbidden
+from .policy import SessionPolicy, idp_sid_key, token_key
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def fingerprint_of(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def refresh_device(device: Device, client: ClientInfo, where: geo.Location, now: datetime):
+def refresh_device(device: Device, client: ClientInfo, where: places.Location, now: datetime):
     """Bring a device's description up to date with what this request says.
 
     Every value comes from the request (its User-Agent, its address), so each is fitted to
@@ -126,7 +126,7 @@ def _open_session(
     user: User,
     device: Device,
     client: ClientInfo,
-    where: geo.Location,
+    where: places.Location,
     policy: SessionPolicy,
     now: datetime,
     method: LoginMethod,
@@ -153,13 +153,13 @@ def _open_session(
         latitude=where.latitude,
         longitude=where.longitude,
     )
-    session.sign_in_flags = investigation.new_sign_in_flags(session, earlier)
+    session.sign_in_flags = flags.new_sign_in_flags(session, earlier)
     db.session.add(session)
     user.last_seen_at = now
     user.last_ip = fit(User.last_ip, client.ip_address)
     user.last_country_code = fit(User.last_country_code, where.country_code)
     user.last_city = fit(User.last_city, where.city)
-    device_sets.bump_loaded(user)
+    versions.bump_loaded(user)
     return session
 
 
@@ -176,7 +176,7 @@ def _sign_ins_before(user: User, now: datetime) -> list:
                 UserSession.longitude,
             ).where(
                 UserSession.user_id == user.id,
-                UserSession.created_at >= now - investigation.NEW_COUNTRY_LOOKBACK,
+                UserSession.created_at >= now - flags.NEW_COUNTRY_LOOKBACK,
                 UserSession.created_at <= now,
             )
         )
@@ -207,7 +207,7 @@ def record_sign_in(
         if known or not device_secret:
             device_secret, fingerprint = new_device_secret()
         device = _make_device(user, fingerprint, kind="browser")
-    where = geo.locate(client.ip_address, geoip_database)
+    where = places.locate(client.ip_address, geoip_database)
     refresh_device(device, client, where, now)
     session = _open_session(
         user, device, client, where, policy, now, LoginMethod.OIDC, idp_sid=idp_sid
@@ -280,7 +280,7 @@ def bearer_session(
         issued_at <= revoked or (auth_time is not None and auth_time <= revoked)
     ):
         raise ClientRevoked(client_id)
-    where = geo.locate(client.ip_address, geoip_database)
+    where = places.locate(client.ip_address, geoip_database)
     try:
         # A savepoint: a parallel first use of the same token may win the race, and then
         # only this attempt is undone, never the caller's transaction.

@@ -22,9 +22,11 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import Device, LoginMethod, PersonalToken, User, UserSession, utcnow
 from ..models.types import fit
-from . import device_sets, geo, sessions, signing_in
+from . import common
+from .devices import places, versions
 from .errors import Invalid
-from .sessions import grant_list, grants_column
+from .sessions import opening, policy
+from .sessions.policy import grant_list, grants_column
 
 PREFIX = "dpt_"
 SCOPES = ("devices:read", "devices:write", "audit:read")
@@ -34,7 +36,7 @@ MIN_DAYS, MAX_DAYS = 1, 365
 # A token remembers this many addresses it was used from (each new one is audited).
 SEEN_ADDRESSES_KEPT = 100
 # Last-used time is written at most this often, unless the address or User-Agent changes.
-TOUCH_INTERVAL = sessions.TOUCH_INTERVAL
+TOUCH_INTERVAL = policy.TOUCH_INTERVAL
 
 
 class InvalidTokenRequest(Invalid):
@@ -109,7 +111,7 @@ def create(
         expires_at=expires,
         seen_addresses=[],
     )
-    device_sets.bump_loaded(user)
+    versions.bump_loaded(user)
     db.session.add_all([device, session, token])
     db.session.flush()
     return token, secret
@@ -152,7 +154,7 @@ def find(secret: str) -> FoundToken | None:
 
 def note_use(
     token: PersonalToken,
-    client: signing_in.ClientInfo,
+    client: opening.ClientInfo,
     geoip_database: str | None,
     now: datetime | None = None,
 ) -> bool:
@@ -178,13 +180,13 @@ def note_use(
 
 
 def _describe_device(
-    session: UserSession, client: signing_in.ClientInfo, geoip_database: str | None, now: datetime
+    session: UserSession, client: opening.ClientInfo, geoip_database: str | None, now: datetime
 ) -> None:
     """The token's device and session as the client using it now describes them (the device
     as every sign-in refreshes one)."""
-    where = geo.locate(client.ip_address, geoip_database)
-    device_sets.bump_loaded(session.user)
-    signing_in.refresh_device(session.device, client, where, now)
+    where = places.locate(client.ip_address, geoip_database)
+    versions.bump_loaded(session.user)
+    opening.refresh_device(session.device, client, where, now)
     session.ip_address = fit(UserSession.ip_address, client.ip_address)
     session.country_code = fit(UserSession.country_code, where.country_code)
     session.country = fit(UserSession.country, where.country)
@@ -205,15 +207,15 @@ def list_tokens(user_id: uuid.UUID) -> list[PersonalToken]:
 
 def lock_token_of_user(user_id: uuid.UUID, token_id: str) -> PersonalToken | None:
     """One of the user's tokens, its account locked until commit; anyone else's is not found."""
-    if sessions.parse_id(token_id) is None:
+    if common.parse_id(token_id) is None:
         return None
-    sessions.lock_account(user_id)
+    common.lock_account(user_id)
     return token_of_user(user_id, token_id)
 
 
 def token_of_user(user_id: uuid.UUID, token_id: str) -> PersonalToken | None:
     """One of the user's tokens (with its session); anyone else's is not found."""
-    tid = sessions.parse_id(token_id)
+    tid = common.parse_id(token_id)
     if tid is None:
         return None
     return db.session.execute(

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, literal, select, union_all
 
-from ..extensions import db
-from ..models import (
+from ...extensions import db
+from ...models import (
     AlertAnswer,
     Device,
     EndReason,
@@ -21,8 +21,8 @@ from ..models import (
     UserSession,
     utcnow,
 )
-from ..models.types import place_name
-from .alerts import flag_labels
+from ...models.types import place_name
+from ..outbox.alerts import flag_labels
 
 WINDOW = timedelta(days=14)
 

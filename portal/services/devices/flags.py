@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..models import utcnow
-from .device_reads import DeviceRow
-from .geo import distance_km
+from ...models import utcnow
+from .places import distance_km
+from .reads import DeviceRow
 
 NEW_COUNTRY_LOOKBACK = timedelta(days=30)
 MAX_TRAVEL_SPEED_KMH = 1000.0

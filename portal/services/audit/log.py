@@ -16,12 +16,11 @@ from typing import Any
 
 from sqlalchemy import Select, false, func, or_, select
 
-from ..extensions import db
-from ..models import AuditEvent, Device, User
-from ..models.types import without_control_characters
-from .pagination import clamp_page, page_count
-from .sessions import parse_id
-from .users import UserRef, like_pattern, ref_columns
+from ...extensions import db
+from ...models import AuditEvent, Device, User
+from ...models.types import without_control_characters
+from ..common import clamp_page, page_count, parse_id
+from ..users.summary import UserRef, like_pattern, ref_columns
 
 # -- the row, and its one statement ---------------------------------------------------------
 

@@ -22,22 +22,22 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, case, false, func, or_, select, text
 
-from ..extensions import db
-from ..models import Device, User, UserSession, utcnow
-from ..models.addresses import block_range
-from ..models.countries import COUNTRY_NAMES
-from ..models.session import END_REASON_LABELS
-from ..models.types import place_name, without_control_characters
-from .errors import Invalid
-from .investigation import FLAG_LABELS, flags_in
+from ...extensions import db
+from ...models import Device, User, UserSession, utcnow
+from ...models.addresses import block_range
+from ...models.countries import COUNTRY_NAMES
+from ...models.session import END_REASON_LABELS
+from ...models.types import place_name, without_control_characters
+from ..devices.flags import FLAG_LABELS, flags_in
+from ..errors import Invalid
+from ..users.summary import like_pattern
 
 # The filter is its own module; its names are the search's too (``sign_ins.SignInFilter``...).
-from .sign_in_filters import DEVICE_TYPES as DEVICE_TYPES
-from .sign_in_filters import EARLIEST, FLAGS, LATEST, SignInFilter
-from .sign_in_filters import InvalidFilter as InvalidFilter
-from .sign_in_filters import filter_from_dict as filter_from_dict
-from .sign_in_filters import parse_filter as parse_filter
-from .users import like_pattern
+from .filters import DEVICE_TYPES as DEVICE_TYPES
+from .filters import EARLIEST, FLAGS, LATEST, SignInFilter
+from .filters import InvalidFilter as InvalidFilter
+from .filters import filter_from_dict as filter_from_dict
+from .filters import parse_filter as parse_filter
 
 COUNT_CAP = 10_000
 MAX_LIMIT = 500

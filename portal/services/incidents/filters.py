@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..models.addresses import ADDRESS_OR_BLOCK_PATTERN, block_range
-from .errors import Invalid
-from .investigation import Flag
+from ...models.addresses import ADDRESS_OR_BLOCK_PATTERN, block_range
+from ..devices.flags import Flag
+from ..errors import Invalid
 
 DEVICE_TYPES = ("desktop", "mobile", "tablet")
 # The flags a search can ask for: the two stored on each sign-in, and a reported device.

@@ -15,13 +15,13 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
-from ..config import PERMISSIONS
-from ..extensions import db
-from ..models import Grant, User, utcnow
-from . import device_reads, investigation
-from .device_reads import DeviceRow, SessionRow
-from .investigation import Finding, Flag
-from .users import UserSummary
+from ...config import PERMISSIONS
+from ...extensions import db
+from ...models import Grant, User, utcnow
+from ..devices import flags, reads
+from ..devices.flags import Finding, Flag
+from ..devices.reads import DeviceRow, SessionRow
+from .summary import UserSummary
 
 _GRANTS = (
     select(Grant.__table__.c.permission)
@@ -78,19 +78,19 @@ def user_history(user: UserSummary | User, now: datetime | None = None) -> UserH
     """Every device (removed ones too) and session of ``user``, with flags, as rows; two
     queries (the sessions with who ended each, for "Revoked by an admin, Ada Admin")."""
     now = now or utcnow()
-    devices = device_reads.device_rows(user.id, sessions=False, include_removed=True)
-    sessions = device_reads.session_rows(user.id, ended_by=True, now=now)
+    devices = reads.device_rows(user.id, sessions=False, include_removed=True)
+    sessions = reads.session_rows(user.id, ended_by=True, now=now)
     by_device: dict[uuid.UUID, list[SessionRow]] = defaultdict(list)
     for s in sessions:
         by_device[s.device.id].append(s)
-    session_findings = investigation.sign_in_findings(sessions)
+    session_findings = flags.sign_in_findings(sessions)
     counts: dict[Flag, int] = defaultdict(int)
     for found in session_findings.values():
         for flag in {f.flag for f in found}:
             counts[flag] += 1
     histories = []
     for d in devices:
-        findings = investigation.device_findings(d, now)
+        findings = flags.device_findings(d, now)
         rows = by_device.get(d.id, [])
         active = sum(1 for s in rows if s.is_active(now))
         for f in findings:

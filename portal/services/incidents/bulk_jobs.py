@@ -20,13 +20,12 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Uuid, func, insert, literal, select, tuple_, update
-from sqlalchemy.exc import DBAPIError
 
-from ..extensions import db
-from ..models import BulkJob, BulkJobItem, JobStatus, User, utcnow
-from . import sign_ins
-from .sessions import parse_id
-from .signing_in import insert_unless_present
+from ...extensions import db
+from ...models import BulkJob, BulkJobItem, JobStatus, utcnow
+from ..common import parse_id
+from ..sessions.opening import insert_unless_present
+from . import search
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 def create_sign_out_job(
-    f: sign_ins.SignInFilter,
+    f: search.SignInFilter,
     *,
     created_by_id: uuid.UUID | None,
     actor_label: str | None,
@@ -79,8 +78,8 @@ def create_sign_out_job(
     else:
         db.session.execute(insert(BulkJob).values(**values))
         job = db.session.get(BulkJob, job_id)
-    active = sign_ins.SignInFilter(**{**vars(f), "active": True})
-    matches = sign_ins.matching_sessions(active, now)
+    active = search.SignInFilter(**{**vars(f), "active": True})
+    matches = search.matching_sessions(active, now)
     db.session.execute(
         insert(BulkJobItem).from_select(
             ["job_id", "user_id", "session_id"],
@@ -104,7 +103,7 @@ def get_job(job_id: str | uuid.UUID) -> BulkJob | None:
     return db.session.get(BulkJob, jid) if jid is not None else None
 
 
-def _claim() -> BulkJob | None:
+def claim() -> BulkJob | None:
     """The oldest unfinished job no other worker holds, locked until the caller commits."""
     if db.session.get_bind().dialect.name == "sqlite":
         # No row locks: take the database's write lock before reading, so the job's cursor
@@ -121,7 +120,8 @@ def _claim() -> BulkJob | None:
     ).scalar_one_or_none()
 
 
-def _next_items(job: BulkJob, batch_size: int) -> list:
+def next_items(job: BulkJob, batch_size: int) -> list:
+    """The job's next ``batch_size`` items after its cursor, in the order the cursor walks."""
     items = BulkJobItem.__table__
     stmt = select(items.c.user_id, items.c.session_id).where(items.c.job_id == job.id)
     if job.cursor_user_id is not None:
@@ -133,31 +133,8 @@ def _next_items(job: BulkJob, batch_size: int) -> list:
     return list(db.session.execute(stmt))
 
 
-def run_pending(batch_size: int = DEFAULT_BATCH, now: datetime | None = None) -> bool:
-    """Do one batch of one unfinished job in the caller's transaction; False when there was
-    no job to work on. The caller commits after each call (one short transaction a batch)."""
-    from . import operations  # operations starts jobs; this module is below it
-
-    job = _claim()
-    if job is None:
-        return False
-    now = now or utcnow()
-    if job.status == JobStatus.QUEUED.value:
-        job.status, job.started_at = JobStatus.RUNNING.value, now
-    items = _next_items(job, batch_size)
-    creator = db.session.get(User, job.created_by_id) if job.created_by_id else None
-    actor = operations.Actor(creator, None, job.actor_ip, via=job.via, label=job.actor_label)
-    try:
-        with db.session.begin_nested():
-            # Those still open end as an admin's single revoke ends each of them.
-            ended = operations.revoke_sessions(actor, [tuple(i) for i in items])
-    except DBAPIError:
-        raise  # the database itself failed: the next call tries this batch again
-    except Exception as exc:  # a bug, not an outage: stop here rather than loop on it
-        log.exception("bulk job %s failed", job.id)
-        job.status, job.error, job.finished_at = JobStatus.FAILED.value, repr(exc), now
-        db.session.flush()
-        return True
+def settle_batch(job: BulkJob, items: list, ended: int, batch_size: int, now: datetime) -> None:
+    """Move the job's cursor past a batch that was worked, and finish it after the last one."""
     if items:
         job.cursor_user_id, job.cursor_session_id = items[-1]
     job.done += len(items)
@@ -165,4 +142,15 @@ def run_pending(batch_size: int = DEFAULT_BATCH, now: datetime | None = None) ->
     if len(items) < batch_size:
         job.status, job.finished_at = JobStatus.DONE.value, now
     db.session.flush()
-    return True
+
+
+def fail(job: BulkJob, error: Exception, now: datetime) -> None:
+    """Stop a job at a batch that failed for a reason other than the database's (a bug)."""
+    job.status, job.error, job.finished_at = JobStatus.FAILED.value, repr(error), now
+    db.session.flush()
+
+
+def start(job: BulkJob, now: datetime) -> None:
+    """Mark a queued job running, the first time a worker claims it."""
+    if job.status == JobStatus.QUEUED.value:
+        job.status, job.started_at = JobStatus.RUNNING.value, now

@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import EndReason, User, UserSession, utcnow
-from . import identity
-from .devices import trust_device
-from .session_ends import end_session
-from .sessions import SessionPolicy
-from .signing_in import ClientInfo, record_sign_in
+from .extensions import db
+from .models import EndReason, User, UserSession, utcnow
+from .services.devices.changes import trust_device
+from .services.sessions.ending import end_session
+from .services.sessions.opening import ClientInfo, record_sign_in
+from .services.sessions.policy import SessionPolicy
+from .services.users import identity
 
 DEMO_USERS = [
     # sub, email, name, groups

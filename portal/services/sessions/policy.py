@@ -8,18 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models import (
+from ...extensions import db
+from ...models import (
     Grant,
     User,
     UserSession,
     utcnow,
 )
-from ..models.types import column_length, without_control_characters
-from . import device_sets
+from ...models.types import column_length, without_control_characters
+from ..common import lock_account, parse_id
+from ..devices import versions
 
 # Activity is written at most this often per session, not on every request.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -58,16 +59,6 @@ def token_key(token_id: str | None) -> str | None:
 
 def idp_sid_key(sid: str | None) -> str | None:
     return _key(UserSession.idp_sid, sid)
-
-
-def parse_id(value: str | uuid.UUID) -> uuid.UUID | None:
-    """A UUID from a path segment or cookie, or None when it is not one."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 _g = Grant.__table__
@@ -182,14 +173,14 @@ _STANDING = (
 # The standing with a polled list's horizon besides, one statement per kind of list.
 _STANDING_AND_HORIZON = {
     kind: _STANDING.add_columns(
-        device_sets.next_expiry(kind, _s.c.user_id, bindparam("now")).scalar_subquery()
+        versions.next_expiry(kind, _s.c.user_id, bindparam("now")).scalar_subquery()
     )
     for kind in ("devices", "sessions")
 }
 
 
 def session_standing(
-    session_id: str | uuid.UUID, *, horizon: device_sets.Kind | None = None
+    session_id: str | uuid.UUID, *, horizon: versions.Kind | None = None
 ) -> Standing | None:
     """The session's standing and its user's groups and grants, in one statement; None if
     unknown or malformed. With ``horizon``, that list's horizon is read in the same
@@ -209,36 +200,6 @@ def session_standing(
         return None
     *facts, groups, grants, next_expiry = row
     return Standing(*facts, groups or [], grant_list(grants), horizon, next_expiry)
-
-
-_LOCKED_USER = _u.alias("locked")
-# One statement: the user's row locked FOR UPDATE (as strong a lock as before, which also
-# holds back new rows naming the user), and the device set's version moved.
-_LOCK_ACCOUNT = (
-    update(_u)
-    .where(
-        _u.c.id
-        == select(_LOCKED_USER.c.id)
-        .where(_LOCKED_USER.c.id == bindparam("user_id"))
-        .with_for_update()
-        .scalar_subquery()
-    )
-    .values(device_set_version=_u.c.device_set_version + 1)
-)
-
-
-def lock_account(user_id: uuid.UUID) -> None:
-    """Queue behind every other change to this user's devices and sessions, until commit.
-
-    Changes lock rows in one order, the user's row first (then devices, then sessions, the
-    order in which the ORM flushes them too), so two of them never wait on each other in a
-    cycle. Whoever locks the account is about to change it, so the lock moves the version of
-    the user's device set too (``device_sets``; a change that then does not happen costs a
-    poller one full answer). SQLite has no row locks and ignores ``FOR UPDATE``: there, the
-    write takes the database's write lock now, so what the transaction reads next stays
-    current.
-    """
-    db.session.execute(_LOCK_ACCOUNT, {"user_id": user_id})
 
 
 def lock_session_of_user(

@@ -27,9 +27,9 @@ from typing import NamedTuple
 
 from sqlalchemy import insert, select
 
-from ..extensions import db
-from ..models import EndReason, OutboxMessage, OutboxStatus, User, UserSession
-from ..models.session import END_REASON_LABELS
+from ...extensions import db
+from ...models import EndReason, OutboxMessage, OutboxStatus, User, UserSession
+from ...models.session import END_REASON_LABELS
 
 KIND = "caep_session_revoked"
 SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"

@@ -28,13 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..extensions import db
-from ..models import Device, User, UserSession, search, utcnow
-from ..models.types import without_control_characters
-from . import investigation
-from .investigation import Flag
-from .pagination import clamp_page, page_count, plausible_page
-from .users import USERS, UserSummary, like_pattern, summary_select
+from ...extensions import db
+from ...models import Device, User, UserSession, search, utcnow
+from ...models.types import without_control_characters
+from ..common import clamp_page, page_count, plausible_page
+from ..devices import flags as investigation
+from ..devices.flags import Flag
+from .summary import USERS, UserSummary, like_pattern, summary_select
 
 SORT_COLUMNS = ("name", "email", "active_devices", "last_seen", "location")
 DEFAULT_SORT = ("last_seen", "desc")

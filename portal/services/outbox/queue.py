@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from ..extensions import db
-from ..models import OutboxMessage, OutboxStatus, utcnow
+from ...extensions import db
+from ...models import OutboxMessage, OutboxStatus, utcnow
 
 # A claimed row is left alone this long; longer than any one send may take (SMTP timeouts).
 LEASE = timedelta(minutes=5)

@@ -19,8 +19,8 @@ from email.utils import parseaddr
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models import (
+from ...extensions import db
+from ...models import (
     AlertAnswer,
     Device,
     OutboxMessage,
@@ -30,8 +30,8 @@ from ..models import (
     UserSession,
     utcnow,
 )
-from .errors import Conflict, Invalid
-from .investigation import FLAG_LABELS, Flag, flags_in
+from ..devices.flags import FLAG_LABELS, Flag, flags_in
+from ..errors import Conflict, Invalid
 
 # One mail per device in this much time, however many sign-ins it makes.
 QUIET_PERIOD = timedelta(days=1)

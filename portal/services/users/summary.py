@@ -15,11 +15,11 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
-from ..extensions import db
-from ..models import User
-from ..models.types import place_name
-from ..models.user import display_name
-from .sessions import parse_id
+from ...extensions import db
+from ...models import User
+from ...models.types import place_name
+from ...models.user import display_name
+from ..common import parse_id
 
 
 def like_pattern(text: str) -> str:

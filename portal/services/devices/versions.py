@@ -26,8 +26,8 @@ from typing import Literal
 
 from sqlalchemy import bindparam, func, select, true, update
 
-from ..extensions import db
-from ..models import Device, User, UserSession
+from ...extensions import db
+from ...models import Device, User, UserSession
 
 # Which list a horizon is of: the devices list (trust expiries) or a session list (expiries).
 Kind = Literal["devices", "sessions"]

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, bindparam, delete, or_, select, update
 
-from ..extensions import db
-from ..models import EndReason, LoginMethod, User, UserSession
-from . import device_sets
-from .sessions import SessionPolicy
+from ...extensions import db
+from ...models import EndReason, LoginMethod, User, UserSession
+from ..devices import versions
+from .policy import SessionPolicy
 
 BATCH_SIZE = 1000
 
@@ -96,7 +96,7 @@ def expire_sessions(policy: SessionPolicy, *, now: datetime, limit: int = BATCH_
         ended.append({"_id": row.id, "_ended_at": ran_out})
     if not ended:
         return 0
-    device_sets.bump(held)
+    versions.bump(held)
     db.session.execute(
         update(_sessions)
         .where(_sessions.c.id == bindparam("_id"), _sessions.c.ended_at.is_(None))

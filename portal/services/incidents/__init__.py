@@ -1,0 +1,1 @@
+"""Incident response across users: the sign-in search, its filters, and bulk sign-out jobs."""
