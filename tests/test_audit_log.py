@@ -151,7 +151,8 @@ def test_audit_rows_cannot_be_changed_or_deleted(app, auth):
 
 
 def test_the_code_has_no_path_that_updates_or_deletes_audit_rows():
-    """Only ``audit.record`` writes AuditEvent; no code issues UPDATE or DELETE on the table."""
+    """Only ``audit.record.record`` writes AuditEvent; no code issues UPDATE or DELETE on the
+    table."""
     from pathlib import Path
 
     orm_write = re.compile(r"(update|delete)\(\s*AuditEvent")

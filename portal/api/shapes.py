@@ -406,7 +406,7 @@ class TokenRowList(ShapeList):
 
     @classmethod
     def of(cls, rows: Iterable[SessionRow]) -> TokenRowList:
-        """From session rows read with their devices (``device_reads.session_rows``)."""
+        """From session rows read with their devices (``devices.reads.session_rows``)."""
         return cls([TokenRow.of(row) for row in rows])
 
 

@@ -27,7 +27,7 @@ _INVALID = {400: "Invalid filter, limit or cursor"}
 
 
 def _filter(query: shapes.SignInQuery) -> search.SignInFilter:
-    """The search's filter (``sign_ins.InvalidFilter``, a domain error, answers 400)."""
+    """The search's filter (``incidents.search.InvalidFilter``, a domain error, answers 400)."""
     return search.parse_filter(**query.filter_values())
 
 

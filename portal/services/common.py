@@ -64,7 +64,7 @@ def lock_account(user_id: uuid.UUID) -> None:
     Changes lock rows in one order, the user's row first (then devices, then sessions, the
     order in which the ORM flushes them too), so two of them never wait on each other in a
     cycle. Whoever locks the account is about to change it, so the lock moves the version of
-    the user's device set too (``device_sets``; a change that then does not happen costs a
+    the user's device set too (``devices.versions``; a change that then does not happen costs a
     poller one full answer). SQLite has no row locks and ignores ``FOR UPDATE``: there, the
     write takes the database's write lock now, so what the transaction reads next stays
     current.

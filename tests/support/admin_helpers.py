@@ -120,7 +120,7 @@ def counting_queries(app):
 def backdate_latest_event(when) -> None:
     """Move the audit event just recorded to ``when``, for a history spread over days.
 
-    ``audit.record`` inserts at once with the current time; the log's own code never changes
+    ``audit.record.record`` inserts at once with the current time; the log's own code never changes
     a row (the ORM refuses), so this test-only UPDATE goes through Core.
     """
     from sqlalchemy import func, select, update

@@ -70,7 +70,7 @@ def committed_events(
     *, after: tuple[int, int], since: datetime | None, limit: int
 ) -> list[AuditEventRow]:
     """Up to ``limit`` committed events past ``after`` (and from ``since`` on), in the feed's
-    order, each the audit log's one row (``audit_log.AuditEventRow``, its people with it).
+    order, each the audit log's one row (``audit.log.AuditEventRow``, its people with it).
 
     Two index ranges, not one condition with OR: the rest of the cursor's own transaction,
     then the transactions after it. Neither database walks (transaction, id) from the start

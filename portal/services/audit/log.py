@@ -2,7 +2,7 @@
 
 An event is read as one typed row, ``AuditEventRow``, built by one Core statement
 (``event_select``), whoever reads it: the audit log page, its CSV export and the events feed
-for security tools (``audit_events``), each with its own conditions and order. Writing lives
+for security tools (``audit.feed``), each with its own conditions and order. Writing lives
 in ``audit`` (the only way in); nothing here or anywhere changes a row.
 """
 

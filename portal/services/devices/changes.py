@@ -1,4 +1,4 @@
-"""Changing a user's devices (reading them: ``device_reads``); every lookup is scoped to one
+"""Changing a user's devices (reading them: ``devices.reads``); every lookup is scoped to one
 user."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def lock_device(
     user_id: uuid.UUID, device_id: str | uuid.UUID, *, include_removed: bool = False
 ) -> Device | None:
     """One of the user's devices (not removed), locked until commit, for changing it; another
-    user's device is simply not found (as ``device_reads.device_row`` reads it).
+    user's device is simply not found (as ``devices.reads.device_row`` reads it).
 
     Concurrent actions on one device (trust while removing, two renames) run one after the
     other, and each reads the device as the previous one left it: a removed device is not

@@ -4,9 +4,9 @@
 ``GET /sessions`` and ``GET /devices/users/{userId}`` show of that user: a sign-in, a session
 ending in any way, a device trusted, untrusted, renamed, reported or removed, a heartbeat
 that moves an expiry, the once-a-minute activity stamp. The writes reach it through a few
-low-level places (``sessions.lock_account``, ``session_ends.end_session``/``end_sessions``/
-``end_locked_sessions``, ``signing_in._open_session``, ``session_ends.check_and_touch``,
-``personal_tokens.create`` and ``note_use``, ``retention.expire_sessions``), each of which
+low-level places (``common.lock_account``, ``sessions.ending.end_session``/``end_sessions``/
+``end_locked_sessions``, ``sessions.opening._open_session``, ``sessions.ending.check_and_touch``,
+``tokens.create`` and ``note_use``, ``sessions.retention.expire_sessions``), each of which
 moves it before it touches a device or a session row, keeping the one lock order: the
 user's row, then devices, then sessions.
 

@@ -1,7 +1,7 @@
 """Every sign-in (session) of every user, filtered, newest first: the incident view.
 
 Each filter that narrows the most is answered from an index (see the session model's
-indexes): an address or CIDR block is a range of ``sessions.ip_key``, a country and the two
+indexes): an address or CIDR block is a range of ``sessions.policy.ip_key``, a country and the two
 stored investigation flags each have their own, and a reported device is found through the
 few devices that carry the mark. What is left (device type, browser or system, the user's
 email, active only) only filters the rows those indexes (or the newest-first walk) hand over.
@@ -32,7 +32,8 @@ from ..devices.flags import FLAG_LABELS, flags_in
 from ..errors import Invalid
 from ..users.summary import like_pattern
 
-# The filter is its own module; its names are the search's too (``sign_ins.SignInFilter``...).
+# The filter is its own module; its names are the search's too
+# (``incidents.search.SignInFilter``...).
 from .filters import DEVICE_TYPES as DEVICE_TYPES
 from .filters import EARLIEST, FLAGS, LATEST, SignInFilter
 from .filters import InvalidFilter as InvalidFilter

@@ -125,7 +125,7 @@ def account_of(actor: Actor, user_id: uuid.UUID | None) -> uuid.UUID:
 def locked_device(
     actor: Actor, device_id: str | uuid.UUID, user_id: uuid.UUID | None = None, **options: Any
 ) -> Device:
-    """The account's device, locked until commit (``devices.lock_device``); NotFound when it
+    """The account's device, locked until commit (``devices.changes.lock_device``); NotFound when it
     is not one of that account's devices (whether it exists elsewhere or not)."""
     found = changes.lock_device(account_of(actor, user_id), device_id, **options)
     if found is None:

@@ -77,7 +77,7 @@ def report_device(actor: Actor, device: Device, **detail: Any) -> int:
 
 
 def rename_device(actor: Actor, device_id: str | uuid.UUID, name: str) -> Device:
-    """Rename one of the actor's devices (raises ``devices.InvalidDeviceName``); returns it,
+    """Rename one of the actor's devices (raises ``devices.changes.InvalidDeviceName``); returns it,
     with the name kept."""
     device = locked_device(actor, device_id)
     old = device.name

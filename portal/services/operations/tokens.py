@@ -13,7 +13,7 @@ from .actor import TOKEN_NOT_FOUND, Actor, account_of, on_behalf, others_reason
 def create_personal_token(
     actor: Actor, *, name: str, scopes: list[str], days: int, may_read_audit: bool
 ) -> tuple[PersonalToken, str]:
-    """Make a personal token for the actor (raises ``personal_tokens.InvalidTokenRequest``);
+    """Make a personal token for the actor (raises ``tokens.InvalidTokenRequest``);
     returns it and its secret, which is shown once and never stored."""
     tokens.check_request(name, scopes, days, may_read_audit)
     token, secret = tokens.create(actor.user, name=name, scopes=scopes, days=days)

@@ -59,8 +59,8 @@ def _set_active(actor: Actor, user: User, active: bool) -> None:
 
 def scim_provision_user(actor: Actor, fields: provisioning.Provisioned) -> User:
     """SCIM POST: a user the IdP provisions (a new row, one who signed in before, or one SCIM
-    deleted); their first sign-in links to it. Raises ``provisioning.InvalidProvisioning`` or
-    ``provisioning.UserNameTaken``."""
+    deleted); their first sign-in links to it. Raises ``users.provisioning.InvalidProvisioning`` or
+    ``users.provisioning.UserNameTaken``."""
     user, new, changed = provisioning.provision(fields)
     actor.record(
         Actions.SCIM_PROVISION_USER,

@@ -1,8 +1,8 @@
 """The outbox: messages written in the transaction that caused them, claimed and sent by workers.
 
-Two kinds share it: sign-in alert mail (``alerts.KIND``, sent over SMTP by ``alerts.mail``) and
-the IdP's session-revoked events (``signals.KIND``, pushed by ``ssf.push``); each sender
-claims only its own kind, by the same rules.
+Two kinds share it: sign-in alert mail (``outbox.alerts.KIND``, sent over SMTP by
+``alerts.mail``) and the IdP's session-revoked events (``outbox.signals.KIND``, pushed by
+``ssf.push``); each sender claims only its own kind, by the same rules.
 
 A worker claims due rows in a short transaction of its own, moving each row's
 ``next_attempt_at`` forward by a lease (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so parallel

@@ -145,7 +145,7 @@ def _require_reauth(user_id: uuid.UUID, devices, now: datetime) -> None:
     than the user's mark, and a new API token one newer than its client's mark: the IdP's
     own single sign-on session cannot bring a revoked browser or client straight back.
     Whole seconds, because ``auth_time`` has no finer resolution. The user's device set
-    changes with it (``device_sets``), in the same statement.
+    changes with it (``devices.versions``), in the same statement.
     """
     mark = now.replace(microsecond=0)
     db.session.execute(

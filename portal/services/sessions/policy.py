@@ -127,11 +127,11 @@ class Standing:
     user_name: str  # the user's email, or the subject when there is none (the audit label)
     user_full_name: str | None  # pages call the user by it, else by ``user_name``
     user_deactivated_at: datetime | None  # a deactivated account's sessions are refused
-    device_set_version: int  # the polled lists' version (``device_sets``), read here for free
+    device_set_version: int  # the polled lists' version (``devices.versions``), read here for free
     groups: list[str]
     grants: list[str]
     # Read only when asked (``session_standing(..., horizon=kind)``): the polled list's
-    # horizon (``device_sets``), so that a poll answered 304 needs no second statement.
+    # horizon (``devices.versions``), so that a poll answered 304 needs no second statement.
     horizon_kind: str | None = None
     horizon: datetime | None = None
 

@@ -48,13 +48,13 @@ def history_cutoff(now: datetime, days: int) -> datetime:
 def expire_sessions(policy: SessionPolicy, *, now: datetime, limit: int = BATCH_SIZE) -> int:
     """End up to ``limit`` sessions that are over but still open, as ``expired``; how many.
 
-    Over means what ``session_ends.check_and_touch`` decides on a session's next use: past its
+    Over means what ``sessions.ending.check_and_touch`` decides on a session's next use: past its
     expiry, or a browser's idle past the idle timeout. Ending it needs no re-authentication
     (as on its next use). It ends at the moment it ran out, not at the time of the prune, so
     its history reads true and its retention counts from then.
 
     A browser session ended for idleness before its expiry was still listed as active, so its
-    user's device set changes (``device_sets``): that user's row is taken too, without waiting
+    user's device set changes (``devices.versions``): that user's row is taken too, without waiting
     (``SKIP LOCKED``: the prune already holds session rows, and a request holding the user's
     row may be waiting for one of them), and a session whose user is busy is left for the next
     run. A session past its expiry was listed nowhere any more: it just ends.

@@ -1,8 +1,8 @@
 """One user's account as the admin user page shows it: every device and sign-in (with the
 investigation flags on them), and where each of their permissions comes from.
 
-The user themself is read as a ``users.UserSummary``; the devices and sessions as the rows of
-``device_reads``, each history read in two queries whatever its length.
+The user themself is read as a ``users.summary.UserSummary``; the devices and sessions as the
+rows of ``devices.reads``, each history read in two queries whatever its length.
 """
 
 from __future__ import annotations

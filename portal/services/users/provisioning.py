@@ -1,7 +1,7 @@
 """Users as the identity provider's SCIM client manages them, and deactivated accounts.
 
 A user the IdP provisions before their first sign-in is a row without (issuer, subject);
-``identity.upsert_user`` links the first sign-in to it. Deactivating an account ends every
+``users.identity.upsert_user`` links the first sign-in to it. Deactivating an account ends every
 session and token at once, and the principal resolvers refuse the account on every request
 until it is reactivated. Nothing here audits or commits (``operations`` does the one, the
 request the other).
@@ -84,7 +84,7 @@ def visible() -> ColumnElement[bool]:
 
 def get_visible(user_id: str | uuid.UUID, *, lock: bool = False) -> User | None:
     """A user SCIM sees, by id; None when unknown, malformed or deleted over SCIM. With
-    ``lock``, the user's row is locked until commit first (``sessions.lock_account``)."""
+    ``lock``, the user's row is locked until commit first (``common.lock_account``)."""
     key = common.parse_id(user_id)
     if key is None:
         return None

@@ -1,4 +1,4 @@
-"""The admin search of users: a page of them, each a ``users.UserSummary`` with their
+"""The admin search of users: a page of them, each a ``users.summary.UserSummary`` with their
 devices' counts and recent flags.
 
 Every page takes a fixed number of queries, whatever its size, and none of them reads more

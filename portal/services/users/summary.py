@@ -2,7 +2,7 @@
 exists, and the model for a change.
 
 A user is read as one typed row, ``UserSummary``, built by one Core statement
-(``summary_select``): the search page's lines (``user_search``), the user page's header,
+(``summary_select``): the search page's lines (``users.search``), the user page's header,
 whoever shows a user; a row that names a user (an audit event's actor) holds a ``UserRef``
 (``ref_columns``). The ``User`` model is for changes (``get_user``).
 """
