@@ -1,9 +1,9 @@
 """Reads hand pages and JSON routes one typed row per concept, never a model (issue 21).
 
 A user is a ``users.summary.UserSummary`` and an audit event an ``audit.log.AuditEventRow``,
-each built by one Core statement, whoever reads them: the user search and the user page's header, the
-audit log page, its CSV export and the events feed. Models are for changes, so none of these
-reads loads a ``User`` or an ``AuditEvent`` (SQLAlchemy's ``load`` event says when one is).
+each built by one Core statement, whoever reads them: the user search and the user page's
+header, the audit log page, its CSV export and the events feed. Models are for changes, so none
+of these reads loads a ``User`` or an ``AuditEvent`` (SQLAlchemy's ``load`` event says when one is).
 """
 
 from __future__ import annotations
