@@ -1,10 +1,7 @@
 """The signed-in user's own pages: My devices and one device's page."""
 
-from flask import Blueprint
-
-bp = Blueprint("account", __name__, url_prefix="/account")
-
-from . import home, notifications, tokens, views  # noqa: E402,F401
+from . import home, notifications, tokens, views  # noqa: F401  (their routes)
+from .blueprint import bp
 
 
 def init_app(app) -> None:

@@ -10,7 +10,7 @@ from ..authz import signed_in
 from ..errors import flash_back
 from ..services import operations
 from ..services.outbox import alerts
-from . import bp
+from .blueprint import bp
 from .forms import AlertModeForm
 
 

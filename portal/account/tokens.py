@@ -12,7 +12,7 @@ from flask_login import current_user
 from ..authz import VIEW_AUDIT_LOG, signed_in
 from ..services import operations
 from ..services import tokens as personal_tokens
-from . import bp
+from .blueprint import bp
 from .forms import ActionForm, PersonalTokenForm
 
 

@@ -17,7 +17,7 @@ from ..models import utcnow
 from ..services import operations
 from ..services.audit import activity
 from ..services.devices import reads
-from . import bp
+from .blueprint import bp
 from .forms import TRUST_OPTIONS, ActionForm, RenameForm, TrustForm
 
 

@@ -19,7 +19,7 @@ from ..models import JobStatus
 from ..services import operations
 from ..services.incidents import bulk_jobs, search
 from ..timefmt import iso_z
-from . import bp
+from .blueprint import bp
 from .csv_export import csv_response
 
 FILTER_ARGS = (

@@ -39,7 +39,8 @@ from ..services.users import history as user_history
 from ..services.users import summary
 from ..services.users.search import search_users
 from ..timefmt import iso_z
-from . import bp, timeline
+from . import timeline
+from .blueprint import bp
 from .csv_export import csv_response
 
 

@@ -4,11 +4,7 @@ The pages work without being signed in: the link's signed token is the authority
 the user, the device and the sign-in of one alert, and usable once.
 """
 
-from flask import Blueprint
-
-bp = Blueprint("alerts", __name__, url_prefix="/alerts")
-
-from . import views  # noqa: E402,F401
+from .views import bp
 
 
 def init_app(app) -> None:

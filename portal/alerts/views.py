@@ -8,7 +8,7 @@ expired, was changed or names another alert gets a friendly page that changes no
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import Blueprint, render_template, request
 from flask_wtf import FlaskForm
 
 from ..authz import public
@@ -16,9 +16,11 @@ from ..models import AlertAnswer
 from ..services import common, operations
 from ..services.errors import NotFound
 from ..services.outbox import alerts
-from . import bp, tokens
+from . import tokens
 
 _REFUSED_TITLE = "This link cannot be used"
+
+bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
 
 def _refused(message: str, status: int = 200):
