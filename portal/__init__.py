@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config as config_module
 from . import redis
 from .extensions import csrf, db, login_manager, mail, migrate
+from .transaction import refusal_kept
 
 ROOT = Path(__file__).resolve().parent.parent
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
@@ -91,20 +92,11 @@ class Portal(Flask):
             db.session.rollback()
             raise
         if db.session.registry.has():  # a request that never used the database has no session
-            if response.status_code < 400 or g.pop(_KEEP_REFUSAL, False):
+            if response.status_code < 400 or refusal_kept():
                 db.session.commit()
             else:  # an answer that refuses (a form's 400 page) changes nothing
                 db.session.rollback()
         return response
-
-
-_KEEP_REFUSAL = "_portal_keep_refusal"
-
-
-def keep_refusal() -> None:
-    """This request answers with an error, and what it wrote is the record of that refusal
-    (a deactivated account's sign-in attempt): commit it all the same."""
-    g.setdefault(_KEEP_REFUSAL, True)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -25,12 +25,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from joserfc.errors import JoseError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import keep_refusal
 from ..authz import access_rule, public
 from ..extensions import csrf, db, login_manager
 from ..models import utcnow
 from ..services import identity, operations, session_ends, signing_in
 from ..services.audit import Actions
+from ..transaction import keep_refusal
 from .idp import SignInFailed, idp_client, idp_metadata, register_client
 from .principal import (
     Principal,
