@@ -78,8 +78,8 @@ class Portal(Flask):
 
     def ensure_sync(self, func):
         """Flask asks of every hook and view, on every request, whether it is a coroutine
-        function (``inspect`` twice, for each of about ten hooks a request). The answer never
-        changes, so it is asked once per function."""
+        function (with ``inspect``). The answer never changes, so it is asked once per
+        function."""
         known = self._sync.get(func)
         if known is None:
             known = self._sync[func] = super().ensure_sync(func)
@@ -188,9 +188,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def _security_headers(response):
         """Every security header the view did not set itself, in one pass over the headers.
 
-        Appended to the header list directly: ``Headers.extend`` re-validates each constant
-        on every request, and that was most of this hook. The request id is checked when it
-        is read (``_request_id``)."""
+        Appended to the header list directly: ``Headers.extend`` would validate each constant
+        again on every request, and they were checked once, when the app was built. The
+        request id is checked when it is read (``_request_id``)."""
         headers = response.headers
         present = {name.lower() for name, _ in headers.items()}
         missing = [(name, value) for name, value in always if name.lower() not in present]
