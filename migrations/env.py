@@ -159,8 +159,8 @@ def _begin(connection):
 
 def _refuse_broken_references(connection):
     """What enforcement would have refused, checked before the migrations commit: SQLite's own
-    procedure for a table rebuild. The check reads every table (12.6 s at 100,003 users), so it
-    runs only when a migration did."""
+    procedure for a table rebuild. The check reads every table, so its time grows with the
+    database, and it runs only when a migration did."""
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
         raise RuntimeError(f"the migrations left rows naming missing parents: {broken[:5]}")

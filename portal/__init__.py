@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config as config_module
 from . import redis
 from .extensions import csrf, db, login_manager, mail, migrate
+from .transaction import refusal_kept
 
 ROOT = Path(__file__).resolve().parent.parent
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
@@ -77,8 +78,8 @@ class Portal(Flask):
 
     def ensure_sync(self, func):
         """Flask asks of every hook and view, on every request, whether it is a coroutine
-        function (``inspect`` twice, for each of about ten hooks a request). The answer never
-        changes, so it is asked once per function."""
+        function (with ``inspect``). The answer never changes, so it is asked once per
+        function."""
         known = self._sync.get(func)
         if known is None:
             known = self._sync[func] = super().ensure_sync(func)
@@ -91,20 +92,11 @@ class Portal(Flask):
             db.session.rollback()
             raise
         if db.session.registry.has():  # a request that never used the database has no session
-            if response.status_code < 400 or g.pop(_KEEP_REFUSAL, False):
+            if response.status_code < 400 or refusal_kept():
                 db.session.commit()
             else:  # an answer that refuses (a form's 400 page) changes nothing
                 db.session.rollback()
         return response
-
-
-_KEEP_REFUSAL = "_portal_keep_refusal"
-
-
-def keep_refusal() -> None:
-    """This request answers with an error, and what it wrote is the record of that refusal
-    (a deactivated account's sign-in attempt): commit it all the same."""
-    g.setdefault(_KEEP_REFUSAL, True)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -196,9 +188,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def _security_headers(response):
         """Every security header the view did not set itself, in one pass over the headers.
 
-        Appended to the header list directly: ``Headers.extend`` re-validates each constant
-        on every request, and that was most of this hook. The request id is checked when it
-        is read (``_request_id``)."""
+        Appended to the header list directly: ``Headers.extend`` would validate each constant
+        again on every request, and they were checked once, when the app was built. The
+        request id is checked when it is read (``_request_id``)."""
         headers = response.headers
         present = {name.lower() for name, _ in headers.items()}
         missing = [(name, value) for name, value in always if name.lower() not in present]

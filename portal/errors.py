@@ -31,8 +31,8 @@ from .api.errors import (
     unavailable,
 )
 from .availability import RETRY_AFTER_SECONDS, database_unavailable
-from .extensions import db
 from .services.errors import Conflict, DomainError, Invalid
+from .transaction import rollback_after_error
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +58,6 @@ def flash_back(back: Callable[[], str]) -> Callable:
     return mark
 
 
-def _rollback() -> None:
-    """End the failed transaction; with the database gone, that may fail too, and must not
-    turn the answer into a bare server error."""
-    try:
-        db.session.rollback()
-    except Exception as exc:
-        log.warning("rollback after an error failed too: %r", exc)
-
-
 def _unavailable_page():
     """The 503 page, which reads nothing from the database."""
     response = _without_database("errors/503.html", 503)
@@ -80,7 +71,7 @@ def _page(status: int, description: str | None = None):
         return render_template(template, status=status, description=description), status
     except (DBAPIError, PoolTimeout) as exc:
         # base.html shows who is signed in, and loading them needs the database.
-        _rollback()
+        rollback_after_error()
         if database_unavailable(exc):
             return _unavailable_page()
         return _without_database("errors/generic.html", status)
@@ -107,7 +98,7 @@ def init_app(app) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
-        _rollback()  # raised by a hook before the view (the view's own was rolled back)
+        rollback_after_error()  # raised by a hook before the view (the view's own was rolled back)
         view = current_app.view_functions.get(request.endpoint or "")
         if is_api_path(request.path):
             return render(from_domain_error(error, view), family_for_path(request.path))
@@ -122,7 +113,7 @@ def init_app(app) -> None:
     def _database(error: Exception):
         if not database_unavailable(error):
             return _unexpected(error)
-        _rollback()
+        rollback_after_error()
         log.warning(
             "database unavailable (request id %s): %s",
             g.get("request_id"),
@@ -134,7 +125,7 @@ def init_app(app) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        _rollback()
+        rollback_after_error()
         log.exception("unhandled error (request id %s)", g.get("request_id"))
         if is_api_path(request.path):
             return render(ApiError(500, "Internal server error"), family_for_path(request.path))

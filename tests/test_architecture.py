@@ -55,13 +55,12 @@ def test_only_the_commit_point_and_the_cli_commit():
 
 
 # Where a transaction may be rolled back, each a (module, function): the request's end, the
-# error handlers (a hook's failure before the view), the CLI's one transaction helper, and the
-# pool's ping (a bare DBAPI connection, never the session). Views and operations raise instead.
+# one rollback every family's error handlers call (a hook's failure before the view), the
+# CLI's one transaction helper, and the pool's ping (a bare DBAPI connection, never the
+# session). Views and operations raise instead.
 ROLLING_BACK = {
     ("portal/__init__.py", "dispatch_request"),
-    ("portal/errors.py", "_rollback"),
-    ("portal/api/__init__.py", "_rollback"),
-    ("portal/scim/__init__.py", "_failure"),
+    ("portal/transaction.py", "rollback_after_error"),
     ("portal/cli.py", "_transaction"),
     ("portal/extensions.py", "_ping_after_idle"),
 }
@@ -98,6 +97,19 @@ def test_only_the_request_end_the_error_handlers_and_the_cli_helper_roll_back():
         for function in _calls_by_function(tree, "rollback")
     }
     assert rolling_back == ROLLING_BACK
+
+
+def test_every_family_s_error_handlers_roll_back_through_the_one_function():
+    """Pages, the JSON API and SCIM end a failed transaction with ``rollback_after_error``."""
+    modules = _modules()
+    for module in ("portal/errors.py", "portal/api/__init__.py", "portal/scim/__init__.py"):
+        called = {
+            node.func.id
+            for node in ast.walk(modules[module])
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        assert "rollback_after_error" in called, module
+        assert "portal.transaction.rollback_after_error" in _imports(modules[module], module)
 
 
 def test_only_operations_write_the_audit_log():

@@ -22,7 +22,6 @@ from scim2_models import (
 from sqlalchemy import select
 from support.account_helpers import devices_of, page_csrf, sessions_of, user_id
 
-from portal import keep_refusal
 from portal.api import ApiBlueprint
 from portal.api.declarations import undocumented
 from portal.api.errors import ENVELOPE, TOKEN_ROWS, says
@@ -32,6 +31,7 @@ from portal.models import Grant, User
 from portal.scim import scim_exception
 from portal.services import operations
 from portal.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from portal.transaction import keep_refusal
 
 KINDS = {
     "not-found": (NotFound("No such thing here"), 404),

@@ -103,8 +103,8 @@ def _steps_of_an_email_change(user_id: uuid.UUID, email: str) -> int:
 
 
 def test_changing_an_email_costs_the_same_with_ten_times_the_users(app):
-    """The triggers of 0005 read every entry of the FTS5 table to find a user's old one
-    (about ten times the steps here); 0013's find it by a phrase of the old values."""
+    """The triggers of 0005 read every entry of the FTS5 table to find a user's old one, so
+    their steps grow with the table; 0013's find it by a phrase of the old values."""
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             # PostgreSQL searches the users table's own trigram indexes: no second table

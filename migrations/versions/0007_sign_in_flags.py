@@ -1,8 +1,8 @@
 """Store each sign-in's investigation flags on its session, for the users list.
 
 The list showed how many of each listed user's sign-ins of the last 30 days raised "new
-country" or "impossible travel" by replaying the users' histories on every look (a third of the
-search's time at 100,000 users). The flags are now computed once, when a session opens, and
+country" or "impossible travel" by replaying the users' histories on every look, work that grew
+with each listed user's history. The flags are now computed once, when a session opens, and
 kept in ``sessions.sign_in_flags`` (one bit each). Sessions opened in the last 30 days get
 their flags here, computed by the same rule from the history before them; older ones keep 0, as
 the list looks back 30 days only (the user page still computes its flags, with their reasons,

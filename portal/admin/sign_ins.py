@@ -50,7 +50,8 @@ def _filter_from(values) -> tuple[search.SignInFilter, str | None]:
 @lru_cache(maxsize=1024)  # keys: "" and the two-letter codes a filter accepts
 def _country_options(selected: str) -> Markup:
     """The country filter's options, rendered once per selected code rather than on every
-    page (a select of every country is most of what the page would otherwise render)."""
+    page: a select of every country is a long list, and the same for every page that selects
+    that code."""
     option = Markup('<option value="{}"{}>{} ({})</option>')
     chosen = Markup(" selected")
     return Markup("").join(

@@ -15,8 +15,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from ..availability import database_unavailable
-from ..extensions import csrf, db
+from ..extensions import csrf
 from ..services.errors import DomainError
+from ..transaction import rollback_after_error
 from .errors import (
     ENVELOPE,
     TOKEN_ROWS,
@@ -44,37 +45,26 @@ class ApiBlueprint(Blueprint):
         self.after_request(_no_content_has_no_body)
 
 
-def _rollback() -> None:
-    """End the failed transaction before answering. A view's error was rolled back before it
-    reached a handler (``Portal.dispatch_request``); one raised by a hook before the view (the
-    bearer check) is rolled back here. With the database gone this may fail too, and must not
-    turn the answer into a bare server error."""
-    try:
-        db.session.rollback()
-    except Exception as exc:
-        log.warning("rollback after an error failed too: %r", exc)
-
-
 def _install_error_handlers(bp: ApiBlueprint) -> None:
     @bp.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        _rollback()
+        rollback_after_error()
         return render(error, bp.family)
 
     @bp.errorhandler(DomainError)
     def _domain_error(error: DomainError):
-        _rollback()
+        rollback_after_error()
         view = current_app.view_functions.get(request.endpoint or "")
         return render(from_domain_error(error, view), bp.family)
 
     @bp.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        _rollback()
+        rollback_after_error()
         return render(from_http_exception(error), bp.family)
 
     @bp.errorhandler(Exception)
     def _unexpected(error: Exception):
-        _rollback()
+        rollback_after_error()
         if database_unavailable(error):  # an outage, not a bug: 503, try again later
             log.warning(
                 "database unavailable in %s (request id %s): %s",

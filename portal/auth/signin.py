@@ -25,7 +25,6 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from joserfc.errors import JoseError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import keep_refusal
 from ..authz import access_rule, public
 from ..extensions import csrf, db, login_manager
 from ..models import utcnow
@@ -33,6 +32,7 @@ from ..services import operations
 from ..services.audit.record import Actions
 from ..services.sessions import ending, opening
 from ..services.users import identity
+from ..transaction import keep_refusal
 from .idp import SignInFailed, idp_client, idp_metadata, register_client
 from .principal import (
     Principal,

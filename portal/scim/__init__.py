@@ -53,10 +53,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..authz import access_rule
 from ..availability import RETRY_AFTER_SECONDS, database_unavailable
-from ..extensions import csrf, db
+from ..extensions import csrf
 from ..services import operations
 from ..services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..services.users import provisioning
+from ..transaction import rollback_after_error
 from .resources import fields_of, filter_condition, to_resource
 
 log = logging.getLogger(__name__)
@@ -215,10 +216,7 @@ def _require_token() -> None:
 
 
 def _failure(error: Exception) -> Response:
-    try:
-        db.session.rollback()
-    except Exception as exc:  # the database may be gone; the answer must not be
-        log.warning("rollback after an error failed too: %r", exc)
+    rollback_after_error()
     if database_unavailable(error):
         log.warning("database unavailable in %s: %s", request.endpoint, error)
         return _scim_error(

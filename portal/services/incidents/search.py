@@ -86,8 +86,9 @@ ROW_COLUMNS = (  # in the order _row unpacks them
 
 
 _REPORTED_DEVICES = select(_d.c.id).where(_d.c.reported_suspicious_at.is_not(None))
-# "Not ended", written so that no planner takes ix_sessions_ended for it: half the sessions
-# are open, and an address, a country or the newest-first walk narrows far better.
+# "Not ended", written so that no planner takes ix_sessions_ended for it: many sessions are
+# open, so that index narrows little; an address, a country or the newest-first walk narrows
+# far better.
 _OPEN = case((_s.c.ended_at.is_(None), 1), else_=0) == 1
 
 

@@ -269,7 +269,7 @@ _NO_DEVICES = _DeviceCounts(0, 0, 0, 0)
 
 def _build_device_counts():
     """The statement of ``_device_counts``, built once: the page's ids are one expanding
-    parameter (building it per request, fifty ids twice, cost as much as running it)."""
+    parameter, so each request binds its ids instead of building the statement around them."""
     ids, now = bindparam("user_ids", expanding=True), bindparam("now")
     active = (
         select(UserSession.device_id)
