@@ -336,7 +336,7 @@ def test_device_page_lists_every_session_and_how_it_ended(app, auth):
         opened = []
         for _ in range(4):
             s = opening._open_session(
-                row.user, row, client, opening.geo.Location(), policy, now, LoginMethod.OIDC
+                row.user, row, client, opening.places.Location(), policy, now, LoginMethod.OIDC
             )
             opened.append(s)
         db.session.flush()
