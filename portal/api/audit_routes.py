@@ -16,10 +16,11 @@ from flask import current_app, request, url_for
 
 from ..authz import VIEW_AUDIT_LOG
 from ..services import audit_events
-from . import shapes, token_rows
+from . import token_rows
 from .auth import bearer
 from .declarations import EVENTS_TAG, Header, documented, parsed_query
 from .errors import failure
+from .shapes.audit import Event, EventList, EventsQuery
 
 _LINK = Header(
     'The next page: `<URL>; rel="next"` (always sent; an empty page means no newer committed '
@@ -31,10 +32,10 @@ _LINK = Header(
 @token_rows.get("/audit/events")
 @documented(
     "Audit events in commit order after a cursor (for security tools)",
-    ok=shapes.EventList,
+    ok=EventList,
     errors=(400, 401, 403),
     error_texts={400: "Invalid since, limit or cursor"},
-    query=shapes.EventsQuery,
+    query=EventsQuery,
     headers={"Link": _LINK},
     tag=EVENTS_TAG,
 )
@@ -42,13 +43,11 @@ _LINK = Header(
 @bearer("audit:read", permission=VIEW_AUDIT_LOG)
 def list_audit_events(principal):
     """Audit events after the cursor (or from ``since``), oldest first, with a next link."""
-    asked: shapes.EventsQuery = parsed_query()
+    asked: EventsQuery = parsed_query()
     limit, since, after = asked.limit, asked.since, asked.cursor or (0, 0)
     events = audit_events.committed_events(after=after, since=since, limit=limit)
     geoip = current_app.config.get("GEOIP_DATABASE")
-    body = shapes.EventList(
-        [shapes.Event.of(e, audit_events.location_of(e, geoip)) for e in events]
-    )
+    body = EventList([Event.of(e, audit_events.location_of(e, geoip)) for e in events])
     last = audit_events.position_of(events[-1]) if events else after
     query = {"limit": limit, "cursor": audit_events.encode_cursor(last)}
     if since is not None:

@@ -28,9 +28,9 @@ from flask import Response, current_app, request
 
 from ..models import utcnow
 from ..services import device_sets
-from . import shapes
 from .auth import POLLED_LIST_ATTR
 from .declarations import Answer, Header
+from .shapes.envelope import DeviceList, SessionList
 
 # Part of every tag: change it when a polled body's shape changes, so old tags stop matching.
 FORMAT = "1"
@@ -69,11 +69,11 @@ POLL = {
 def _horizon_of(body) -> datetime | None:
     """The earliest moment a body, as it was built, stops being true by itself: the first of
     its sessions to expire, or of its devices' trusts to run out (shown only while it holds)."""
-    if isinstance(body, shapes.DeviceList):
+    if isinstance(body, DeviceList):
         times = [d.trust_expires_at for d in body.devices]
-    elif isinstance(body, shapes.SessionList):
+    elif isinstance(body, SessionList):
         times = [s.expires_at for s in body.sessions]
-    else:  # shapes.TokenRowList
+    else:  # TokenRowList
         times = [r.expires_at for r in body.root]
     return min((t for t in times if t is not None), default=None)
 
