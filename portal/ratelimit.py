@@ -5,6 +5,9 @@ The limiter belongs to the app (not a module global), so each app counts on its 
 the app's one client, so every instance and worker counts together), else process memory (each
 worker counts apart). While a shared store is unreachable the limits are counted in process
 memory instead, and the store is tried again now and then: Redis trouble never answers 500.
+
+What this changes in Flask-Limiter and limits goes through ``limiter_adapter``, the one module
+that touches their private names.
 """
 
 from __future__ import annotations
@@ -12,10 +15,9 @@ from __future__ import annotations
 import time
 
 from flask import request
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits.storage import MemoryStorage
 
+from .limiter_adapter import LimiterAdapter, MemoryStorageAdapter
 from .redis import redis_client
 
 # A blueprint that carries limits names its setting in this attribute (``rate_limit =
@@ -24,7 +26,7 @@ from .redis import redis_client
 RATE_LIMIT_ATTR = "rate_limit"
 
 
-class PortalLimiter(Limiter):
+class PortalLimiter(LimiterAdapter):
     """Flask-Limiter, consulted only for the blueprints that carry limits.
 
     Flask-Limiter checks every request, and resolving (no) limits is a measurable share of a
@@ -37,33 +39,27 @@ class PortalLimiter(Limiter):
         self._resolved: dict[tuple, list] = {}
         super().__init__(*args, **kwargs)
 
-    def _check_request_limit(self, *args, **kwargs):
-        if request.blueprint not in self.limited_blueprints:
-            return None
-        return super()._check_request_limit(*args, **kwargs)
+    def checks_request(self) -> bool:
+        return request.blueprint in self.limited_blueprints
 
-    def _Limiter__filter_limits(self, endpoint, blueprint, callable_name, in_middleware=False):
+    def filter_limits(self, endpoint, blueprint, callable_name, in_middleware=False):
         """Which limits apply to an endpoint, worked out once per endpoint (Flask-Limiter
         resolves them again on every request, walking its exemptions and defaults). Only while
         the storage is up: during an outage the fallback limits are resolved as usual.
 
         The limits here are all per blueprint, fixed at start-up, and checked once per
         request (no view carries a limit of its own), so the answer cannot change."""
-        if self._storage_dead:
-            return super()._Limiter__filter_limits(
-                endpoint, blueprint, callable_name, in_middleware
-            )
+        if self.storage_dead:
+            return self.stock_filter_limits(endpoint, blueprint, callable_name, in_middleware)
         key = (endpoint, blueprint, callable_name, in_middleware)
         found = self._resolved.get(key)
         if found is None:
-            found = super()._Limiter__filter_limits(
-                endpoint, blueprint, callable_name, in_middleware
-            )
+            found = self.stock_filter_limits(endpoint, blueprint, callable_name, in_middleware)
             self._resolved[key] = found
         return found
 
 
-class SweepingMemoryStorage(MemoryStorage):
+class SweepingMemoryStorage(MemoryStorageAdapter):
     """limits' process-memory storage, swept of expired counters at most once a second, inline.
 
     The stock storage starts a new timer thread whenever the last one has finished, so under
@@ -77,14 +73,14 @@ class SweepingMemoryStorage(MemoryStorage):
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.timer.cancel()
+        self.stop_timer()
         self._swept_at = time.monotonic()
 
-    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the per-call timer thread
+    def schedule_expiry(self) -> None:  # replaces the per-call timer thread
         now = time.monotonic()
         if now - self._swept_at >= self.SWEEP_EVERY:
             self._swept_at = now
-            self._MemoryStorage__expire_events()
+            self.expire_events()
 
 
 def init_app(app) -> None:

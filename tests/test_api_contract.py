@@ -16,7 +16,7 @@ from support.api_contract import AnswerBreaksTheDocument, ContractClient, check_
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from portal.api import shapes
+from portal.api.shapes.envelope import Device, DeviceList
 
 WHEN = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 
@@ -30,7 +30,7 @@ def _answer(app, method: str, path: str, status: int, body=None):
 
 
 def _device() -> dict:
-    return shapes.Device(
+    return Device(
         id=uuid.uuid4(),
         device_name="Safari on iPhone",
         device_type="MOBILE",
@@ -54,7 +54,7 @@ def test_the_app_fixture_clients_check_answers(app, client, auth):
 
 def test_documented_answers_pass(app):
     check_answer(app, _answer(app, "GET", "/devices", 200, {"success": True, "devices": []}))
-    check_answer(app, _answer(app, "GET", "/devices", 200, shapes.DeviceList(devices=[]).body()))
+    check_answer(app, _answer(app, "GET", "/devices", 200, DeviceList(devices=[]).body()))
     body = {"success": True, "devices": [_device()]}
     check_answer(app, _answer(app, "GET", "/devices", 200, body))
     check_answer(app, _answer(app, "DELETE", f"/auth/devices/{uuid.uuid4()}", 204))

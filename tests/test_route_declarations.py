@@ -15,7 +15,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from portal import create_app
-from portal.api import ApiBlueprint, shapes
+from portal.api import ApiBlueprint
 from portal.api.auth import bearer
 from portal.api.declarations import (
     Answer,
@@ -27,6 +27,9 @@ from portal.api.declarations import (
 )
 from portal.api.errors import ENVELOPE, TOKEN_ROWS
 from portal.api.openapi import build_spec, json_routes
+from portal.api.shapes.envelope import EnvelopeMessage, TrustRequest
+from portal.api.shapes.sign_ins import SignInQuery
+from portal.api.shapes.token_rows import TokenRowList
 
 
 def _undeclared(app) -> list[str]:
@@ -59,7 +62,7 @@ def test_a_json_route_added_without_a_declaration_fails(app_config):
     @throwaway.get("/throwaway")
     @bearer("devices:read")
     def undeclared(principal):
-        return shapes.EnvelopeMessage(message="hello").answer()
+        return EnvelopeMessage(message="hello").answer()
 
     own = _app_with(app_config, throwaway)
     assert _undeclared(own) == ["/throwaway"]
@@ -89,7 +92,7 @@ def test_a_304_and_its_headers_are_declared_at_the_route(app_config):
     @throwaway.get("/throwaway/<uuid:user_id>")
     @documented(
         "Polled",
-        ok=shapes.TokenRowList,
+        ok=TokenRowList,
         errors=(401, 403, 404),
         headers={"ETag": etag},
         request_headers={"If-None-Match": Header("The ETag of the rows the client holds")},
@@ -196,7 +199,7 @@ def _agree(app, client, method, path, headers, bodies) -> list:
 def test_trust_device_accepts_exactly_the_bodies_the_document_allows(app, client, auth):
     headers = auth.bearer("alice")
     fingerprint = _fingerprint_of_a_device(client, headers)
-    example = shapes.TrustRequest.EXAMPLE
+    example = TrustRequest.EXAMPLE
     spec = client.get("/openapi.json").get_json()
     documented_example = spec["paths"]["/devices/trust"]["post"]["requestBody"]["content"]
     assert documented_example["application/json"]["example"] == example
@@ -220,7 +223,7 @@ def test_trust_device_accepts_exactly_the_bodies_the_document_allows(app, client
 
 def test_bulk_sign_out_accepts_exactly_the_bodies_the_document_allows(app, client, auth):
     headers = auth.bearer("admin")
-    example = shapes.SignInQuery.EXAMPLE
+    example = SignInQuery.EXAMPLE
     bodies = [
         *_variants(example, {"deviceKind": "mobile"}),
         {"device_type": "mobile"},  # a field's Python name is not its documented name

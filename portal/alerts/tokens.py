@@ -1,6 +1,6 @@
 """The signed tokens in an alert's links (itsdangerous): which alert, user, device, sign-in
 and answer they stand for. Signing proves the portal made the link; the database decides
-whether it may still be used (once, within 7 days: ``services.alerts.check_usable``)."""
+whether it may still be used (once, within 7 days: ``services.outbox.alerts.check_usable``)."""
 
 from __future__ import annotations
 

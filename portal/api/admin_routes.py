@@ -1,9 +1,9 @@
 """TKT "auth/devices" admin routes: another user's sessions under ``/devices/users/...``.
 
 As the TKT document specifies: rows are active sessions (a refresh token and its access token)
-with their device inside (``shapes.TokenRow``); errors are ``{"error": {"code", "message"}}``
-with 400 for a malformed user id, 401 without a valid token, 403 without the permission, 404
-for an unknown user (or a session that is not that user's).
+with their device inside (``shapes.token_rows.TokenRow``); errors are
+``{"error": {"code", "message"}}`` with 400 for a malformed user id, 401 without a valid token,
+403 without the permission, 404 for an unknown user (or a session that is not that user's).
 
 Each route is also served under ``/v1/auth/devices/users/...``, as the TKT document's samples
 call them (``https://api.tktchurch.com/v1/auth/devices/users/{userId}``): same handler, rules and
@@ -21,11 +21,12 @@ from ..services.common import parse_id
 from ..services.devices import reads
 from ..services.errors import NotFound
 from ..services.users import summary
-from . import shapes, token_rows
+from . import token_rows
 from .auth import bearer
 from .conditional import POLL, Poll
 from .declarations import ADMIN_TAG, PathName, documented, link
 from .errors import ApiError, says
+from .shapes.token_rows import TokenRowList
 
 _ERRORS = (400, 401, 403, 404)  # a malformed id, no token, no permission, nobody with that id
 # A TKT "device" row is a session: its id is the session's.
@@ -58,7 +59,7 @@ def _user_or_error(user_id: str) -> User:
 @token_rows.get("/devices/users/<user_id>")
 @documented(
     "A user's active sessions",
-    ok=shapes.TokenRowList,
+    ok=TokenRowList,
     errors=_ERRORS,
     **POLL,
     tag=ADMIN_TAG,
@@ -86,7 +87,7 @@ def list_user_devices(principal, user_id: str):
     operations.view_user_devices(principal.actor, uid)
     if poll.unchanged():
         return poll.not_modified()
-    return poll.answer(shapes.TokenRowList.of(reads.session_rows(uid, active_only=True)))
+    return poll.answer(TokenRowList.of(reads.session_rows(uid, active_only=True)))
 
 
 @token_rows.delete("/v1/auth/devices/users/<user_id>/<device_id>")

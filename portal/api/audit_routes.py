@@ -4,7 +4,7 @@ Modelled on Okta's System Log API: ``since`` (ISO 8601) and ``limit`` (1 to 1000
 first page; every answer carries ``Link: <...>; rel="next"`` with an opaque cursor, which a
 client follows (now, or later to poll for new events) without ever missing or repeating one:
 an event is handed out as soon as its transaction has committed (see
-``services.audit_events`` for how). Errors are in the token-row shape. Reading the stream
+``services.audit.feed`` for how). Errors are in the token-row shape. Reading the stream
 is not itself audited: a poller would otherwise never reach the end.
 """
 
@@ -16,10 +16,11 @@ from flask import current_app, request, url_for
 
 from ..authz import VIEW_AUDIT_LOG
 from ..services.audit import feed
-from . import shapes, token_rows
+from . import token_rows
 from .auth import bearer
 from .declarations import EVENTS_TAG, Header, documented, parsed_query
 from .errors import failure
+from .shapes.audit import Event, EventList, EventsQuery
 
 _LINK = Header(
     'The next page: `<URL>; rel="next"` (always sent; an empty page means no newer committed '
@@ -31,10 +32,10 @@ _LINK = Header(
 @token_rows.get("/audit/events")
 @documented(
     "Audit events in commit order after a cursor (for security tools)",
-    ok=shapes.EventList,
+    ok=EventList,
     errors=(400, 401, 403),
     error_texts={400: "Invalid since, limit or cursor"},
-    query=shapes.EventsQuery,
+    query=EventsQuery,
     headers={"Link": _LINK},
     tag=EVENTS_TAG,
 )
@@ -42,11 +43,11 @@ _LINK = Header(
 @bearer("audit:read", permission=VIEW_AUDIT_LOG)
 def list_audit_events(principal):
     """Audit events after the cursor (or from ``since``), oldest first, with a next link."""
-    asked: shapes.EventsQuery = parsed_query()
+    asked: EventsQuery = parsed_query()
     limit, since, after = asked.limit, asked.since, asked.cursor or (0, 0)
     events = feed.committed_events(after=after, since=since, limit=limit)
     geoip = current_app.config.get("GEOIP_DATABASE")
-    body = shapes.EventList([shapes.Event.of(e, feed.location_of(e, geoip)) for e in events])
+    body = EventList([Event.of(e, feed.location_of(e, geoip)) for e in events])
     last = feed.position_of(events[-1]) if events else after
     query = {"limit": limit, "cursor": feed.encode_cursor(last)}
     if since is not None:

@@ -3,7 +3,7 @@
 ``GET /devices``, ``GET /sessions`` and ``GET /devices/users/{userId}`` are polled by scripts
 and clients. Each answer carries an ETag made of what decides its body: the route, the user
 whose list it is, the version of that user's device set and the list's horizon (the next
-moment the list changes by itself; ``services.device_sets``), and for ``GET /devices`` the
+moment the list changes by itself; ``services.devices.versions``), and for ``GET /devices`` the
 caller's device (listed first). Never a hash of the body: a poll whose tag still matches is
 answered after the caller's checks with one small read, before the list is read at all.
 
@@ -28,9 +28,9 @@ from flask import Response, current_app, request
 
 from ..models import utcnow
 from ..services.devices import versions
-from . import shapes
 from .auth import POLLED_LIST_ATTR
 from .declarations import Answer, Header
+from .shapes.envelope import DeviceList, SessionList
 
 # Part of every tag: change it when a polled body's shape changes, so old tags stop matching.
 FORMAT = "1"
@@ -69,11 +69,11 @@ POLL = {
 def _horizon_of(body) -> datetime | None:
     """The earliest moment a body, as it was built, stops being true by itself: the first of
     its sessions to expire, or of its devices' trusts to run out (shown only while it holds)."""
-    if isinstance(body, shapes.DeviceList):
+    if isinstance(body, DeviceList):
         times = [d.trust_expires_at for d in body.devices]
-    elif isinstance(body, shapes.SessionList):
+    elif isinstance(body, SessionList):
         times = [s.expires_at for s in body.sessions]
-    else:  # shapes.TokenRowList
+    else:  # TokenRowList
         times = [r.expires_at for r in body.root]
     return min((t for t in times if t is not None), default=None)
 

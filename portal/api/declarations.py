@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app, request
 
 from .errors import ENVELOPE, TOKEN_ROWS, ApiError
-from .shapes import Refused, RequestShape
+from .shapes.base import Refused, RequestShape
 
 _DECLARATION_ATTR = "_api_declaration"
 

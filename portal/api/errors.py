@@ -1,8 +1,9 @@
 """JSON errors in the two documented shapes, and what each route says when it fails.
 
-*Envelope* routes (Flashback "device-session-management") answer ``shapes.EnvelopeError``;
-*token-row* routes (TKT "auth/devices") answer ``shapes.TokenRowError``. A route's family is its
-blueprint's (see ``api/__init__``); ``family_for_path`` only serves requests no route took.
+*Envelope* routes (Flashback "device-session-management") answer
+``shapes.errors.EnvelopeError``; *token-row* routes (TKT "auth/devices") answer
+``shapes.errors.TokenRowError``. A route's family is its blueprint's (see ``api/__init__``);
+``family_for_path`` only serves requests no route took.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from ..availability import RETRY_AFTER_SECONDS
 from ..services.errors import DomainError
-from .shapes import EnvelopeError, TokenRowError, TokenRowErrorDetail
+from .shapes.errors import EnvelopeError, TokenRowError, TokenRowErrorDetail
 
 ENVELOPE, TOKEN_ROWS = "envelope", "token_rows"
 

@@ -29,7 +29,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from werkzeug.routing import FloatConverter, IntegerConverter, Rule, UUIDConverter
 
 from ..authz import public
-from . import ApiBlueprint, envelope, shapes
+from . import ApiBlueprint, envelope
 from .auth import bearer_requirement
 from .declarations import FAMILY_TAGS, Declaration, Header, declaration_of, undocumented
 from .errors import (
@@ -41,6 +41,23 @@ from .errors import (
     error_shape,
     failure_message,
 )
+from .shapes.audit import Event, EventList, EventUser
+from .shapes.envelope import (
+    Device,
+    DeviceAnswer,
+    DeviceDetail,
+    DeviceList,
+    DeviceSession,
+    EnvelopeMessage,
+    HeartbeatAnswer,
+    SecurityEvent,
+    SecurityEventList,
+    Session,
+    SessionList,
+    TrustAnswer,
+)
+from .shapes.sign_ins import JobStarted, JobState, SignIn, SignInList
+from .shapes.token_rows import DeviceInfo, TokenRow, TokenRowList
 
 SCHEMAS = "#/components/schemas/"
 _uuid = {"type": "string", "format": "uuid"}
@@ -127,7 +144,7 @@ def _example_session(**more):
 
 
 def _example_token_row():
-    info = shapes.DeviceInfo(
+    info = DeviceInfo(
         device_id=_DEVICE_ID,
         device_type="mobile",
         device_name="Safari on iPhone",
@@ -139,7 +156,7 @@ def _example_token_row():
         user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Safari/604.1",
         last_location="London, GB",
     )
-    return shapes.TokenRow(
+    return TokenRow(
         id=_SESSION_ID, device_info=info, last_used_at=_WHEN, created_at=_WHEN, expires_at=_LATER
     )
 
@@ -148,23 +165,23 @@ def _examples() -> dict[type, object]:
     """An example body of each answer model, built from the models themselves."""
     done = "Device removed successfully"
     return {
-        shapes.DeviceList: shapes.DeviceList(devices=[shapes.Device(**_example_device())]),
-        shapes.DeviceAnswer: shapes.DeviceAnswer(
-            device=shapes.DeviceDetail(
+        DeviceList: DeviceList(devices=[Device(**_example_device())]),
+        DeviceAnswer: DeviceAnswer(
+            device=DeviceDetail(
                 **_example_device(
                     user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X)",
                     device_fingerprint="9f86d081884c7d659a2feaa0c55ad015"
                     "a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                    sessions=[shapes.DeviceSession(**_example_session())],
+                    sessions=[DeviceSession(**_example_session())],
                 )
             )
         ),
-        shapes.SessionList: shapes.SessionList(
-            sessions=[shapes.Session(**_example_session(device_name="Safari on iPhone"))]
+        SessionList: SessionList(
+            sessions=[Session(**_example_session(device_name="Safari on iPhone"))]
         ),
-        shapes.SecurityEventList: shapes.SecurityEventList(
+        SecurityEventList: SecurityEventList(
             events=[
-                shapes.SecurityEvent(
+                SecurityEvent(
                     type="alert_sent",
                     time=_WHEN,
                     device_id=_DEVICE_ID,
@@ -175,19 +192,15 @@ def _examples() -> dict[type, object]:
                 )
             ]
         ),
-        shapes.EnvelopeMessage: shapes.EnvelopeMessage(message=done),
-        shapes.TrustAnswer: shapes.TrustAnswer(
-            message="Device trusted successfully", trust_expires_at=_LATER
-        ),
-        shapes.HeartbeatAnswer: shapes.HeartbeatAnswer(
-            message="Session updated successfully", new_expiry=_LATER
-        ),
-        shapes.TokenRowList: shapes.TokenRowList([_example_token_row()]),
-        shapes.SignInList: shapes.SignInList(
+        EnvelopeMessage: EnvelopeMessage(message=done),
+        TrustAnswer: TrustAnswer(message="Device trusted successfully", trust_expires_at=_LATER),
+        HeartbeatAnswer: HeartbeatAnswer(message="Session updated successfully", new_expiry=_LATER),
+        TokenRowList: TokenRowList([_example_token_row()]),
+        SignInList: SignInList(
             [
-                shapes.SignIn(
+                SignIn(
                     id=_SESSION_ID,
-                    user=shapes.EventUser(id=_USER_ID, email="ada@example.com"),
+                    user=EventUser(id=_USER_ID, email="ada@example.com"),
                     signed_in_at=_WHEN,
                     device_id=_DEVICE_ID,
                     device_name="Safari on iPhone",
@@ -204,16 +217,16 @@ def _examples() -> dict[type, object]:
                 )
             ]
         ),
-        shapes.JobStarted: shapes.JobStarted(job_id=_SESSION_ID, matched=1240),
-        shapes.JobState: shapes.JobState(status="running", done=400, total=1240),
-        shapes.EventList: shapes.EventList(
+        JobStarted: JobStarted(job_id=_SESSION_ID, matched=1240),
+        JobState: JobState(status="running", done=400, total=1240),
+        EventList: EventList(
             [
-                shapes.Event(
+                Event(
                     id=1042,
                     time=_WHEN,
                     action="revoke_session",
-                    actor=shapes.EventUser(id=_USER_ID, email="ada@example.com"),
-                    target=shapes.EventUser(id=_USER_ID, email="ada@example.com"),
+                    actor=EventUser(id=_USER_ID, email="ada@example.com"),
+                    target=EventUser(id=_USER_ID, email="ada@example.com"),
                     device=_DEVICE_ID,
                     session=_SESSION_ID,
                     ip="81.2.69.142",

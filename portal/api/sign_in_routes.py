@@ -18,26 +18,27 @@ from flask import request, url_for
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..services import operations
 from ..services.incidents import bulk_jobs, search
-from . import shapes, token_rows
+from . import token_rows
 from .auth import bearer
 from .declarations import ADMIN_TAG, Header, documented, parsed_body, parsed_query
 from .errors import ApiError, failure
+from .shapes.sign_ins import JobStarted, JobState, SignIn, SignInList, SignInQuery, SignInSearch
 
 _INVALID = {400: "Invalid filter, limit or cursor"}
 
 
-def _filter(query: shapes.SignInQuery) -> search.SignInFilter:
-    """The search's filter (``incidents.search.InvalidFilter``, a domain error, answers 400)."""
+def _filter(query: SignInQuery) -> search.SignInFilter:
+    """The search's filter (``sign_ins.InvalidFilter``, a domain error, answers 400)."""
     return search.parse_filter(**query.filter_values())
 
 
 @token_rows.get("/sign-ins")
 @documented(
     "Every user's sign-ins, newest first, filtered (audited)",
-    ok=shapes.SignInList,
+    ok=SignInList,
     errors=(400, 401, 403),
     error_texts=_INVALID,
-    query=shapes.SignInSearch,
+    query=SignInSearch,
     headers={
         "Link": Header('The next page: `<URL>; rel="next"` (absent on the last page).'),
         "X-Total-Count": Header(
@@ -54,14 +55,14 @@ def _filter(query: shapes.SignInQuery) -> search.SignInFilter:
 @bearer("devices:read", permission=VIEW_USER_DEVICES)
 def list_sign_ins(principal):
     """Every user's sign-ins matching the filters, newest first, a page at a time; audited."""
-    asked: shapes.SignInSearch = parsed_query()
-    given = {k: request.args[k] for k in shapes.SignInQuery.QUERY_PARAMETERS if k in request.args}
+    asked: SignInSearch = parsed_query()
+    given = {k: request.args[k] for k in SignInQuery.QUERY_PARAMETERS if k in request.args}
     f = _filter(asked)
     limit = asked.limit
     page = search.search(f, after=asked.cursor, limit=limit)  # BadCursor: a domain error
     total, more = search.capped_count(f)
     operations.search_sign_ins(principal.actor, f)
-    response = shapes.SignInList([shapes.SignIn.of(r) for r in page.rows]).answer()
+    response = SignInList([SignIn.of(r) for r in page.rows]).answer()
     if page.next_cursor:
         query = {**given, "limit": limit, "cursor": page.next_cursor}
         next_url = url_for("api_token_rows.list_sign_ins", _external=True) + "?" + urlencode(query)
@@ -76,11 +77,11 @@ def list_sign_ins(principal):
 @token_rows.post("/sign-ins/revoke")
 @documented(
     "Sign out every active session matching the filters (a background job)",
-    ok=shapes.JobStarted,
+    ok=JobStarted,
     status=202,
     errors=(400, 401, 403),
     error_texts={400: "Invalid or missing filters"},
-    body=shapes.SignInQuery,
+    body=SignInQuery,
     headers={"Location": Header("The job: `GET /jobs/{jobId}`.")},
     tag=ADMIN_TAG,
 )
@@ -95,15 +96,13 @@ def revoke_sign_ins(principal):
         raise ApiError(400, "Give at least one filter", "invalid_filter")
     key = (request.headers.get("Idempotency-Key") or "").strip()[:64] or None
     job, _ = operations.start_bulk_sign_out(principal.actor, f, idempotency_key=key)
-    response = shapes.JobStarted(job_id=job.id, matched=job.total).answer(202)
+    response = JobStarted(job_id=job.id, matched=job.total).answer(202)
     response.headers["Location"] = url_for("api_token_rows.get_job", jobId=job.id)
     return response
 
 
 @token_rows.get("/jobs/<jobId>")
-@documented(
-    "Where a bulk sign-out job is", ok=shapes.JobState, errors=(401, 403, 404), tag=ADMIN_TAG
-)
+@documented("Where a bulk sign-out job is", ok=JobState, errors=(401, 403, 404), tag=ADMIN_TAG)
 @failure("Failed to read the job")
 @bearer("devices:read", permission=MANAGE_USER_DEVICES)
 def get_job(principal, jobId: str):
@@ -111,4 +110,4 @@ def get_job(principal, jobId: str):
     job = bulk_jobs.get_job(jobId)
     if job is None:
         raise ApiError(404, "Job not found")
-    return shapes.JobState(status=job.status, done=job.done, total=job.total).answer()
+    return JobState(status=job.status, done=job.done, total=job.total).answer()

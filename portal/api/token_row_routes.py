@@ -1,4 +1,5 @@
-"""TKT "auth/devices" routes (self-service): arrays of session rows (``shapes.TokenRow``).
+"""TKT "auth/devices" routes (self-service): arrays of session rows
+(``shapes.token_rows.TokenRow``).
 
 In the TKT document a "device" is one session (a refresh token and its access token), so the
 ids here are session ids. Changes go through ``services.operations``, as the pages' do.
@@ -13,17 +14,18 @@ from ..services import operations
 from ..services.common import parse_id
 from ..services.devices import reads
 from ..services.errors import NotFound
-from . import shapes, token_rows
+from . import token_rows
 from .auth import bearer
 from .declarations import documented, link
 from .errors import ApiError, failure, says
+from .shapes.token_rows import TokenRowList
 
 
 @token_rows.get("/v1/auth/devices")
 @token_rows.get("/auth/devices")
 @documented(
     "The caller's active sessions",
-    ok=shapes.TokenRowList,
+    ok=TokenRowList,
     errors=(401, 403),
     links={
         "RevokeMyDevice": link(
@@ -35,7 +37,7 @@ from .errors import ApiError, failure, says
 @bearer("devices:read")
 def list_my_devices(principal):
     """The caller's active sessions, in the same row shape as ``GET /devices/users/{userId}``."""
-    return shapes.TokenRowList.of(reads.session_rows(principal.user_id, active_only=True)).answer()
+    return TokenRowList.of(reads.session_rows(principal.user_id, active_only=True)).answer()
 
 
 @token_rows.delete("/v1/auth/devices/<id>")

@@ -77,7 +77,7 @@ class SignInAlert(db.Model):
         ForeignKey("outbox_messages.id", ondelete="SET NULL")
     )
     new_device: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The sign-in's flags (services.investigation.SIGN_IN_FLAG_BITS) when the alert was made.
+    # The sign-in's flags (services.devices.flags.SIGN_IN_FLAG_BITS) when the alert was made.
     flags: Mapped[int] = mapped_column(SmallInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answer: Mapped[str | None] = mapped_column(String(16))

@@ -40,7 +40,7 @@ class AuditEvent(db.Model):
     via: Mapped[str | None] = mapped_column(String(8))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     # The writing transaction (PostgreSQL's pg_current_xact_id(), set by the database; 0 on
-    # SQLite and before migration 0008): the events feed's order, see services.audit_events.
+    # SQLite and before migration 0008): the events feed's order, see services.audit.feed.
     xact_id: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     actor = relationship("User", foreign_keys=[actor_id])

@@ -71,7 +71,7 @@ class UserSession(db.Model):
         Index("ix_sessions_user_created", "user_id", "created_at"),
         # Open sessions (NULL) and ended ones by age, for the retention prune.
         Index("ix_sessions_ended", "ended_at"),
-        # Sign-ins across all users (services.sign_ins): newest first, and each filter that
+        # Sign-ins across all users (services.incidents.search): newest first, and each filter that
         # narrows the most answered from an index: an address or CIDR block as a key range,
         # a country, and each investigation flag (partial indexes: few sign-ins raise one).
         Index("ix_sessions_created", "created_at", "id"),
@@ -117,7 +117,7 @@ class UserSession(db.Model):
     city: Mapped[str | None] = mapped_column(String(128))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
-    # The investigation flags this sign-in raised when it opened (services.investigation's
+    # The investigation flags this sign-in raised when it opened (services.devices.flags's
     # SIGN_IN_FLAG_BITS), so lists count them rather than replay histories.
     sign_in_flags: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 

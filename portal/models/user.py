@@ -61,11 +61,11 @@ class User(db.Model):
     scim_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A SCIM DELETE: the user is deactivated and no longer shown to SCIM (rows stay for history).
     scim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Which sign-ins are mailed to the user (services.alerts.AlertMode); None: the instance's
+    # Which sign-ins are mailed to the user (services.outbox.alerts.AlertMode); None: the instance's
     # default (PORTAL_ALERTS_DEFAULT).
     alert_mode: Mapped[str | None] = mapped_column(String(16))
     # Moves whenever anything the polled device and session lists show of this user changes
-    # (``services.device_sets``), so a poll can be answered 304 without reading the lists.
+    # (``services.devices.versions``), so a poll can be answered 304 without reading the lists.
     device_set_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     grants: Mapped[list[Grant]] = relationship(

@@ -94,7 +94,7 @@ def _actor() -> operations.Actor:
 
 
 class PortalUsers(ScimStorage):
-    """Portal users as SCIM ``User`` resources: reads from ``services.provisioning``, every
+    """Portal users as SCIM ``User`` resources: reads from ``services.users.provisioning``, every
     change through one operation of ``services.operations``."""
 
     def get(self, resource_type: ResourceType, resource_id: str, *, response_parameters=None):

@@ -107,7 +107,7 @@ def claim() -> BulkJob | None:
     """The oldest unfinished job no other worker holds, locked until the caller commits."""
     if db.session.get_bind().dialect.name == "sqlite":
         # No row locks: take the database's write lock before reading, so the job's cursor
-        # read here is the one this transaction moves (see sessions.lock_account).
+        # read here is the one this transaction moves (see common.lock_account).
         jobs = BulkJob.__table__
         db.session.execute(update(jobs).where(jobs.c.id.is_(None)).values(id=jobs.c.id))
     return db.session.execute(

@@ -1,0 +1,65 @@
+"""A page's size and cursor as query parameters (``GET /audit/events``, ``GET /sign-ins``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, WithJsonSchema
+
+from ...services.audit import feed
+from ...services.incidents import search
+from .base import refuse
+
+
+def _whole_number(name: str, largest: int) -> Callable[[Any], int]:
+    """A query parameter that must be a whole number from 1 to ``largest``."""
+
+    def check(text: Any) -> int:
+        try:
+            number = int(text) if isinstance(text, str) and text.isdigit() else 0
+        except ValueError:  # a digit to str.isdigit that int() does not read ("²")
+            number = 0
+        if not 1 <= number <= largest:
+            raise refuse(f"invalid_{name}", f"{name} must be a whole number from 1 to {largest}")
+        return number
+
+    return check
+
+
+def _cursor(decode: Callable[[str], Any], keep: bool) -> Callable[[Any], Any]:
+    """A cursor this API handed out: decoded (or, with ``keep``, checked and kept as given)."""
+
+    def check(text: Any) -> Any:
+        try:
+            decoded = decode(text)
+        except (feed.BadCursor, search.BadCursor, TypeError):
+            raise refuse(
+                "invalid_cursor", "cursor is not one this API handed out (follow the Link header)"
+            ) from None
+        return text if keep else decoded
+
+    return check
+
+
+def page_limit(name: str, largest: int, what: str) -> Any:
+    """A page's size: a whole number from 1 to ``largest`` (100 when not given)."""
+    return Annotated[
+        int,
+        BeforeValidator(_whole_number(name, largest)),
+        WithJsonSchema(
+            {"type": "integer", "minimum": 1, "maximum": largest},
+            mode="validation",
+        ),
+        Field(description=f"{what} per page (default 100)."),
+    ]
+
+
+def opaque_cursor(decode: Callable[[str], Any], pattern: str, keep: bool) -> Any:
+    """The next page's cursor, as the previous answer's ``Link`` header gave it."""
+    return Annotated[
+        (str if keep else tuple[int, int]) | None,
+        BeforeValidator(_cursor(decode, keep)),
+        WithJsonSchema({"type": "string", "pattern": pattern}, mode="validation"),
+        Field(description="Opaque: pass back what the previous answer's Link header gave."),
+    ]
