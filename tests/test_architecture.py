@@ -102,7 +102,7 @@ def test_only_the_request_end_the_error_handlers_and_the_cli_helper_roll_back():
 def test_every_family_s_error_handlers_roll_back_through_the_one_function():
     """Pages, the JSON API and SCIM end a failed transaction with ``rollback_after_error``."""
     modules = _modules()
-    for module in ("portal/errors.py", "portal/api/__init__.py", "portal/scim/__init__.py"):
+    for module in ("portal/errors.py", "portal/api/blueprints.py", "portal/scim/__init__.py"):
         called = {
             node.func.id
             for node in ast.walk(modules[module])

@@ -22,7 +22,7 @@ from scim2_models import (
 from sqlalchemy import select
 from support.account_helpers import devices_of, page_csrf, sessions_of, user_id
 
-from portal.api import ApiBlueprint
+from portal.api.blueprints import ApiBlueprint
 from portal.api.declarations import undocumented
 from portal.api.errors import ENVELOPE, TOKEN_ROWS, says
 from portal.errors import flash_back

@@ -15,8 +15,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from portal import create_app
-from portal.api import ApiBlueprint
 from portal.api.auth import bearer
+from portal.api.blueprints import ApiBlueprint
 from portal.api.declarations import (
     Answer,
     Header,

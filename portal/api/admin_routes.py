@@ -21,8 +21,8 @@ from ..services.common import parse_id
 from ..services.devices import reads
 from ..services.errors import NotFound
 from ..services.users import summary
-from . import token_rows
 from .auth import bearer
+from .blueprints import token_rows
 from .conditional import POLL, Poll
 from .declarations import ADMIN_TAG, PathName, documented, link
 from .errors import ApiError, says

@@ -16,8 +16,8 @@ from flask import current_app, request, url_for
 
 from ..authz import VIEW_AUDIT_LOG
 from ..services.audit import feed
-from . import token_rows
 from .auth import bearer
+from .blueprints import token_rows
 from .declarations import EVENTS_TAG, Header, documented, parsed_query
 from .errors import failure
 from .shapes.audit import Event, EventList, EventsQuery

@@ -13,8 +13,8 @@ from ..auth.principal import session_policy
 from ..services import operations
 from ..services.audit import activity
 from ..services.devices import changes, reads
-from . import envelope
 from .auth import bearer
+from .blueprints import envelope
 from .conditional import POLL, polled
 from .declarations import PathName, documented, link, parsed_body
 from .errors import ApiError, failure

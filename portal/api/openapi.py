@@ -29,8 +29,8 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from werkzeug.routing import FloatConverter, IntegerConverter, Rule, UUIDConverter
 
 from ..authz import public
-from . import ApiBlueprint, envelope
 from .auth import bearer_requirement
+from .blueprints import ApiBlueprint, envelope
 from .declarations import FAMILY_TAGS, Declaration, Header, declaration_of, undocumented
 from .errors import (
     ENVELOPE,

@@ -18,8 +18,8 @@ from flask import request, url_for
 from ..authz import MANAGE_USER_DEVICES, VIEW_USER_DEVICES
 from ..services import operations
 from ..services.incidents import bulk_jobs, search
-from . import token_rows
 from .auth import bearer
+from .blueprints import token_rows
 from .declarations import ADMIN_TAG, Header, documented, parsed_body, parsed_query
 from .errors import ApiError, failure
 from .shapes.sign_ins import JobStarted, JobState, SignIn, SignInList, SignInQuery, SignInSearch

@@ -14,8 +14,8 @@ from ..services import operations
 from ..services.common import parse_id
 from ..services.devices import reads
 from ..services.errors import NotFound
-from . import token_rows
 from .auth import bearer
+from .blueprints import token_rows
 from .declarations import documented, link
 from .errors import ApiError, failure, says
 from .shapes.token_rows import TokenRowList
