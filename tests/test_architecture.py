@@ -244,6 +244,108 @@ def test_no_two_service_modules_differ_only_by_a_suffix():
     assert clashes == []
 
 
+def _module_graph() -> dict[str, set[str]]:
+    """Which module of the package imports which (functions' imports too). ``from pkg import
+    mod`` is an edge to ``pkg/mod.py`` alone: importing a package's module is not a use of
+    what the package's ``__init__`` defines."""
+    modules = _modules()
+    by_name = {
+        m.removesuffix(".py").replace("/", ".").removesuffix(".__init__"): m for m in modules
+    }
+
+    def module_of(name: str) -> str | None:
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):
+            found = by_name.get(".".join(parts[:end]))
+            if found:
+                return found
+        return None
+
+    graph: dict[str, set[str]] = {}
+    for module, tree in modules.items():
+        dotted = module.removesuffix(".py").replace("/", ".")
+        package = (
+            dotted.removesuffix(".__init__")
+            if module.endswith("__init__.py")
+            else (dotted.rsplit(".", 1)[0])
+        )
+        targets = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets.update(module_of(a.name) for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+                for alias in node.names:
+                    whole = f"{base}.{alias.name}"
+                    targets.add(module_of(whole if whole in by_name else base))
+        graph[module] = {t for t in targets if t and t != module}
+    return graph
+
+
+def test_the_import_graph_has_no_circle():
+    graph = _module_graph()
+    assert (
+        "portal/services/incidents/bulk_jobs.py" in graph["portal/services/operations/incidents.py"]
+    )
+    circles = []
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+
+    def walk(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                circles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                walk(target, [*path, target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    assert circles == []
+
+
+def _layers() -> list[tuple[str, ...]]:
+    """The layers of docs/architecture.md, top first: the paths each line of its list names."""
+    block = DOC.read_text().split("```", 2)[1]
+    layers = []
+    for line in block.splitlines():
+        paths = tuple(re.findall(r"portal/[\w/]*?(?:\.py|/)(?=\s|$)", line[:31]))
+        if line.startswith("portal/") and paths:
+            layers.append(paths)
+    return layers
+
+
+def test_no_module_imports_a_module_above_it_in_the_layers():
+    layers = _layers()
+    assert layers[0] == ("portal/__init__.py",) and layers[-1] == ("portal/extensions.py",)
+
+    def rank(module: str) -> int:
+        best = max(
+            ((len(p), i) for i, paths in enumerate(layers) for p in paths if module.startswith(p)),
+            default=None,
+        )
+        assert best is not None, f"{module} is in no layer of docs/architecture.md"
+        return best[1]
+
+    upward = sorted(
+        f"{module} imports {target}"
+        for module, targets in _module_graph().items()
+        for target in targets
+        if rank(target) < rank(module)
+    )
+    assert upward == []
+
+
+def test_the_app_package_s_neighbours_config_and_extensions_import_no_feature():
+    graph = _module_graph()
+    for module in ("portal/config.py", "portal/extensions.py", "portal/transaction.py"):
+        assert {t for t in graph[module] if t != "portal/extensions.py"} == set(), module
+
+
 def test_docs_architecture_lists_every_module():
     listed = set(re.findall(r"^\| `(portal/[^`]+\.py)` \|", DOC.read_text(), re.MULTILINE))
     present = {str(path.relative_to(PORTAL.parent)) for path in PORTAL.rglob("*.py")}
