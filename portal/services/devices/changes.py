@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, select, true
 
 from ...extensions import db
-from ...models import Device, EndReason, TrustLevel, User, utcnow
+from ...models import Device, TrustLevel, utcnow
 from ..common import lock_account, parse_id
 from ..errors import Invalid
-from ..sessions.ending import end_sessions
 
 TRUST_LEVELS = (TrustLevel.HIGH.value, TrustLevel.MEDIUM.value, TrustLevel.LOW.value)
 
@@ -57,15 +56,6 @@ def get_device_by_fingerprint(user_id: uuid.UUID, fingerprint: str) -> Device | 
     ).scalar_one_or_none()
 
 
-def revoke_device(
-    device: Device, *, by: User, reason: EndReason, keep=None, now: datetime | None = None
-) -> int:
-    """End every open session of the device; returns how many ended."""
-    return end_sessions(
-        user_id=device.user_id, device_id=device.id, reason=reason, by=by, keep=keep, now=now
-    )
-
-
 def trust_device(device: Device, level: str, days: int, now: datetime | None = None) -> datetime:
     """Mark the device trusted at ``level`` until ``days`` from now; returns the expiry."""
     if level not in TRUST_LEVELS:
@@ -85,31 +75,12 @@ def reset_trust(device: Device) -> None:
     device.trust_expires_at = None
 
 
-def untrust_device(
-    device: Device,
-    *,
-    by: User,
-    reason: EndReason = EndReason.UNTRUSTED,
-    now: datetime | None = None,
-) -> int:
-    """Drop the device's trust and end its sessions (it must sign in again to be used).
-
-    ``reason`` says why the sessions ended: the owner untrusting it, or the owner reporting
-    it (``report_suspicious``). Returns how many sessions ended.
-    """
+def mark_reported(device: Device, now: datetime) -> None:
+    """The owner said "This wasn't me": the device loses its trust and remembers when (its
+    sessions are ended by the operation, as reported)."""
+    device.reported_suspicious_at = now
     reset_trust(device)
     db.session.flush()
-    return revoke_device(device, by=by, reason=reason, now=now)
-
-
-def report_suspicious(device: Device, *, by: User, now: datetime | None = None) -> int:
-    """The owner says "This wasn't me": untrust the device, end its sessions as reported
-    (which makes every new sign-in of the user give credentials at the IdP again), and
-    remember when. Returns how many sessions ended.
-    """
-    now = now or utcnow()
-    device.reported_suspicious_at = now
-    return untrust_device(device, by=by, reason=EndReason.REPORTED, now=now)
 
 
 def rename_device(device: Device, name: str) -> str:
@@ -122,10 +93,9 @@ def rename_device(device: Device, name: str) -> str:
     return name
 
 
-def remove_device(device: Device, *, by: User, now: datetime | None = None) -> int:
-    """Hide the device from lists and end its sessions; rows stay for the login history."""
-    now = now or utcnow()
+def mark_removed(device: Device, now: datetime) -> None:
+    """Hide the device from lists and drop its trust; rows stay for the login history (its
+    sessions are ended by the operation)."""
     device.removed_at = now
     reset_trust(device)
     db.session.flush()
-    return revoke_device(device, by=by, reason=EndReason.DEVICE_REMOVED, now=now)

@@ -6,11 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from ...models import Device
+from ...extensions import db
+from ...models import Device, EndReason, utcnow
 from ..audit.record import Actions
 from ..devices import changes
 from ..errors import Conflict
+from ..sessions import ending
 from .actor import Actor, locked_device
+
+
+def _end_sessions_of(actor: Actor, device: Device, reason: EndReason, now: datetime) -> int:
+    """End every open session of a device whose standing just changed; how many ended."""
+    return ending.end_sessions(
+        user_id=device.user_id, device_id=device.id, reason=reason, by=actor.user, now=now
+    )
 
 
 def trust_device(
@@ -34,7 +43,9 @@ def untrust_device(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, in
     """Drop the trust of one of the actor's devices and end its sessions; returns it and how
     many ended."""
     device = locked_device(actor, device_id)
-    ended = changes.untrust_device(device, by=actor.user)
+    changes.reset_trust(device)
+    db.session.flush()
+    ended = _end_sessions_of(actor, device, EndReason.UNTRUSTED, utcnow())
     actor.record(Actions.UNTRUST_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
     return device, ended
 
@@ -65,7 +76,9 @@ def report_device(actor: Actor, device: Device, **detail: Any) -> int:
     """
     if actor.session_id is not None and actor.session.device_id == device.id:
         raise ReportingCurrentDevice()
-    ended = changes.report_suspicious(device, by=actor.user)
+    now = utcnow()
+    changes.mark_reported(device, now)
+    ended = _end_sessions_of(actor, device, EndReason.REPORTED, now)
     actor.record(
         Actions.REPORT_SUSPICIOUS,
         device.user_id,
@@ -92,6 +105,8 @@ def remove_device(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device, int
     """Hide one of the actor's devices and end its sessions (rows stay for the history);
     returns it and how many ended."""
     device = locked_device(actor, device_id)
-    ended = changes.remove_device(device, by=actor.user)
+    now = utcnow()
+    changes.mark_removed(device, now)
+    ended = _end_sessions_of(actor, device, EndReason.DEVICE_REMOVED, now)
     actor.record(Actions.REMOVE_DEVICE, device.user_id, device_id=device.id, sessions_ended=ended)
     return device, ended
