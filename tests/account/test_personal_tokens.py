@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlalchemy import select
-from support.account_helpers import csrf_from, page_csrf, user_id
+from support.account_helpers import bearer, csrf_from, make_token, page_csrf, user_id
 
 from portal.extensions import db
 from portal.models import AuditEvent, Grant, PersonalToken, User, UserSession, utcnow
 from portal.services.audit import Actions
-
-_SECRET = re.compile(r'id="token-secret">(dpt_[A-Za-z0-9_-]+)<')
-
-
-def make_token(browser, name="script", scopes=("devices:read",), days=30, **kwargs) -> str:
-    """Make a token on the page, as its user would; returns the secret it shows once."""
-    data = {
-        "csrf_token": page_csrf(browser, "/account/tokens"),
-        "name": name,
-        "scopes": list(scopes),
-        "days": str(days),
-    }
-    response = browser.post("/account/tokens", data=data, **kwargs)
-    assert response.status_code == 200, response.data[:2000]
-    match = _SECRET.search(response.get_data(as_text=True))
-    assert match, "the secret is not on the page"
-    return match.group(1)
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def _token_row(app, secret_hint: str | None = None) -> PersonalToken:
@@ -238,7 +216,7 @@ def test_a_token_sees_only_its_owners_devices(app, client, auth):
 def test_tokens_work_without_an_api_audience(app_config, idp, database_url):
     """``make run`` configures no API audience (its IdP's tokens are opaque): personal tokens
     still work, IdP tokens are refused."""
-    from conftest import Auth
+    from support.app_setup import Auth
 
     from portal import create_app
 

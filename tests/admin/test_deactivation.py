@@ -4,8 +4,14 @@ the admin pages say so; from the user page, the CLI and (see test_scim.py) SCIM.
 from __future__ import annotations
 
 from sqlalchemy import select
-from support.account_helpers import audit_actions, page_csrf, sessions_of, user_id
-from test_personal_tokens import bearer, make_token
+from support.account_helpers import (
+    audit_actions,
+    bearer,
+    make_token,
+    page_csrf,
+    sessions_of,
+    user_id,
+)
 
 from portal.extensions import db
 from portal.models import User

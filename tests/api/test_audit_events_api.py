@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
-from test_personal_tokens import bearer, make_token
+from support.account_helpers import bearer, make_token
 
 from portal.extensions import db
 from portal.models import AuditEvent, utcnow

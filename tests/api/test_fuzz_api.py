@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Auth
 from support.account_helpers import user_id
+from support.app_setup import Auth
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261201
 MAX_EXAMPLES = 50
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 from openapi_spec_validator import validate
+from support.account_helpers import bearer as bearer_header
+from support.account_helpers import make_token
 from support.api_contract import api_document
-from test_personal_tokens import bearer as bearer_header
-from test_personal_tokens import make_token
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 

@@ -437,7 +437,7 @@ def test_heartbeat_on_a_session_that_is_not_active_and_mine_is_404(
 
 def _database_fails(*args, **kwargs):
     # A failure of the request (an outage, such as a locked database, answers 503 instead:
-    # tests/test_outages.py).
+    # tests/platform/test_outages.py).
     raise IntegrityError("UPDATE sessions ...", {}, Exception("CHECK constraint failed"))
 
 

@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-PORTAL = Path(__file__).resolve().parent.parent / "portal"
+PORTAL = Path(__file__).resolve().parents[2] / "portal"
 DOC = PORTAL.parent / "docs" / "architecture.md"
 
 

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 from flask import template_rendered
 from sqlalchemy import event
+from support.account_helpers import bearer, make_token
 from support.admin_helpers import user_id_of
-from test_personal_tokens import bearer, make_token
 
 from portal.extensions import db
 from portal.models import AuditEvent, User

@@ -7,31 +7,16 @@ no test signs in before, so each test here meets a subject the portal has never 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import func, select
 from support.account_helpers import audit_actions, devices_of, sessions_of
+from support.races import AT_ONCE, all_at_once
 
 from portal.extensions import db
 from portal.models import User
-
-AT_ONCE = 6
-
-
-def _all_at_once(jobs):
-    """Run ``jobs`` in threads that start together (a barrier), and return their results."""
-    barrier = threading.Barrier(len(jobs))
-
-    def run(job):
-        barrier.wait(timeout=30)
-        return job()
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(run, jobs))
 
 
 def _users_called(app, subject: str) -> int:
@@ -49,7 +34,7 @@ def test_one_new_subjects_token_used_six_times_at_once_makes_one_user_and_one_se
     def call():
         return requests.get(live_server.url + "/devices", headers=headers, timeout=60).status_code
 
-    statuses = _all_at_once([call] * AT_ONCE)
+    statuses = all_at_once([call] * AT_ONCE)
 
     assert statuses == [200] * AT_ONCE, statuses
     assert _users_called(app, "newbie") == 1
@@ -71,7 +56,7 @@ def test_six_new_tokens_of_one_user_at_once_share_one_api_client_device(app, liv
             ).status_code
         )
 
-    statuses = _all_at_once([call(t) for t in tokens])
+    statuses = all_at_once([call(t) for t in tokens])
 
     assert statuses == [200] * AT_ONCE, statuses
     (client,) = devices_of(app, "newbie", kind="api_client")
@@ -94,7 +79,7 @@ def test_six_browsers_of_a_new_subject_at_the_callback_at_once_all_sign_in(app, 
     def finish(http, url):
         return lambda: http.get(url, allow_redirects=False, timeout=60).status_code
 
-    statuses = _all_at_once([finish(h, u) for h, u in zip(browsers, callbacks, strict=True)])
+    statuses = all_at_once([finish(h, u) for h, u in zip(browsers, callbacks, strict=True)])
 
     assert statuses == [302] * AT_ONCE, statuses
     assert _users_called(app, "newbie") == 1
@@ -125,7 +110,7 @@ def test_two_tabs_of_one_browser_at_the_callback_at_once_make_one_device(
         tabs.append(tab)
         callbacks.append(f"{live_server.url}{back.path}?{back.query}")
 
-    statuses = _all_at_once(
+    statuses = all_at_once(
         [
             lambda t=t, u=u: t.get(u, allow_redirects=False, timeout=60).status_code
             for t, u in zip(tabs, callbacks, strict=True)

@@ -83,7 +83,7 @@ def test_a_long_user_agent_still_makes_bearer_calls(app, client, auth):
 
 
 def test_a_long_forwarded_address_behind_a_trusted_proxy_still_calls_the_api(app, app_config, idp):
-    from conftest import Auth
+    from support.app_setup import Auth
 
     from portal import create_app
 

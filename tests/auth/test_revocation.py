@@ -9,52 +9,19 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
 from support.account_helpers import audit_actions, devices_of, sessions_of, user_id
-from support.http_browser import HttpBrowser
+from support.browsers import Alice, next_second
 
 import portal.auth.signin
 from portal.auth.signin import _reauth_check
 from portal.extensions import db
 from portal.models import User, utcnow
-
-
-def next_second() -> None:
-    """Wait for the wall clock's next second: ``auth_time`` has whole-second resolution, so a
-    revocation only outdates sign-ins made in an earlier second."""
-    time.sleep(1.02 - time.time() % 1)
-
-
-@pytest.fixture
-def browsers(live_server, idp):
-    return lambda: HttpBrowser(live_server.url, idp)
-
-
-@dataclass
-class Alice:
-    """Alice signed in on a laptop, then on a phone, each browser with its own IdP session."""
-
-    laptop: HttpBrowser
-    phone: HttpBrowser
-    laptop_device: uuid.UUID
-    phone_device: uuid.UUID
-
-
-@pytest.fixture
-def alice(app, browsers) -> Alice:
-    laptop, phone = browsers(), browsers()
-    assert 'id="devices"' in laptop.sign_in("alice").text
-    assert 'id="devices"' in phone.sign_in("alice").text
-    laptop_device, phone_device = (d.id for d in devices_of(app, "alice"))
-    next_second()
-    return Alice(laptop, phone, laptop_device, phone_device)
 
 
 def _phone_session(app, phone_device):

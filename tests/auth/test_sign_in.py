@@ -154,7 +154,7 @@ def test_idp_error_shows_friendly_page(client):
 
 
 def test_unreachable_idp_shows_friendly_page(idp, database_url):
-    from conftest import make_config
+    from support.app_setup import make_config
 
     from portal import create_app
 

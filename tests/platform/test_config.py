@@ -174,7 +174,7 @@ def test_the_wsgi_entry_point_keeps_start_up_objects_out_of_full_collections(tmp
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     env.update(
         PORTAL_ENV="development",

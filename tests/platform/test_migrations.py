@@ -315,6 +315,6 @@ def test_every_revision_id_fits_the_version_table():
 
     from alembic.script import ScriptDirectory
 
-    scripts = ScriptDirectory(str(Path(__file__).resolve().parents[1] / "migrations"))
+    scripts = ScriptDirectory(str(Path(__file__).resolve().parents[2] / "migrations"))
     too_long = [s.revision for s in scripts.walk_revisions() if len(s.revision) > 32]
     assert too_long == []

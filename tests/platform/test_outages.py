@@ -17,11 +17,11 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from conftest import Auth, make_config
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from support.account_helpers import audit_actions, page_csrf
 from support.admin_helpers import user_id_of
+from support.app_setup import Auth, make_config
 
 from portal import config as config_module
 from portal import create_app

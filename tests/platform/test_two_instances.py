@@ -36,7 +36,7 @@ from support.redis_server import RedisServer
 from portal import create_app
 from portal.extensions import db
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 API_LIMIT = 5  # PORTAL_RATELIMIT_API of these instances: "5 per minute"
 SIGNED_IN = 'id="devices"'  # My devices
 SIGNED_OUT = 'id="hero-sign-in"'  # the landing page's Sign in
@@ -170,7 +170,7 @@ def _wait_until_up(site: Site, urls: list[str], timeout: float = 60.0) -> None:
 def _empty_migrated_postgres(database_url: str, stack: list):
     """A migrated, empty PostgreSQL database: this suite's own when it runs on PostgreSQL."""
     if database_url.startswith("postgresql"):
-        from conftest import TABLES_IN_DELETE_ORDER
+        from support.app_setup import TABLES_IN_DELETE_ORDER
 
         engine = create_engine(database_url)
         with engine.begin() as conn:
@@ -194,7 +194,7 @@ def _empty_migrated_postgres(database_url: str, stack: list):
 
 @pytest.fixture(scope="module")
 def site(idp: OidcProvider, database_url):
-    from conftest import make_config
+    from support.app_setup import make_config
 
     nginx = nginx_binary()
     stack: list = []  # what to stop, in reverse

@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from sqlalchemy import func, select
-from support.account_helpers import audit_actions, sessions_of, user_id
-from test_personal_tokens import bearer, make_token
+from support.account_helpers import audit_actions, bearer, make_token, sessions_of, user_id
 
 from portal.extensions import db
 from portal.models import User
@@ -68,7 +67,7 @@ def _is_scim_error(response, status: int, scim_type: str | None = None) -> dict:
 
 
 def test_without_a_configured_token_there_is_no_scim_service(app_config, database_url, idp):
-    from conftest import make_config
+    from support.app_setup import make_config
 
     from portal import create_app
 
@@ -396,7 +395,7 @@ def test_scim_routes_carry_an_access_rule_and_no_csrf(app, client):
 def test_six_browsers_of_a_provisioned_user_at_the_callback_at_once_make_no_second_user(
     app, client, live_server, idp
 ):
-    from test_first_use_races import AT_ONCE, _all_at_once
+    from support.races import AT_ONCE, all_at_once
 
     created = _post(client, "newbie@example.test")
     browsers, callbacks = [], []
@@ -407,7 +406,7 @@ def test_six_browsers_of_a_provisioned_user_at_the_callback_at_once_make_no_seco
         browsers.append(http)
         callbacks.append(f"{live_server.url}{back.path}?{back.query}")
 
-    statuses = _all_at_once(
+    statuses = all_at_once(
         [
             lambda h=h, u=u: h.get(u, allow_redirects=False, timeout=60).status_code
             for h, u in zip(browsers, callbacks, strict=True)
@@ -424,7 +423,7 @@ def test_six_browsers_of_a_provisioned_user_at_the_callback_at_once_make_no_seco
 def test_a_provisioned_users_token_used_six_times_at_once_makes_no_second_user(
     app, client, live_server, auth
 ):
-    from test_first_use_races import AT_ONCE, _all_at_once
+    from support.races import AT_ONCE, all_at_once
 
     created = _post(client, "someone@corp.example.test", externalId="newbie")
     headers = auth.bearer("newbie")
@@ -432,7 +431,7 @@ def test_a_provisioned_users_token_used_six_times_at_once_makes_no_second_user(
     def call():
         return requests.get(live_server.url + "/devices", headers=headers, timeout=60).status_code
 
-    assert _all_at_once([call] * AT_ONCE) == [200] * AT_ONCE
+    assert all_at_once([call] * AT_ONCE) == [200] * AT_ONCE
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 1
     assert str(user_id(app, "newbie")) == created["id"]
@@ -450,7 +449,7 @@ def test_a_short_scim_token_stops_start_up(app_config):
 def test_six_deactivations_at_once_end_the_sessions_and_are_audited_once(
     app, client, live_server, auth
 ):
-    from test_first_use_races import AT_ONCE, _all_at_once
+    from support.races import AT_ONCE, all_at_once
 
     auth.new_client("bob")
     created = _post(client, "bob@example.test")
@@ -464,6 +463,6 @@ def test_six_deactivations_at_once_end_the_sessions_and_are_audited_once(
             f"{live_server.url}/scim/v2/Users/{created['id']}", json=body, headers=SCIM, timeout=60
         ).status_code
 
-    assert _all_at_once([patch] * AT_ONCE) == [200] * AT_ONCE
+    assert all_at_once([patch] * AT_ONCE) == [200] * AT_ONCE
     assert len(audit_actions(app, "deactivate_user")) == 1
     assert all(s.ended_at is not None for s in sessions_of(app, "bob"))

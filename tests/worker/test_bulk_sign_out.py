@@ -17,7 +17,7 @@ from support.admin_helpers import (
     user_id_of,
 )
 from support.alert_helpers import run_worker
-from test_revocation import Alice, alice, browsers, next_second  # noqa: F401  (fixtures)
+from support.browsers import Alice, alice, browsers, next_second  # noqa: F401  (fixtures)
 
 from portal import create_app
 from portal.extensions import db

@@ -210,7 +210,7 @@ def test_a_bad_history_days_stops_start_up_naming_the_variable(app_config, value
 
 
 def test_history_days_defaults_to_180(idp, database_url):
-    from conftest import make_config
+    from support.app_setup import make_config
 
     config = make_config(idp, database_url)
     config.pop("HISTORY_DAYS", None)
