@@ -3,9 +3,9 @@
 ``portal.ratelimit`` changes three things neither library offers a public way to change: which
 requests Flask-Limiter checks at all, how often it resolves an endpoint's limits, and the timer
 thread limits' memory storage starts. Each private name it needs is used here only, behind a
-public method that ``ratelimit`` overrides or calls. ``tests/test_limiter_adapter.py`` checks
-that every one of them still exists with the shape used here (and that the overrides are still
-called), so an upgrade that renames or reshapes one fails there, by name, rather than quietly
+public method that ``ratelimit`` overrides or calls. ``tests/platform/test_limiter_adapter.py``
+checks that every one of them still exists with the shape used here (and that the overrides are
+still called), so an upgrade that renames or reshapes one fails there, by name, rather than quietly
 undoing what ``ratelimit`` changes.
 """
 

@@ -6,10 +6,10 @@ Two real Chromium browsers (the admin's and alice's), signed in through the real
 from __future__ import annotations
 
 import pytest
-from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+from support.chromium import browser_sign_in
 
 pytestmark = pytest.mark.e2e
 

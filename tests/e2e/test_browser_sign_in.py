@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
+from support.chromium import browser_sign_in
 
 
 def test_sign_in_lands_on_my_devices_with_this_device_marked(browser, live_server):

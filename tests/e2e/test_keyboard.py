@@ -4,9 +4,9 @@ page, in order, and the one that has focus is always visibly outlined."""
 from __future__ import annotations
 
 import pytest
-from conftest import browser_sign_in
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+from support.chromium import browser_sign_in
 
 pytestmark = pytest.mark.e2e
 

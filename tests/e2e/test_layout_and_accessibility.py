@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
+from support.chromium import browser_sign_in
 
 from portal import demo
 from portal.extensions import db

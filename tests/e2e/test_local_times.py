@@ -4,8 +4,8 @@ static/js/localtime.js (allowed by the CSP: a static file) rewrites it in the br
 from __future__ import annotations
 
 import pytest
-from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
+from support.chromium import browser_sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import requests
-from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+from support.chromium import browser_sign_in
 
 
 def test_make_a_token_use_it_and_revoke_it(browser, live_server):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import browser_sign_in
 from selenium.webdriver.common.by import By
+from support.chromium import browser_sign_in
 
 pytestmark = pytest.mark.e2e
 

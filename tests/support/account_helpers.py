@@ -1,5 +1,6 @@
 """Helpers for the self-service tests: CSRF tokens from real pages, rows from the database,
-and a signed-in ``requests`` session against the live server."""
+a signed-in ``requests`` session against the live server, and personal tokens made on their
+page (``make_token``) used as bearer tokens (``bearer``)."""
 
 from __future__ import annotations
 
@@ -108,3 +109,25 @@ def http_sign_in(live_server, idp, login: str) -> requests.Session:
 
 def http_csrf(http: requests.Session, live_server, path: str = "/") -> str:
     return csrf_from(http.get(urljoin(live_server.url, path), timeout=10).text)
+
+
+_SECRET = re.compile(r'id="token-secret">(dpt_[A-Za-z0-9_-]+)<')
+
+
+def make_token(browser, name="script", scopes=("devices:read",), days=30, **kwargs) -> str:
+    """Make a token on the page, as its user would; returns the secret it shows once."""
+    data = {
+        "csrf_token": page_csrf(browser, "/account/tokens"),
+        "name": name,
+        "scopes": list(scopes),
+        "days": str(days),
+    }
+    response = browser.post("/account/tokens", data=data, **kwargs)
+    assert response.status_code == 200, response.data[:2000]
+    match = _SECRET.search(response.get_data(as_text=True))
+    assert match, "the secret is not on the page"
+    return match.group(1)
+
+
+def bearer(secret: str) -> dict:
+    return {"Authorization": f"Bearer {secret}"}

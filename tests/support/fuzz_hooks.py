@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/test_fuzz_api.py: every request carries a live personal token.
+"""Schemathesis hooks for tests/api/test_fuzz_api.py: every request carries a live personal token.
 
 The fuzzer calls every operation, revoke-all and "remove this device" included, and those end
 the very token it calls with (as they must). So before each request this checks, in the
