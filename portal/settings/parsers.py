@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -205,30 +206,43 @@ def _file(value: Any, name: str) -> str | None:
     return str(value) if value else None
 
 
-Count = Annotated[int, _parser(lambda value, name: _whole(value, name, 0))]
-Positive = Annotated[int, _parser(lambda value, name: _whole(value, name, 1))]
+@dataclass(frozen=True)
+class Kind:
+    """A type in words, for the documentation."""
+
+    text: str
+
+
+Count = Annotated[int, _parser(lambda value, name: _whole(value, name, 0)), Kind("integer ≥ 0")]
+Positive = Annotated[int, _parser(lambda value, name: _whole(value, name, 1)), Kind("integer ≥ 1")]
 MaybePositive = Annotated[
-    int | None, _parser(lambda value, name: None if value is None else _whole(value, name, 1))
+    int | None,
+    _parser(lambda value, name: None if value is None else _whole(value, name, 1)),
+    Kind("integer ≥ 1"),
 ]
-Seconds = Annotated[float, _parser(_seconds)]
-Flag = Annotated[bool, _parser(_flag)]
-MaybeFlag = Annotated[bool | None, _parser(lambda v, name: None if v is None else _flag(v, name))]
-Text = Annotated[str | None, _parser(_text)]
-Stripped = Annotated[str | None, _parser(_stripped)]
-HttpURL = Annotated[str | None, _parser(_http_url)]
-Origin = Annotated[str | None, _parser(_origin)]
-Environment = Annotated[str, _parser(_environment)]
-Issuer = Annotated[str | None, _parser(_issuer)]
-Scopes = Annotated[str, _parser(_scopes)]
-SameSite = Annotated[str, _parser(_same_site)]
-DatabaseURL = Annotated[str | None, _parser(database_url)]
-GroupPermissions = Annotated[dict[str, list[str]], _parser(_group_permissions)]
-RateLimit = Annotated[str, _parser(_rate_limit)]
-RedisURL = Annotated[str | None, _parser(_redis_url)]
-ScimToken = Annotated[str | None, _parser(_scim_token)]
-MailAddress = Annotated[str, _parser(_mail_address)]
-AlertMode = Annotated[str, _parser(_alert_mode)]
-ExistingFile = Annotated[str | None, _parser(_file)]
+Seconds = Annotated[float, _parser(_seconds), Kind("seconds, above 0, at most 3600")]
+Flag = Annotated[bool, _parser(_flag), Kind("boolean")]
+MaybeFlag = Annotated[
+    bool | None,
+    _parser(lambda value, name: None if value is None else _flag(value, name)),
+    Kind("boolean"),
+]
+Text = Annotated[str | None, _parser(_text), Kind("text")]
+Stripped = Annotated[str | None, _parser(_stripped), Kind("text")]
+HttpURL = Annotated[str | None, _parser(_http_url), Kind("http(s) URL")]
+Origin = Annotated[str | None, _parser(_origin), Kind("http(s) URL")]
+Environment = Annotated[str, _parser(_environment), Kind("one of " + ", ".join(ENVIRONMENTS))]
+Issuer = Annotated[str | None, _parser(_issuer), Kind("http(s) URL")]
+Scopes = Annotated[str, _parser(_scopes), Kind("scopes, space-separated")]
+SameSite = Annotated[str, _parser(_same_site), Kind("Lax, Strict or None")]
+DatabaseURL = Annotated[str | None, _parser(database_url), Kind("sqlite or postgresql URL")]
+GroupPermissions = Annotated[dict[str, list[str]], _parser(_group_permissions), Kind("JSON object")]
+RateLimit = Annotated[str, _parser(_rate_limit), Kind("rate limit")]
+RedisURL = Annotated[str | None, _parser(_redis_url), Kind("redis URL")]
+ScimToken = Annotated[str | None, _parser(_scim_token), Kind("text, 32 characters or more")]
+MailAddress = Annotated[str, _parser(_mail_address), Kind("mail address")]
+AlertMode = Annotated[str, _parser(_alert_mode), Kind("one of " + ", ".join(ALERT_MODES))]
+ExistingFile = Annotated[str | None, _parser(_file), Kind("path of a file")]
 
 
 def setting(default: Any, description: str, shown: str | None = None) -> Any:
