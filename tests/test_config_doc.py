@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from portal.config import DEFAULTS
-from portal.settings import Settings
+from portal.settings import PERMISSIONS, Settings
 from scripts import config_doc
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -24,3 +24,5 @@ def test_every_setting_has_a_one_line_description_and_is_documented():
         assert field.description and "\n" not in field.description, name
         assert f"| `PORTAL_{name}` |" in page, name
     assert set(DEFAULTS) == set(Settings.model_fields)
+    permissions = page.split("## Permissions", 1)[1]
+    assert all(f"`{name}` " in permissions for name in PERMISSIONS)

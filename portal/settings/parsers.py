@@ -43,7 +43,7 @@ def _whole(value: Any, name: str, minimum: int) -> int:
         number = int(value)
         if isinstance(value, bool) or number < minimum:
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 1e999 is JSON for infinity
         raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}") from None
     return number
 
