@@ -29,6 +29,7 @@ from .parsers import (
     MailAddress,
     MaybeFlag,
     MaybePositive,
+    Name,
     Origin,
     Positive,
     RateLimit,
@@ -96,7 +97,7 @@ class Settings(BaseSettings):
     BACKCHANNEL_LOGOUT_MAX_AGE: Positive = setting(
         300, "seconds a back-channel logout token may be old (by `iat`)"
     )
-    OIDC_GROUPS_CLAIM: Text = setting(
+    OIDC_GROUPS_CLAIM: Name = setting(
         "groups", "claim holding groups or roles (dotted paths like `realm_access.roles` work)"
     )
     GROUP_PERMISSIONS: GroupPermissions = setting(

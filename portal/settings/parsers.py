@@ -228,6 +228,7 @@ MaybeFlag = Annotated[
     Kind("boolean"),
 ]
 Text = Annotated[str | None, _parser(_text), Kind("text")]
+Name = Annotated[str, _parser(lambda value, _name: str(value)), Kind("text")]
 Stripped = Annotated[str | None, _parser(_stripped), Kind("text")]
 HttpURL = Annotated[str | None, _parser(_http_url), Kind("http(s) URL")]
 Origin = Annotated[str | None, _parser(_origin), Kind("http(s) URL")]
