@@ -13,7 +13,7 @@ DEV_ENV := PORTAL_ENV=development \
 	PORTAL_GROUP_PERMISSIONS='{"portal-admins": ["viewUserDevices", "manageUserDevices", "viewAuditLog"], "helpdesk": ["viewUserDevices"]}' \
 	PORTAL_GEOIP_DATABASE=$(GEOIP_TEST_DB)
 
-.PHONY: run test test-sqlite test-postgresql lint format bench install test-deps clean
+.PHONY: run config-doc test test-sqlite test-postgresql lint format bench install test-deps clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: install
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 	$(DEV_ENV) $(BIN)/flask --app wsgi portal demo-data
 	$(DEV_ENV) $(BIN)/python scripts/dev.py
+
+# docs/configuration.md from the settings object (tests/platform/test_config_doc.py checks it is current).
+config-doc: install
+	$(BIN)/python -m scripts.config_doc > docs/configuration.md
 
 test-deps: install
 	bash scripts/install-test-deps.sh

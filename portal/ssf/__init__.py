@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app
 
 from ..authz import public
+from ..config import ConfigError
 from ..extensions import db
 from ..services.outbox import signals
 from . import keys
@@ -70,7 +71,20 @@ def jwks():
     return {"keys": [signing_key().public_jwk()]}, 200, {"Cache-Control": "public, max-age=300"}
 
 
+def check_signing_key(config) -> None:
+    """Read the signing key at start-up when there is a receiver to sign for, so a bad key
+    file stops the portal (a ConfigError naming the variable) rather than the first send."""
+    path = config.get("SSF_SIGNING_KEY_FILE")
+    if not config.get("SSF_RECEIVER_URL") or not path:
+        return
+    try:
+        keys.read_signing_key(path)
+    except keys.InvalidSigningKey as exc:
+        raise ConfigError(f"PORTAL_SSF_SIGNING_KEY_FILE: {exc}") from None
+
+
 def init_app(app) -> None:
+    check_signing_key(app.config)
     app.register_blueprint(bp)
     with app.app_context():
         signals.use_transmitter(db.engine, signals.Transmitter.from_config(app.config))
