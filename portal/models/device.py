@@ -5,12 +5,17 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, place_of, utcnow
+
+if TYPE_CHECKING:
+    from .session import UserSession
+    from .user import User
 
 
 class TrustLevel(enum.StrEnum):
@@ -20,7 +25,7 @@ class TrustLevel(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class Device(db.Model):
+class Device(Model):
     """One browser (recognised by its device cookie) or one API client of a user.
 
     ``fingerprint`` is the SHA-256 of the device cookie's secret (or of the API client's
@@ -80,8 +85,8 @@ class Device(db.Model):
     # When the owner said "This wasn't me" about it.
     reported_suspicious_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user = relationship("User")
-    sessions = relationship(
+    user: Mapped[User] = relationship("User")
+    sessions: Mapped[list[UserSession]] = relationship(
         "UserSession",
         back_populates="device",
         order_by="UserSession.created_at.desc()",
