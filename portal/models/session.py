@@ -147,7 +147,7 @@ class UserSession(Model):
         return self.ended_at is None and self.expires_at > (now or utcnow())
 
     @classmethod
-    def active_at(cls, now: datetime) -> ColumnElement[bool]:
+    def active_at(cls, now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
         """``is_active`` as a SQL condition, for queries."""
         return and_(cls.ended_at.is_(None), cls.expires_at > now)
 
