@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,7 +14,6 @@ from ..extensions import Model
 from .types import UTCDateTime, place_of, utcnow
 
 if TYPE_CHECKING:
-    from .session import UserSession
     from .user import User
 
 
@@ -86,7 +85,9 @@ class Device(Model):
     reported_suspicious_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship("User")
-    sessions: Mapped[list[UserSession]] = relationship(
+    # ``UserSession``s: not imported here, not even for the type checker, so that the models
+    # import one way (session, then device) and the import graph has no circle.
+    sessions: Mapped[list[Any]] = relationship(
         "UserSession",
         back_populates="device",
         order_by="UserSession.created_at.desc()",
