@@ -49,6 +49,7 @@ test-postgresql: test-deps
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy portal
 
 format: install
 	$(BIN)/ruff format .

@@ -2,6 +2,7 @@
 
 import sqlite3
 import time
+from typing import TYPE_CHECKING
 
 from flask_login import LoginManager
 from flask_mailman import Mail
@@ -18,6 +19,23 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    from typing import ClassVar
+
+    from flask_sqlalchemy.model import Model as _FlaskModel
+    from sqlalchemy import Table
+
+    class Model(_FlaskModel, Base):
+        """``db.Model`` as the type checker sees it: at run time flask-sqlalchemy makes that
+        class from ``Base`` (its mixins first), and to a checker ``db.Model`` is only a value.
+        Every model maps one table (``__tablename__``), which Core statements use."""
+
+        __abstract__ = True
+        __table__: ClassVar[Table]
+
+else:
+    Model = db.Model  # the base class of every model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -5,12 +5,18 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .device import Device
+    from .session import UserSession
+    from .user import User
 
 
 class OutboxStatus(enum.StrEnum):
@@ -19,7 +25,7 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One mail (``kind`` ``sign_in_alert``) or one session-revoked event for the IdP
     (``caep_session_revoked``: ``message_id`` is the SET's ``jti``, ``recipient`` the receiver
     it was meant for, ``payload`` its claims), written in the transaction of what caused it and
@@ -58,7 +64,7 @@ class AlertAnswer(enum.StrEnum):
     SECURED = "secured"  # "No, secure my account"
 
 
-class SignInAlert(db.Model):
+class SignInAlert(Model):
     """A sign-in the user was told about by mail, and what they answered."""
 
     __tablename__ = "sign_in_alerts"
@@ -83,7 +89,7 @@ class SignInAlert(db.Model):
     answer: Mapped[str | None] = mapped_column(String(16))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user = relationship("User")
-    device = relationship("Device")
-    session = relationship("UserSession")
-    outbox_message = relationship("OutboxMessage")
+    user: Mapped[User] = relationship("User")
+    device: Mapped[Device] = relationship("Device")
+    session: Mapped[UserSession | None] = relationship("UserSession")
+    outbox_message: Mapped[OutboxMessage | None] = relationship("OutboxMessage")

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, event
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from .user import User
 
-class AuditEvent(db.Model):
+
+class AuditEvent(Model):
     """Who did or looked at what, to whom, when and from where. Rows are never changed."""
 
     __tablename__ = "audit_events"
@@ -43,8 +48,8 @@ class AuditEvent(db.Model):
     # SQLite and before migration 0008): the events feed's order, see services.audit.feed.
     xact_id: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
-    actor = relationship("User", foreign_keys=[actor_id])
-    target_user = relationship("User", foreign_keys=[target_user_id])
+    actor: Mapped[User | None] = relationship("User", foreign_keys=[actor_id])
+    target_user: Mapped[User | None] = relationship("User", foreign_keys=[target_user_id])
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -52,10 +57,14 @@ class AuditLogIsAppendOnly(RuntimeError):
 
 
 @event.listens_for(AuditEvent, "before_update")
-def _refuse_update(mapper, connection, target):
+def _refuse_update(
+    mapper: Mapper[AuditEvent], connection: Connection, target: AuditEvent
+) -> NoReturn:
     raise AuditLogIsAppendOnly("audit events cannot be changed")
 
 
 @event.listens_for(AuditEvent, "before_delete")
-def _refuse_delete(mapper, connection, target):
+def _refuse_delete(
+    mapper: Mapper[AuditEvent], connection: Connection, target: AuditEvent
+) -> NoReturn:
     raise AuditLogIsAppendOnly("audit events cannot be deleted")

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
@@ -20,7 +20,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class BulkJob(db.Model):
+class BulkJob(Model):
     """Work an admin asked for, done by the background worker in small batches.
 
     The set of items is fixed when the job is made (``BulkJobItem``); the worker goes
@@ -60,7 +60,7 @@ class BulkJob(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class BulkJobItem(db.Model):
+class BulkJobItem(Model):
     """One session a bulk sign-out ends; in (user, session) order, so a batch groups users."""
 
     __tablename__ = "bulk_job_items"

@@ -5,12 +5,16 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, place_of, utcnow
+
+if TYPE_CHECKING:
+    from .user import User
 
 
 class TrustLevel(enum.StrEnum):
@@ -20,7 +24,7 @@ class TrustLevel(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class Device(db.Model):
+class Device(Model):
     """One browser (recognised by its device cookie) or one API client of a user.
 
     ``fingerprint`` is the SHA-256 of the device cookie's secret (or of the API client's
@@ -80,8 +84,10 @@ class Device(db.Model):
     # When the owner said "This wasn't me" about it.
     reported_suspicious_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user = relationship("User")
-    sessions = relationship(
+    user: Mapped[User] = relationship("User")
+    # ``UserSession``s: not imported here, not even for the type checker, so that the models
+    # import one way (session, then device) and the import graph has no circle.
+    sessions: Mapped[list[Any]] = relationship(
         "UserSession",
         back_populates="device",
         order_by="UserSession.created_at.desc()",

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
-class SeenLogoutToken(db.Model):
+class SeenLogoutToken(Model):
     """One accepted logout token, by the SHA-256 of its issuer and ``jti``.
 
     The primary key makes a replay fail on insert, even when two copies race in parallel.

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from .session import UserSession
+    from .user import User
 
-class PersonalToken(db.Model):
+
+class PersonalToken(Model):
     """One personal token and the session it stands for.
 
     The token is that session (of its own "API client" device): ending the session anywhere
@@ -43,5 +48,5 @@ class PersonalToken(db.Model):
     # Addresses it was used from (bounded), so a use from a new one is audited once.
     seen_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
 
-    session = relationship("UserSession")
-    user = relationship("User")
+    session: Mapped[UserSession] = relationship("UserSession")
+    user: Mapped[User] = relationship("User")

@@ -14,4 +14,6 @@ TRGM_INDEXES = ("ix_users_email_trgm", "ix_users_name_trgm", "ix_users_subject_t
 
 def is_search_machinery(name: str | None) -> bool:
     """Whether a table or index name belongs to the search (and not to the models)."""
-    return bool(name) and (name.startswith(SQLITE_TABLE) or name in TRGM_INDEXES)
+    if not name:
+        return False
+    return name.startswith(SQLITE_TABLE) or name in TRGM_INDEXES

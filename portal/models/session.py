@@ -5,15 +5,31 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Float, ForeignKey, Index, LargeBinary, SmallInteger, String, and_, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    and_,
+    text,
+)
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NO_VALUE
 
-from ..extensions import db
+from ..extensions import Model
 from .addresses import address_key
 from .types import UTCDateTime, place_of, utcnow
+
+if TYPE_CHECKING:
+    from .device import Device
+    from .user import User
 
 
 class LoginMethod(enum.StrEnum):
@@ -55,12 +71,12 @@ END_REASON_LABELS = {
 }
 
 
-def _ip_key_default(context) -> bytes | None:
+def _ip_key_default(context: DefaultExecutionContext) -> bytes | None:
     """The key of the address being inserted (ORM and Core inserts alike)."""
     return address_key(context.get_current_parameters().get("ip_address"))
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """A server-side session: the browser's Flask-Login id, or one bearer token's ``jti``."""
 
     __tablename__ = "sessions"
@@ -121,17 +137,17 @@ class UserSession(db.Model):
     # SIGN_IN_FLAG_BITS), so lists count them rather than replay histories.
     sign_in_flags: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
-    device = relationship("Device", back_populates="sessions")
-    user = relationship("User", foreign_keys=[user_id])
+    device: Mapped[Device] = relationship("Device", back_populates="sessions")
+    user: Mapped[User] = relationship("User", foreign_keys=[user_id])
     # Who ended it; read only where a query loaded it (``ended_how`` never loads it itself).
-    ended_by = relationship("User", foreign_keys=[ended_by_id], lazy="raise")
+    ended_by: Mapped[User | None] = relationship("User", foreign_keys=[ended_by_id], lazy="raise")
 
     def is_active(self, now: datetime | None = None) -> bool:
         """Not ended and not past its expiry."""
         return self.ended_at is None and self.expires_at > (now or utcnow())
 
     @classmethod
-    def active_at(cls, now: datetime):
+    def active_at(cls, now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
         """``is_active`` as a SQL condition, for queries."""
         return and_(cls.ended_at.is_(None), cls.expires_at > now)
 
@@ -160,6 +176,8 @@ def end_label(
     """How a session ended, in words; None while it is active (models and rows alike)."""
     if ended_at is None:
         return "Expired" if expires_at <= utcnow() else None
+    if end_reason is None:
+        raise ValueError("an ended session has no end reason")
     return END_REASON_LABELS.get(EndReason(end_reason), end_reason)
 
 

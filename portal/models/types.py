@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, Protocol, cast, overload
 
 from sqlalchemy import DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import ColumnProperty, QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 
 
@@ -13,7 +16,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware.
 
     SQLite has no time zones and would hand back naive datetimes; this keeps both databases alike.
@@ -22,7 +25,7 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -30,7 +33,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -50,7 +53,18 @@ def place_name(
     return country
 
 
-def place_of(row) -> str | None:
+class HasPlace(Protocol):
+    """A device, a session, or a plain row of their place columns."""
+
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def country_code(self) -> str | None: ...
+    @property
+    def country(self) -> str | None: ...
+
+
+def place_of(row: HasPlace) -> str | None:
     """``place_name`` of anything with ``city``, ``country_code`` and ``country``: a device or
     session model, or a plain row of their columns."""
     return place_name(row.city, row.country_code, row.country)
@@ -65,12 +79,28 @@ def without_control_characters(value: str) -> str:
     return value.translate(_CONTROL_CHARACTERS)
 
 
-def column_length(attribute) -> int | None:
+def column_length(attribute: QueryableAttribute[Any]) -> int | None:
     """The length of the string column behind a model attribute (``Device.browser``), if any."""
-    return getattr(attribute.property.columns[0].type, "length", None)
+    column_property = cast(ColumnProperty[Any], attribute.property)
+    return getattr(column_property.columns[0].type, "length", None)
 
 
-def fit(attribute, value: object) -> str | None:
+def bounded_length(attribute: QueryableAttribute[Any]) -> int:
+    """The length of the bounded string column behind a model attribute (``User.email``);
+    TypeError for a column without one."""
+    length = column_length(attribute)
+    if length is None:
+        raise TypeError(f"{attribute} has no length")
+    return length
+
+
+@overload
+def fit(attribute: QueryableAttribute[Any], value: None) -> None: ...
+@overload
+def fit(attribute: QueryableAttribute[Any], value: str) -> str: ...
+@overload
+def fit(attribute: QueryableAttribute[Any], value: object) -> str | None: ...
+def fit(attribute: QueryableAttribute[Any], value: object) -> str | None:
     """``value`` as text the column behind ``attribute`` can hold: without control characters
     and cut to the column's length. For what requests say (headers, claims, addresses), which
     must describe a device or a person, never fail to be stored; None stays None."""

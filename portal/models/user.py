@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
-def display_name(user) -> str:
+def display_name(user: Named) -> str:
     """What pages call a person, from anything with a user's name columns (a ``User``, or a
     read row of one): the name, else the email, the subject, the SCIM userName, the id."""
     return user.name or user.email or user.subject or user.scim_user_name or str(user.id)
 
 
-class User(db.Model):
+class Named(Protocol):
+    """A ``User``, or a read row of its name columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def scim_user_name(self) -> str | None: ...
+
+
+class User(Model):
     """A person, known by (issuer, subject) from the identity provider.
 
     A user provisioned over SCIM before their first sign-in has neither yet: that sign-in
@@ -85,7 +101,7 @@ class User(db.Model):
         return f"<User {self.email or self.subject}>"
 
 
-class Grant(db.Model):
+class Grant(Model):
     """A permission given to a user locally with the ``flask portal grant`` command."""
 
     __tablename__ = "grants"

@@ -172,7 +172,7 @@ def note_use(
     token.last_used_at = now
     token.last_used_ip = address
     token.last_used_user_agent = user_agent
-    if new_address:
+    if new_address and address is not None:  # (a new address is never None)
         token.seen_addresses = [*(token.seen_addresses or []), address][-SEEN_ADDRESSES_KEPT:]
     if changed or new_address:
         _describe_device(token.session, client, geoip_database, now)

@@ -7,8 +7,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    FromClause,
+    Select,
+    bindparam,
+    literal,
+    select,
+    union_all,
+)
 
 from ...extensions import db
 from ...models import (
@@ -68,7 +78,14 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _row(kind: str, at, device, place, flags, new_device):
+def _row(
+    kind: str,
+    at: ColumnElement[datetime | None],
+    device: FromClause,
+    place: FromClause,
+    flags: ColumnElement[int],
+    new_device: ColumnElement[bool],
+) -> Select[Any]:
     """One source's columns, in the order the union takes them."""
     return select(
         literal(kind).label("kind"),
@@ -84,10 +101,11 @@ def _row(kind: str, at, device, place, flags, new_device):
     )
 
 
-def _statement():
+def _statement() -> Select[Any]:
     """Every source of events in one statement (My devices pays one query for the list),
     built once: every My devices page runs it, and building it cost more than running it."""
-    user_id, since = bindparam("user_id"), bindparam("since")
+    user_id: BindParameter[uuid.UUID] = bindparam("user_id")
+    since: BindParameter[datetime] = bindparam("since")
     no_flags, not_new = literal(0), literal(False)
     flagged = (
         _row(Kind.FLAGGED_SIGN_IN, _s.c.created_at, _d, _s, _s.c.sign_in_flags, not_new)

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import literal_column
+from sqlalchemy import ColumnClause, ColumnElement, Select, literal_column
+from sqlalchemy.sql.expression import ColumnCollection
 
 from ...extensions import db
 from ...models.types import place_name
@@ -39,7 +41,9 @@ _CURSOR = re.compile(CURSOR_PATTERN)
 _LARGEST_XACT = 2**63 - 1  # a bigint
 _LARGEST_ID = 2**31 - 1  # the id column is an integer: a cursor past it is past the end
 # The oldest transaction still running when the statement started: all below it have ended.
-_HORIZON = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+_HORIZON: ColumnClause[int] = literal_column(
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+)
 
 
 class BadCursor(Invalid):
@@ -83,7 +87,9 @@ def committed_events(
     return rest + read_events(later)
 
 
-def page_statements(*, after: tuple[int, int], since: datetime | None, limit: int) -> tuple:
+def page_statements(
+    *, after: tuple[int, int], since: datetime | None, limit: int
+) -> tuple[Select[Any], Select[Any]]:
     """The two statements of a page: the rest of the cursor's transaction, then the
     transactions after it (each an index range of ``ix_audit_xact_id``)."""
     xact, event_id = after
@@ -93,16 +99,18 @@ def page_statements(*, after: tuple[int, int], since: datetime | None, limit: in
     )
 
 
-def _range(limit: int, *conditions, since: datetime | None):
-    conditions = list(conditions)
+def _range(limit: int, *conditions: ColumnElement[bool], since: datetime | None) -> Select[Any]:
+    terms = list(conditions)
     if db.session.get_bind().dialect.name == "postgresql":
-        conditions.append(EVENTS.c.xact_id < _HORIZON)
+        terms.append(EVENTS.c.xact_id < _HORIZON)
     if since is not None:
-        conditions.append(EVENTS.c.occurred_at >= since)
-    return event_select(*conditions, order=_in_commit_order, limit=limit)
+        terms.append(EVENTS.c.occurred_at >= since)
+    return event_select(*terms, order=_in_commit_order, limit=limit)
 
 
-def _in_commit_order(columns) -> tuple:
+def _in_commit_order(
+    columns: ColumnCollection[str, ColumnElement[Any]],
+) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     return columns.xact_id, columns.id
 
 

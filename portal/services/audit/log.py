@@ -14,7 +14,18 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Row,
+    Select,
+    UnaryExpression,
+    false,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.sql.expression import ColumnCollection
 
 from ...extensions import db
 from ...models import AuditEvent, Device, User
@@ -57,12 +68,12 @@ _actors, _targets = User.__table__.alias("actor_ref"), User.__table__.alias("tar
 
 
 def event_select(
-    *conditions,
-    order: Callable[[Any], tuple],
+    *conditions: ColumnElement[bool],
+    order: Callable[[Any], tuple[Any, ...]],
     limit: int | None = None,
     offset: int = 0,
-    source=EVENTS,
-) -> Select:
+    source: FromClause = EVENTS,
+) -> Select[Any]:
     """The one statement events are read with, each event with the people it names and its
     device's name (the name it has now: a renamed device shows its new name, a removed one
     keeps its row; a plain id, no foreign key, so the device may be gone).
@@ -113,15 +124,18 @@ class AuditEventRow:
     device_name: str | None
 
     @classmethod
-    def of(cls, row) -> AuditEventRow:
+    def of(cls, row: Row[Any]) -> AuditEventRow:
         """From a row of ``event_select``."""
         actor = row[_OWN : _OWN + _REF]
         target = row[_OWN + _REF : _OWN + 2 * _REF]
+        # One tuple of every field: a checker cannot count what a slice of the row fills.
         return cls(
-            *row[:_OWN],
-            actor=UserRef(*actor) if actor[0] is not None else None,
-            target_user=UserRef(*target) if target[0] is not None else None,
-            device_name=row[-1],
+            *(
+                *row[:_OWN],
+                UserRef(*actor) if actor[0] is not None else None,  # actor
+                UserRef(*target) if target[0] is not None else None,  # target_user
+                row[-1],  # device_name
+            )
         )
 
 
@@ -165,7 +179,9 @@ class AuditPage:
         return page_count(self.total, self.per_page)
 
 
-def _user_match(users, text: str, label_column=None):
+def _user_match(
+    users: FromClause, text: str, label_column: ColumnElement[str | None] | None = None
+) -> ColumnElement[bool]:
     if without_control_characters(text) != text:
         return false()  # stored names hold none (and PostgreSQL refuses NUL in a pattern)
     uid = parse_id(text)
@@ -199,7 +215,7 @@ def _conditions(f: AuditFilter) -> list:
     return terms
 
 
-def _newest_first(columns) -> tuple:
+def _newest_first(columns: ColumnCollection[str, Any]) -> tuple[UnaryExpression[Any], ...]:
     return columns.occurred_at.desc(), columns.id.desc()
 
 

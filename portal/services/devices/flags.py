@@ -53,12 +53,18 @@ FLAG_LABELS = {
 class SignInLike(Protocol):
     """What the flags need from a sign-in: a ``UserSession`` or a row with these columns."""
 
-    id: uuid.UUID
-    created_at: datetime
-    country_code: str | None
-    city: str | None
-    latitude: float | None
-    longitude: float | None
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def country_code(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def latitude(self) -> float | None: ...
+    @property
+    def longitude(self) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -94,9 +100,10 @@ def _duration(gap: timedelta) -> str:
 
 def travel_speed_kmh(earlier: SignInLike, later: SignInLike) -> tuple[float, float] | None:
     """(distance km, speed km/h) between two located sign-ins; None if either has no position."""
-    if None in (earlier.latitude, earlier.longitude, later.latitude, later.longitude):
+    lat1, lon1, lat2, lon2 = earlier.latitude, earlier.longitude, later.latitude, later.longitude
+    if lat1 is None or lon1 is None or lat2 is None or lon2 is None:
         return None
-    km = distance_km(earlier.latitude, earlier.longitude, later.latitude, later.longitude)
+    km = distance_km(lat1, lon1, lat2, lon2)
     hours = (later.created_at - earlier.created_at).total_seconds() / 3600
     if hours <= 0:
         return km, (float("inf") if km > 0 else 0.0)

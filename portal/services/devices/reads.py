@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, null, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, null, or_, select
 
 from ...extensions import db
 from ...models import Device, User, UserSession, utcnow
@@ -171,13 +172,14 @@ _ND = len(_DEVICE_COLUMNS)
 _NOT_READ = (None, None)  # a DeviceRow's ``active`` and ``last``, or a SessionRow's extras
 
 
-def _active(now):
+def _active(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     return and_(_s.c.ended_at.is_(None), _s.c.expires_at > now)
 
 
 @functools.cache
-def _devices_statement(sessions: bool, one: bool, include_removed: bool):
+def _devices_statement(sessions: bool, one: bool, include_removed: bool) -> Select[Any]:
     """The statement of one kind of ``device_rows`` call, built once."""
+    stmt: Select[Any]
     if sessions:
         latest = (
             select(_s.c.id)
@@ -219,13 +221,13 @@ def device_rows(
     and its last one, or (``sessions=False``, for lists that show no sessions) without. Removed
     devices only with ``include_removed``."""
     stmt = _devices_statement(sessions, device_id is not None, include_removed)
-    params = {"user_id": user_id, "device_id": device_id}
+    params: dict[str, uuid.UUID | datetime | None] = {"user_id": user_id, "device_id": device_id}
     if not sessions:
         rows = [DeviceRow._make(row) for row in db.session.connection().execute(stmt, params)]
     else:
         now = now or utcnow()
         params["now"] = now
-        found: dict[uuid.UUID, tuple[tuple, list[SessionRow]]] = {}
+        found: dict[uuid.UUID, tuple[Sequence[Any], list[SessionRow]]] = {}
         for row in db.session.connection().execute(stmt, params).all():
             entry = found.get(row[0])
             if entry is None:
@@ -263,7 +265,9 @@ _ENDED_BY_NAME = func.coalesce(
 
 
 @functools.cache
-def _sessions_statement(of_device: bool, one: bool, active_only: bool, ended_by: bool):
+def _sessions_statement(
+    of_device: bool, one: bool, active_only: bool, ended_by: bool
+) -> Select[Any]:
     """The statement of one kind of ``session_rows`` call, built once."""
     stmt = (
         select(*_SESSION_COLUMNS, _ENDED_BY_NAME if ended_by else null(), *_SESSION_DEVICE_COLUMNS)

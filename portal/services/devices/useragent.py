@@ -14,7 +14,7 @@ _MOBILE_HINT = re.compile(r"mobile|iphone|ipod|android.*mobile|windows phone|bla
 _APP_VERSION = re.compile(r"^([A-Za-z][\w.-]*)/(\d[\w.-]*)")
 
 
-_FRIENDLY = {
+_FRIENDLY: dict[str | None, str] = {
     "Mobile Safari": "Safari",
     "Mobile Safari UI/WKWebView": "Safari",
     "Chrome Mobile": "Chrome",
@@ -38,7 +38,7 @@ class DeviceDescription:
     default_name: str
 
 
-def _version(part) -> str | None:
+def _version(part: ua_parser.UserAgent | ua_parser.OS | None) -> str | None:
     if part is None or not part.major:
         return None
     return ".".join(p for p in (part.major, part.minor, part.patch) if p)

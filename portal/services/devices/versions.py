@@ -22,9 +22,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, select, true, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, true, update
 
 from ...extensions import db
 from ...models import Device, User, UserSession
@@ -37,7 +37,9 @@ _u, _d, _s = User.__table__, Device.__table__, UserSession.__table__
 _listed = _s.alias("listed_sessions")
 
 
-def next_expiry(kind: Kind, user_id, now):
+def next_expiry(
+    kind: Kind, user_id: ColumnElement[uuid.UUID], now: ColumnElement[datetime]
+) -> Select[tuple[Any]]:
     """The earliest expiry after ``now`` in the user's list of ``kind`` (a SELECT of one
     value; ``user_id`` and ``now`` are SQL expressions, a bind or a column)."""
     if kind == "devices":

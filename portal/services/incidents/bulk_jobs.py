@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Uuid, func, insert, literal, select, tuple_, update
 
@@ -48,7 +49,7 @@ def create_sign_out_job(
     it (False: the same caller already made one with this ``idempotency_key``)."""
     now = now or utcnow()
     job_id = uuid.uuid4()
-    values = dict(
+    values: dict[str, Any] = dict(
         id=job_id,
         kind=SIGN_OUT,
         status=JobStatus.QUEUED.value,
@@ -77,7 +78,7 @@ def create_sign_out_job(
             return job, False
     else:
         db.session.execute(insert(BulkJob).values(**values))
-        job = db.session.get(BulkJob, job_id)
+        job = db.session.get_one(BulkJob, job_id)
     active = search.SignInFilter(**{**vars(f), "active": True})
     matches = search.matching_sessions(active, now)
     db.session.execute(

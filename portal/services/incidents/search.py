@@ -16,11 +16,24 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, false, func, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Row,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    text,
+)
 
 from ...extensions import db
 from ...models import Device, User, UserSession, utcnow
@@ -136,9 +149,11 @@ def _conditions(f: SignInFilter, now: datetime) -> tuple[list, bool, bool]:
     return terms, devices, users
 
 
-def _matching(columns, f: SignInFilter, now: datetime, *, join_all: bool):
+def _matching(
+    columns: Iterable[ColumnElement[Any]], f: SignInFilter, now: datetime, *, join_all: bool
+) -> Select[Any]:
     terms, devices, users = _conditions(f, now)
-    source = _s
+    source: FromClause = _s
     if join_all or devices:
         source = source.join(_d, _d.c.id == _s.c.device_id)
     if join_all or users:
@@ -146,7 +161,7 @@ def _matching(columns, f: SignInFilter, now: datetime, *, join_all: bool):
     return select(*columns).select_from(source).where(*terms)
 
 
-def matching_sessions(f: SignInFilter, now: datetime | None = None):
+def matching_sessions(f: SignInFilter, now: datetime | None = None) -> Select[Any]:
     """A SELECT of (user id, session id) of every match: what a bulk job fixes as its set."""
     return _matching((_s.c.user_id, _s.c.id), f, now or utcnow(), join_all=False)
 
@@ -193,7 +208,7 @@ _FLAGS_OF_BITS = {
 _STATUS_OF_REASON = {reason.value: label for reason, label in END_REASON_LABELS.items()}
 
 
-def _row(r, now: datetime) -> SignInRow:
+def _row(r: Row[Any], now: datetime) -> SignInRow:
     """A ``SignInRow`` of a row of ``ROW_COLUMNS`` (unpacked by position: the cheap way)."""
     (
         id_,

@@ -18,9 +18,11 @@ from .devices import report_device
 
 def set_alert_mode(actor: Actor, mode: str, policy: alerts.AlertPolicy) -> alerts.AlertMode:
     """The actor chooses which sign-ins are mailed to them (raises ``InvalidAlertMode``)."""
-    old = actor.user.alert_mode
-    chosen = alerts.set_mode(actor.user, mode, policy)
-    actor.record(Actions.ALERT_MODE_CHANGED, actor.user, old_mode=old, new_mode=chosen.value)
+    user = actor.user
+    assert user is not None  # a signed-in user's own setting
+    old = user.alert_mode
+    chosen = alerts.set_mode(user, mode, policy)
+    actor.record(Actions.ALERT_MODE_CHANGED, user, old_mode=old, new_mode=chosen.value)
     return chosen
 
 
@@ -79,7 +81,9 @@ def answer_alert_link(
     (NotFound otherwise), and a link used again or too late is refused and audited."""
     device = changes.lock_device(user_id, device_id, include_removed=True)
     alert = alerts.find_alert(alert_id, str(user_id), device_id, session_id, lock=True)
-    user = summary.get_user(user_id) if device is not None and alert is not None else None
+    if device is None or alert is None:
+        raise NotFound(ALERT_NOT_FOUND)
+    user = summary.get_user(user_id)
     if user is None:
         raise NotFound(ALERT_NOT_FOUND)
     actor = Actor(user, None, ip_address)

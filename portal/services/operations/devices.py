@@ -74,7 +74,8 @@ def report_device(actor: Actor, device: Device, **detail: Any) -> int:
     at the IdP again. The caller's own device cannot be reported (``ReportingCurrentDevice``):
     that is signing out, and the caller is evidently the user. Returns how many sessions ended.
     """
-    if actor.session_id is not None and actor.session.device_id == device.id:
+    current = actor.session if actor.session_id is not None else None
+    if current is not None and current.device_id == device.id:
         raise ReportingCurrentDevice()
     now = utcnow()
     changes.mark_reported(device, now)

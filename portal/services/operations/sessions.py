@@ -15,7 +15,7 @@ from .actor import Actor, locked_device, locked_session, on_behalf, others_reaso
 
 
 def _end(
-    actor: Actor, user_id: uuid.UUID, *, device_id=None, include_current: bool
+    actor: Actor, user_id: uuid.UUID, *, device_id: uuid.UUID | None = None, include_current: bool
 ) -> tuple[int, bool]:
     """End a user's open sessions (or one device's), the one primitive behind every revoke.
 
@@ -35,8 +35,8 @@ def _end(
         now=now,
     )
     ended_current = False
-    in_scope = current is not None and (device_id is None or current.device_id == device_id)
-    if include_current and in_scope:
+    in_scope = device_id is None or (current is not None and current.device_id == device_id)
+    if include_current and current is not None and in_scope:
         ended_current = ending.end_session(current, EndReason.SIGNED_OUT, by=actor.user, now=now)
     return ended + int(ended_current), ended_current
 
@@ -123,12 +123,18 @@ def heartbeat(actor: Actor, session_id: str, policy: sessions.SessionPolicy) -> 
     the last-seen stamp is the principal's, once a minute): those read the session and write
     nothing, take no lock and leave no audit event.
     """
-    found = sessions.expiry_facts(actor.user_id, session_id)
-    if found is None or found.ended_at is not None or found.expires_at <= utcnow():
+    user_id = actor.user_id
+    found = sessions.expiry_facts(user_id, session_id) if user_id is not None else None
+    if (
+        user_id is None
+        or found is None
+        or found.ended_at is not None
+        or found.expires_at <= utcnow()
+    ):
         raise NotFound(SESSION_NOT_FOUND_OR_EXPIRED)
     if not sessions.extension_due(found, policy):
         return found.expires_at
-    locked = sessions.lock_session_of_user(actor.user_id, session_id)
+    locked = sessions.lock_session_of_user(user_id, session_id)
     if locked is None:  # ended or expired meanwhile
         raise NotFound(SESSION_NOT_FOUND_OR_EXPIRED)
     return extend_session(actor, locked, policy)

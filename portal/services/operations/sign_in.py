@@ -48,13 +48,15 @@ def _alert_about(
         return
     alert = alerts.queue_sign_in_alert(user, row, policy)
     if alert is not None:
+        message = alert.outbox_message
+        assert message is not None  # queued together, in this transaction
         actor.record(
             Actions.SIGN_IN_ALERT_QUEUED,
             user,
             device_id=row.device_id,
             session_id=row.id,
             alert_id=str(alert.id),
-            message_id=alert.outbox_message.message_id,
+            message_id=message.message_id,
             new_device=alert.new_device or None,
             flags=alert.flags or None,
         )
@@ -72,9 +74,10 @@ def sign_in_with_token(
     policy: sessions.SessionPolicy,
     geoip_database: str | None,
     alert_policy: alerts.AlertPolicy | None = None,
-) -> UserSession:
+) -> UserSession | None:
     """The session a bearer token stands for; its first use is a sign-in of its API client
-    (mailed about, like a browser's, when one is due)."""
+    (mailed about, like a browser's, when one is due). None when a parallel first use won the
+    race and its session cannot be read."""
     row, created = opening.bearer_session(
         user,
         client_id=client_id,
@@ -86,7 +89,7 @@ def sign_in_with_token(
         policy=policy,
         geoip_database=geoip_database,
     )
-    if created:
+    if created and row is not None:  # a session this use made is always there
         actor = Actor(user, row, client.ip_address, via="api")
         actor.record(Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id, via="api")
         _alert_about(actor, user, row, alert_policy)
@@ -104,7 +107,9 @@ def sign_out(actor: Actor) -> bool:
     return ended
 
 
-def note_reauthentication(user: User, action: str, ip_address: str | None, **detail) -> None:
+def note_reauthentication(
+    user: User, action: str, ip_address: str | None, **detail: object
+) -> None:
     """Record a step of a re-authentication (``reauth_required`` and its outcome)."""
     Actor(user, None, ip_address).record(action, user, **detail)
 

@@ -16,7 +16,9 @@ def create_personal_token(
     """Make a personal token for the actor (raises ``tokens.InvalidTokenRequest``);
     returns it and its secret, which is shown once and never stored."""
     tokens.check_request(name, scopes, days, may_read_audit)
-    token, secret = tokens.create(actor.user, name=name, scopes=scopes, days=days)
+    user = actor.user
+    assert user is not None  # a signed-in user makes their own tokens
+    token, secret = tokens.create(user, name=name, scopes=scopes, days=days)
     actor.record(
         Actions.PERSONAL_TOKEN_CREATED,
         actor.user,

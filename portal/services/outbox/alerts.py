@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
@@ -64,7 +66,7 @@ class AlertPolicy:
     sender: str
 
     @classmethod
-    def from_config(cls, config, base_url: str) -> AlertPolicy:
+    def from_config(cls, config: Mapping[str, Any], base_url: str) -> AlertPolicy:
         return cls(
             enabled=bool(config["ALERTS_ENABLED"]),
             default_mode=AlertMode(config["ALERTS_DEFAULT"]),
@@ -193,7 +195,9 @@ class AlertLinkRefused(Conflict):
         self.alert = alert
 
 
-def find_alert(alert_id: str, user_id: str, device_id: str, session_id: str | None, lock=False):
+def find_alert(
+    alert_id: str, user_id: str, device_id: str, session_id: str | None, lock: bool = False
+) -> SignInAlert | None:
     """The alert a link's token names, only when every id in the token matches it."""
     try:
         key = uuid.UUID(alert_id)

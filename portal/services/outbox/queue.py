@@ -17,8 +17,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from ...extensions import db
 from ...models import OutboxMessage, OutboxStatus, utcnow
@@ -60,7 +61,7 @@ def claim_due(
     lease: timedelta = LEASE,
     *,
     kinds: tuple[str, ...],
-):
+) -> list[Claimed]:
     """Claim up to ``limit`` due messages of ``kinds`` for this worker; the caller commits
     the claim."""
     now = now or utcnow()
@@ -79,7 +80,7 @@ def claim_due(
             .with_for_update(skip_locked=True)
         ).scalars()
     )
-    claimed = []
+    claimed: list[Claimed] = []
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = now + lease
@@ -92,18 +93,22 @@ def claim_due(
     return claimed
 
 
-def _settle(message_id: uuid.UUID, attempts: int, **values) -> bool:
+def _settle(message_id: uuid.UUID, attempts: int, **values: Any) -> bool:
     """Record an attempt's outcome, unless another worker claimed the row since (a lease that
     ran out): then that worker's attempt decides."""
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.attempts == attempts,
-            OutboxMessage.status == OutboxStatus.PENDING.value,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    # An UPDATE's result is a cursor result (with its row count); execute() does not say so.
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.attempts == attempts,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return bool(result.rowcount)
 

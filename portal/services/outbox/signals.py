@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from ...extensions import db
 from ...models import EndReason, OutboxMessage, OutboxStatus, User, UserSession
@@ -55,16 +55,18 @@ class Transmitter:
     receiver_url: str
 
     @classmethod
-    def from_config(cls, config) -> Transmitter | None:
+    def from_config(cls, config: Mapping[str, Any]) -> Transmitter | None:
         if not config.get("SSF_RECEIVER_URL"):
             return None
         return cls(config["SSF_ISSUER"], config["SSF_AUDIENCE"], config["SSF_RECEIVER_URL"])
 
 
-_transmitters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_transmitters: weakref.WeakKeyDictionary[Engine | Connection, Transmitter] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def use_transmitter(engine, transmitter: Transmitter | None) -> None:
+def use_transmitter(engine: Engine, transmitter: Transmitter | None) -> None:
     """The app on ``engine`` tells its IdP through ``transmitter`` (None: tells nobody)."""
     if transmitter is None:
         _transmitters.pop(engine, None)
@@ -93,7 +95,9 @@ def tells_idp(reason: EndReason) -> bool:
 
 def _nameable(sid: str | None) -> bool:
     """A sid stored as it came (a long one is kept only as its hash, which the IdP never sent)."""
-    return bool(sid) and not sid.startswith("sha256:")
+    if not sid:
+        return False
+    return not sid.startswith("sha256:")
 
 
 def session_revoked(

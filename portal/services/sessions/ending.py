@@ -8,7 +8,7 @@ import hashlib
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, true, update
+from sqlalchemy import ColumnElement, delete, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -107,6 +107,7 @@ def end_sessions(
     now = now or utcnow()
     if reason.requires_reauth:
         # First, to lock rows in the one order: the user, devices, then sessions.
+        devices: ColumnElement[bool]
         if device_id is not None:
             devices = Device.id == device_id
         elif keep is not None:
@@ -138,7 +139,7 @@ def end_sessions(
     return len(ended)
 
 
-def _require_reauth(user_id: uuid.UUID, devices, now: datetime) -> None:
+def _require_reauth(user_id: uuid.UUID, devices: ColumnElement[bool], now: datetime) -> None:
     """Mark the user, and those of their devices that ``devices`` selects, as revoked at ``now``.
 
     From then on a browser sign-in must show an IdP authentication (``auth_time``) newer

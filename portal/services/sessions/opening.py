@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -47,7 +49,9 @@ def fingerprint_of(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def refresh_device(device: Device, client: ClientInfo, where: places.Location, now: datetime):
+def refresh_device(
+    device: Device, client: ClientInfo, where: places.Location, now: datetime
+) -> None:
     """Bring a device's description up to date with what this request says.
 
     Every value comes from the request (its User-Agent, its address), so each is fitted to
@@ -87,10 +91,19 @@ def _live(devices: list[Device]) -> Device | None:
     return devices[0] if devices and devices[0].removed_at is None else None
 
 
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# Each dialect's INSERT with its own ON CONFLICT (both have ``on_conflict_do_nothing``).
+_INSERT: dict[str, Callable[[type[Any]], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 
 
-def insert_unless_present(model, index_elements: list[str], index_where=None, **values) -> None:
+def insert_unless_present(
+    model: type[Any],
+    index_elements: list[str],
+    index_where: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> None:
     """``INSERT ... ON CONFLICT DO NOTHING``: a row another request inserted first (and
     committed, or is about to: PostgreSQL waits for it, SQLite's write lock queues us) wins,
     and the caller reads it instead of failing on the unique key."""
@@ -204,9 +217,10 @@ def record_sign_in(
     known = _devices_with_fingerprint(user, fingerprint) if fingerprint else []
     device = _live(known)
     if device is None:
-        if known or not device_secret:
+        if known or not device_secret or fingerprint is None:
             device_secret, fingerprint = new_device_secret()
         device = _make_device(user, fingerprint, kind="browser")
+    assert device_secret is not None  # a live device is found only by the browser's secret
     where = places.locate(client.ip_address, geoip_database)
     refresh_device(device, client, where, now)
     session = _open_session(
@@ -259,10 +273,11 @@ def bearer_session(
     policy: SessionPolicy,
     geoip_database: str | None,
     now: datetime | None = None,
-) -> tuple[UserSession, bool]:
+) -> tuple[UserSession | None, bool]:
     """The session standing for one bearer token (keyed by its ``jti``), made on first use.
 
-    Returns the session and whether this use made it. The API client is a device of its own,
+    Returns the session and whether this use made it (no session when a parallel first use
+    won the race and its session cannot be read). The API client is a device of its own,
     so a revoked token stops working and shows up in the same lists as browsers do. A new
     token issued (``iat``) or authenticated (``auth_time``) in the second of the client's last
     revocation or before raises ``ClientRevoked``: neither a token minted before the revoke

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, func, select
+from sqlalchemy.orm import QueryableAttribute, joinedload
 
 from ...extensions import db
 from ...models import (
@@ -18,7 +19,7 @@ from ...models import (
     UserSession,
     utcnow,
 )
-from ...models.types import column_length, without_control_characters
+from ...models.types import bounded_length, without_control_characters
 from ..common import lock_account, parse_id
 from ..devices import versions
 
@@ -35,7 +36,7 @@ class SessionPolicy:
     absolute_lifetime: timedelta
 
     @classmethod
-    def from_config(cls, config) -> SessionPolicy:
+    def from_config(cls, config: Mapping[str, Any]) -> SessionPolicy:
         return cls(
             lifetime=timedelta(seconds=config["SESSION_LIFETIME"]),
             idle_timeout=timedelta(seconds=config["SESSION_IDLE_TIMEOUT"]),
@@ -43,12 +44,12 @@ class SessionPolicy:
         )
 
 
-def _key(attribute, value: str | None) -> str | None:
+def _key(attribute: QueryableAttribute[str | None], value: str | None) -> str | None:
     """An identifier from outside (a token's ``jti``, an IdP's ``sid``) as stored and looked up:
     itself when its column holds it as it is, else its SHA-256 (exact matches still work)."""
     if value is None:
         return None
-    if len(value) <= column_length(attribute) and without_control_characters(value) == value:
+    if len(value) <= bounded_length(attribute) and without_control_characters(value) == value:
         return value
     return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -64,7 +65,9 @@ def idp_sid_key(sid: str | None) -> str | None:
 _g = Grant.__table__
 
 
-def grants_column(user_id):
+def grants_column(
+    user_id: ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID],
+) -> ScalarSelect[str | None]:
     """The local grants of the user ``user_id`` names, as one comma-joined column of the same
     statement: every request's one read of its caller carries them (``grant_list`` splits)."""
     return (
@@ -78,7 +81,9 @@ def grant_list(joined: str | None) -> list[str]:
     return joined.split(",") if joined else []
 
 
-def _session_with_grants(condition):
+def _session_with_grants(
+    condition: ColumnElement[bool],
+) -> Select[tuple[UserSession, str | None]]:
     return (
         select(UserSession, grants_column(UserSession.user_id))
         .options(joinedload(UserSession.user), joinedload(UserSession.device))
@@ -100,6 +105,7 @@ def load_session(
     This is every request's one read of who is calling, so it carries what the principal
     needs: the grants come aggregated in the same row rather than in a query of their own.
     """
+    key: str | uuid.UUID | None
     if token_id is not None:
         stmt, key = _SESSION_BY_TOKEN, token_key(token_id)
     else:
@@ -193,13 +199,14 @@ def session_standing(
         if row is None:
             return None
         *facts, groups, grants = row
-        return Standing(*facts, groups or [], grant_list(grants))
+        # One tuple of every field: a checker cannot count what a list (``facts``) fills.
+        return Standing(*(*facts, groups or [], grant_list(grants)))
     stmt = _STANDING_AND_HORIZON[horizon]
     row = db.session.connection().execute(stmt, {"key": key, "now": utcnow()}).first()
     if row is None:
         return None
     *facts, groups, grants, next_expiry = row
-    return Standing(*facts, groups or [], grant_list(grants), horizon, next_expiry)
+    return Standing(*(*facts, groups or [], grant_list(grants), horizon, next_expiry))
 
 
 def lock_session_of_user(
@@ -258,7 +265,9 @@ def extension_due(facts: ExpiryFacts, policy: SessionPolicy, now: datetime | Non
     return slid - facts.expires_at >= step
 
 
-def extend_session(session: UserSession, policy: SessionPolicy, now: datetime | None = None):
+def extend_session(
+    session: UserSession, policy: SessionPolicy, now: datetime | None = None
+) -> datetime:
     """Slide the expiry forward by one lifetime, never past the absolute cap, and never
     closer: a token's session already lasting longer (a personal token made for 30 days)
     keeps its expiry."""

@@ -82,6 +82,7 @@ def user_history(user: UserSummary | User, now: datetime | None = None) -> UserH
     sessions = reads.session_rows(user.id, ended_by=True, now=now)
     by_device: dict[uuid.UUID, list[SessionRow]] = defaultdict(list)
     for s in sessions:
+        assert s.device is not None  # a list of sessions reads each with its device
         by_device[s.device.id].append(s)
     session_findings = flags.sign_in_findings(sessions)
     counts: dict[Flag, int] = defaultdict(int)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.orm import QueryableAttribute
 
 from ...config import PERMISSIONS
 from ...extensions import db
 from ...models import Grant, User
-from ...models.types import column_length, fit, without_control_characters
+from ...models.types import bounded_length, fit, without_control_characters
 from ..common import lock_account
 from ..errors import Invalid
 from ..sessions.opening import insert_unless_present
@@ -26,13 +27,13 @@ class UnusableIdentity(Invalid):
     of at most 255 characters without control characters (OIDC Core 2 caps ``sub`` there)."""
 
 
-def _identifier(attribute, value: object, what: str) -> str:
+def _identifier(attribute: QueryableAttribute[str | None], value: object, what: str) -> str:
     """An identity key exactly as given, or ``UnusableIdentity``: never cut (a cut subject
     could name somebody else)."""
     if (
         not isinstance(value, str)
         or not value
-        or len(value) > column_length(attribute)
+        or len(value) > bounded_length(attribute)
         or without_control_characters(value) != value
     ):
         raise UnusableIdentity(f"the {what} is not a string of 1 to 255 printable characters")
@@ -43,7 +44,7 @@ def _email(value: object) -> str | None:
     """An email claim fit to keep, or None: one too long for any mailbox (or for its column)
     or with control characters is left out rather than cut into somebody else's address."""
     email = str(value).strip().lower() if value else ""
-    if not email or len(email) > column_length(User.email):
+    if not email or len(email) > bounded_length(User.email):
         return None
     return email if without_control_characters(email) == email else None
 
@@ -96,7 +97,9 @@ def upsert_user(issuer: str, claims: Mapping[str, Any], groups_claim: str) -> Us
     return user
 
 
-def _link_provisioned(issuer: str, subject: str, email: str | None, claims) -> bool:
+def _link_provisioned(
+    issuer: str, subject: str, email: str | None, claims: Mapping[str, Any]
+) -> bool:
     """Make a user provisioned over SCIM (no subject yet) this identity, on its first sign-in.
 
     The provisioned user matches by ``externalId`` equal to the subject, or by email (stored
@@ -108,15 +111,15 @@ def _link_provisioned(issuer: str, subject: str, email: str | None, claims) -> b
     matches = [User.scim_external_id == subject]
     if by_email:
         matches.append(User.email == by_email)
-    candidates = db.session.execute(
+    found = db.session.execute(
         select(User.id, User.scim_external_id)
         .where(User.subject.is_(None), User.scim_user_name_key.is_not(None), or_(*matches))
         .order_by(User.created_at)
     ).all()
-    if not candidates:
+    if not found:
         return False
     # A match by externalId names this very subject: it goes before a match by email.
-    candidates.sort(key=lambda row: row.scim_external_id != subject)
+    candidates = sorted(found, key=lambda row: row.scim_external_id != subject)
     mine = select(User.id).where(User.issuer == issuer, User.subject == subject)
     for row in candidates:
         # Parallel first sign-ins queue here (the row's lock on PostgreSQL, the write lock on
@@ -124,11 +127,15 @@ def _link_provisioned(issuer: str, subject: str, email: str | None, claims) -> b
         lock_account(row.id)
         if db.session.execute(mine).first() is not None:
             return True
-        linked = db.session.execute(
-            update(User)
-            .where(User.id == row.id, User.subject.is_(None))
-            .values(issuer=issuer, subject=subject)
-            .execution_options(synchronize_session=False)
+        # An UPDATE's result is a cursor result (with its row count); execute() does not say so.
+        linked = cast(
+            CursorResult[Any],
+            db.session.execute(
+                update(User)
+                .where(User.id == row.id, User.subject.is_(None))
+                .values(issuer=issuer, subject=subject)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         if linked:
             return True

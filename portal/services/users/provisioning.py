@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ...extensions import db
 from ...models import EndReason, User, utcnow
-from ...models.types import column_length, fit, without_control_characters
+from ...models.types import bounded_length, fit, without_control_characters
 from .. import common
 from ..errors import Conflict, Invalid
 from ..sessions import ending
@@ -57,14 +57,14 @@ def _checked(fields: Provisioned) -> Provisioned:
     user_name = fields.user_name.strip() if isinstance(fields.user_name, str) else ""
     if (
         not user_name
-        or len(user_name) > column_length(User.scim_user_name)
+        or len(user_name) > bounded_length(User.scim_user_name)
         or without_control_characters(user_name) != user_name
     ):
         raise InvalidProvisioning("userName must be 1 to 320 printable characters")
     external_id = fields.external_id
     if external_id is not None and (
         not external_id
-        or len(external_id) > column_length(User.scim_external_id)
+        or len(external_id) > bounded_length(User.scim_external_id)
         or without_control_characters(external_id) != external_id
     ):
         raise InvalidProvisioning("externalId must be 1 to 255 printable characters")

@@ -10,11 +10,17 @@ says that more match, so its cost does not grow with the table.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
+    Select,
+    SQLColumnExpression,
+    Subquery,
+    UnaryExpression,
     and_,
     bindparam,
     case,
@@ -81,7 +87,7 @@ def _untrusted() -> ColumnElement[bool]:
     return Device.is_trusted.is_(False)
 
 
-def _trust_expired(now: datetime) -> ColumnElement[bool]:
+def _trust_expired(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     return and_(
         Device.is_trusted.is_(True),
         Device.trust_expires_at.is_not(None),
@@ -89,7 +95,7 @@ def _trust_expired(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _candidates(q: str, cap: int):
+def _candidates(q: str, cap: int) -> Subquery | None:
     """Up to ``cap`` + 1 ids of users whose email, name or subject contains ``q`` (any case),
     in whatever order the index finds them, or None when no user can match.
 
@@ -102,6 +108,7 @@ def _candidates(q: str, cap: int):
     """
     if without_control_characters(q) != q:
         return None
+    found: Select[Any]
     if db.session.get_bind().dialect.name == "sqlite" and len(q) >= 3:
         phrase = '"' + q.replace('"', '""') + '"'
         found = (
@@ -181,12 +188,12 @@ def search_users(
     )
 
 
-def _everyone(cap: int):
+def _everyone(cap: int) -> Subquery:
     """The first ``cap`` + 1 users in no order: what the whole list's count counts."""
     return select(USERS.c.id).limit(cap + 1).subquery()
 
 
-def _count(candidates, cap: int) -> int:
+def _count(candidates: Subquery | None, cap: int) -> int:
     """How many users the candidates are (everyone when None), counted up to ``cap`` + 1."""
     if candidates is None:
         candidates = _everyone(cap)
@@ -194,7 +201,13 @@ def _count(candidates, cap: int) -> int:
 
 
 def _page_of_users(
-    candidates, cap: int, sort: str, direction: str, page: int, per_page: int, now: datetime
+    candidates: Subquery | None,
+    cap: int,
+    sort: str,
+    direction: str,
+    page: int,
+    per_page: int,
+    now: datetime,
 ) -> tuple[list[UserSummary], int]:
     """One page of the matching users and how many match (up to ``cap`` + 1), in one
     statement.
@@ -209,7 +222,7 @@ def _page_of_users(
     if candidates is None:
         total = select(func.count()).select_from(_everyone(cap)).scalar_subquery()
         chosen = select(User.id.label("id"), total.label("total"))
-        first = []
+        first: list[ColumnElement[bool]] = []
     else:
         chosen = select(User.id.label("id"), func.count().over().label("total")).join(
             candidates, candidates.c.id == User.id
@@ -226,18 +239,19 @@ def _page_of_users(
             .subquery()
         )
         chosen = chosen.outerjoin(counts, counts.c.user_id == User.id)
-        keys = [func.coalesce(counts.c.n, 0)]
+        keys: list[SQLColumnExpression[Any]] = [func.coalesce(counts.c.n, 0)]
     else:
-        keys = {
+        keys_of: dict[str, list[SQLColumnExpression[Any]]] = {
             "name": [func.lower(User.name)],
             "email": [User.email],
             "last_seen": [User.last_seen_at],
             "location": [User.last_country_code, User.last_city],
-        }[sort]
+        }
+        keys = keys_of[sort]
     labels = [f"key{i}" for i in range(len(keys))]
     chosen = chosen.add_columns(*(k.label(name) for k, name in zip(keys, labels, strict=True)))
 
-    def ordered(columns):
+    def ordered(columns: Iterable[SQLColumnExpression[Any]]) -> list[UnaryExpression[Any]]:
         return [(c.desc() if direction == "desc" else c.asc()).nulls_last() for c in columns]
 
     offset = (page - 1) * per_page
@@ -267,10 +281,11 @@ class _DeviceCounts:
 _NO_DEVICES = _DeviceCounts(0, 0, 0, 0)
 
 
-def _build_device_counts():
+def _build_device_counts() -> Select[tuple[uuid.UUID, int, int, int, int]]:
     """The statement of ``_device_counts``, built once: the page's ids are one expanding
     parameter, so each request binds its ids instead of building the statement around them."""
-    ids, now = bindparam("user_ids", expanding=True), bindparam("now")
+    ids: BindParameter[list[uuid.UUID]] = bindparam("user_ids", expanding=True)
+    now: BindParameter[datetime] = bindparam("now")
     active = (
         select(UserSession.device_id)
         .where(UserSession.user_id.in_(ids), UserSession.active_at(now))
@@ -311,7 +326,7 @@ def _device_counts(
     return {uid: _DeviceCounts(a, u, e, r) for uid, a, u, e, r in result}
 
 
-def _build_sign_in_flag_counts():
+def _build_sign_in_flag_counts() -> Select[Any]:
     """The statement of ``_sign_in_flag_counts``, built once (see ``_build_device_counts``)."""
     return (
         select(

@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, FromClause, Label, Row, Select, bindparam, select
 
 from ...extensions import db
 from ...models import User
@@ -75,7 +76,7 @@ class UserSummary:
     scim_deleted_at: datetime | None
 
     @classmethod
-    def of(cls, row) -> UserSummary:
+    def of(cls, row: Row[Any]) -> UserSummary:
         """From a row of ``summary_select`` (its first columns)."""
         return cls(*row[:_WIDTH])
 
@@ -93,7 +94,7 @@ class UserSummary:
         return place_name(self.last_city, self.last_country_code)
 
 
-def summary_select(*more):
+def summary_select(*more: ColumnElement[Any]) -> Select[Any]:
     """The one statement users are read with: ``SUMMARY_COLUMNS`` (then ``more``), from the
     users table; callers add their joins, conditions and order."""
     return select(*SUMMARY_COLUMNS, *more).select_from(USERS)
@@ -116,7 +117,7 @@ class UserRef:
         return display_name(self)
 
 
-def ref_columns(users, prefix: str) -> tuple:
+def ref_columns(users: FromClause, prefix: str) -> tuple[Label[Any], ...]:
     """The columns of a ``UserRef`` from ``users`` (the table or an alias of it), labelled
     with ``prefix`` apart from the naming row's own."""
     return (
