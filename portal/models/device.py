@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,6 +14,7 @@ from ..extensions import Model
 from .types import UTCDateTime, place_of, utcnow
 
 if TYPE_CHECKING:
+    from .session import UserSession
     from .user import User
 
 
@@ -85,9 +86,7 @@ class Device(Model):
     reported_suspicious_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship("User")
-    # ``UserSession``s: not imported here, not even for the type checker, so that the models
-    # import one way (session, then device) and the import graph has no circle.
-    sessions: Mapped[list[Any]] = relationship(
+    sessions: Mapped[list[UserSession]] = relationship(
         "UserSession",
         back_populates="device",
         order_by="UserSession.created_at.desc()",

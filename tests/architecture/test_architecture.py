@@ -292,7 +292,17 @@ def _module_graph() -> dict[str, set[str]]:
             else (dotted.rsplit(".", 1)[0])
         )
         targets = set()
+        # Imports for the type checker alone (``if TYPE_CHECKING:``) never run: two models
+        # that name each other in their annotations do not import each other.
+        typing_only = {
+            id(inner)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and ast.unparse(block.test).endswith("TYPE_CHECKING")
+            for inner in ast.walk(block)
+        }
         for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.Import):
                 targets.update(module_of(a.name) for a in node.names)
             elif isinstance(node, ast.ImportFrom):
