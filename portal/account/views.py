@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..auth.signin import finish_sign_out, safe_next
+from ..auth.signin import safe_next
+from ..auth.signout import finish_sign_out
 from ..authz import signed_in
 from ..errors import flash_back
 from ..models import utcnow

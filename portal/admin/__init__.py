@@ -1,6 +1,6 @@
-"""Admin pages: user search, one user's devices, the audit log."""
+"""Admin pages: user search, one user's devices, revoking, sign-ins across users, the audit log."""
 
-from . import sign_ins, views  # noqa: F401  (their routes)
+from . import audit_log, revoking, sign_ins, users  # noqa: F401  (their routes)
 from .blueprint import bp
 
 

@@ -1,52 +1,31 @@
-"""Browser sign-in with the company identity provider, sign-out, back-channel logout, and the
-Flask-Login session loader."""
+"""Browser sign-in with the company identity provider: /login, the callback, re-authentication
+after a revocation, and the browser's device cookie."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode, urlsplit
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-from flask_login import current_user, login_user, logout_user
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from joserfc.errors import JoseError
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..authz import access_rule, public
-from ..extensions import csrf, db, login_manager
+from ..authz import public
 from ..models import utcnow
 from ..services import operations
 from ..services.audit.record import Actions
-from ..services.sessions import ending, opening
+from ..services.sessions import opening
 from ..services.users import identity
 from ..transaction import keep_refusal
-from .idp import SignInFailed, idp_client, idp_metadata, register_client
-from .principal import (
-    Principal,
-    alert_policy,
-    browser_principal,
-    client_info,
-    principal_for_session,
-    session_policy,
-)
-from .tokens import InvalidToken, jwks_cache, validate_logout_token
+from .blueprints import bp
+from .idp import SignInFailed, idp_client, idp_metadata
+from .principal import alert_policy, client_info, principal_for_session, session_policy
 
 log = logging.getLogger(__name__)
-bp = Blueprint("auth", __name__)
-bp.rate_limit = "RATELIMIT_SIGN_IN"  # per client address (``portal.ratelimit``)
 
 
 def safe_next(target: str | None) -> str:
@@ -94,15 +73,6 @@ def set_device_cookie(response, secret: str) -> None:
 def current_device_fingerprint() -> str | None:
     secret = read_device_secret()
     return opening.fingerprint_of(secret) if secret else None
-
-
-# -- Flask-Login ---------------------------------------------------------------------------
-
-
-@login_manager.user_loader
-def load_principal(session_id: str) -> Principal | None:
-    """Every browser request: the session row decides; ended or expired means signed out."""
-    return browser_principal(session_id)
 
 
 def failure_page(reason: str, status: int = 400):
@@ -288,120 +258,3 @@ def callback():
     response = redirect(next_url)
     set_device_cookie(response, device_secret)
     return response
-
-
-@bp.post("/logout")
-@access_rule("signed_in_or_anonymous")
-def logout():
-    """End this session on the server, then continue to the IdP's logout when it has one."""
-    id_token = session.get("id_token")
-    if current_user.is_authenticated:
-        operations.sign_out(current_user.actor)
-    return finish_sign_out(id_token)
-
-
-def finish_sign_out(id_token: str | None = None, message: str | None = None):
-    """Forget this browser's sign-in, then continue to the IdP's logout when it has one.
-
-    Called once the session row has ended, by sign-out and by any action that ends the
-    browser's own session, so the IdP's session ends too (RP-initiated logout).
-    """
-    logout_user()
-    session.clear()
-    if message:
-        flash(message, "success")
-    home = url_for("home.index", _external=True)
-    try:
-        end_session_endpoint = idp_metadata().get("end_session_endpoint")
-    except (SignInFailed, requests.RequestException, AuthlibBaseError, ValueError):
-        end_session_endpoint = None
-    if end_session_endpoint:
-        params = {
-            "client_id": current_app.config["OIDC_CLIENT_ID"],
-            "post_logout_redirect_uri": home,
-        }
-        if id_token:
-            params["id_token_hint"] = id_token
-        return redirect(f"{end_session_endpoint}?{urlencode(params)}")
-    return redirect(home)
-
-
-# -- calls from the identity provider ----------------------------------------------------
-# A blueprint of its own: signed by the IdP rather than rate-limited per address like sign-in,
-# since one IdP may send many logouts from one address.
-idp_bp = Blueprint("idp", __name__)
-
-
-def _backchannel_error(description: str, *, log_reason: str | None = None):
-    """400 with an OAuth-style JSON error body, as Back-Channel Logout 1.0 section 2.8 says."""
-    log.warning("back-channel logout refused: %s", log_reason or description)
-    # A 400: the request rolls back, so a refused logout changes nothing (its replay record
-    # included).
-    response = jsonify(error="invalid_request", error_description=description)
-    response.status_code = 400
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@idp_bp.post("/auth/backchannel-logout")
-@access_rule("idp_signed_logout_token")
-def backchannel_logout():
-    """OIDC Back-Channel Logout 1.0: the IdP says a session (``sid``) or user (``sub``) ended.
-
-    No cookies and no CSRF token: the signed logout token is the authentication. Ends the
-    portal sessions it names, once (a replayed ``jti`` is refused), and audits it.
-    """
-    raw = request.form.get("logout_token", "")
-    if not raw:
-        return _backchannel_error("logout_token is required")
-    cfg = current_app.config
-    try:
-        metadata = idp_metadata()
-        claims = validate_logout_token(
-            raw,
-            issuer=metadata["issuer"],
-            client_id=cfg["OIDC_CLIENT_ID"],
-            jwks_uri=metadata["jwks_uri"],
-            published_algorithms=metadata.get("id_token_signing_alg_values_supported", []),
-            cache=jwks_cache,
-            max_age=cfg["BACKCHANNEL_LOGOUT_MAX_AGE"],
-        )
-    except InvalidToken as exc:
-        return _backchannel_error(str(exc))
-    except (SignInFailed, requests.RequestException, KeyError, ValueError) as exc:
-        return _backchannel_error(
-            "The identity provider's keys cannot be fetched", log_reason=repr(exc)
-        )
-    try:
-        now = utcnow()
-        ending.forget_logout_tokens_before(
-            now - timedelta(seconds=2 * cfg["BACKCHANNEL_LOGOUT_MAX_AGE"] + 60)
-        )
-        if not ending.remember_logout_token(claims["iss"], claims["jti"], now):
-            return _backchannel_error("This logout token was used before (jti)")
-        operations.idp_logout(
-            claims["iss"], sid=claims.get("sid"), subject=claims.get("sub"), now=now
-        )
-        db.session.flush()  # a database failure shows here, as a 400, not later as a 500
-    except SQLAlchemyError as exc:
-        return _backchannel_error("The logout could not be recorded", log_reason=repr(exc))
-    response = current_app.response_class(status=200)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def init_app(app) -> None:
-    register_client(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = None
-    login_manager.session_protection = None  # the server-side session row is the authority
-    app.register_blueprint(bp)
-    app.register_blueprint(idp_bp)
-    csrf.exempt(idp_bp)
-
-
-@login_manager.unauthorized_handler
-def _to_sign_in():
-    """Send a signed-out browser to sign-in, remembering where it was going (a local path)."""
-    target = request.full_path if request.query_string else request.path
-    return redirect(url_for("auth.login", next=target))

@@ -1,7 +1,7 @@
 """Every documented JSON shape, declared once as a Pydantic model, one module per route family.
 
 A response body is a model dumped to JSON (``body``, ``answer``), and ``/openapi.json`` takes its
-component schemas from the same models' JSON Schema (``openapi.py``), so the bodies and the
+component schemas from the same models' JSON Schema (``openapi``), so the bodies and the
 document cannot tell different stories. Routes answer with these models rather than spell a
 documented key themselves.
 
