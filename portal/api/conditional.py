@@ -20,9 +20,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import wraps
+from typing import TypedDict
 
 from flask import Response, current_app, request
 
@@ -47,8 +48,17 @@ _VALIDATORS = {
     ),
     "Cache-Control": Header("`private, no-cache`: keep the list, but ask again before using it."),
 }
-# What a polled list's ``@documented`` adds: ``@documented(..., **POLL)``.
-POLL = {
+
+
+class PollDocs(TypedDict):
+    """What a polled list's ``@documented`` adds: ``@documented(..., **POLL)``."""
+
+    headers: Mapping[str, Header]
+    request_headers: Mapping[str, Header]
+    answers: Mapping[int, Answer]
+
+
+POLL: PollDocs = {
     "headers": _VALIDATORS,
     "request_headers": {
         "If-None-Match": Header(
@@ -113,7 +123,10 @@ class Poll:
                 horizon=horizon,
             )
         now = utcnow()
-        version, horizon = versions.state(kind, principal.user_id, now)
+        found = versions.state(kind, principal.user_id, now)
+        if found is None:
+            raise LookupError("the caller's user is gone")
+        version, horizon = found
         return cls(kind, principal.user_id, version, caller=caller, horizon=horizon, now=now)
 
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app, request
 
 from .errors import ENVELOPE, TOKEN_ROWS, ApiError
-from .shapes.base import Refused, RequestShape
+from .shapes.base import Body, Refused, RequestShape
 
 _DECLARATION_ATTR = "_api_declaration"
 
@@ -74,7 +74,7 @@ class Declaration:
     ``ok`` is None), its documented errors, and what it takes."""
 
     summary: str
-    ok: type | None
+    ok: type[Body] | None
     errors: tuple[int, ...]
     status: int = 200
     body: type[RequestShape] | None = None
@@ -91,7 +91,7 @@ class Declaration:
 def documented(
     summary: str,
     *,
-    ok: type | None,
+    ok: type[Body] | None,
     errors: tuple[int, ...],
     status: int = 200,
     body: type[RequestShape] | None = None,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from ..availability import RETRY_AFTER_SECONDS
 from ..services.errors import DomainError
+from .shapes.base import Shape
 from .shapes.errors import EnvelopeError, TokenRowError, TokenRowErrorDetail
 
 ENVELOPE, TOKEN_ROWS = "envelope", "token_rows"
@@ -100,7 +101,7 @@ def unavailable() -> ApiError:
 
 
 # The model of each family's error body.
-ERROR_MODELS = {ENVELOPE: EnvelopeError, TOKEN_ROWS: TokenRowError}
+ERROR_MODELS: dict[str, type[Shape]] = {ENVELOPE: EnvelopeError, TOKEN_ROWS: TokenRowError}
 
 
 def error_shape(error: ApiError, family: str) -> EnvelopeError | TokenRowError:

@@ -11,6 +11,7 @@ the cap), so the body stays a bare array.
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import urlencode
 
 from flask import request, url_for
@@ -22,7 +23,15 @@ from .auth import bearer
 from .blueprints import token_rows
 from .declarations import ADMIN_TAG, Header, documented, parsed_body, parsed_query
 from .errors import ApiError, failure
-from .shapes.sign_ins import JobStarted, JobState, SignIn, SignInList, SignInQuery, SignInSearch
+from .shapes.sign_ins import (
+    JobStarted,
+    JobState,
+    JobStatus,
+    SignIn,
+    SignInList,
+    SignInQuery,
+    SignInSearch,
+)
 
 _INVALID = {400: "Invalid filter, limit or cursor"}
 
@@ -110,4 +119,5 @@ def get_job(principal, jobId: str):
     job = bulk_jobs.get_job(jobId)
     if job is None:
         raise ApiError(404, "Job not found")
-    return JobState(status=job.status, done=job.done, total=job.total).answer()
+    status = cast(JobStatus, job.status)
+    return JobState(status=status, done=job.done, total=job.total).answer()

@@ -40,7 +40,7 @@ def json_routes(app) -> list[tuple[Rule, Callable, ApiBlueprint]]:
 
 
 def _methods(rule: Rule) -> list[str]:
-    return sorted(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
+    return sorted(m.lower() for m in (rule.methods or set()) - {"HEAD", "OPTIONS"})
 
 
 def _documented(app) -> tuple[dict[str, tuple[dict, list]], Operations]:

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from ..shapes.audit import Event, EventList, EventUser
+from ..shapes.base import Body
 from ..shapes.envelope import (
     Device,
     DeviceAnswer,
@@ -81,7 +82,7 @@ def _example_token_row():
     )
 
 
-def example_bodies() -> dict[type, object]:
+def example_bodies() -> dict[type[Body], Body]:
     """An example body of each answer model, built from the models themselves."""
     done = "Device removed successfully"
     return {

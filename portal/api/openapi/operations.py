@@ -4,6 +4,9 @@ others, errors with the family's examples), parameters, request body and securit
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
 
 from ..auth import bearer_requirement
 from ..declarations import FAMILY_TAGS, Declaration, Header
@@ -59,15 +62,15 @@ SECURITY_SCHEMES = {
 }
 
 
-def _json(model: type, description: str, example=None) -> dict:
-    media = {"schema": ref(model)}
+def _json(model: type[BaseModel], description: str, example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": ref(model)}
     if example is not None:
         media["example"] = example
     return {"description": description, "content": {"application/json": media}}
 
 
-def _header(header: Header) -> dict:
-    described = {"description": header.description, "schema": dict(header.schema)}
+def _header(header: Header) -> dict[str, Any]:
+    described: dict[str, Any] = {"description": header.description, "schema": dict(header.schema)}
     if header.example is not None:
         described["example"] = header.example
     return described
@@ -77,17 +80,19 @@ class Operations:
     """Builds operations from declarations, and remembers which models they use."""
 
     def __init__(self) -> None:
-        self.answers: list[type] = []
-        self.requests: list[type] = []
+        self.answers: list[type[BaseModel]] = []
+        self.requests: list[type[BaseModel]] = []
         self.examples = example_bodies()
 
-    def _use(self, model: type, used: list[type] | None = None) -> type:
+    def _use(
+        self, model: type[BaseModel], used: list[type[BaseModel]] | None = None
+    ) -> type[BaseModel]:
         used = self.answers if used is None else used
         if model not in used:
             used.append(model)
         return model
 
-    def operation(self, view: Callable, declaration: Declaration, family: str) -> dict:
+    def operation(self, view: Callable, declaration: Declaration, family: str) -> dict[str, Any]:
         """``view``'s operation: its success, its other answers, then its errors."""
         d = declaration
         requirement = bearer_requirement(view)
@@ -95,6 +100,7 @@ class Operations:
             raise LookupError(f"{view.__qualname__} has no bearer rule: which scope opens it?")
         scope, permission = requirement
         error_model = self._use(ERROR_MODELS[family])
+        responses: dict[str, dict[str, Any]]
         if d.ok is None:
             responses = {"204": {"description": "Done"}}
         else:
@@ -124,7 +130,7 @@ class Operations:
             message = failure_message(view) if status == 500 else texts[status]
             example = error_shape(ApiError(status, message), family).body()
             responses[str(status)] = _json(error_model, texts[status], example)
-        operation = {
+        operation: dict[str, Any] = {
             "operationId": view.__name__,
             "summary": d.summary,
             "tags": [d.tag or FAMILY_TAGS[family]],
@@ -140,7 +146,7 @@ class Operations:
         if permission:
             operation["description"] = f"Requires the `{permission}` permission."
         if d.body:
-            media = {"schema": ref(self._use(d.body, self.requests))}
+            media: dict[str, Any] = {"schema": ref(self._use(d.body, self.requests))}
             if d.body.EXAMPLE is not None:
                 d.body.parse(d.body.EXAMPLE)  # the route accepts what the document shows
                 media["example"] = d.body.EXAMPLE

@@ -4,7 +4,9 @@ parameters of a URL rule, typed by its converters."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from werkzeug.routing import FloatConverter, IntegerConverter, Rule, UUIDConverter
 
@@ -20,7 +22,9 @@ class OpenApiSchema(GenerateJsonSchema):
         return False
 
 
-def component_schemas(answers: list[type], requests: list[type] = ()) -> dict[str, dict]:
+def component_schemas(
+    answers: Sequence[type[BaseModel]], requests: Sequence[type[BaseModel]] = ()
+) -> dict[str, dict]:
     """``components.schemas`` for the models of answers and request bodies, and every model
     they refer to, by model name."""
     _, top = models_json_schema(
@@ -32,11 +36,11 @@ def component_schemas(answers: list[type], requests: list[type] = ()) -> dict[st
     return top.get("$defs", {})
 
 
-def ref(model: type) -> dict:
+def ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": SCHEMAS + model.__name__}
 
 
-def query_parameters(model: type | None) -> list[dict]:
+def query_parameters(model: type[BaseModel] | None) -> list[dict]:
     """One query parameter per field of ``model`` (by its alias), its schema the field's."""
     if model is None:
         return []

@@ -4,7 +4,7 @@ read them, and the query that pages through them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 from uuid import UUID
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -66,10 +66,10 @@ class Event(Shape):
         )
 
 
-def _via(event: AuditEventRow) -> str | None:
+def _via(event: AuditEventRow) -> Via | None:
     """How the event was asked for: its column, else what older events said of it."""
     if event.via:
-        return event.via
+        return cast(Via, event.via)  # the column's text: the shape's validation checks it
     said = (event.detail or {}).get("via")
     if said in get_args(Via):
         return said
@@ -114,5 +114,7 @@ class EventsQuery(RequestShape):
         description="The first page starts at events from this time on (ISO 8601).",
         examples=["2026-11-25T18:00:00Z"],
     )
-    limit: page_limit("limit", feed.MAX_LIMIT, "Events") = 100
-    cursor: opaque_cursor(feed.decode_cursor, feed.CURSOR_PATTERN, keep=False) = None
+    limit: Annotated[int, *page_limit("limit", feed.MAX_LIMIT, "Events")] = 100
+    cursor: Annotated[
+        tuple[int, int] | None, *opaque_cursor(feed.decode_cursor, feed.CURSOR_PATTERN, keep=False)
+    ] = None

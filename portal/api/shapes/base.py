@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Protocol, Self
 
 from flask import Response, current_app
 from pydantic import (
@@ -26,14 +26,22 @@ Time = Annotated[
 ]
 
 
+class _Dumps(Protocol):
+    """What ``_Answers`` needs of the model it is mixed into (``BaseModel``'s own methods)."""
+
+    def model_dump(self, *, mode: str, by_alias: bool) -> Any: ...
+
+    def model_dump_json(self, *, by_alias: bool) -> str: ...
+
+
 class _Answers:
     """What every shape does: become a JSON-ready body, or a whole answer."""
 
-    def body(self) -> Any:
+    def body(self: _Dumps) -> Any:
         """The JSON-ready body (times as ISO 8601 Z strings, ids as strings)."""
         return self.model_dump(mode="json", by_alias=True)
 
-    def answer(self, status: int = 200) -> Response:
+    def answer(self: _Dumps, status: int = 200) -> Response:
         """The body serialised by Pydantic itself (in Rust), not dumped to Python and then
         encoded again by Flask: the list is walked once, not twice."""
         return current_app.response_class(
@@ -59,6 +67,10 @@ class ShapeList(_Answers, RootModel):
     """A bare JSON array of shapes (the TKT lists)."""
 
     model_config = ConfigDict(frozen=True)
+
+
+# A documented answer's body: a JSON object, or a bare array.
+Body = Shape | ShapeList
 
 
 class Refused(ValueError):

@@ -3,7 +3,7 @@ caller's devices, sessions and security activity, and the trust request."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, Self, cast, get_args
 from uuid import UUID
 
 from pydantic import AfterValidator, ConfigDict, Field
@@ -13,7 +13,11 @@ from ...models.types import place_of
 from ...services.devices.reads import DeviceRow, SessionRow
 from .base import Refused, RequestShape, Shape, Time
 
+# The rows read these from text columns: ``cast`` tells the type checker what the shape's own
+# validation then checks (a value outside them is a ValidationError, as it always was).
 TrustLevel = Literal["HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+DeviceType = Literal["DESKTOP", "MOBILE", "TABLET"]
+LoginMethod = Literal["oidc", "bearer"]
 
 
 class Device(Shape):
@@ -21,7 +25,7 @@ class Device(Shape):
 
     id: UUID
     device_name: str = Field(alias="deviceName")
-    device_type: Literal["DESKTOP", "MOBILE", "TABLET"] = Field(alias="deviceType")
+    device_type: DeviceType = Field(alias="deviceType")
     os: str | None
     browser: str | None
     ip_address: str | None = Field(alias="ipAddress")
@@ -34,20 +38,20 @@ class Device(Shape):
     trust_expires_at: Time | None = Field(alias="trustExpiresAt")
 
     @classmethod
-    def of(cls, device: DeviceRow, **more: Any) -> Device:
+    def of(cls, device: DeviceRow, **more: Any) -> Self:
         """From a device's row (``services.devices.reads``)."""
         trusted = trust_holds(device.is_trusted, device.trust_expires_at)
         return cls(
             id=device.id,
             device_name=device.name,
-            device_type=device.device_type,
+            device_type=cast(DeviceType, device.device_type),
             os=" ".join(p for p in (device.os_name, device.os_version) if p) or None,
             browser=device.browser,
             ip_address=device.ip_address,
             country=device.country,
             city=device.city,
             is_trusted=trusted,
-            trust_level=shown_trust_level(device.trust_level, trusted),
+            trust_level=cast(TrustLevel, shown_trust_level(device.trust_level, trusted)),
             last_seen=device.last_seen_at,
             created_at=device.first_seen_at,
             trust_expires_at=device.trust_expires_at if trusted else None,
@@ -64,7 +68,7 @@ class DeviceSession(Shape):
     started_at: Time = Field(alias="startedAt")
     last_activity: Time = Field(alias="lastActivity")
     expires_at: Time = Field(alias="expiresAt")
-    login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
+    login_method: LoginMethod = Field(alias="loginMethod")
 
     @classmethod
     def of(cls, session: SessionRow, **more: Any) -> DeviceSession:
@@ -76,7 +80,7 @@ class DeviceSession(Shape):
             started_at=session.created_at,
             last_activity=session.last_used_at,
             expires_at=session.expires_at,
-            login_method=session.login_method,
+            login_method=cast(LoginMethod, session.login_method),
             **more,
         )
 
@@ -89,13 +93,16 @@ class DeviceDetail(Device):
     sessions: list[DeviceSession]
 
     @classmethod
-    def of(cls, device: DeviceRow) -> DeviceDetail:
+    def of(cls, device: DeviceRow, **more: Any) -> Self:
         """From a device's row read with its sessions."""
+        if device.active is None:
+            raise ValueError("a device's detail is its row read with its sessions")
         return super().of(
             device,
             user_agent=device.user_agent,
             device_fingerprint=device.fingerprint,
             sessions=[DeviceSession.of(s) for s in device.active],
+            **more,
         )
 
 
@@ -110,11 +117,13 @@ class Session(Shape):
     started_at: Time = Field(alias="startedAt")
     last_activity: Time = Field(alias="lastActivity")
     expires_at: Time = Field(alias="expiresAt")
-    login_method: Literal["oidc", "bearer"] = Field(alias="loginMethod")
+    login_method: LoginMethod = Field(alias="loginMethod")
 
     @classmethod
     def of(cls, session: SessionRow) -> Session:
         """From a session's row, read with its device."""
+        if session.device is None:
+            raise ValueError("a session of the list is its row read with its device")
         facts = {name: value for name, value in DeviceSession.of(session) if name != "id"}
         return cls(id=session.id, device_name=session.device.name, **facts)
 

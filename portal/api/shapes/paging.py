@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
@@ -42,24 +42,28 @@ def _cursor(decode: Callable[[str], Any], keep: bool) -> Callable[[Any], Any]:
     return check
 
 
-def page_limit(name: str, largest: int, what: str) -> Any:
-    """A page's size: a whole number from 1 to ``largest`` (100 when not given)."""
-    return Annotated[
-        int,
+# Each gives the metadata of a field's ``Annotated`` type, unpacked where the field is declared:
+# ``limit: Annotated[int, *page_limit(...)] = 100``. The type itself is written there, where the
+# type checker can read it (an annotation that is a call is no type to it).
+
+
+def page_limit(name: str, largest: int, what: str) -> tuple[object, ...]:
+    """A page's size (an ``int``): a whole number from 1 to ``largest`` (100 when not given)."""
+    return (
         BeforeValidator(_whole_number(name, largest)),
         WithJsonSchema(
             {"type": "integer", "minimum": 1, "maximum": largest},
             mode="validation",
         ),
         Field(description=f"{what} per page (default 100)."),
-    ]
+    )
 
 
-def opaque_cursor(decode: Callable[[str], Any], pattern: str, keep: bool) -> Any:
-    """The next page's cursor, as the previous answer's ``Link`` header gave it."""
-    return Annotated[
-        (str if keep else tuple[int, int]) | None,
+def opaque_cursor(decode: Callable[[str], Any], pattern: str, keep: bool) -> tuple[object, ...]:
+    """The next page's cursor, as the previous answer's ``Link`` header gave it: decoded
+    (``tuple[int, int] | None``), or with ``keep`` checked and kept as given (``str | None``)."""
+    return (
         BeforeValidator(_cursor(decode, keep)),
         WithJsonSchema({"type": "string", "pattern": pattern}, mode="validation"),
         Field(description="Opaque: pass back what the previous answer's Link header gave."),
-    ]
+    )

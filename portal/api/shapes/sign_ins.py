@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, TypeVar
 from uuid import UUID
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
@@ -62,8 +62,19 @@ class SignInList(ShapeList):
     root: list[SignIn]
 
 
+_T = TypeVar("_T")
+# A filter that may be left out but is never null. Pydantic validates a filter sent as the bare
+# type (a null is refused, and the document shows no null); a filter left out is None, and
+# that is what the type checker is told of the attribute.
+if TYPE_CHECKING:
+    Omittable: TypeAlias = _T | None
+else:
+    Omittable = Annotated[_T, "never null when sent, None when left out"]
+
+
 def _optional(extra: dict | None = None):
-    """A request field that may be left out but is never null: its schema has no default."""
+    """A request field that may be left out but is never null (``Omittable``): its schema has
+    no default."""
 
     def edit(schema: dict) -> None:
         schema.pop("default", None)
@@ -100,27 +111,27 @@ class SignInQuery(RequestShape):
     }
     INVALID_CODE: ClassVar[str | None] = "invalid_filter"
 
-    ip: str = Field(
+    ip: Omittable[str] = Field(
         None,
         pattern=ADDRESS_OR_BLOCK_PATTERN,
         examples=["203.0.113.0/24"],
         description="An IPv4 or IPv6 address, or a CIDR block",
         json_schema_extra=_optional(),
     )
-    country: str = Field(
+    country: Omittable[str] = Field(
         None,
         pattern="^[A-Za-z]{2}$",
         examples=["GB"],
         description="ISO 3166 two-letter code",
         json_schema_extra=_optional(),
     )
-    flag: Literal["new_country", "impossible_travel", "reported"] = Field(
+    flag: Omittable[Literal["new_country", "impossible_travel", "reported"]] = Field(
         None, description="An investigation flag", json_schema_extra=_optional()
     )
-    device_type: Literal["desktop", "mobile", "tablet"] = Field(
+    device_type: Omittable[Literal["desktop", "mobile", "tablet"]] = Field(
         None, alias="deviceType", description="The device's type", json_schema_extra=_optional()
     )
-    browser: str = Field(
+    browser: Omittable[str] = Field(
         None,
         pattern=_SOMETHING,
         max_length=320,
@@ -130,21 +141,21 @@ class SignInQuery(RequestShape):
     active_only: StrictBool = Field(
         False, alias="activeOnly", description="Only sessions still active"
     )
-    since: str = Field(
+    since: Omittable[str] = Field(
         None,
         examples=["2026-11-25T18:00:00Z"],
         pattern=_ISO_TIME,
         description="Signed in at or after (ISO 8601)",
         json_schema_extra=_optional({"anyOf": [{"format": "date-time"}, {"format": "date"}]}),
     )
-    until: str = Field(
+    until: Omittable[str] = Field(
         None,
         examples=["2026-12-01"],
         pattern=_ISO_TIME,
         description="Signed in before (ISO 8601; a date means to its end)",
         json_schema_extra=_optional({"anyOf": [{"format": "date-time"}, {"format": "date"}]}),
     )
-    user: str = Field(
+    user: Omittable[str] = Field(
         None,
         pattern=_SOMETHING,
         max_length=320,
@@ -194,8 +205,10 @@ class SignInSearch(SignInQuery):
     active_only: Annotated[StrictBool, BeforeValidator(_query_bool)] = Field(
         False, alias="activeOnly", description="Only sessions still active"
     )
-    limit: page_limit("limit", search.MAX_LIMIT, "Sign-ins") = 100
-    cursor: opaque_cursor(search.decode_cursor, search.CURSOR_PATTERN, keep=True) = None
+    limit: Annotated[int, *page_limit("limit", search.MAX_LIMIT, "Sign-ins")] = 100
+    cursor: Annotated[
+        str | None, *opaque_cursor(search.decode_cursor, search.CURSOR_PATTERN, keep=True)
+    ] = None
 
 
 class JobStarted(Shape):
@@ -205,9 +218,13 @@ class JobStarted(Shape):
     matched: int
 
 
+# A job's status: its row's text (``cast`` tells the type checker what the shape checks).
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
 class JobState(Shape):
     """``GET /jobs/{jobId}``: where a bulk job is."""
 
-    status: Literal["queued", "running", "done", "failed"]
+    status: JobStatus
     done: int
     total: int

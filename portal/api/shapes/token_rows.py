@@ -4,7 +4,7 @@ as the self-service and admin routes list them."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, cast
 from uuid import UUID
 
 from pydantic import Field
@@ -13,12 +13,16 @@ from ...models.types import place_of
 from ...services.devices.reads import SessionRow
 from .base import Shape, ShapeList, Time
 
+# A device's type as the token rows spell it: the row's text, lowercased (``cast`` tells the
+# type checker what the shape's own validation then checks).
+DeviceType = Literal["desktop", "mobile", "tablet"]
+
 
 class DeviceInfo(Shape):
     """A token row's device."""
 
     device_id: UUID = Field(alias="deviceId")
-    device_type: Literal["desktop", "mobile", "tablet"] = Field(alias="deviceType")
+    device_type: DeviceType = Field(alias="deviceType")
     device_name: str = Field(alias="deviceName")
     device_model: str | None = Field(alias="deviceModel")
     os_name: str | None = Field(alias="osName")
@@ -42,9 +46,11 @@ class TokenRow(Shape):
     def of(cls, session: SessionRow) -> TokenRow:
         """From a session's row, read with its device."""
         device = session.device
+        if device is None:
+            raise ValueError("a token row is a session's row read with its device")
         info = DeviceInfo(
             device_id=device.id,
-            device_type=(device.device_type or "DESKTOP").lower(),
+            device_type=cast(DeviceType, (device.device_type or "DESKTOP").lower()),
             device_name=device.name,
             device_model=device.model,
             os_name=device.os_name,
