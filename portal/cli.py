@@ -127,14 +127,14 @@ def grants_command(email: str | None) -> None:
             + (", ".join(sorted(effective)) or "none")
         )
         return
-    rows = db.session.execute(
+    every = db.session.execute(
         select(User.email, Grant.permission, Grant.granted_at, Grant.granted_by)
         .join(Grant, Grant.user_id == User.id)
         .order_by(User.email, Grant.permission)
     ).all()
-    for user_email, permission, granted_at, granted_by in rows:
+    for user_email, permission, granted_at, granted_by in every:
         click.echo(f"{user_email}\t{permission}\t{granted_at:%Y-%m-%d}\t{granted_by or ''}")
-    if not rows:
+    if not every:
         click.echo("no local grants")
 
 

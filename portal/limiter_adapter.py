@@ -6,7 +6,8 @@ thread limits' memory storage starts. Each private name it needs is used here on
 public method that ``ratelimit`` overrides or calls. ``tests/platform/test_limiter_adapter.py``
 checks that every one of them still exists with the shape used here (and that the overrides are
 still called), so an upgrade that renames or reshapes one fails there, by name, rather than quietly
-undoing what ``ratelimit`` changes.
+undoing what ``ratelimit`` changes. mypy, which does not mangle ``__names``, sees none of the
+name-mangled ones: each use says so (``type: ignore[attr-defined]``, "name-mangled").
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class LimiterAdapter(Limiter):
 
     def stock_filter_limits(self, endpoint, blueprint, callable_name, in_middleware=False) -> list:
         """Flask-Limiter's own resolution of the limits that apply to an endpoint."""
-        return Limiter._Limiter__filter_limits(
+        return Limiter._Limiter__filter_limits(  # type: ignore[attr-defined]  # (name-mangled)
             self, endpoint, blueprint, callable_name, in_middleware
         )
 
@@ -57,12 +58,12 @@ class MemoryStorageAdapter(MemoryStorage):
 
     def expire_events(self) -> None:
         """Drops the counters whose window has run out (what the timer thread does)."""
-        self._MemoryStorage__expire_events()
+        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]  # (name-mangled)
 
     def schedule_expiry(self) -> None:
         """Called after each change of a counter: the stock storage starts a timer thread
         unless one is running."""
-        MemoryStorage._MemoryStorage__schedule_expiry(self)
+        MemoryStorage._MemoryStorage__schedule_expiry(self)  # type: ignore[attr-defined]  # (name-mangled)
 
     # limits' private step, routed to the method above.
 

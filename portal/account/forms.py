@@ -7,11 +7,11 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
-    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # 3.3; stubs: 3.2
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from ..services.devices.changes import TRUST_LEVELS

@@ -55,12 +55,14 @@ def create_token():
     if not form.validate_on_submit():
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
         return _page(form, status=400)
+    name, days = form.name.data, form.days.data
+    assert name is not None and days is not None  # required fields of a valid form
     try:
         token, secret = operations.create_personal_token(
             current_user.actor,
-            name=form.name.data,
+            name=name,
             scopes=list(form.scopes.data or []),
-            days=form.days.data,
+            days=days,
             may_read_audit=current_user.can(VIEW_AUDIT_LOG),
         )
     except personal_tokens.InvalidTokenRequest as exc:  # raised before anything changed

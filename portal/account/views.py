@@ -230,9 +230,9 @@ def report_device(device_id: str):
             device=found,
             active_sessions=found.active_sessions,
         ), (400 if posted else 200)
-    found, ended = operations.report_suspicious(current_user.actor, device_id)
+    device, ended = operations.report_suspicious(current_user.actor, device_id)
     flash(
-        f"Reported {found.name}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
+        f"Reported {device.name}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
         "ended) and is no longer trusted, and every new sign-in to your account must give your "
         "password again. Change your password at your identity provider now.",
         "success",
@@ -269,6 +269,7 @@ def sign_out_session(session_id: str):
         found = reads.session_row(current_user.user_id, session_id)
         if found is None or not found.is_active():
             abort(404)
+        assert found.device is not None  # a session read alone comes with its device
         form.next.data = request.args.get("next")
         here = found.id == current_user.session_id
         return render_template(
@@ -287,10 +288,10 @@ def sign_out_session(session_id: str):
         )
     if not form.validate_on_submit():
         abort(400)
-    found = operations.revoke_session(current_user.actor, session_id)
-    if found.id == current_user.session_id:
+    ended = operations.revoke_session(current_user.actor, session_id)
+    if ended.id == current_user.session_id:
         return _signed_out("You signed out this browser.")
-    flash(f"Signed out one session of {found.device.name}.", "success")
+    flash(f"Signed out one session of {ended.device.name}.", "success")
     return _back(form)
 
 
@@ -304,8 +305,10 @@ def rename_device(device_id: str):
     if not form.validate_on_submit():
         flash(_form_errors(form), "error")
         return _back(form)
-    found = operations.rename_device(current_user.actor, device_id, form.name.data)
-    flash(f"Renamed to {found.name}.", "success")
+    name = form.name.data
+    assert name is not None  # a required field of a valid form
+    device = operations.rename_device(current_user.actor, device_id, name)
+    flash(f"Renamed to {device.name}.", "success")
     return _back(form)
 
 
@@ -356,14 +359,14 @@ def _confirm(form: ActionForm, *, include_current: bool, title: str, text: str, 
     signed out; a POST that got here had no valid token and changes nothing."""
     status = 400 if request.method == "POST" else 200
     here = current_user.device_id
-    rows = [
-        r
-        for r in reads.device_rows(current_user.user_id, current_device_id=here)
-        if any(include_current or s.id != current_user.session_id for s in r.active)
-    ]
-    ending = sum(
-        1 for r in rows for s in r.active if include_current or s.id != current_user.session_id
-    )
+    rows: list[reads.DeviceRow] = []  # the devices with a session that ends
+    ending = 0
+    for r in reads.device_rows(current_user.user_id, current_device_id=here):
+        assert r.active is not None  # read with their sessions
+        ends = sum(1 for s in r.active if include_current or s.id != current_user.session_id)
+        if ends:
+            rows.append(r)
+            ending += ends
     return render_template(
         "account/confirm.html",
         form=form,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from flask import Response, stream_with_context
 
@@ -21,7 +21,7 @@ def safe_cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _lines(header: Sequence[str], rows: Iterable[Sequence]) -> Iterable[str]:
+def _lines(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)

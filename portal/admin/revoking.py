@@ -34,6 +34,7 @@ def revoke_session(user_id: str, session_id: str):
         abort(404)
     if not row.is_active():
         return _already_ended(target)
+    assert row.device is not None  # a session read alone comes with its device
     if request.method == "GET":
         return render_template(
             "admin/confirm.html",
@@ -47,10 +48,10 @@ def revoke_session(user_id: str, session_id: str):
             button="Revoke session",
         )
     try:  # locked there: two admins revoking at once record one revoke
-        row = operations.revoke_session(current_user.actor, row.id, target.id)
+        ended = operations.revoke_session(current_user.actor, row.id, target.id)
     except NotFound:  # it ended since it was read above
         return _already_ended(target)
-    flash(f"Session on “{row.device.name}” revoked.", "success")
+    flash(f"Session on “{ended.device.name}” revoked.", "success")
     return _back_to(target)
 
 
@@ -78,8 +79,8 @@ def revoke_device(user_id: str, device_id: str):
             own=device.id == current_user.device_id,
             button="Revoke device",
         )
-    device, count, _ = operations.end_device_sessions(current_user.actor, device.id, target.id)
-    flash(f"“{device.name}”: {count} session{'' if count == 1 else 's'} revoked.", "success")
+    ended, count, _ = operations.end_device_sessions(current_user.actor, device.id, target.id)
+    flash(f"“{ended.name}”: {count} session{'' if count == 1 else 's'} revoked.", "success")
     return _back_to(target)
 
 

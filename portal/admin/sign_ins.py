@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
+from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -69,8 +70,9 @@ def _user_link_parts() -> tuple[str, str]:
     return before, after
 
 
-def _filter_args(values) -> dict[str, str]:
-    """The filter's fields as they were typed (for links and hidden fields)."""
+def _filter_args(values) -> dict[str, Any]:
+    """The filter's fields as they were typed (for links and hidden fields). Strings, typed as
+    ``url_for`` types its values: a ``**dict[str, str]`` could be its ``_external`` flag."""
     return {k: values[k] for k in FILTER_ARGS if values.get(k)}
 
 

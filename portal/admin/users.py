@@ -153,10 +153,9 @@ def user_export(user_id: str):
                 iso_z(d.trust_expires_at),
                 iso_z(d.removed_at),
             ]
-            for s in entry.sessions or [None]:
-                if s is None:
-                    yield [*device_cells, *[""] * 10]
-                    continue
+            if not entry.sessions:  # a device without sessions still has its line
+                yield [*device_cells, *[""] * 10]
+            for s in entry.sessions:
                 flags = [f.label for f in history.session_findings.get(s.id, [])]
                 yield [
                     *device_cells,

@@ -12,13 +12,14 @@ import logging
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flask import current_app, render_template, url_for
 from flask_mailman import EmailMultiAlternatives
 
 from ..extensions import mail
-from ..models import AlertAnswer, SignInAlert, utcnow
+from ..models import AlertAnswer, SignInAlert
 from ..services.outbox import alerts, queue
 from ..timefmt import humanize
 from . import tokens
@@ -136,9 +137,9 @@ def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -
         return 0
     claimed = transaction(lambda: queue.claim_due(limit, kinds=(alerts.KIND,)))
     for item in claimed:
-        rendered = transaction(lambda item=item: _render(item))
+        rendered = transaction(partial(_render, item))
         if rendered is None:
-            transaction(lambda item=item: queue.mark_failed(item, "the alert no longer exists"))
+            transaction(partial(queue.mark_failed, item, "the alert no longer exists"))
             continue
         try:
             _send(item, rendered)
@@ -146,13 +147,13 @@ def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -
             permanent = _permanent_error(exc)
             if permanent:
                 log.warning("mail %s refused for good: %s", item.message_id, permanent)
-                transaction(lambda item=item, why=permanent: queue.mark_failed(item, why))
+                transaction(partial(queue.mark_failed, item, permanent))
             else:
                 why = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "mail %s not sent (attempt %d): %s", item.message_id, item.attempts, why
                 )
-                transaction(lambda item=item, why=why: queue.retry_later(item, why))
+                transaction(partial(queue.retry_later, item, why))
             continue
-        transaction(lambda item=item, r=rendered: queue.mark_sent(item, r.subject, utcnow()))
+        transaction(partial(queue.mark_sent, item, rendered.subject))
     return len(claimed)

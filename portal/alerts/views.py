@@ -52,9 +52,9 @@ def answer(token: str):
     posted = request.method == "POST"
     if posted and form.validate_on_submit():
         return _act(link)
-    alert = alerts.find_alert(link.alert_id, link.user_id, link.device_id, link.session_id)
+    found = alerts.find_alert(link.alert_id, link.user_id, link.device_id, link.session_id)
     try:
-        alerts.check_usable(alert)
+        alert = alerts.check_usable(found)
     except alerts.AlertLinkRefused as exc:
         return _refused(str(exc))
     return render_template(

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-# Sign-in and sign-out, rate-limited per client address (``portal.ratelimit``).
-bp = Blueprint("auth", __name__)
-bp.rate_limit = "RATELIMIT_SIGN_IN"
+
+class _SignInBlueprint(Blueprint):
+    rate_limit = "RATELIMIT_SIGN_IN"  # per client address (``portal.ratelimit``)
+
+
+# Sign-in and sign-out, rate-limited per client address (the class names the setting).
+bp = _SignInBlueprint("auth", __name__)
 
 # Calls from the identity provider: a blueprint of its own, signed by the IdP rather than
 # rate-limited per address like sign-in, since one IdP may send many logouts from one address.

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import User, UserSession, utcnow
 from ..redis import redis_client
 from ..services import operations
+from ..services.devices import versions
 from ..services.outbox.alerts import AlertPolicy
 from ..services.sessions import ending, opening
 from ..services.sessions import policy as sessions
@@ -83,8 +84,8 @@ class Principal:
 
     @property
     def user(self) -> User:
-        if self._user is None:
-            self._user = db.session.get(User, self.user_id)
+        if self._user is None:  # the row the principal was read from: users are never deleted
+            self._user = db.session.get_one(User, self.user_id)
         return self._user
 
     @property
@@ -217,7 +218,7 @@ def token_cache() -> TokenCache:
     return cache
 
 
-def cached_bearer_principal(raw: str, horizon: str | None = None) -> Principal | None:
+def cached_bearer_principal(raw: str, horizon: versions.Kind | None = None) -> Principal | None:
     """The principal of a token verified before, from one read of its session; None when the
     token is not in the cache (the caller verifies it and calls ``bearer_principal``). With
     ``horizon``, the same read brings that polled list's horizon."""

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -82,7 +82,9 @@ class TokenCache:
         if self.shared is None:
             return None
         try:
-            raw = self.shared.get(self._shared_key(key))
+            # redis-py types every command as "Awaitable or not", for its async client too;
+            # this (synchronous) client's GET answers the stored bytes, or None.
+            raw = cast("bytes | None", self.shared.get(self._shared_key(key)))
         except redis.RedisError as exc:
             log.warning("token cache: Redis unavailable (%s); verifying the token instead", exc)
             return None

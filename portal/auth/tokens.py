@@ -43,6 +43,15 @@ class InvalidToken(Exception):
     """The token cannot be accepted; the message is safe to show to the caller."""
 
 
+def _refresh_due(cached: tuple[KeySet, float, list[str]], kid: str | None, now: float) -> bool:
+    """Whether keys fetched before are fetched again: once they are stale, or sooner for a
+    ``kid`` they lack (rate-limited to once in ``JWKS_MIN_REFRESH_SECONDS``)."""
+    keys, fetched_at, _ = cached
+    age = now - fetched_at
+    unknown_kid = kid is not None and not any(k.kid == kid for k in keys.keys)
+    return age > JWKS_MAX_AGE_SECONDS or (unknown_kid and age > JWKS_MIN_REFRESH_SECONDS)
+
+
 class JwksCache:
     """The issuer's key set, fetched once and refreshed on an unknown ``kid`` (rate-limited)."""
 
@@ -67,14 +76,7 @@ class JwksCache:
     def get(self, jwks_uri: str, kid: str | None) -> tuple[KeySet, list[str]]:
         with self._lock:
             cached = self._keys.get(jwks_uri)
-            now = time.monotonic()
-            stale = cached is None or now - cached[1] > JWKS_MAX_AGE_SECONDS
-            unknown_kid = (
-                cached is not None
-                and kid is not None
-                and not any(k.kid == kid for k in cached[0].keys)
-            )
-            if stale or (unknown_kid and now - cached[1] > JWKS_MIN_REFRESH_SECONDS):
+            if cached is None or _refresh_due(cached, kid, time.monotonic()):
                 try:
                     cached = self._fetch(jwks_uri)
                     self._keys[jwks_uri] = cached

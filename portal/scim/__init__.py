@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from typing import Any
+from typing import Any, cast
 
 import email_validator
 from flask import Response, current_app, request
@@ -36,6 +36,7 @@ from scim2_models import (
     NotFoundException,
     Patch,
     Reference,
+    Resource,
     ResourceType,
     SCIMException,
     ScimProvider,
@@ -93,6 +94,12 @@ def _actor() -> operations.Actor:
     return operations.scim_actor(request.remote_addr)
 
 
+def _user(resource: Resource[Any]) -> ScimUser:
+    """A resource the server hands the storage: a User, the provider's only model
+    (``ScimProvider(models=[ScimUser])``), though ``ScimStorage`` types it as any resource."""
+    return cast(ScimUser, resource)
+
+
 class PortalUsers(ScimStorage):
     """Portal users as SCIM ``User`` resources: reads from ``services.users.provisioning``, every
     change through one operation of ``services.operations``."""
@@ -113,14 +120,16 @@ class PortalUsers(ScimStorage):
         total, users = provisioning.search(condition, offset=start - 1, limit=count)
         return SearchPage(total=total, resources=[to_resource(u) for u in users])
 
-    def create(self, resource_type: ResourceType, resource: ScimUser) -> ScimUser:
-        return to_resource(operations.scim_provision_user(_actor(), fields_of(resource)))
+    def create(self, resource_type: ResourceType, resource: Resource[Any]) -> ScimUser:
+        return to_resource(operations.scim_provision_user(_actor(), fields_of(_user(resource))))
 
-    def update(self, resource_type: ResourceType, resource: ScimUser, *, expected_version=None):
+    def update(
+        self, resource_type: ResourceType, resource: Resource[Any], *, expected_version=None
+    ):
         user = provisioning.get_visible(resource.id or "")
         if user is None:
             raise NotFoundException(detail=f"No user {resource.id!r}")
-        operations.scim_update_user(_actor(), user, fields_of(resource))
+        operations.scim_update_user(_actor(), user, fields_of(_user(resource)))
         return to_resource(user)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version=None):
@@ -152,7 +161,9 @@ def scim_exception(error: DomainError) -> SCIMException:
 def _scim_error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     """An answer in SCIM's error shape (RFC 7644 3.12), ``status`` as a string."""
     body = Error(status=status, detail=detail).model_dump()
-    response = current_app.json.response(body)
+    # Flask types ``JSONProvider.response`` as werkzeug's base Response; it is the app's
+    # response class (``flask.Response``).
+    response = cast(Response, current_app.json.response(body))
     response.status_code = status
     response.mimetype = "application/scim+json"
     for name, value in (headers or {}).items():

@@ -44,7 +44,9 @@ def to_resource(user: User) -> ScimUser:
         external_id=user.scim_external_id,
         display_name=user.name,
         name=Name(formatted=user.name) if user.name else None,
-        emails=[Email(value=user.email, primary=True, type="work")] if user.email else None,
+        emails=[Email(value=user.email, primary=True, type=Email.Type.work)]
+        if user.email
+        else None,
         active=user.deactivated_at is None,
         meta=Meta(
             resource_type="User",
@@ -70,7 +72,7 @@ def _name_of(resource: ScimUser) -> str | None:
 def _email_of(resource: ScimUser) -> str | None:
     emails = [e for e in resource.emails or [] if e.value]
     primary = [e for e in emails if e.primary]
-    chosen = (primary or emails or [None])[0]
+    chosen = next(iter(primary or emails), None)
     return str(chosen.value) if chosen is not None else None
 
 

@@ -40,7 +40,7 @@ def _import(text: str) -> ECKey | RSAKey:
     stripped = text.strip()
     if stripped.startswith("{"):
         data = json.loads(stripped)
-        kinds = {"EC": ECKey, "RSA": RSAKey}
+        kinds: dict[str, type[ECKey] | type[RSAKey]] = {"EC": ECKey, "RSA": RSAKey}
         if data.get("kty") not in kinds:
             raise InvalidSigningKey(f"a JWK of kty EC or RSA is needed, not {data.get('kty')!r}")
         return kinds[data["kty"]].import_key(data)

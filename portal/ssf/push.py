@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import requests
 from flask import current_app
 from joserfc import jwt
 
-from ..models import utcnow
 from ..services.outbox import queue, signals
 from . import signing_key
 
@@ -83,18 +83,18 @@ def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int
             log.warning(
                 "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
             )
-            transaction(lambda item=item, why=why: queue.retry_later(item, why))
+            transaction(partial(queue.retry_later, item, why))
             continue
         if 200 <= response.status_code < 300:
-            transaction(lambda item=item: queue.mark_sent(item, "session-revoked", utcnow()))
+            transaction(partial(queue.mark_sent, item, "session-revoked"))
         elif 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
             why = _receiver_error(response)
             log.warning("event %s refused for good: %s", item.message_id, why)
-            transaction(lambda item=item, why=why: queue.mark_failed(item, why))
+            transaction(partial(queue.mark_failed, item, why))
         else:
             why = _receiver_error(response)
             log.warning(
                 "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
             )
-            transaction(lambda item=item, why=why: queue.retry_later(item, why))
+            transaction(partial(queue.retry_later, item, why))
     return len(claimed)
