@@ -17,6 +17,7 @@ from ..auth.principal import (
 )
 from ..auth.tokens import InvalidToken, jwks_cache, scopes_of, validate_access_token
 from ..authz import access_rule
+from ..services.devices.versions import Kind
 from .errors import ApiError
 
 
@@ -47,7 +48,7 @@ def _bearer_token() -> str:
     return value
 
 
-def authenticate(horizon: str | None = None) -> Principal:
+def authenticate(horizon: Kind | None = None) -> Principal:
     """Verify the bearer token and resolve the caller; raises ApiError(401) when it can't.
     ``horizon``: the polled list (``api.conditional``) whose horizon to read with the caller."""
     raw = _bearer_token()
