@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -34,6 +34,10 @@ class Named(Protocol):
     def scim_user_name(self) -> str | None: ...
 
 
+# The users SCIM sees: provisioned (or adopted) and not deleted over SCIM.
+SCIM_VISIBLE = "scim_user_name_key IS NOT NULL AND scim_deleted_at IS NULL"
+
+
 class User(Model):
     """A person, known by (issuer, subject) from the identity provider.
 
@@ -47,6 +51,22 @@ class User(Model):
         Index("ix_users_last_seen_at", "last_seen_at"),
         Index("ix_users_scim_user_name_key", "scim_user_name_key", unique=True),
         Index("ix_users_scim_external_id", "scim_external_id"),
+        # Two users SCIM sees never share an externalId or an email: the first sign-in links
+        # to exactly one (``users.identity``).
+        Index(
+            "uq_users_scim_external_id",
+            "scim_external_id",
+            unique=True,
+            sqlite_where=text(SCIM_VISIBLE),
+            postgresql_where=text(SCIM_VISIBLE),
+        ),
+        Index(
+            "uq_users_scim_email",
+            "scim_email",
+            unique=True,
+            sqlite_where=text(SCIM_VISIBLE),
+            postgresql_where=text(SCIM_VISIBLE),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -75,6 +95,14 @@ class User(Model):
     scim_user_name_key: Mapped[str | None] = mapped_column(String(320))
     scim_external_id: Mapped[str | None] = mapped_column(String(255))
     scim_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The email SCIM gave the user (the primary one, lower case): unique among the users SCIM
+    # sees, so a first sign-in by email links to one of them. ``email`` is the portal's own copy,
+    # which sign-ins refresh from the ID token.
+    scim_email: Mapped[str | None] = mapped_column(String(320))
+    # The rest of the SCIM User resource as the IdP sent it (RFC 7643 4.1 and the enterprise
+    # extension), kept to be returned as sent; userName, externalId and active live in their
+    # columns, and never the password. None for users SCIM never wrote.
+    scim_resource: Mapped[dict | None] = mapped_column(JSON)
     # A SCIM DELETE: the user is deactivated and no longer shown to SCIM (rows stay for history).
     scim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Which sign-ins are mailed to the user (services.outbox.alerts.AlertMode); None: the instance's

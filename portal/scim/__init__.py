@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from typing import Any, cast
 
 import email_validator
 from flask import Response, current_app, request
+from pydantic import ValidationError
 from scim2_flask import ScimServer
 from scim2_models import (
     AuthenticationScheme,
@@ -59,7 +61,9 @@ from ..services import operations
 from ..services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..services.users import provisioning
 from ..transaction import rollback_after_error
-from .resources import fields_of, filter_condition, to_resource
+from . import resources
+from .errors import scim_error_of
+from .resources import EnterpriseUser, PortalUser, fields_of, filter_condition, to_resource
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +99,11 @@ def _actor() -> operations.Actor:
 
 
 def _user(resource: Resource[Any]) -> ScimUser:
-    """A resource the server hands the storage: a User, the provider's only model
-    (``ScimProvider(models=[ScimUser])``), though ``ScimStorage`` types it as any resource."""
-    return cast(ScimUser, resource)
+    """A resource of the User resource type the server hands the storage (``ScimStorage``
+    types it as any resource)."""
+    if not isinstance(resource, ScimUser):
+        raise NotFoundException(detail="No such resource type")
+    return resource
 
 
 class PortalUsers(ScimStorage):
@@ -171,9 +177,52 @@ def _scim_error(status: int, detail: str, headers: dict[str, str] | None = None)
     return response
 
 
+# Microsoft Entra sets the enterprise extension's manager with its id alone, as a string.
+MANAGER_PATH = f"{resources.EXTENSION_SCHEMA}:manager".lower()
+
+
+def _entra_operations(body: bytes) -> bytes:
+    """A PATCH body with Entra's manager shape (``"value": "<id>"``) as the schema has it
+    (``"value": {"value": "<id>"}``); any other body as it came."""
+    try:
+        patch = json.loads(body)
+    except ValueError:
+        return body
+    operations = patch.get("Operations") if isinstance(patch, dict) else None
+    changed = False
+    for operation in operations if isinstance(operations, list) else []:
+        if (
+            isinstance(operation, dict)
+            and str(operation.get("path", "")).lower() == MANAGER_PATH
+            and isinstance(operation.get("value"), str)
+        ):
+            operation["value"] = {"value": operation["value"]}
+            changed = True
+    return json.dumps(patch).encode() if changed else body
+
+
 class PortalScimService(ScimService):
-    """scim2-server's service, except that a PATCH answers 200 with the user: RFC 7644 3.5.2
-    allows that or a 204, and Okta expects the user back."""
+    """scim2-server's service, except that a PATCH answers 200 with the user (RFC 7644 3.5.2
+    allows that or a 204, and Okta expects the user back), and that what it cannot read is
+    answered in words a person reads (``scim.errors``)."""
+
+    def read_body(self, model, body, content_type, scim_ctx):
+        self.ensure_json(content_type)
+        try:
+            return model.model_validate_json(body, scim_ctx=scim_ctx)
+        except ValidationError as exception:
+            raise scim_error_of(exception) from None
+
+    def read_patch(self, resource_type, body, content_type):
+        return super().read_patch(resource_type, _entra_operations(body), content_type)
+
+    def apply_patch(self, current, patch_op, conditions):
+        # The operations apply to a copy: one that fails leaves nothing half-applied (and
+        # nothing is written unless all of them apply).
+        try:
+            return super().apply_patch(current, patch_op, conditions)
+        except ValidationError as exception:
+            raise scim_error_of(exception) from None
 
     def patch_response(self, base_url, resource, response_parameters):
         return self.resource_response(
@@ -240,8 +289,11 @@ def _failure(error: Exception) -> Response:
 
 
 def _scim_media_type(response: Response) -> Response:
-    """Every SCIM answer with a body is ``application/scim+json`` (RFC 7644 3.1)."""
-    if response.status_code != 204 and response.mimetype == "application/json":
+    """Every SCIM answer with a body is ``application/scim+json`` (RFC 7644 3.1); one without
+    (204, 304) has no Content-Type."""
+    if response.status_code in (204, 304):
+        del response.headers["Content-Type"]
+    elif response.mimetype == "application/json":
         response.mimetype = "application/scim+json"
     return response
 
@@ -261,7 +313,11 @@ def init_app(app) -> None:
     _accept_directory_domains()
     server = PortalScimServer(
         PortalUsers(),
-        ScimProvider(models=[ScimUser], config=_config()),
+        ScimProvider(
+            models=[ScimUser, EnterpriseUser],
+            resource_types=[ResourceType.from_resource(PortalUser)],
+            config=_config(),
+        ),
         url_prefix=URL_PREFIX,
     )
     server.init_app(app)

@@ -1,14 +1,28 @@
-"""Portal users as SCIM 2.0 ``User`` resources (RFC 7643), and SCIM filters as SQL.
+"""Portal users as SCIM 2.0 ``User`` resources (RFC 7643, with the enterprise extension), and
+SCIM filters as SQL.
 
-The scim2-models classes do the parsing and the serialising; this module only maps their
-attributes to the columns the portal keeps (userName, externalId, one email, the name, active).
+The scim2-models classes do the parsing and the serialising. What the portal itself uses
+(userName, externalId, the primary email, the name, active) goes to its columns; every other
+attribute the schema lists is kept as sent (``User.scim_resource``) and returned as is, so the
+resource round-trips what ``/Schemas`` advertises. The password is never kept.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from scim2_models import Email, InvalidFilterException, Meta, Name
+from pydantic import Field
+from scim2_models import (
+    Context,
+    Email,
+    InvalidFilterException,
+    Meta,
+    Mutability,
+    Name,
+    Reference,
+    Required,
+)
+from scim2_models import EnterpriseUser as ScimEnterpriseUser
 from scim2_models import User as ScimUser
 from scim2_models.path.expressions import (
     CompareOperator,
@@ -20,6 +34,7 @@ from scim2_models.path.expressions import (
     ValuePath,
 )
 from scim2_models.path.visitor import FilterVisitor
+from scim2_models.resources.enterprise_user import Manager as ScimManager
 from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,31 +45,94 @@ from ..services.users import provisioning
 USER_SCHEMA = ScimUser.__schema__
 
 
+class Manager(ScimManager):
+    """The enterprise extension's manager, with ``$ref`` optional: Microsoft Entra sends the
+    manager's id alone. ``displayName`` stays read-only: the portal fills it in from the user
+    the id names, when SCIM sees one."""
+
+    # "User" names the resource type it refers to, not a model of this module.
+    ref: Annotated[Reference["User"] | None, Required.false] = Field(  # type: ignore[assignment]  # noqa: UP037
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+    display_name: Annotated[str | None, Mutability.read_only] = None
+
+
+class EnterpriseUser(ScimEnterpriseUser):
+    """``urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`` (RFC 7643 4.3)."""
+
+    manager: Manager | None = None
+
+
+EXTENSION_SCHEMA = str(EnterpriseUser.__schema__)
+
+
+# The User resource the portal serves: the core schema and the enterprise extension (the
+# model the provider builds for the User resource type, ``ScimProvider.model_for``).
+PortalUser = ScimUser[EnterpriseUser]
+
+
+# What the kept resource leaves out: the columns' attributes, what the server sets, and the
+# password (write-only, never kept).
+NOT_KEPT = ("schemas", "id", "meta", "userName", "externalId", "groups", "password")
+
+
 def version_of(user: User) -> str:
     """The resource's version (``meta.version``): when SCIM last saw it change."""
     when = user.scim_modified_at or user.created_at
     return f'W/"{int(when.timestamp() * 1_000_000)}"'
 
 
+def _from_columns(user: User) -> dict[str, Any]:
+    """A user SCIM has not written since the resource was kept (or adopted, not yet written):
+    shown from the columns, as the portal knows them."""
+    shown: dict[str, Any] = {"active": True}
+    if user.name:
+        shown["displayName"] = user.name
+        shown["name"] = Name(formatted=user.name)
+    if user.email:
+        shown["emails"] = [Email(value=user.email, primary=True, type=Email.Type.work)]
+    return shown
+
+
 def to_resource(user: User) -> ScimUser:
     """The user as SCIM shows them."""
-    return ScimUser(
-        id=str(user.id),
-        user_name=user.scim_user_name,
-        external_id=user.scim_external_id,
-        display_name=user.name,
-        name=Name(formatted=user.name) if user.name else None,
-        emails=[Email(value=user.email, primary=True, type=Email.Type.work)]
-        if user.email
-        else None,
-        active=user.deactivated_at is None,
-        meta=Meta(
-            resource_type="User",
-            created=user.created_at,
-            last_modified=user.scim_modified_at or user.created_at,
-            version=version_of(user),
-        ),
+    shown = dict(user.scim_resource) if user.scim_resource is not None else _from_columns(user)
+    # The column decides: an account deactivated by an admin is inactive, whatever SCIM said;
+    # an ``active`` SCIM never sent (or removed) is not shown while the account is active.
+    if user.deactivated_at is not None:
+        shown["active"] = False
+    elif "active" in shown:
+        shown["active"] = True
+    schemas = [USER_SCHEMA] + ([EXTENSION_SCHEMA] if EXTENSION_SCHEMA in shown else [])
+    resource = PortalUser.model_validate({**shown, "schemas": schemas})
+    resource.id = str(user.id)
+    resource.user_name = user.scim_user_name
+    resource.external_id = user.scim_external_id
+    resource.meta = Meta(
+        resource_type="User",
+        created=user.created_at,
+        last_modified=user.scim_modified_at or user.created_at,
+        version=version_of(user),
     )
+    return resource
+
+
+def kept_attributes(resource: ScimUser) -> dict[str, Any]:
+    """The attributes of a resource the portal keeps as sent (``User.scim_resource``): all
+    but the columns' and the server's, and never the password (its dump leaves it out: it is
+    ``returned: never``). The manager's ``displayName`` is the portal's to fill in."""
+    kept = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    for name in NOT_KEPT:
+        kept.pop(name, None)
+    extension = kept.get(EXTENSION_SCHEMA)
+    if isinstance(extension, dict):
+        manager = extension.get("manager")
+        if isinstance(manager, dict):
+            manager.pop("displayName", None)
+            shown = provisioning.display_name_of(manager.get("value"))
+            if shown:
+                manager["displayName"] = shown
+    return kept
 
 
 def _name_of(resource: ScimUser) -> str | None:
@@ -84,6 +162,7 @@ def fields_of(resource: ScimUser) -> provisioning.Provisioned:
         email=_email_of(resource),
         name=_name_of(resource),
         active=resource.active is not False,
+        resource=kept_attributes(resource),
     )
 
 

@@ -123,7 +123,9 @@ def test_a_provisioned_user_is_created_found_and_audited_as_scim(app, client):
     )
     assert created["userName"] == "Zed.Zimmer@Example.test"
     assert created["active"] is True and created["externalId"] == "00uzed"
-    assert created["displayName"] == "Zed Zimmer"
+    # Returned as sent (no displayName was sent); the portal names the person from the name.
+    assert created["name"] == {"givenName": "Zed", "familyName": "Zimmer"}
+    assert "displayName" not in created
     assert created["meta"]["location"].endswith(f"/scim/v2/Users/{created['id']}")
     fetched = client.get(f"/scim/v2/Users/{created['id']}", headers=SCIM)
     assert fetched.status_code == 200 and fetched.get_json()["id"] == created["id"]
@@ -132,6 +134,7 @@ def test_a_provisioned_user_is_created_found_and_audited_as_scim(app, client):
     with app.app_context():
         user = db.session.get(User, event.target_user_id)
         assert user.subject is None and user.email == "zed@example.test"
+        assert user.name == "Zed Zimmer"
 
     taken = client.post("/scim/v2/Users", json=_user("zed.zimmer@example.TEST"), headers=SCIM)
     _is_scim_error(taken, 409, "uniqueness")

@@ -10,8 +10,10 @@ request the other).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +38,19 @@ class UserNameTaken(Conflict):
     default_message = "Another user has this userName"
 
 
+class ExternalIdTaken(Conflict):
+    """Another user the IdP provisioned has this externalId."""
+
+    default_message = "Another user has this externalId"
+
+
+class EmailTaken(Conflict):
+    """Another user the IdP provisioned has this email address: a first sign-in by email must
+    link to one user only."""
+
+    default_message = "Another user has this email address"
+
+
 @dataclass(frozen=True)
 class Provisioned:
     """What the IdP says about a user: the attributes the portal keeps."""
@@ -45,6 +60,9 @@ class Provisioned:
     email: str | None
     name: str | None
     active: bool
+    # The rest of the SCIM resource, kept as sent and returned as is (``User.scim_resource``);
+    # None leaves what is kept unchanged.
+    resource: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 def user_name_key(user_name: str) -> str:
@@ -74,7 +92,9 @@ def _checked(fields: Provisioned) -> Provisioned:
     if email is None and "@" in user_name:
         email = _email(user_name)
     name = fit(User.name, without_control_characters(fields.name).strip()) if fields.name else None
-    return Provisioned(user_name, external_id, email, name or None, bool(fields.active))
+    return Provisioned(
+        user_name, external_id, email, name or None, bool(fields.active), fields.resource
+    )
 
 
 def visible() -> ColumnElement[bool]:
@@ -93,6 +113,22 @@ def get_visible(user_id: str | uuid.UUID, *, lock: bool = False) -> User | None:
     return db.session.execute(
         select(User).where(User.id == key, visible()).execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+def display_name_of(user_id: object) -> str | None:
+    """What SCIM calls the user an id names (the enterprise extension's manager), when SCIM
+    sees them; None otherwise."""
+    key = common.parse_id(user_id) if isinstance(user_id, str) else None
+    if key is None:
+        return None
+    row = db.session.execute(
+        select(User.scim_resource, User.name).where(User.id == key, visible())
+    ).first()
+    if row is None:
+        return None
+    kept = row.scim_resource or {}
+    shown = kept.get("displayName") if isinstance(kept, dict) else None
+    return shown if isinstance(shown, str) and shown else row.name
 
 
 def search(condition: ColumnElement[bool], *, offset: int, limit: int) -> tuple[int, list[User]]:
@@ -146,8 +182,37 @@ def _user_to_provision(fields: Provisioned, now: datetime) -> tuple[User, bool]:
     return user, True
 
 
+def _claimed(user: User, fields: Provisioned) -> None:
+    """``ExternalIdTaken`` or ``EmailTaken`` when another user SCIM sees has the externalId or
+    the email these fields give the user (the unique indexes stop a parallel request)."""
+    for column, value, taken in (
+        (User.scim_external_id, fields.external_id, ExternalIdTaken),
+        (User.scim_email, fields.email, EmailTaken),
+    ):
+        if value is None:
+            continue
+        with db.session.no_autoflush:  # the user's own pending change is not flushed yet
+            other = db.session.execute(
+                select(User.id).where(visible(), column == value, User.id != user.id).limit(1)
+            ).first()
+        if other is not None:
+            raise taken()
+
+
+# Attributes of the kept resource that the audit names as the column they fill.
+_AUDIT_LABELS = {"displayName": "name"}
+
+
+def _changed_attributes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
+    """The attributes of the kept resource that differ, by name."""
+    old = old or {}
+    keys = (key for key in set(old) | set(new) if old.get(key) != new.get(key))
+    return sorted({_AUDIT_LABELS.get(key, key) for key in keys})
+
+
 def _store(user: User, fields: Provisioned, now: datetime) -> list[str]:
     """Write the fields on the user; the names of the attributes that changed."""
+    _claimed(user, fields)
     changed = []
     values = {
         "userName": ("scim_user_name", fields.user_name),
@@ -161,13 +226,18 @@ def _store(user: User, fields: Provisioned, now: datetime) -> list[str]:
         if getattr(user, attribute) != value:
             setattr(user, attribute, value)
             changed.append(label)
+    if fields.resource is not None:
+        kept = dict(fields.resource)
+        changed.extend(a for a in _changed_attributes(user.scim_resource, kept) if a not in changed)
+        user.scim_resource = kept
+    user.scim_email = fields.email
     user.scim_user_name_key = user_name_key(fields.user_name)
     user.scim_modified_at = now
     try:
         with db.session.begin_nested():  # a parallel request may take the name first
             db.session.flush()
     except IntegrityError:
-        raise UserNameTaken(fields.user_name) from None
+        raise Conflict("Another user has this userName, externalId or email address") from None
     return changed
 
 
