@@ -222,7 +222,13 @@ class PortalScimService(ScimService):
         try:
             return super().apply_patch(current, patch_op, conditions)
         except ValidationError as exception:
-            raise scim_error_of(exception) from None
+            raise scim_error_of(exception, type(current)) from None
+        except InvalidValueException as exception:
+            # A value the resource's model refuses, which scim2-models reports with pydantic's
+            # own words: said again in the service's.
+            if isinstance(exception.__cause__, ValidationError):
+                raise scim_error_of(exception.__cause__, type(current)) from None
+            raise
 
     def patch_response(self, base_url, resource, response_parameters):
         return self.resource_response(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
 from scim2_models import Error, InvalidSyntaxException, InvalidValueException, SCIMException
 
 # What is wrong with a value, by pydantic's error type (its prefix before "_" as a fallback).
@@ -39,10 +40,26 @@ _WHAT_IS_WRONG = {
 _SYNTAX = {"json_invalid", "json_type", "extra_forbidden", "unknown_extension_schema"}
 
 
-def _path(loc: Sequence[str | int]) -> str:
+def _attribute_name(part: str, model: type[BaseModel] | None, top: bool) -> str:
+    """An attribute's SCIM name from the Python name pydantic reports when it validates a model
+    already built (a PATCH applied): the resource's field alias (an extension's is its schema
+    URN), else the name in camel case (``given_name``: ``givenName``, ``ref``: ``$ref``)."""
+    if model is None:
+        return part
+    field = model.model_fields.get(part) if top else None
+    if field is not None and field.serialization_alias:
+        return field.serialization_alias
+    if part == "ref":
+        return "$ref"
+    return to_camel(part) if "_" in part else part
+
+
+def _path(loc: Sequence[str | int], model: type[BaseModel] | None = None) -> str:
     """Pydantic's location of an error as a SCIM attribute path (``emails[1].value``)."""
     path = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if isinstance(part, str):
+            part = _attribute_name(part, model, top=index == 0)
         if isinstance(part, int):
             path += f"[{part}]"
         elif "[" in part or "(" in part:  # a member of a union, not an attribute
@@ -82,8 +99,11 @@ def _operation_error(error: Mapping[str, Any]) -> SCIMException | None:
     return None
 
 
-def scim_error_of(exception: ValidationError) -> SCIMException:
-    """The SCIM error that says what is wrong with a request, from its first error."""
+def scim_error_of(
+    exception: ValidationError, model: type[BaseModel] | None = None
+) -> SCIMException:
+    """The SCIM error that says what is wrong with a request, from its first error. ``model``:
+    the resource model an error of a model already built (a PATCH applied) names fields of."""
     errors = exception.errors()
     if not errors:
         return InvalidSyntaxException(detail="The request could not be read")
@@ -96,7 +116,7 @@ def scim_error_of(exception: ValidationError) -> SCIMException:
         # scim2-models' own errors (invalidPath, mutability, noTarget...) are written for people
         # already; their keyword stays.
         return _scim_kind(error)
-    path = _path(error["loc"])
+    path = _path(error["loc"], model)
     if kind in {"json_invalid", "json_type"}:
         return InvalidSyntaxException(detail="The body is not a JSON object")
     if kind in {"model_type", "model_attributes_type", "dict_type"} and not path:
