@@ -3,9 +3,9 @@ Entra) provisions, updates, deactivates and deletes portal users.
 
 scim2-flask serves the protocol (routing, ``ServiceProviderConfig``, ``ResourceTypes``,
 ``Schemas``, PATCH application, paging, the error shape) upon scim2-server; scim2-models parses
-and serialises. The portal supplies a storage (``PortalUsers``) whose every change is one
-function of ``services.operations``, audited with the actor "SCIM". The request still commits
-once, in ``Portal.dispatch_request``: a view that raised (every SCIM error is raised) is
+and serialises. The portal supplies a storage (``PortalUsers``; ``groups.PortalGroups`` for
+the groups) whose every change is one function of ``services.operations``, audited with the
+actor "SCIM". The request still commits once, in ``Portal.dispatch_request``: a view that raised (every SCIM error is raised) is
 rolled back before the error is answered.
 
 Authentication is one bearer secret, ``PORTAL_SCIM_TOKEN``, compared in constant time; without
@@ -45,6 +45,7 @@ from scim2_models import (
     UnauthorizedException,
     UniquenessException,
 )
+from scim2_models import Group as ScimGroup
 from scim2_models import User as ScimUser
 from scim2_server.routing import Route
 from scim2_server.service import ScimService
@@ -59,6 +60,7 @@ from ..services import operations
 from ..services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..services.users import provisioning
 from ..transaction import rollback_after_error
+from .groups import ByResourceType, PortalGroups, WithGroups, entra_member_removals
 from .resources import fields_of, filter_condition, to_resource
 
 log = logging.getLogger(__name__)
@@ -95,8 +97,8 @@ def _actor() -> operations.Actor:
 
 
 def _user(resource: Resource[Any]) -> ScimUser:
-    """A resource the server hands the storage: a User, the provider's only model
-    (``ScimProvider(models=[ScimUser])``), though ``ScimStorage`` types it as any resource."""
+    """A resource the server hands the users' storage: a User (``ByResourceType`` hands it
+    nothing else), though ``ScimStorage`` types it as any resource."""
     return cast(ScimUser, resource)
 
 
@@ -173,7 +175,13 @@ def _scim_error(status: int, detail: str, headers: dict[str, str] | None = None)
 
 class PortalScimService(ScimService):
     """scim2-server's service, except that a PATCH answers 200 with the user: RFC 7644 3.5.2
-    allows that or a 204, and Okta expects the user back."""
+    allows that or a 204, and Okta expects the user back; and that a Group's PATCH takes
+    Entra's removal of members (``groups.entra_member_removals``)."""
+
+    def read_patch(self, resource_type, body, content_type):
+        if resource_type.name == "Group":
+            body = entra_member_removals(body)
+        return super().read_patch(resource_type, body, content_type)
 
     def patch_response(self, base_url, resource, response_parameters):
         return self.resource_response(
@@ -259,9 +267,10 @@ def _accept_directory_domains() -> None:
 
 def init_app(app) -> None:
     _accept_directory_domains()
+    storage = ByResourceType({"User": WithGroups(PortalUsers()), "Group": PortalGroups()})
     server = PortalScimServer(
-        PortalUsers(),
-        ScimProvider(models=[ScimUser], config=_config()),
+        storage,
+        ScimProvider(models=[ScimUser, ScimGroup], config=_config()),
         url_prefix=URL_PREFIX,
     )
     server.init_app(app)
