@@ -5,8 +5,8 @@ scim2-flask serves the protocol (routing, ``ServiceProviderConfig``, ``ResourceT
 ``Schemas``, PATCH application, paging, the error shape) upon scim2-server; scim2-models parses
 and serialises. The portal supplies a storage (``PortalUsers``; ``groups.PortalGroups`` for
 the groups) whose every change is one function of ``services.operations``, audited with the
-actor "SCIM". The request still commits once, in ``Portal.dispatch_request``: a view that raised (every SCIM error is raised) is
-rolled back before the error is answered.
+actor "SCIM". The request still commits once, in ``Portal.dispatch_request``: a view that
+raised (every SCIM error is raised) is rolled back before the error is answered.
 
 Authentication is one bearer secret, ``PORTAL_SCIM_TOKEN``, compared in constant time; without
 it configured the service does not exist (404).
