@@ -274,6 +274,14 @@ def test_entra_group_provisioning(app, client):
         headers=SCIM,
     ).get_json()
     assert gone["totalResults"] == 0
+    # Removing somebody who is no member (Entra retries) changes nothing and succeeds.
+    again = _patch(
+        client,
+        group_id,
+        {"op": "Remove", "path": "members", "value": [{"$ref": None, "value": ann["id"]}]},
+    )
+    assert again.status_code == 200, again.data
+    assert _members(client, group_id) == {ben["id"]}
 
     # Replace the members with one request, then Delete Group.
     answer = _patch(
