@@ -50,4 +50,6 @@ class ScimGroupMember(Model):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
+    # The member's ``display`` as the IdP sent it (Okta sends the login); None: the user's name.
+    display: Mapped[str | None] = mapped_column(String(255))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

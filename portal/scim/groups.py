@@ -21,6 +21,7 @@ from scim2_models import (
     InvalidFilterException,
     Meta,
     NotFoundException,
+    NotImplementedException,
     Reference,
     Resource,
     ResourceType,
@@ -90,10 +91,12 @@ def memberships(found: list[groups.Membership]) -> list[GroupMembership] | None:
 
 
 def fields_of(resource: Group) -> groups.GroupFields:
+    members = resource.members or []
     return groups.GroupFields(
         display_name=resource.display_name or "",
         external_id=resource.external_id or None,
-        member_ids=[m.value or "" for m in resource.members or []],
+        member_ids=[m.value or "" for m in members],
+        member_displays={m.value: m.display for m in members if m.value},
     )
 
 
@@ -199,7 +202,10 @@ class ByResourceType(ScimStorage):
 
     def search(self, resource_types, search_request, *, position: Any = None) -> SearchPage:
         if len(resource_types) != 1:  # a search at the root, over every type
-            raise InvalidFilterException(detail="Search the Users or the Groups, one at a time")
+            raise NotImplementedException(
+                detail="Searching several resource types at once is not supported: search "
+                "/Users or /Groups"
+            )
         storage = self._of(resource_types[0])
         return storage.search(resource_types, search_request, position=position)
 

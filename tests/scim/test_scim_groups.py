@@ -32,6 +32,7 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -145,6 +146,9 @@ def test_okta_push_groups(app, client):
     )
     assert added.status_code == 200, added.data
     assert _members(client, group_id) == {ann["id"], ben["id"]}
+    shown = client.get(f"/scim/v2/Groups/{group_id}", headers=SCIM).get_json()
+    assert {m["display"] for m in shown["members"]} == {"ann@example.test", "ben@example.test"}
+    assert {m["type"] for m in shown["members"]} == {"User"}
     removed = _patch(client, group_id, {"op": "remove", "path": f'members[value eq "{ann["id"]}"]'})
     assert removed.status_code == 200, removed.data
     assert _members(client, group_id) == {ben["id"]}
@@ -330,6 +334,9 @@ def test_bad_groups_answer_in_the_scim_error_shape_and_change_nothing(app, clien
     ):
         answer = client.get("/scim/v2/Groups", query_string={"filter": query}, headers=SCIM)
         _is_scim_error(answer, 400, "invalidFilter")
+    # A search at the root, over Users and Groups at once, is not supported: 501.
+    root = client.post("/scim/v2/.search", json={"schemas": [SEARCH_SCHEMA]}, headers=SCIM)
+    _is_scim_error(root, 501)
     # A PATCH whose last operation fails changes nothing of the first two.
     bad = _patch(
         client,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -37,7 +37,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from ...extensions import db
 from ...models import ScimGroup, ScimGroupMember, User, utcnow
-from ...models.types import bounded_length, without_control_characters
+from ...models.types import bounded_length, fit, without_control_characters
 from .. import common
 from ..errors import Conflict, Invalid
 
@@ -65,11 +65,13 @@ class GroupNameTaken(Conflict):
 
 @dataclass(frozen=True)
 class GroupFields:
-    """What the IdP says about a group: its name, externalId and members (user ids as sent)."""
+    """What the IdP says about a group: its name, externalId and members (user ids as sent);
+    ``member_displays``, the ``display`` the IdP sent with each member id, if any."""
 
     display_name: str
     external_id: str | None
     member_ids: list[str]
+    member_displays: dict[str, str | None] = field(default_factory=dict)
 
 
 class Member(NamedTuple):
@@ -106,9 +108,18 @@ def _text(
     return text
 
 
-def _member_keys(member_ids: Iterable[str]) -> set[uuid.UUID]:
-    """The users the members name, each one SCIM sees; ``InvalidGroup`` names the first that
-    is not (an unknown id, a group, a user SCIM deleted)."""
+def _display(value: str | None) -> str | None:
+    """A member's ``display`` as kept: printable, cut to its column (it only labels)."""
+    if not value:
+        return None
+    return fit(ScimGroupMember.display, without_control_characters(value).strip()) or None
+
+
+def _member_keys(fields: GroupFields) -> dict[uuid.UUID, str | None]:
+    """The users the members name (each one SCIM sees) with the display sent for each;
+    ``InvalidGroup`` names the first that is not a user SCIM sees (an unknown id, a group, a
+    user SCIM deleted)."""
+    member_ids = fields.member_ids
     keys: dict[uuid.UUID, str] = {}
     for raw in member_ids:
         key = common.parse_id(raw) if isinstance(raw, str) else None
@@ -116,22 +127,22 @@ def _member_keys(member_ids: Iterable[str]) -> set[uuid.UUID]:
             raise InvalidGroup(f"members: {raw!r} is not the id of a user")
         keys[key] = raw
     if not keys:
-        return set()
+        return {}
     known = set(
         db.session.execute(select(User.id).where(User.id.in_(keys), visible_user())).scalars()
     )
     for key, raw in keys.items():
         if key not in known:
             raise InvalidGroup(f"members: there is no user {raw!r}")
-    return known
+    return {key: _display(fields.member_displays.get(raw)) for key, raw in keys.items()}
 
 
-def checked(fields: GroupFields) -> tuple[str, str | None, set[uuid.UUID]]:
+def checked(fields: GroupFields) -> tuple[str, str | None, dict[uuid.UUID, str | None]]:
     """The name, externalId and member ids as stored, or ``InvalidGroup``."""
     name = _text(ScimGroup.display_name, fields.display_name, "displayName", required=True)
     external_id = _text(ScimGroup.external_id, fields.external_id, "externalId", required=False)
     assert name is not None
-    return name, external_id, _member_keys(fields.member_ids)
+    return name, external_id, _member_keys(fields)
 
 
 def visible() -> ColumnElement[bool]:
@@ -181,7 +192,8 @@ def search(
 
 
 def members_of(group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Member]]:
-    """The members SCIM sees of each group, in one statement."""
+    """The members SCIM sees of each group, in one statement; each one's display is the one
+    the IdP sent, else the user's name."""
     ids = list(group_ids)
     found: dict[uuid.UUID, list[Member]] = {key: [] for key in ids}
     if not ids:
@@ -190,7 +202,7 @@ def members_of(group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Member]]:
         select(
             ScimGroupMember.group_id,
             User.id,
-            func.coalesce(User.name, User.scim_user_name, User.email),
+            func.coalesce(ScimGroupMember.display, User.name, User.scim_user_name, User.email),
         )
         .join(User, User.id == ScimGroupMember.user_id)
         .where(ScimGroupMember.group_id.in_(ids), visible_user())
@@ -227,15 +239,25 @@ def _flush_name(name: str) -> None:
 
 
 def _set_members(
-    group_id: uuid.UUID, wanted: set[uuid.UUID], now: datetime
+    group_id: uuid.UUID, wanted: dict[uuid.UUID, str | None], now: datetime
 ) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-    """Make the group's members exactly ``wanted``; the users added and those removed."""
-    current = set(
-        db.session.execute(
-            select(ScimGroupMember.user_id).where(ScimGroupMember.group_id == group_id)
-        ).scalars()
+    """Make the group's members exactly ``wanted`` (with their displays); the users added and
+    those removed."""
+    rows = db.session.execute(
+        select(ScimGroupMember.user_id, ScimGroupMember.display).where(
+            ScimGroupMember.group_id == group_id
+        )
     )
-    added, removed = sorted(wanted - current), sorted(current - wanted)
+    current = {user_id: display for user_id, display in rows}
+    added = sorted(set(wanted) - set(current))
+    removed = sorted(set(current) - set(wanted))
+    for user_id in set(wanted) & set(current):
+        if wanted[user_id] != current[user_id]:
+            db.session.execute(
+                update(ScimGroupMember)
+                .where(ScimGroupMember.group_id == group_id, ScimGroupMember.user_id == user_id)
+                .values(display=wanted[user_id])
+            )
     if removed:
         db.session.execute(
             delete(ScimGroupMember).where(
@@ -245,7 +267,10 @@ def _set_members(
     if added:
         db.session.execute(
             insert(ScimGroupMember),
-            [{"group_id": group_id, "user_id": user_id, "added_at": now} for user_id in added],
+            [
+                {"group_id": group_id, "user_id": key, "display": wanted[key], "added_at": now}
+                for key in added
+            ],
         )
     return added, removed
 
@@ -295,7 +320,7 @@ def delete_group(group: ScimGroup, now: datetime | None = None) -> list[uuid.UUI
     """A SCIM DELETE: the group's members leave it, SCIM no longer sees it and its name is
     free; the row stays (groups were pushed). Returns the users removed."""
     now = now or utcnow()
-    _, removed = _set_members(group.id, set(), now)
+    _, removed = _set_members(group.id, {}, now)
     group.deleted_at = group.modified_at = now
     group.display_name_key = None
     db.session.flush()
