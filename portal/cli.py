@@ -109,7 +109,7 @@ def grants_command(email: str | None) -> None:
     from sqlalchemy import select
 
     from .models import Grant, User
-    from .services.users import identity
+    from .services.users import groups, identity
 
     if email:
         user = _user_or_exit(email)
@@ -119,13 +119,14 @@ def grants_command(email: str | None) -> None:
             click.echo(f"{user.email}\t{g.permission}\t{granted}")
         if not rows:
             click.echo(f"{user.email} has no local grants")
+        scim = groups.scim_groups_of(user.id)  # None unless SCIM decides their groups
         effective = identity.permissions_for(
-            user, user.groups or [], current_app.config["GROUP_PERMISSIONS"]
+            user,
+            groups.effective_groups(user.groups, scim),
+            current_app.config["GROUP_PERMISSIONS"],
         )
-        click.echo(
-            "effective (groups at last sign-in + grants): "
-            + (", ".join(sorted(effective)) or "none")
-        )
+        source = "SCIM groups" if scim is not None else "groups at last sign-in"
+        click.echo(f"effective ({source} + grants): " + (", ".join(sorted(effective)) or "none"))
         return
     every = db.session.execute(
         select(User.email, Grant.permission, Grant.granted_at, Grant.granted_by)

@@ -34,6 +34,11 @@ ACTION_WORDS = {
     "scim_provision_user": "Provisioned a user (SCIM)",
     "scim_update_user": "Updated a user (SCIM)",
     "scim_delete_user": "Deleted a user (SCIM)",
+    "scim_create_group": "Created a group (SCIM)",
+    "scim_update_group": "Updated a group (SCIM)",
+    "scim_delete_group": "Deleted a group (SCIM)",
+    "scim_add_group_member": "Was added to a group (SCIM)",
+    "scim_remove_group_member": "Was removed from a group (SCIM)",
     "sign_in_alert_queued": "Was sent a sign-in alert by mail",
     "sign_in_confirmed": "Confirmed a sign-in from an alert (it was them)",
     "alert_link_refused": "Used an alert's link that no longer works",
@@ -76,6 +81,9 @@ def detail_sentence(detail: dict[str, Any] | None) -> str:
         parts.append(f"until {str(detail.pop('trust_expires_at'))[:16].replace('T', ' ')} UTC")
     if "permission" in detail:
         parts.append(f"permission {detail.pop('permission')}")
+    if "group" in detail:
+        parts.append(f"group {detail.pop('group')}")
+        detail.pop("group_id", None)
     if "export" in detail:
         parts.append(f"{str(detail.pop('export')).replace('_', ' ')}")
     if "filters" in detail:

@@ -40,4 +40,5 @@ def personal_token_principal(raw: str) -> Principal:
     operations.note_personal_token_use(
         found.token, client_info(), current_app.config.get("GEOIP_DATABASE")
     )
-    return _principal(found.session, found.grants, "bearer", frozenset(found.token.scopes))
+    scopes = frozenset(found.token.scopes)
+    return _principal(found.session, found.grants, "bearer", scopes, groups=found.groups)

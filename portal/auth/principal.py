@@ -1,7 +1,8 @@
 """Who is calling: one resolver for the browser's session cookie and for bearer tokens alike.
 
 Both paths read the session's standing with its user's groups and grants as one plain row,
-build permissions one way (groups of the user's latest sign-in or token, plus local grants),
+build permissions one way (the groups SCIM put a provisioned user in once the IdP pushes
+groups, else those of the user's latest sign-in or token; plus local grants),
 and return a ``Principal`` whose ``actor`` the operations take. Only a session with something
 to write (its once-a-minute activity stamp, its expiry) is loaded as models.
 Nothing here commits; what the resolver changes (a session's once-a-minute activity stamp, a
@@ -26,6 +27,7 @@ from ..services.sessions import ending, opening
 from ..services.sessions import policy as sessions
 from ..services.sessions.opening import ClientInfo
 from ..services.sessions.policy import SessionPolicy
+from ..services.users import groups as scim_groups
 from ..services.users import identity
 from .token_cache import TokenCache, VerifiedToken
 
@@ -139,18 +141,31 @@ def client_info() -> ClientInfo:
 
 
 def _principal(
-    row: UserSession, grants: list[str], method: str, scopes: frozenset[str] = frozenset()
+    row: UserSession,
+    grants: list[str],
+    method: str,
+    scopes: frozenset[str] = frozenset(),
+    *,
+    groups: list[str],
 ) -> Principal:
+    """``groups``: those the user's permissions come from (``users.groups.effective_groups``)."""
     user = row.user
     permissions = identity.permissions_for(
-        user, user.groups or [], current_app.config["GROUP_PERMISSIONS"], grants
+        user, groups, current_app.config["GROUP_PERMISSIONS"], grants
     )
     return Principal(user, row, permissions, method, scopes, request.remote_addr)
 
 
+def _groups_of(user: User) -> list[str]:
+    """The groups a user just loaded as a model takes permissions from: SCIM's or the
+    token's."""
+    return scim_groups.effective_groups(user.groups, scim_groups.scim_groups_of(user.id))
+
+
 def principal_for_session(row: UserSession) -> Principal:
     """A browser principal for a session row just opened (its grants read from the user)."""
-    return _principal(row, [g.permission for g in row.user.grants], "browser")
+    grants = [g.permission for g in row.user.grants]
+    return _principal(row, grants, "browser", groups=_groups_of(row.user))
 
 
 def browser_principal(session_id: str) -> Principal | None:
@@ -169,7 +184,7 @@ def browser_principal(session_id: str) -> Principal | None:
         return None
     if not ending.check_and_touch(found[0], policy):
         return None
-    return _principal(found[0], found[1], "browser")
+    return _principal(found[0], found[1], "browser", groups=found[2])
 
 
 def _standing_principal(
@@ -239,7 +254,7 @@ def cached_bearer_principal(raw: str, horizon: versions.Kind | None = None) -> P
         raise AccountDeactivated()
     if found is None or not ending.check_and_touch(found[0], policy):
         raise TokenRefused("The access token has been revoked")
-    return _principal(found[0], found[1], "bearer", seen.scopes)
+    return _principal(found[0], found[1], "bearer", seen.scopes, groups=found[2])
 
 
 def bearer_principal(raw: str, claims: dict[str, Any], scopes: frozenset[str]) -> Principal:
@@ -276,4 +291,5 @@ def bearer_principal(raw: str, claims: dict[str, Any], scopes: frozenset[str]) -
     if row is None or not ending.check_and_touch(row, session_policy()):
         raise TokenRefused("The access token has been revoked")
     token_cache().put(raw, VerifiedToken(claims, scopes, row.id))
-    return _principal(row, [g.permission for g in user.grants], "bearer", scopes)
+    grants = [g.permission for g in user.grants]
+    return _principal(row, grants, "bearer", scopes, groups=_groups_of(user))

@@ -6,6 +6,7 @@ from .bulk_job import BulkJob, BulkJobItem, JobStatus
 from .device import Device, TrustLevel
 from .logout_token import SeenLogoutToken
 from .personal_token import PersonalToken
+from .scim_group import ScimGroup, ScimGroupMember
 from .session import EndReason, LoginMethod, UserSession
 from .types import utcnow
 from .user import Grant, User
@@ -23,6 +24,8 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "PersonalToken",
+    "ScimGroup",
+    "ScimGroupMember",
     "SeenLogoutToken",
     "SignInAlert",
     "TrustLevel",

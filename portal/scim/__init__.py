@@ -3,10 +3,10 @@ Entra) provisions, updates, deactivates and deletes portal users.
 
 scim2-flask serves the protocol (routing, ``ServiceProviderConfig``, ``ResourceTypes``,
 ``Schemas``, PATCH application, paging, the error shape) upon scim2-server; scim2-models parses
-and serialises. The portal supplies a storage (``PortalUsers``) whose every change is one
-function of ``services.operations``, audited with the actor "SCIM". The request still commits
-once, in ``Portal.dispatch_request``: a view that raised (every SCIM error is raised) is
-rolled back before the error is answered.
+and serialises. The portal supplies a storage (``PortalUsers``; ``groups.PortalGroups`` for
+the groups) whose every change is one function of ``services.operations``, audited with the
+actor "SCIM". The request still commits once, in ``Portal.dispatch_request``: a view that
+raised (every SCIM error is raised) is rolled back before the error is answered.
 
 Authentication is one bearer secret, ``PORTAL_SCIM_TOKEN``, compared in constant time; without
 it configured the service does not exist (404).
@@ -47,6 +47,7 @@ from scim2_models import (
     UnauthorizedException,
     UniquenessException,
 )
+from scim2_models import Group as ScimGroup
 from scim2_models import User as ScimUser
 from scim2_server.routing import Route
 from scim2_server.service import ScimService
@@ -63,6 +64,7 @@ from ..services.users import provisioning
 from ..transaction import rollback_after_error
 from . import resources
 from .errors import scim_error_of
+from .groups import ByResourceType, PortalGroups, WithGroups, entra_member_removals
 from .resources import EnterpriseUser, PortalUser, fields_of, filter_condition, to_resource
 
 log = logging.getLogger(__name__)
@@ -201,19 +203,50 @@ def _entra_operations(body: bytes) -> bytes:
     return json.dumps(patch).encode() if changed else body
 
 
+# The schemas a request may name: the resources' own and the User's enterprise extension.
+SERVED_SCHEMAS = frozenset(
+    str(schema).lower()
+    for schema in (ScimUser.__schema__, ScimGroup.__schema__, resources.EXTENSION_SCHEMA)
+)
+
+
+def _without_empty_schemas(body: bytes) -> bytes:
+    """A body without the schemas it names but holds no attribute of: Entra names Microsoft's
+    own Group schema (``.../ADSCIM/2.0/Group``) in every group it creates, with nothing in it.
+    A schema the body does fill stays, and is refused as a schema the service does not serve."""
+    try:
+        resource = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(resource, dict) or not isinstance(resource.get("schemas"), list):
+        return body
+    keys = {str(key).lower() for key in resource}
+    kept = [
+        schema
+        for schema in resource["schemas"]
+        if not isinstance(schema, str) or schema.lower() in SERVED_SCHEMAS or schema.lower() in keys
+    ]
+    if len(kept) == len(resource["schemas"]) or not kept:
+        return body
+    return json.dumps({**resource, "schemas": kept}).encode()
+
+
 class PortalScimService(ScimService):
-    """scim2-server's service, except that a PATCH answers 200 with the user (RFC 7644 3.5.2
-    allows that or a 204, and Okta expects the user back), and that what it cannot read is
-    answered in words a person reads (``scim.errors``)."""
+    """scim2-server's service, except that a PATCH answers 200 with the resource (RFC 7644
+    3.5.2 allows that or a 204, and Okta expects the user back), that what it cannot read is
+    answered in words a person reads (``scim.errors``), and that a PATCH takes Entra's shapes
+    (a manager by its id, a Group's removal of members: ``groups.entra_member_removals``)."""
 
     def read_body(self, model, body, content_type, scim_ctx):
         self.ensure_json(content_type)
         try:
-            return model.model_validate_json(body, scim_ctx=scim_ctx)
+            return model.model_validate_json(_without_empty_schemas(body), scim_ctx=scim_ctx)
         except ValidationError as exception:
             raise scim_error_of(exception) from None
 
     def read_patch(self, resource_type, body, content_type):
+        if resource_type.name == "Group":
+            body = entra_member_removals(body)
         return super().read_patch(resource_type, _entra_operations(body), content_type)
 
     def apply_patch(self, current, patch_op, conditions):
@@ -317,11 +350,15 @@ def _accept_directory_domains() -> None:
 
 def init_app(app) -> None:
     _accept_directory_domains()
+    storage = ByResourceType({"User": WithGroups(PortalUsers()), "Group": PortalGroups()})
     server = PortalScimServer(
-        PortalUsers(),
+        storage,
         ScimProvider(
-            models=[ScimUser, EnterpriseUser],
-            resource_types=[ResourceType.from_resource(PortalUser)],
+            models=[ScimUser, EnterpriseUser, ScimGroup],
+            resource_types=[
+                ResourceType.from_resource(PortalUser),
+                ResourceType.from_resource(ScimGroup),
+            ],
             config=_config(),
         ),
         url_prefix=URL_PREFIX,

@@ -27,6 +27,7 @@ from .devices import places, versions
 from .errors import Invalid
 from .sessions import opening, policy
 from .sessions.policy import grant_list, grants_column
+from .users.groups import effective_groups, scim_groups_column
 
 PREFIX = "dpt_"
 SCOPES = ("devices:read", "devices:write", "audit:read")
@@ -119,7 +120,12 @@ def create(
 
 # Built once: a token's request reads its token, session, user, device and grants in one row.
 _TOKEN_BY_HASH = (
-    select(PersonalToken, UserSession, grants_column(UserSession.user_id))
+    select(
+        PersonalToken,
+        UserSession,
+        grants_column(UserSession.user_id),
+        scim_groups_column(UserSession.user_id),
+    )
     .join(UserSession, UserSession.id == PersonalToken.session_id)
     # Inner joins: a token whose owner or device is gone (SQLite keeps orphans) is unknown.
     .options(
@@ -135,6 +141,7 @@ class FoundToken:
     token: PersonalToken
     session: UserSession
     grants: list[str]
+    groups: list[str]  # those the owner's permissions come from (``users.groups``)
 
 
 def find(secret: str) -> FoundToken | None:
@@ -146,10 +153,11 @@ def find(secret: str) -> FoundToken | None:
     row = db.session.execute(_TOKEN_BY_HASH, {"key": key}).one_or_none()
     if row is None:
         return None
-    token, session, grants = row
+    token, session, grants, scim_groups = row
     if not hmac.compare_digest(token.secret_hash, key):
         return None
-    return FoundToken(token, session, grant_list(grants))
+    groups = effective_groups(session.user.groups, scim_groups)
+    return FoundToken(token, session, grant_list(grants), groups)
 
 
 def note_use(

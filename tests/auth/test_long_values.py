@@ -126,7 +126,7 @@ def test_a_client_id_of_any_length_names_its_device(app):
         assert created and len(row.device.name) == 64 and "\x00" not in row.device.name
         # A token id longer than its column is kept by its hash and found by it again.
         assert len(row.token_id) <= column_length(UserSession.token_id)
-        found, _ = policy.load_session(token_id="https://idp.test#" + "j" * 300)
+        found, _, _ = policy.load_session(token_id="https://idp.test#" + "j" * 300)
         assert found.id == row.id
 
 

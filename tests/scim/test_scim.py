@@ -103,7 +103,7 @@ def test_the_discovery_endpoints_describe_the_service(client):
     assert config["bulk"]["supported"] is False
     assert config["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     types = client.get("/scim/v2/ResourceTypes", headers=SCIM).get_json()
-    assert [t["endpoint"] for t in types["Resources"]] == ["/Users"]
+    assert [t["endpoint"] for t in types["Resources"]] == ["/Users", "/Groups"]
     schemas = client.get("/scim/v2/Schemas", headers=SCIM).get_json()
     assert USER_SCHEMA in {s["id"] for s in schemas["Resources"]}
     one = client.get(f"/scim/v2/Schemas/{USER_SCHEMA}", headers=SCIM)
@@ -356,7 +356,7 @@ def test_bad_bodies_and_ids_answer_in_the_scim_error_shape(client):
     _is_scim_error(
         client.get("/scim/v2/Users/00000000-0000-0000-0000-000000000000", headers=SCIM), 404
     )
-    _is_scim_error(client.get("/scim/v2/Groups", headers=SCIM), 404)
+    _is_scim_error(client.get("/scim/v2/Devices", headers=SCIM), 404)  # no such resource type
     _is_scim_error(client.get("/scim/v2/Users", query_string={"count": "x"}, headers=SCIM), 400)
     created = _post(client, "dora@example.test")
     bad_patch = _patch(client, created["id"], {"op": "explode", "path": "active"})

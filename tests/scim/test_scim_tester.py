@@ -16,9 +16,8 @@ from scim2_tester import Status, check_server
 
 TOKEN = "scim-test-token-0123456789abcdef0123456789"
 
-# The resource types the portal serves. Groups come with their own resource (issue 30, part B),
-# which adds itself here.
-RESOURCE_TYPES = ["User"]
+# The resource types the portal serves: every one is checked.
+RESOURCE_TYPES = ["User", "Group"]
 
 FAILED = {Status.ERROR, Status.CRITICAL}
 

@@ -405,3 +405,32 @@ def test_okta_push_groups(app, client):
 
     _ok(client.delete(f"/scim/v2/Groups/{gid}", headers=SCIM), 204)
     assert client.get(f"/scim/v2/Groups/{gid}", headers=SCIM).status_code == 404
+
+
+def test_a_schema_named_but_empty_is_ignored_and_one_filled_is_refused(client):
+    """Entra names Microsoft's own Group schema in every group it creates and puts nothing in
+    it: that name is no reason to refuse the group. A schema the service does not serve whose
+    attributes the body does carry is refused, in SCIM's error shape, and nothing is made."""
+    microsoft = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+    made = client.post(
+        "/scim/v2/Groups",
+        json={"schemas": [GROUP_SCHEMA, microsoft], "displayName": "named-only"},
+        headers=SCIM,
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    other = "urn:example:params:scim:schemas:extension:acme:2.0:User"
+    refused = client.post(
+        "/scim/v2/Users",
+        json={
+            "schemas": [USER_SCHEMA, other],
+            "userName": "filled@example.test",
+            other: {"badge": "42"},
+        },
+        headers=SCIM,
+    )
+    assert refused.status_code == 400, refused.get_data(as_text=True)
+    assert refused.get_json()["scimType"] == "invalidSyntax"
+    found = client.get(
+        "/scim/v2/Users", query_string={"filter": 'userName eq "filled@example.test"'}, headers=SCIM
+    )
+    assert found.get_json()["totalResults"] == 0

@@ -24,6 +24,8 @@ GROUP_PERMISSIONS = {
 }
 
 TABLES_IN_DELETE_ORDER = [
+    "scim_group_members",
+    "scim_groups",
     "sign_in_alerts",
     "outbox_messages",
     "bulk_job_items",

@@ -20,7 +20,7 @@ This package is the public surface of the writes: callers use ``operations.<name
 names are all of it. Its modules each hold one concept's operations: ``actor`` (who acts, and
 the checks every operation makes of them), ``sign_in``, ``sessions`` (ending and extending
 them), ``devices``, ``alerts``, ``tokens`` (personal API tokens), ``users`` (grants,
-deactivation, SCIM) and ``incidents`` (audited looks, bulk sign-out).
+deactivation, SCIM), ``groups`` (SCIM's groups) and ``incidents`` (audited looks, bulk sign-out).
 """
 
 from .actor import (
@@ -45,6 +45,7 @@ from .devices import (
     trust_device,
     untrust_device,
 )
+from .groups import scim_create_group, scim_delete_group, scim_update_group
 from .incidents import (
     export_csv,
     run_bulk_job_batch,
@@ -119,8 +120,11 @@ __all__ = [
     "revoke_sessions",
     "run_bulk_job_batch",
     "scim_actor",
+    "scim_create_group",
+    "scim_delete_group",
     "scim_delete_user",
     "scim_provision_user",
+    "scim_update_group",
     "scim_update_user",
     "search_sign_ins",
     "set_alert_mode",

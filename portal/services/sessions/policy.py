@@ -22,6 +22,7 @@ from ...models import (
 from ...models.types import bounded_length, without_control_characters
 from ..common import lock_account, parse_id
 from ..devices import versions
+from ..users.groups import effective_groups, scim_groups_column
 
 # Activity is written at most this often per session, not on every request.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -83,9 +84,13 @@ def grant_list(joined: str | None) -> list[str]:
 
 def _session_with_grants(
     condition: ColumnElement[bool],
-) -> Select[tuple[UserSession, str | None]]:
+) -> Select[tuple[UserSession, str | None, str | None]]:
     return (
-        select(UserSession, grants_column(UserSession.user_id))
+        select(
+            UserSession,
+            grants_column(UserSession.user_id),
+            scim_groups_column(UserSession.user_id),
+        )
         .options(joinedload(UserSession.user), joinedload(UserSession.device))
         .where(condition)
     )
@@ -98,9 +103,10 @@ _SESSION_BY_TOKEN = _session_with_grants(UserSession.token_id == bindparam("key"
 
 def load_session(
     *, session_id: str | uuid.UUID | None = None, token_id: str | None = None
-) -> tuple[UserSession, list[str]] | None:
-    """A session by its id or its token's id, with its user, its device and the user's local
-    grants, in one statement; None if unknown or malformed.
+) -> tuple[UserSession, list[str], list[str]] | None:
+    """A session by its id or its token's id, with its user, its device, the user's local
+    grants and the groups their permissions come from (``users.groups.effective_groups``), in
+    one statement; None if unknown or malformed.
 
     This is every request's one read of who is calling, so it carries what the principal
     needs: the grants come aggregated in the same row rather than in a query of their own.
@@ -115,8 +121,8 @@ def load_session(
     found = db.session.execute(stmt, {"key": key}).one_or_none()
     if found is None:
         return None
-    session, grants = found
-    return session, grant_list(grants)
+    session, grants, scim_groups = found
+    return session, grant_list(grants), effective_groups(session.user.groups, scim_groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +140,7 @@ class Standing:
     user_full_name: str | None  # pages call the user by it, else by ``user_name``
     user_deactivated_at: datetime | None  # a deactivated account's sessions are refused
     device_set_version: int  # the polled lists' version (``devices.versions``), read here for free
-    groups: list[str]
+    groups: list[str]  # those permissions come from: SCIM's or the token's (``users.groups``)
     grants: list[str]
     # Read only when asked (``session_standing(..., horizon=kind)``): the polled list's
     # horizon (``devices.versions``), so that a poll answered 304 needs no second statement.
@@ -170,6 +176,7 @@ _STANDING = (
         _u.c.device_set_version,
         _u.c.groups,
         grants_column(_s.c.user_id),
+        scim_groups_column(_s.c.user_id),
     )
     .join(_u, _u.c.id == _s.c.user_id)
     .where(_s.c.id == bindparam("key"))
@@ -188,7 +195,8 @@ _STANDING_AND_HORIZON = {
 def session_standing(
     session_id: str | uuid.UUID, *, horizon: versions.Kind | None = None
 ) -> Standing | None:
-    """The session's standing and its user's groups and grants, in one statement; None if
+    """The session's standing and its user's groups (SCIM's or the token's) and grants, in one
+    statement; None if
     unknown or malformed. With ``horizon``, that list's horizon is read in the same
     statement (a polled route's caller)."""
     key = parse_id(session_id)
@@ -198,15 +206,16 @@ def session_standing(
         row = db.session.connection().execute(_STANDING, {"key": key}).first()
         if row is None:
             return None
-        *facts, groups, grants = row
+        *facts, groups, grants, scim_groups = row
         # One tuple of every field: a checker cannot count what a list (``facts``) fills.
-        return Standing(*(*facts, groups or [], grant_list(grants)))
+        return Standing(*(*facts, effective_groups(groups, scim_groups), grant_list(grants)))
     stmt = _STANDING_AND_HORIZON[horizon]
     row = db.session.connection().execute(stmt, {"key": key, "now": utcnow()}).first()
     if row is None:
         return None
-    *facts, groups, grants, next_expiry = row
-    return Standing(*(*facts, groups or [], grant_list(grants), horizon, next_expiry))
+    *facts, groups, grants, scim_groups, next_expiry = row
+    groups = effective_groups(groups, scim_groups)
+    return Standing(*(*facts, groups, grant_list(grants), horizon, next_expiry))
 
 
 def lock_session_of_user(

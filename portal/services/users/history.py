@@ -40,12 +40,14 @@ def permission_sources(
 ) -> dict[str, list[str]]:
     """Each effective permission of ``user`` with where it comes from (groups, local grant).
 
-    Groups are those of the user's last sign-in, as the browser session uses them.
+    Groups are those the caller's requests use: SCIM's when it decides the user's groups
+    (``users.groups``), else those of the user's last sign-in.
     """
     sources: dict[str, list[str]] = {}
-    for group in user.groups or []:
+    kind = "SCIM group" if user.scim_groups is not None else "group"
+    for group in user.permission_groups:
         for perm in group_permissions.get(group, ()):
-            sources.setdefault(perm, []).append(f"group {group}")
+            sources.setdefault(perm, []).append(f"{kind} {group}")
     for permission in local_grants(user.id):
         sources.setdefault(permission, []).append("local grant")
     return {p: sources[p] for p in PERMISSIONS if p in sources}

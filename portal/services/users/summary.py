@@ -10,7 +10,7 @@ whoever shows a user; a row that names a user (an audit event's actor) holds a `
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from ...models import User
 from ...models.types import place_name
 from ...models.user import display_name
 from ..common import parse_id
+from .groups import effective_groups, scim_groups_column
 
 
 def like_pattern(text: str) -> str:
@@ -57,7 +58,11 @@ _WIDTH = len(SUMMARY_COLUMNS)
 class UserSummary:
     """A user as pages and JSON routes read them: who (and how the IdP and SCIM know them),
     their groups at the last sign-in, when and where they were last seen, whether the account
-    is deactivated. Read by ``summary_select``; never a model."""
+    is deactivated. Read by ``summary_select``; never a model.
+
+    ``scim_groups``: the groups SCIM put them in when SCIM decides their groups
+    (``users.groups``), else None; read by ``user_summary`` alone (one user's page).
+    """
 
     id: uuid.UUID
     issuer: str | None
@@ -74,11 +79,17 @@ class UserSummary:
     scim_user_name: str | None
     scim_external_id: str | None
     scim_deleted_at: datetime | None
+    scim_groups: list[str] | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> UserSummary:
         """From a row of ``summary_select`` (its first columns)."""
         return cls(*row[:_WIDTH])
+
+    @property
+    def permission_groups(self) -> list[str]:
+        """The groups their permissions come from: SCIM's when it decides, else the token's."""
+        return self.scim_groups if self.scim_groups is not None else list(self.groups or [])
 
     @property
     def display_name(self) -> str:
@@ -129,16 +140,23 @@ def ref_columns(users: FromClause, prefix: str) -> tuple[Label[Any], ...]:
     )
 
 
-_SUMMARY_BY_ID = summary_select().where(USERS.c.id == bindparam("user_id"))
+_SUMMARY_BY_ID = summary_select(scim_groups_column(USERS.c.id)).where(
+    USERS.c.id == bindparam("user_id")
+)
 
 
 def user_summary(user_id: str | uuid.UUID) -> UserSummary | None:
-    """The user with that id, or None (also for a malformed id): one indexed Core read."""
+    """The user with that id, with the groups SCIM gave them, or None (also for a malformed
+    id): one indexed Core read."""
     uid = parse_id(user_id)
     if uid is None:
         return None
     row = db.session.connection().execute(_SUMMARY_BY_ID, {"user_id": uid}).first()
-    return UserSummary.of(row) if row is not None else None
+    if row is None:
+        return None
+    scim = row[_WIDTH]
+    scim_groups = effective_groups([], scim) if scim is not None else None
+    return replace(UserSummary.of(row), scim_groups=scim_groups)
 
 
 _USER_EXISTS = select(USERS.c.id).where(USERS.c.id == bindparam("user_id"))
