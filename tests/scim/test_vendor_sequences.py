@@ -434,3 +434,47 @@ def test_a_schema_named_but_empty_is_ignored_and_one_filled_is_refused(client):
         "/scim/v2/Users", query_string={"filter": 'userName eq "filled@example.test"'}, headers=SCIM
     )
     assert found.get_json()["totalResults"] == 0
+
+
+def test_the_admin_user_page_shows_who_the_idp_says_they_are(client, auth):
+    """What Entra's default mappings send (title, department, employee number, the manager by
+    id) is on the admin's page of that person, beside the devices, the manager by name."""
+    manager = _ok(
+        client.post(
+            "/scim/v2/Users",
+            json={
+                "schemas": [USER_SCHEMA],
+                "userName": "mona@example.test",
+                "displayName": "Mona Manager",
+            },
+            headers=SCIM,
+        ),
+        201,
+    )
+    person = _ok(
+        client.post(
+            "/scim/v2/Users",
+            json={
+                "schemas": [USER_SCHEMA, ENTERPRISE],
+                "userName": "pat@example.test",
+                "displayName": "Pat Person",
+                "title": "Payroll Clerk",
+                ENTERPRISE: {"employeeNumber": "100042", "department": "Finance"},
+            },
+            headers=SCIM,
+        ),
+        201,
+    )
+    _ok(
+        client.patch(
+            f"/scim/v2/Users/{person['id']}",
+            json=_patch({"op": "Add", "path": f"{ENTERPRISE}:manager", "value": manager["id"]}),
+            headers=SCIM,
+        )
+    )
+    page = auth.new_client("admin").get(f"/admin/users/{person['id']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    profile = html[html.index('id="provisioned-profile"') :].split("</dd>", 1)[0]
+    for shown in ("Payroll Clerk", "Finance", "100042", "Mona Manager"):
+        assert shown in profile, shown

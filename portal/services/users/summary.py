@@ -10,6 +10,7 @@ whoever shows a user; a row that names a user (an audit event's actor) holds a `
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,48 @@ SUMMARY_COLUMNS = (
 _WIDTH = len(SUMMARY_COLUMNS)
 
 
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionedProfile:
+    """Who the IdP says a provisioned person is at work, from the SCIM resource it sent: what
+    an investigating admin reads beside the devices."""
+
+    title: str | None = None
+    department: str | None = None
+    division: str | None = None
+    organization: str | None = None
+    employee_number: str | None = None
+    cost_center: str | None = None
+    manager: str | None = None  # the manager's name when the portal knows them, else their id
+
+    @classmethod
+    def of(cls, resource: Mapping[str, Any] | None) -> ProvisionedProfile | None:
+        """From the resource as kept (``User.scim_resource``); None when it says none of it."""
+        if not resource:
+            return None
+        work = resource.get(ENTERPRISE_SCHEMA)
+        work = work if isinstance(work, Mapping) else {}
+        manager = work.get("manager")
+        if isinstance(manager, Mapping):
+            manager = manager.get("displayName") or manager.get("value")
+
+        def text(value: object) -> str | None:
+            return value if isinstance(value, str) and value.strip() else None
+
+        profile = cls(
+            title=text(resource.get("title")),
+            department=text(work.get("department")),
+            division=text(work.get("division")),
+            organization=text(work.get("organization")),
+            employee_number=text(work.get("employeeNumber")),
+            cost_center=text(work.get("costCenter")),
+            manager=text(manager),
+        )
+        return profile if profile != cls() else None
+
+
 @dataclass(frozen=True, slots=True)
 class UserSummary:
     """A user as pages and JSON routes read them: who (and how the IdP and SCIM know them),
@@ -61,7 +104,9 @@ class UserSummary:
     is deactivated. Read by ``summary_select``; never a model.
 
     ``scim_groups``: the groups SCIM put them in when SCIM decides their groups
-    (``users.groups``), else None; read by ``user_summary`` alone (one user's page).
+    (``users.groups``), else None; ``provisioned``: who the IdP says they are at work (SCIM's
+    title and enterprise attributes), else None; both read by ``user_summary`` alone (one
+    user's page).
     """
 
     id: uuid.UUID
@@ -80,6 +125,7 @@ class UserSummary:
     scim_external_id: str | None
     scim_deleted_at: datetime | None
     scim_groups: list[str] | None = None
+    provisioned: ProvisionedProfile | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> UserSummary:
@@ -140,7 +186,7 @@ def ref_columns(users: FromClause, prefix: str) -> tuple[Label[Any], ...]:
     )
 
 
-_SUMMARY_BY_ID = summary_select(scim_groups_column(USERS.c.id)).where(
+_SUMMARY_BY_ID = summary_select(scim_groups_column(USERS.c.id), USERS.c.scim_resource).where(
     USERS.c.id == bindparam("user_id")
 )
 
@@ -154,9 +200,11 @@ def user_summary(user_id: str | uuid.UUID) -> UserSummary | None:
     row = db.session.connection().execute(_SUMMARY_BY_ID, {"user_id": uid}).first()
     if row is None:
         return None
-    scim = row[_WIDTH]
+    scim, resource = row[_WIDTH], row[_WIDTH + 1]
     scim_groups = effective_groups([], scim) if scim is not None else None
-    return replace(UserSummary.of(row), scim_groups=scim_groups)
+    return replace(
+        UserSummary.of(row), scim_groups=scim_groups, provisioned=ProvisionedProfile.of(resource)
+    )
 
 
 _USER_EXISTS = select(USERS.c.id).where(USERS.c.id == bindparam("user_id"))
