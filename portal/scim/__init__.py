@@ -244,6 +244,15 @@ class PortalScimService(ScimService):
         except ValidationError as exception:
             raise scim_error_of(exception) from None
 
+    def read_search(self, resource_types, payload):
+        try:
+            return super().read_search(resource_types, payload)
+        except SCIMException as exception:
+            # A query parameter pydantic refuses (``count=abc``): said in the service's words.
+            if isinstance(exception.__cause__, ValidationError):
+                raise scim_error_of(exception.__cause__) from None
+            raise
+
     def read_patch(self, resource_type, body, content_type):
         if resource_type.name == "Group":
             body = entra_member_removals(body)

@@ -482,3 +482,17 @@ def test_the_admin_user_page_shows_who_the_idp_says_they_are(client, auth):
         ("manager", "Mona Manager"),
     ):
         assert f'id="provisioned-{key}" class="provisioned">{shown}</dd>' in html, key
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ({"count": "abc"}, "count must be an integer"),
+        ({"startIndex": "x"}, "startIndex must be an integer"),
+    ],
+)
+def test_a_query_parameter_refused_is_said_in_words_not_pydantics(client, query, detail):
+    response = client.get("/scim/v2/Users", query_string=query, headers=SCIM)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["scimType"] == "invalidValue" and body["detail"] == detail
