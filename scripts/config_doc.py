@@ -44,8 +44,9 @@ work through the same prefix too (e.g. `PORTAL_PREFERRED_URL_SCHEME=https`, or
 OUTRO = """
 ## Permissions (`PORTAL_GROUP_PERMISSIONS`)
 
-A JSON object from a group name, as the IdP sends it in the `PORTAL_OIDC_GROUPS_CLAIM` claim, to
-the permissions its members hold:
+A JSON object from a group name, as the IdP sends it in the `PORTAL_OIDC_GROUPS_CLAIM` claim (or
+as a SCIM group's `displayName`, for users the IdP provisions once it pushes groups: see
+[SCIM groups](operating.md#groups-and-permissions)), to the permissions its members hold:
 
 ```sh
 export PORTAL_GROUP_PERMISSIONS='{
