@@ -26,24 +26,16 @@ from scim2_models import (
     Resource,
     ResourceType,
 )
-from scim2_models.path.expressions import (
-    CompareOperator,
-    Comparison,
-    LogicalExpr,
-    LogicalOperator,
-    Not,
-    Present,
-    ValuePath,
-)
-from scim2_models.path.visitor import FilterVisitor
+from scim2_models.path.expressions import AttrPath
 from scim2_server.storage import ScimStorage, SearchPage
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import exists, false, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import ScimGroup, ScimGroupMember
 from ..services import operations
 from ..services.common import parse_id
 from ..services.users import groups
+from .filters import FilterToSql
 
 GROUP_SCHEMA = Group.__schema__
 MAX_RESULTS = 200
@@ -255,36 +247,28 @@ def entra_member_removals(body: bytes) -> bytes:
     return json.dumps(patch).encode()
 
 
-class _FilterToSql(FilterVisitor[ColumnElement[bool]]):
+class _GroupFilter(FilterToSql):
     """A SCIM filter over Groups as a SQL condition: ``eq`` on displayName (any case),
-    externalId, id and members.value (``members[value eq ...]``), with ``and``/``or``. Anything
-    else is an ``invalidFilter`` (400)."""
+    externalId, id and members.value (``members[value eq ...]``), with ``and``/``or``."""
 
-    def __init__(self, within: str | None = None):
-        self.within = within
+    schema = GROUP_SCHEMA
+    refused = (
+        "Filtering groups on {spelled} is not supported: use displayName, externalId, id or "
+        "members.value"
+    )
 
-    def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
-        path = node.attr_path
-        if path.uri and path.uri.lower() != GROUP_SCHEMA.lower():
-            raise InvalidFilterException(detail=f"The filter cannot use {path.uri}")
-        if self.within:
-            name, sub = self.within, path.attr.lower()
-        else:
-            name, sub = path.attr.lower(), (path.sub_attr or "").lower()
-        if node.op != CompareOperator.eq:
-            raise InvalidFilterException(detail="Only the eq operator is supported")
-        if not isinstance(node.value, str):
+    def equals(self, name: str, sub: str, value: Any, path: AttrPath) -> ColumnElement[bool]:
+        if not isinstance(value, str):
             raise InvalidFilterException(detail=f"{path.attr} is compared with a string")
-        text = node.value
         if (name, sub) == ("displayname", ""):
-            return ScimGroup.display_name_key == groups.name_key(text)
+            return ScimGroup.display_name_key == groups.name_key(value)
         if (name, sub) == ("externalid", ""):
-            return ScimGroup.external_id == text
+            return ScimGroup.external_id == value
         if (name, sub) == ("id", ""):
-            key = parse_id(text)
+            key = parse_id(value)
             return ScimGroup.id == key if key is not None else false()
         if name == "members" and sub in ("", "value"):
-            key = parse_id(text)
+            key = parse_id(value)
             if key is None:
                 return false()
             return exists(
@@ -292,30 +276,7 @@ class _FilterToSql(FilterVisitor[ColumnElement[bool]]):
                     ScimGroupMember.group_id == ScimGroup.id, ScimGroupMember.user_id == key
                 )
             )
-        spelled = ".".join(p for p in (self.within, path.attr, path.sub_attr) if p)
-        raise InvalidFilterException(
-            detail=f"Filtering groups on {spelled} is not supported: use displayName, "
-            "externalId, id or members.value"
-        )
-
-    def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
-        terms = [self.visit(term) for term in node.terms]
-        return and_(*terms) if node.op == LogicalOperator.and_ else or_(*terms)
-
-    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
-        if self.within or node.sub_attr:
-            raise InvalidFilterException(detail="Nested value paths are not supported")
-        return _FilterToSql(within=node.attr_path.attr.lower()).visit(node.val_filter)
-
-    def visit_not(self, node: Not) -> ColumnElement[bool]:
-        raise InvalidFilterException(detail="The not operator is not supported")
-
-    def visit_present(self, node: Present) -> ColumnElement[bool]:
-        raise InvalidFilterException(detail="The pr operator is not supported")
+        raise LookupError(name)
 
 
-def filter_condition(scim_filter: Any) -> ColumnElement[bool]:
-    """The SQL condition of a parsed filter; all groups without one."""
-    if scim_filter is None:
-        return and_(True)
-    return _FilterToSql().visit(scim_filter.ast)
+filter_condition = _GroupFilter.condition

@@ -24,23 +24,15 @@ from scim2_models import (
 )
 from scim2_models import EnterpriseUser as ScimEnterpriseUser
 from scim2_models import User as ScimUser
-from scim2_models.path.expressions import (
-    CompareOperator,
-    Comparison,
-    LogicalExpr,
-    LogicalOperator,
-    Not,
-    Present,
-    ValuePath,
-)
-from scim2_models.path.visitor import FilterVisitor
+from scim2_models.path.expressions import AttrPath
 from scim2_models.resources.enterprise_user import Manager as ScimManager
-from sqlalchemy import and_, false, or_
+from sqlalchemy import false
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import User
 from ..services.common import parse_id
 from ..services.users import provisioning
+from .filters import FilterToSql
 
 USER_SCHEMA = ScimUser.__schema__
 
@@ -166,38 +158,17 @@ def fields_of(resource: ScimUser) -> provisioning.Provisioned:
     )
 
 
-class _FilterToSql(FilterVisitor[ColumnElement[bool]]):
+class _UserFilter(FilterToSql):
     """A SCIM filter over Users as a SQL condition: ``eq`` on userName (any case), externalId,
-    emails.value (or ``emails[value eq ...]``), id and active, joined with ``and``/``or``.
-    Anything else is an ``invalidFilter`` (400), never a scan that pretends to filter."""
+    emails.value (or ``emails[value eq ...]``), id and active, joined with ``and``/``or``."""
 
-    def __init__(self, within: str | None = None):
-        self.within = within  # the multi-valued attribute a value path filters
+    schema = USER_SCHEMA
+    refused = (
+        "Filtering on {spelled} is not supported: use userName, externalId, emails.value, id "
+        "or active"
+    )
 
-    def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
-        path = node.attr_path
-        if path.uri and path.uri.lower() != USER_SCHEMA.lower():
-            raise InvalidFilterException(detail=f"The filter cannot use {path.uri}")
-        name = path.attr.lower()
-        if self.within:
-            name, sub = self.within, path.attr.lower()
-        else:
-            sub = (path.sub_attr or "").lower()
-        if node.op != CompareOperator.eq:
-            raise InvalidFilterException(detail="Only the eq operator is supported")
-        try:
-            return self._equals(name, sub, node.value)
-        except InvalidFilterException:
-            raise
-        except LookupError:
-            spelled = ".".join(p for p in (self.within, path.attr, path.sub_attr) if p)
-            raise InvalidFilterException(
-                detail=f"Filtering on {spelled} is not supported: use userName, externalId, "
-                "emails.value, id or active"
-            ) from None
-
-    @staticmethod
-    def _equals(name: str, sub: str, value: Any) -> ColumnElement[bool]:
+    def equals(self, name: str, sub: str, value: Any, path: AttrPath) -> ColumnElement[bool]:
         text = value if isinstance(value, str) else None
         if (name, sub) == ("username", ""):
             if text is None:
@@ -220,24 +191,5 @@ class _FilterToSql(FilterVisitor[ColumnElement[bool]]):
             return User.deactivated_at.is_(None) if value else User.deactivated_at.is_not(None)
         raise LookupError(name)
 
-    def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
-        terms = [self.visit(term) for term in node.terms]
-        return and_(*terms) if node.op == LogicalOperator.and_ else or_(*terms)
 
-    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
-        if self.within or node.sub_attr:
-            raise InvalidFilterException(detail="Nested value paths are not supported")
-        return _FilterToSql(within=node.attr_path.attr.lower()).visit(node.val_filter)
-
-    def visit_not(self, node: Not) -> ColumnElement[bool]:
-        raise InvalidFilterException(detail="The not operator is not supported")
-
-    def visit_present(self, node: Present) -> ColumnElement[bool]:
-        raise InvalidFilterException(detail="The pr operator is not supported")
-
-
-def filter_condition(scim_filter: Any) -> ColumnElement[bool]:
-    """The SQL condition of a parsed filter (``SearchRequest.filter``); all users without one."""
-    if scim_filter is None:
-        return and_(True)
-    return _FilterToSql().visit(scim_filter.ast)
+filter_condition = _UserFilter.condition
