@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, true, update
+from sqlalchemy import ColumnElement, and_, delete, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -42,10 +43,11 @@ def check_and_touch(
     if session.ended_at is not None:
         return False
     idle_limit = session.last_used_at + policy.idle_timeout
-    if session.expires_at <= now or (
-        session.login_method == LoginMethod.OIDC.value and idle_limit <= now
-    ):
-        end_session(session, EndReason.EXPIRED, by=None, now=now)
+    browser = session.login_method == LoginMethod.OIDC.value
+    if session.expires_at <= now or (browser and idle_limit <= now):
+        # It ended when it ran out, not when it was next seen (as ``retention.expire_sessions``).
+        ran_out = min(session.expires_at, idle_limit) if browser else session.expires_at
+        end_session(session, EndReason.EXPIRED, by=None, now=min(ran_out, now))
         return False
     if now - session.last_used_at >= TOUCH_INTERVAL:
         session.last_used_at = now
@@ -53,6 +55,22 @@ def check_and_touch(
         session.user.last_seen_at = now
         versions.bump_loaded(session.user)  # lastSeen and lastActivity move
     return True
+
+
+def still_active(session: UserSession | Any, now: datetime) -> bool:
+    """Whether a session (a model or a row with its columns) is active at ``now``, by the rule
+    the pages show ("Expired" otherwise: ``UserSession.is_active``): not ended and not past its
+    expiry (nor its absolute cap, which the expiry never passes). Only such a session is ended
+    by the functions here; an expired one keeps its open row until its next use or the prune
+    ends it as ``expired`` at the moment it ran out (``retention.expire_sessions``)."""
+    return (
+        session.ended_at is None and session.expires_at > now and session.absolute_expires_at > now
+    )
+
+
+def _active_at(now: datetime) -> ColumnElement[bool]:
+    """``still_active`` as a SQL condition."""
+    return and_(UserSession.active_at(now), UserSession.absolute_expires_at > now)
 
 
 def end_session(
@@ -63,14 +81,18 @@ def end_session(
     *,
     tell_idp: bool = True,
 ) -> bool:
-    """End one session if it is still open; False when it had already ended.
+    """End one session if it is still active at ``now``; False when it had already ended, or
+    had expired (``still_active``): an ended or expired session keeps how and when it ended.
+    Only ``EndReason.EXPIRED`` ends one past its expiry (``check_and_touch``).
 
     Every way a session ends goes through here, ``end_sessions`` or ``end_locked_sessions``,
     and each queues the IdP's event about it (``signals``; ``tell_idp=False`` when the IdP
     itself asked) in the same transaction."""
-    if session.ended_at is not None:
-        return False
     now = now or utcnow()
+    if session.ended_at is not None or (
+        reason != EndReason.EXPIRED and not still_active(session, now)
+    ):
+        return False
     # The user's row first (the one lock order), and before the session's change is flushed.
     if reason.requires_reauth:
         _require_reauth(session.user_id, Device.id == session.device_id, now)
@@ -99,7 +121,8 @@ def end_sessions(
     now: datetime | None = None,
     tell_idp: bool = True,
 ) -> int:
-    """End every open session of a user (or of one of their devices), except ``keep``.
+    """End every session of a user (or of one of their devices) still active at ``now``
+    (``still_active``), except ``keep``: ended and expired ones keep how and when they ended.
 
     One UPDATE statement, so a concurrent sign-out and revoke cannot leave half of them open;
     it returns the sessions it ended, whose IdP events are queued with it (``end_session``).
@@ -118,7 +141,7 @@ def end_sessions(
         _require_reauth(user_id, devices, now)
     else:
         versions.bump([user_id])
-    stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    stmt = update(UserSession).where(UserSession.user_id == user_id, _active_at(now))
     if device_id is not None:
         stmt = stmt.where(UserSession.device_id == device_id)
     if keep is not None:
@@ -185,14 +208,20 @@ def lock_open_sessions(
     # By id alone, and open or not decided here: a planner offered "ended_at IS NULL" may
     # walk the million open sessions of ix_sessions_ended instead of a hundred ids.
     rows = db.session.execute(
-        select(_s.c.id, _s.c.user_id, _s.c.device_id, _s.c.idp_sid, _s.c.ended_at, _s.c.expires_at)
+        select(
+            _s.c.id,
+            _s.c.user_id,
+            _s.c.device_id,
+            _s.c.idp_sid,
+            _s.c.ended_at,
+            _s.c.expires_at,
+            _s.c.absolute_expires_at,
+        )
         .where(_s.c.id.in_([sid for _, sid in targets]))
         .order_by(_s.c.id)
         .with_for_update()
     ).all()
-    return [
-        r for r in rows if (r.user_id, r.id) in wanted and r.ended_at is None and r.expires_at > now
-    ]
+    return [r for r in rows if (r.user_id, r.id) in wanted and still_active(r, now)]
 
 
 def end_locked_sessions(
@@ -273,7 +302,7 @@ def end_idp_sessions(
         .where(
             User.issuer == issuer,
             UserSession.idp_sid == idp_sid_key(sid),
-            UserSession.ended_at.is_(None),
+            _active_at(now),
         )
     )
     if subject:
