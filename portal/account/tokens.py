@@ -1,13 +1,21 @@
 """Personal API tokens page: make a token (its secret shown once), see them all, revoke one.
 
-The secret is shown on the answer to the POST that made it, never again: it is not stored,
-not put in a flash message or the session cookie, and that answer is not cached.
+Post, redirect, get: the POST that makes a token answers with a redirect to the tokens page,
+and the secret rides to that one GET in the session cookie, sealed (encrypted with a key
+derived from the app's secret key: the cookie never holds it in clear), and is dropped there:
+a reload shows no secret and makes no token. It is not stored on the server, and no page
+with it is cached (``Cache-Control: no-store``, as every page).
 """
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import hashlib
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from joserfc import jwe
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
 
 from ..authz import VIEW_AUDIT_LOG, signed_in
 from ..services import operations
@@ -38,19 +46,52 @@ def _page(form: PersonalTokenForm, *, secret: str | None = None, status: int = 2
     ), status
 
 
+# The session key under which a new token's sealed secret waits for the next GET.
+_NEW_SECRET = "new_token_secret"
+
+
+def _sealing_key(secret_key: str | bytes) -> OctKey:
+    raw = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    return OctKey.import_key(hashlib.sha256(b"portal personal token secret|" + raw).digest())
+
+
+def _seal(secret: str) -> str:
+    key = _sealing_key(current_app.secret_key or "")
+    return jwe.encrypt_compact({"alg": "dir", "enc": "A256GCM"}, secret.encode(), key)
+
+
+def _unseal(sealed: object) -> str | None:
+    """The secret a sealed value holds; None when it is not one (a rotated key, a forgery)."""
+    if not isinstance(sealed, str):
+        return None
+    keys = [current_app.secret_key, *(current_app.config.get("SECRET_KEY_FALLBACKS") or ())]
+    for key in keys:
+        try:
+            plaintext = jwe.decrypt_compact(sealed, _sealing_key(key or "")).plaintext
+        except (JoseError, ValueError):
+            continue
+        return plaintext.decode() if plaintext else None
+    return None
+
+
 @bp.get("/tokens")
 @signed_in
 def tokens():
-    """My personal API tokens, and the form that makes one."""
+    """My personal API tokens, and the form that makes one; the secret of a token just made,
+    this once (``create_token`` put it in the session)."""
     form = PersonalTokenForm(formdata=None)
     form.scopes.data = ["devices:read"]
-    return _page(form)
+    waiting = session.pop(_NEW_SECRET, None)
+    secret = None
+    if isinstance(waiting, dict) and waiting.get("user") == str(current_user.user_id):
+        secret = _unseal(waiting.get("sealed"))
+    return _page(form, secret=secret)
 
 
 @bp.post("/tokens")
 @signed_in
 def create_token():
-    """Make a token and show its secret, this once."""
+    """Make a token, and redirect to the tokens page, which shows its secret this once."""
     form = PersonalTokenForm()
     if not form.validate_on_submit():
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
@@ -68,8 +109,12 @@ def create_token():
     except personal_tokens.InvalidTokenRequest as exc:  # raised before anything changed
         flash(str(exc), "error")
         return _page(form, status=400)
+    except personal_tokens.TokenNameTaken as exc:  # raised before anything changed
+        flash(exc.message, "error")
+        return _page(form, status=409)
+    session[_NEW_SECRET] = {"user": str(current_user.user_id), "sealed": _seal(secret)}
     flash(f"Token {token.name} was made. Copy its secret now: it is not shown again.", "success")
-    return _page(PersonalTokenForm(formdata=None), secret=secret)
+    return redirect(url_for("account.tokens"), 303)
 
 
 @bp.route("/tokens/<token_id>/revoke", methods=["GET", "POST"])

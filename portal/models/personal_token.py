@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -26,6 +26,18 @@ class PersonalToken(Model):
     """
 
     __tablename__ = "personal_tokens"
+    __table_args__ = (
+        # Two tokens of a user that have not ended never share a name (a revoked or expired
+        # one's name may be used again once it ended: ``services.tokens.name_taken``).
+        Index(
+            "ux_personal_tokens_user_name_open",
+            "user_id",
+            "name",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -45,6 +57,10 @@ class PersonalToken(Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_ip: Mapped[str | None] = mapped_column(String(45))
     last_used_user_agent: Mapped[str | None] = mapped_column(Text)
+    # When its session ended (revoked, expired, its device removed...): a copy of
+    # ``sessions.ended_at`` that the database's trigger ``personal_tokens_ended`` (migration
+    # 0016) writes whenever that changes, however it ended, for the index on open names.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Addresses it was used from (bounded), so a use from a new one is audited once.
     seen_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
 

@@ -20,12 +20,12 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Device, LoginMethod, PersonalToken, User, UserSession, utcnow
+from ..models import Device, EndReason, LoginMethod, PersonalToken, User, UserSession, utcnow
 from ..models.types import fit
 from . import common
 from .devices import places, versions
-from .errors import Invalid
-from .sessions import opening, policy
+from .errors import Conflict, Invalid
+from .sessions import ending, opening, policy
 from .sessions.policy import grant_list, grants_column
 from .users.groups import effective_groups, scim_groups_column
 
@@ -42,6 +42,16 @@ TOUCH_INTERVAL = policy.TOUCH_INTERVAL
 
 class InvalidTokenRequest(Invalid):
     """A token that cannot be made as asked (name, scopes or lifetime); the message says why."""
+
+
+class TokenNameTaken(Conflict):
+    """The user has a token of this name that still works."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"You already have a token named {name!r}. Choose another name, or revoke that "
+            "token first."
+        )
 
 
 def is_personal_token(raw: str) -> bool:
@@ -69,6 +79,37 @@ def check_request(name: str, scopes: list[str], days: int, may_read_audit: bool)
         raise InvalidTokenRequest("Only holders of viewAuditLog may give a token audit:read.")
     if not (MIN_DAYS <= days <= MAX_DAYS):
         raise InvalidTokenRequest(f"A token lives {MIN_DAYS} to {MAX_DAYS} days.")
+
+
+def claim_name(user_id: uuid.UUID, name: str, now: datetime) -> None:
+    """Make ``name`` free for a new token of the user, or raise ``TokenNameTaken``.
+
+    The name is the user's while a token of that name works (``is_active``). A token of it that
+    ran out unseen and was never ended yet ends first, as ``expired`` at the moment it ran
+    out (as on its next use or the prune): its name is then free, as a revoked token's is.
+    The caller holds the user's row (``common.lock_account``), so two makes of one name run one
+    after the other; the index on open names (``ux_personal_tokens_user_name_open``) is the
+    database's own guard.
+    """
+    open_tokens = list(
+        db.session.execute(
+            select(PersonalToken)
+            .options(joinedload(PersonalToken.session, innerjoin=True))
+            .where(
+                PersonalToken.user_id == user_id,
+                PersonalToken.name == name,
+                PersonalToken.ended_at.is_(None),  # as the index reads "open"
+            )
+        ).scalars()
+    )
+    if any(token.session.is_active(now) for token in open_tokens):
+        raise TokenNameTaken(name)
+    for token in open_tokens:  # over, never ended
+        ending.end_session(
+            token.session, EndReason.EXPIRED, by=None, now=min(token.session.expires_at, now)
+        )
+    if open_tokens:
+        db.session.flush()
 
 
 def create(

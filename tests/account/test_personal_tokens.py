@@ -223,7 +223,9 @@ def test_tokens_work_without_an_api_audience(app_config, idp, database_url):
     app_config["API_AUDIENCE"] = None
     app = create_app(app_config)
     auth = Auth(app, idp)
-    secret = make_token(auth.new_client("alice"))
+    # A name of its own: this app's database is not wiped first, and a working token's name
+    # is taken.
+    secret = make_token(auth.new_client("alice"), name="without an audience")
     client = app.test_client()
     assert client.get("/devices", headers=bearer(secret)).status_code == 200
     assert client.get("/devices", headers=auth.bearer("alice")).status_code == 401
@@ -292,3 +294,102 @@ def test_a_heartbeat_never_brings_a_tokens_expiry_closer(app, client, auth):
     with app.app_context():
         assert db.session.get(UserSession, row.id).expires_at == before
     assert client.get("/devices", headers=bearer(secret)).status_code == 200
+
+
+# Issue 32, item 5: post, redirect, get; and one name per working token.
+
+
+def _post_token(browser, name: str):
+    data = {
+        "csrf_token": page_csrf(browser, "/account/tokens"),
+        "name": name,
+        "scopes": ["devices:read"],
+        "days": "30",
+    }
+    return browser.post("/account/tokens", data=data)
+
+
+def _count_tokens(app) -> int:
+    with app.app_context():
+        return len(db.session.execute(select(PersonalToken)).all())
+
+
+def test_the_created_page_shows_the_secret_once_and_a_reload_makes_nothing(app, auth):
+    browser = auth.new_client("alice")
+    posted = _post_token(browser, "backup job")
+    assert posted.status_code == 303 and posted.headers["Location"].endswith("/account/tokens")
+    assert "dpt_" not in posted.get_data(as_text=True)
+    # The cookie carries the secret sealed, never in clear.
+    cookie = browser.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    shown = browser.get(posted.headers["Location"])
+    secret = shown.get_data(as_text=True).split('id="token-secret">', 1)[1].split("<", 1)[0]
+    assert secret.startswith("dpt_") and shown.headers["Cache-Control"] == "no-store"
+    assert secret not in cookie.value and secret[4:] not in cookie.value
+    reloaded = browser.get("/account/tokens")
+    assert reloaded.status_code == 200
+    assert secret not in reloaded.get_data(as_text=True)
+    assert 'id="token-secret"' not in reloaded.get_data(as_text=True)
+    assert _count_tokens(app) == 1
+    assert _actions(app).count(Actions.PERSONAL_TOKEN_CREATED) == 1
+
+
+def test_a_second_working_token_of_one_name_is_refused(app, auth):
+    browser = auth.new_client("alice")
+    make_token(browser, name="deploy")
+    refused = _post_token(browser, "deploy")
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert "You already have a token named" in page and "deploy" in page
+    assert 'id="token-secret"' not in page
+    assert _count_tokens(app) == 1
+    # Another user may use the name, and so may the same user with another one.
+    make_token(auth.new_client("bob"), name="deploy")
+    make_token(browser, name="deploy 2")
+    assert _count_tokens(app) == 3
+
+
+def test_a_revoked_or_expired_tokens_name_may_be_used_again(app, auth):
+    """Decided: the name belongs to a token while it works. Once revoked (or expired: it then
+    ends as ``expired`` at the moment it ran out), a new token may take the name; the old one
+    stays listed with how it ended."""
+    browser = auth.new_client("alice")
+    make_token(browser, name="nightly")
+    first = _token_row(app)
+    form = page_csrf(browser, f"/account/tokens/{first.id}/revoke")
+    assert browser.post(
+        f"/account/tokens/{first.id}/revoke", data={"csrf_token": form}
+    ).status_code in (302, 303)
+    make_token(browser, name="nightly")
+    second = _token_row(app)
+    with app.app_context():
+        session = db.session.get(UserSession, second.session_id)
+        ran_out = utcnow() - timedelta(hours=1)
+        session.expires_at = session.absolute_expires_at = ran_out
+        db.session.commit()
+    make_token(browser, name="nightly")
+    assert _count_tokens(app) == 3
+    with app.app_context():
+        expired = db.session.get(UserSession, second.session_id)
+        assert expired.end_reason == "expired"
+        assert abs((expired.ended_at - ran_out).total_seconds()) < 1
+        open_names = db.session.execute(
+            select(PersonalToken.name).where(PersonalToken.ended_at.is_(None))
+        ).all()
+    assert open_names == [("nightly",)]
+
+
+def test_the_database_refuses_two_open_tokens_of_one_name(app, auth):
+    from sqlalchemy.exc import IntegrityError
+
+    from portal.services import tokens
+
+    make_token(auth.new_client("alice"), name="twice")
+    with app.app_context():
+        alice = db.session.execute(select(User).where(User.subject == "alice")).scalar_one()
+        try:
+            tokens.create(alice, name="twice", scopes=["devices:read"], days=3)
+        except IntegrityError:
+            db.session.rollback()
+        else:
+            raise AssertionError("a second open token of one name was stored")

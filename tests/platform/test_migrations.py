@@ -318,3 +318,85 @@ def test_every_revision_id_fits_the_version_table():
     scripts = ScriptDirectory(str(Path(__file__).resolve().parents[2] / "migrations"))
     too_long = [s.revision for s in scripts.walk_revisions() if len(s.revision) > 32]
     assert too_long == []
+
+
+_TOKEN_SESSIONS = sa.table(
+    "sessions",
+    sa.column("id", sa.Uuid()),
+    sa.column("ended_at", UTCDateTime()),
+    sa.column("end_reason", sa.String()),
+)
+_TOKENS = sa.table(
+    "personal_tokens",
+    sa.column("id", sa.Uuid()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("session_id", sa.Uuid()),
+    sa.column("name", sa.String()),
+    sa.column("secret_hash", sa.String()),
+    sa.column("hint", sa.String()),
+    sa.column("scopes", sa.JSON()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("expires_at", UTCDateTime()),
+    sa.column("seen_addresses", sa.JSON()),
+)
+
+
+def test_the_token_names_migration_renames_open_duplicates_and_the_trigger_copies_ends(
+    fresh_database_url,
+):
+    """0016: open tokens of one user that share a name keep the oldest's, the later ones
+    become "name (2)"...; an ended token keeps its name; and from then on the trigger copies a
+    session's end onto its token (issue 32, item 5)."""
+    from datetime import timedelta
+
+    app = create_app({"ENV": "testing", "DATABASE_URL": fresh_database_url})
+    now = utcnow().replace(microsecond=0)
+    user, device = uuid.uuid4(), uuid.uuid4()
+    tokens = [(uuid.uuid4(), uuid.uuid4(), ended) for ended in (None, None, now, None)]
+    with app.app_context():
+        upgrade(revision="0015_scim_groups")
+        with db.engine.begin() as conn:
+            _insert_user_and_device(conn, user, device, now)
+            for i, (token, session, ended) in enumerate(tokens):
+                at = now - timedelta(hours=10 - i)
+                row = _session_row(session, user, device, at)
+                conn.execute(_SESSIONS.insert().values({**row, "login_method": "bearer"}))
+                if ended is not None:
+                    conn.execute(
+                        _TOKEN_SESSIONS.update()
+                        .where(_TOKEN_SESSIONS.c.id == session)
+                        .values(ended_at=ended, end_reason="revoked")
+                    )
+                conn.execute(
+                    _TOKENS.insert().values(
+                        id=token,
+                        user_id=user,
+                        session_id=session,
+                        name="job",
+                        secret_hash=f"{i:064d}",
+                        hint="dpt_",
+                        scopes=[],
+                        created_at=at,
+                        expires_at=at,
+                        seen_addresses=[],
+                    )
+                )
+        upgrade()
+        with db.engine.begin() as conn:
+            names = conn.execute(
+                sa.select(_TOKENS.c.name, sa.column("ended_at").is_(None))
+                .select_from(_TOKENS)
+                .order_by(_TOKENS.c.created_at)
+            ).all()
+            conn.execute(_TOKEN_SESSIONS.update().values(ended_at=now, end_reason="revoked"))
+            still_open = conn.execute(
+                sa.text("SELECT count(*) FROM personal_tokens WHERE ended_at IS NULL")
+            ).scalar_one()
+        db.engine.dispose()
+    assert [tuple(r) for r in names] == [
+        ("job", True),
+        ("job (2)", True),
+        ("job", False),
+        ("job (3)", True),
+    ]
+    assert still_open == 0

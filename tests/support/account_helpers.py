@@ -123,6 +123,8 @@ def make_token(browser, name="script", scopes=("devices:read",), days=30, **kwar
         "days": str(days),
     }
     response = browser.post("/account/tokens", data=data, **kwargs)
+    assert response.status_code == 303, response.data[:2000]  # post, redirect, get
+    response = browser.get(response.headers["Location"])
     assert response.status_code == 200, response.data[:2000]
     match = _SECRET.search(response.get_data(as_text=True))
     assert match, "the secret is not on the page"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...models import PersonalToken
-from .. import tokens
+from ...models import PersonalToken, utcnow
+from .. import common, tokens
 from ..audit.record import Actions
 from ..errors import NotFound
 from ..sessions import ending, opening
@@ -13,12 +13,16 @@ from .actor import TOKEN_NOT_FOUND, Actor, account_of, on_behalf, others_reason
 def create_personal_token(
     actor: Actor, *, name: str, scopes: list[str], days: int, may_read_audit: bool
 ) -> tuple[PersonalToken, str]:
-    """Make a personal token for the actor (raises ``tokens.InvalidTokenRequest``);
+    """Make a personal token for the actor (raises ``tokens.InvalidTokenRequest``, or
+    ``tokens.TokenNameTaken`` when one of their tokens that still works has this name);
     returns it and its secret, which is shown once and never stored."""
     tokens.check_request(name, scopes, days, may_read_audit)
     user = actor.user
     assert user is not None  # a signed-in user makes their own tokens
-    token, secret = tokens.create(user, name=name, scopes=scopes, days=days)
+    now = utcnow()
+    common.lock_account(user.id)
+    tokens.claim_name(user.id, name, now)
+    token, secret = tokens.create(user, name=name, scopes=scopes, days=days, now=now)
     actor.record(
         Actions.PERSONAL_TOKEN_CREATED,
         actor.user,
