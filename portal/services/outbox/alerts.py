@@ -232,13 +232,34 @@ def find_alert(
     return alert
 
 
-def check_usable(alert: SignInAlert | None, now: datetime | None = None) -> SignInAlert:
-    """Raise ``AlertLinkRefused`` unless the alert's links may still be used."""
+def _at(when: datetime) -> str:
+    return f"{when:%Y-%m-%d %H:%M} UTC"
+
+
+def check_usable(
+    alert: SignInAlert | None, answer: AlertAnswer | None = None, now: datetime | None = None
+) -> SignInAlert:
+    """Raise ``AlertLinkRefused`` unless the alert's link for ``answer`` may still be used.
+
+    Once the alert is answered, its other link says what was answered and when (the same link
+    says it was used already). While the device is reported as not the user, "Yes, it was me"
+    is refused, and so is "No, secure my account" of an alert older than the report (that
+    sign-in is secured already); an alert about a sign-in *after* the report may secure again.
+    """
     now = now or utcnow()
     if alert is None:
         raise AlertLinkRefused("This link does not belong to any alert we sent.")
     if alert.answered_at is not None:
-        raise AlertLinkRefused("This link was used already; each link works once.", alert)
+        if answer is None or alert.answer == answer.value:
+            raise AlertLinkRefused("This link was used already; each link works once.", alert)
+        if alert.answer == AlertAnswer.CONFIRMED.value:
+            said = f"You confirmed this was you on {_at(alert.answered_at)}."
+        else:
+            said = f"You said this wasn't you on {_at(alert.answered_at)}."
+        raise AlertLinkRefused(said, alert)
+    reported = alert.device.reported_suspicious_at
+    if reported is not None and (answer is not AlertAnswer.SECURED or reported >= alert.created_at):
+        raise AlertLinkRefused(f"This device was reported as not you on {_at(reported)}.", alert)
     if alert.created_at + LINK_LIFETIME < now:
         raise AlertLinkRefused("This link has expired; links in our mails work for 7 days.", alert)
     return alert
