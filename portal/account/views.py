@@ -19,6 +19,7 @@ from ..services import operations
 from ..services.audit import activity
 from ..services.devices import reads
 from .blueprint import bp
+from .confirming import confirm_device_action
 from .forms import TRUST_OPTIONS, ActionForm, RenameForm, TrustForm
 
 
@@ -109,56 +110,13 @@ def device(device_id: str):
     )
 
 
-def _confirm_device_action(form: ActionForm, device_id: str, action: str):
-    """GET: the page that asks before ``action`` on one of my devices, saying whether it signs
-    out this browser and how many sessions end."""
-    found = reads.device_row(current_user.user_id, device_id)
-    if found is None:
-        abort(404)
-    here = found.id == current_user.device_id
-    active = found.active_sessions
-    ends = f"{active} active session{'' if active == 1 else 's'} will end"
-    words = {
-        "sign-out": (
-            f"Sign out {found.name}?",
-            "Every session of this device ends.",
-            "Sign out",
-        ),
-        "untrust": (
-            f"Stop trusting {found.name}?",
-            "It is no longer trusted, and it is signed out: it must sign in again to be used.",
-            "Untrust and sign out",
-        ),
-        "remove": (
-            f"Remove {found.name}?",
-            "It disappears from My devices and is signed out. Its sign-ins stay in your history; "
-            "if it signs in again, it comes back as a new device.",
-            "Remove device",
-        ),
-    }
-    title, text, button = words[action]
-    form.next.data = request.args.get("next")
-    return render_template(
-        "account/confirm.html",
-        form=form,
-        title=title,
-        text=text,
-        button=button,
-        device=found,
-        ends=ends,
-        signs_out_here=here,
-        action_url=url_for(f"account.{action.replace('-', '_')}_device", device_id=found.id),
-        back=safe_next(form.next.data),
-    )
-
-
 @bp.route("/devices/<device_id>/sign-out", methods=["GET", "POST"])
 @signed_in
 def sign_out_device(device_id: str):
     """End every session of one of my devices; on this device, that signs me out (GET asks)."""
     form = ActionForm()
     if request.method == "GET":
-        return _confirm_device_action(form, device_id, "sign-out")
+        return confirm_device_action(form, device_id, "sign-out")
     if not form.validate_on_submit():
         abort(400)
     found, ended, ended_current = operations.end_device_sessions(current_user.actor, device_id)
@@ -169,9 +127,11 @@ def sign_out_device(device_id: str):
 
 
 @bp.post("/devices/<device_id>/trust")
+@flash_back(_form_page)
 @signed_in
 def trust_device(device_id: str):
-    """Trust one of my devices for PORTAL_DEVICE_TRUST_DAYS at the chosen level."""
+    """Trust one of my devices for PORTAL_DEVICE_TRUST_DAYS at the chosen level (a reported
+    device is refused: ``operations.TrustingReportedDevice``)."""
     form = TrustForm()
     if not form.validate_on_submit():
         flash(_form_errors(form), "error")
@@ -192,7 +152,7 @@ def untrust_device(device_id: str):
     """Stop trusting one of my devices; it is signed out and must sign in again (GET asks)."""
     form = ActionForm()
     if request.method == "GET":
-        return _confirm_device_action(form, device_id, "untrust")
+        return confirm_device_action(form, device_id, "untrust")
     if not form.validate_on_submit():
         abort(400)
     found, _ = operations.untrust_device(current_user.actor, device_id)
@@ -221,6 +181,9 @@ def report_device(device_id: str):
         if found.id == current_user.device_id:
             flash(operations.ReportingCurrentDevice.default_message, "error")
             return redirect(_home())
+        if found.reported_suspicious_at is not None:
+            flash(operations.AlreadyReported.default_message, "error")
+            return redirect(url_for("account.device", device_id=found.id))
         if not posted:
             form.next.data = request.args.get("next")
         return render_template(
@@ -240,6 +203,22 @@ def report_device(device_id: str):
     return _back(form)
 
 
+@bp.route("/devices/<device_id>/clear-report", methods=["GET", "POST"])
+@flash_back(_form_page)
+@signed_in
+def clear_report_device(device_id: str):
+    """Take back "This wasn't me" about one of my devices, so that it may be trusted again
+    (GET asks, POST does); its ended sessions stay ended."""
+    form = ActionForm()
+    if request.method == "GET":
+        return confirm_device_action(form, device_id, "clear-report")
+    if not form.validate_on_submit():
+        abort(400)
+    found = operations.clear_report(current_user.actor, device_id)
+    flash(f"The report of {found.name} is cleared: it may be trusted again.", "success")
+    return redirect(url_for("account.device", device_id=found.id))
+
+
 @bp.route("/devices/<device_id>/remove", methods=["GET", "POST"])
 @signed_in
 def remove_device(device_id: str):
@@ -249,7 +228,7 @@ def remove_device(device_id: str):
     """
     form = ActionForm()
     if request.method == "GET":
-        return _confirm_device_action(form, device_id, "remove")
+        return confirm_device_action(form, device_id, "remove")
     if not form.validate_on_submit():
         abort(400)
     found, ended = operations.remove_device(current_user.actor, device_id)

@@ -13,6 +13,7 @@ ACTION_WORDS = {
     "reauth_failed": "Password check failed",
     "idp_logout": "Signed out at the identity provider",
     "reported_suspicious": "Reported a device as not them",
+    "cleared_report": "Took back a report that a device was not them",
     "view_user_devices": "Looked at a user's devices",
     "revoke_session": "Ended a session",
     "revoke_device": "Signed out a device",
@@ -79,6 +80,8 @@ def detail_sentence(detail: dict[str, Any] | None) -> str:
         parts.append(f"{str(detail.pop('trust_level')).title()} trust")
     if "trust_expires_at" in detail:
         parts.append(f"until {str(detail.pop('trust_expires_at'))[:16].replace('T', ' ')} UTC")
+    if "reported_at" in detail:
+        parts.append(f"reported {str(detail.pop('reported_at'))[:16].replace('T', ' ')} UTC")
     if "permission" in detail:
         parts.append(f"permission {detail.pop('permission')}")
     if "group" in detail:

@@ -53,6 +53,8 @@ def render_alert(alert: SignInAlert) -> RenderedMail:
     when = session.created_at if session else alert.created_at
     words = _device_words(device)
     flags = alerts.flag_words(alert.flags)
+    if device.reported_suspicious_at is not None:  # always unusual: the user said not them
+        flags.insert(0, alerts.reported_words(device.reported_suspicious_at))
     if alert.new_device and flags:
         happened = "Your account was signed in to from a new device, and the sign-in looks unusual."
     elif alert.new_device:

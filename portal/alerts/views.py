@@ -54,7 +54,7 @@ def answer(token: str):
         return _act(link)
     found = alerts.find_alert(link.alert_id, link.user_id, link.device_id, link.session_id)
     try:
-        alert = alerts.check_usable(found)
+        alert = alerts.check_usable(found, link.answer)
     except alerts.AlertLinkRefused as exc:
         return _refused(str(exc))
     return render_template(

@@ -82,14 +82,16 @@ def get_device(principal, id: str):
 @documented(
     "Trust the caller's device with this fingerprint",
     ok=TrustAnswer,
-    errors=(400, *_ONE),
+    errors=(400, *_ONE, 409),
+    error_texts={409: "The device was reported as not the user: its owner clears the report first"},
     body=TrustRequest,
 )
 @failure("Failed to trust device")
 @bearer("devices:write")
 def trust_device(principal):
     """Trust the caller's device with that fingerprint for PORTAL_DEVICE_TRUST_DAYS, at the
-    requested level (HIGH by default)."""
+    requested level (HIGH by default); a device reported as not the user is refused (409)
+    until its owner clears the report on its page."""
     wanted: TrustRequest = parsed_body()
     found = changes.get_device_by_fingerprint(principal.user_id, wanted.fingerprint)
     if found is None:

@@ -222,3 +222,47 @@ def test_sign_ins_finishing_at_once_on_one_new_device_are_one_mail(
     assert len(devices_of(app, "alice")) == 2  # her first browser, and this one
     assert len(alert_rows(app)) == 1
     assert len(_mails_after_worker(app, smtp)) == 1
+
+
+# -- a device reported as not the user ---------------------------------------------------------
+
+
+def _phone_id(app):
+    return next(d.id for d in devices_of(app, "alice") if d.user_agent == IPHONE)
+
+
+def _report(app, browser) -> None:
+    url = f"/account/devices/{_phone_id(app)}/report"
+    token = csrf_from(browser.get(url).data)
+    assert browser.post(url, data={"csrf_token": token}).status_code == 302
+
+
+@pytest.mark.parametrize("mode", ["new_device", "none"])
+def test_a_reported_device_signing_in_again_is_always_mailed(auth, app, smtp, mode):
+    laptop = auth.new_client("alice", remote_addr=LONDON)
+    phone = auth.new_client("alice", user_agent=IPHONE, remote_addr=LONDON)
+    assert len(_mails_after_worker(app, smtp)) == 1  # the new phone, minutes ago
+    _report(app, laptop)
+    assert _choose(laptop, mode).status_code == 302
+
+    _again(auth, phone, "alice", user_agent=IPHONE, remote_addr=LONDON)  # within the quiet day
+    _again(auth, phone, "alice", user_agent=IPHONE, remote_addr=LONDON)  # and again: each one
+
+    mails = _mails_after_worker(app, smtp)
+    assert len(mails) == 3 and len(alert_rows(app)) == 3
+    mail = mails[-1]
+    assert _subject(mail).startswith("Unusual sign-in")
+    assert "Reported: you said this device was not you on" in text_of(mail)
+    assert len(audit_actions(app, "sign_in_alert_queued")) == 3
+
+
+def test_a_device_no_longer_reported_is_quiet_again(auth, app, smtp):
+    laptop = auth.new_client("alice", remote_addr=LONDON)
+    phone = auth.new_client("alice", user_agent=IPHONE, remote_addr=LONDON)
+    _report(app, laptop)
+    url = f"/account/devices/{_phone_id(app)}/clear-report"
+    assert laptop.post(url, data={"csrf_token": csrf_from(laptop.get(url).data)}).status_code == 302
+
+    _again(auth, phone, "alice", user_agent=IPHONE, remote_addr=LONDON)
+
+    assert len(_mails_after_worker(app, smtp)) == 1  # the new phone's, nothing more

@@ -111,9 +111,11 @@ def test_yes_it_was_me_confirms_the_sign_in_for_admins_to_see(app, auth, mailed,
 def test_a_used_link_is_refused_and_changes_nothing_more(app, mailed, client):
     _press(client, mailed["links"]["yes"])
     before = _state(app, mailed["alert"].id)
-    for path in mailed["links"].values():  # either link: the alert was answered
-        page = client.get(path)
-        assert b"used already" in page.data and b'method="post"' not in page.data
+    used = client.get(mailed["links"]["yes"])  # the same link: used already
+    assert b"used already" in used.data and b'method="post"' not in used.data
+    other = client.get(mailed["links"]["no"])  # the other link: what was answered, and when
+    assert b"You confirmed this was you on " in other.data and b"used already" not in other.data
+    assert b'method="post"' not in other.data
     assert b"Nothing was changed" in client.get(mailed["links"]["no"]).data
     assert _state(app, mailed["alert"].id) == before
     assert device(app, mailed["alert"].device_id).reported_suspicious_at is None
@@ -124,7 +126,7 @@ def test_a_replayed_post_is_refused_and_audited(app, mailed):
     csrf = csrf_from(browser.get(mailed["links"]["yes"]).data)
     assert browser.post(mailed["links"]["yes"], data={"csrf_token": csrf}).status_code == 200
     again = browser.post(mailed["links"]["no"], data={"csrf_token": csrf})
-    assert b"used already" in again.data
+    assert b"You confirmed this was you on " in again.data
     assert device(app, mailed["alert"].device_id).reported_suspicious_at is None
     [refused] = audit_actions(app, "alert_link_refused")
     assert refused.detail["alert_id"] == str(mailed["alert"].id)
@@ -179,3 +181,92 @@ def test_a_post_without_the_csrf_token_changes_nothing(app, mailed, client):
     answer = client.post(mailed["links"]["no"], data={})
     assert answer.status_code == 400
     assert _state(app, mailed["alert"].id) == before
+
+
+# -- one story: once answered or reported, the other link changes nothing ---------------------
+
+
+def _at(when) -> str:
+    return f"{when:%Y-%m-%d %H:%M} UTC"
+
+
+def test_after_no_the_yes_link_says_what_was_said_and_changes_nothing(app, auth, mailed, client):
+    csrf = csrf_from(client.get(mailed["links"]["yes"]).data)  # opened before answering "no"
+    _press(client, mailed["links"]["no"])
+    [alert] = alert_rows(app)
+    before = _state(app, alert.id)
+    said = f"You said this wasn&#39;t you on {_at(alert.answered_at)}.".encode()
+
+    page = client.get(mailed["links"]["yes"])
+    assert said in page.data and b"used already" not in page.data
+    assert b'method="post"' not in page.data
+    assert _state(app, alert.id) == before
+    posted = client.post(mailed["links"]["yes"], data={"csrf_token": csrf})
+
+    assert posted.status_code == 200 and said in posted.data
+    assert _state(app, alert.id)[:3] == before[:3]  # only the refusal's audit event
+    assert alert_rows(app)[0].answer == "secured"
+    assert audit_actions(app, "sign_in_confirmed") == []
+    [refused] = audit_actions(app, "alert_link_refused")
+    assert refused.detail["reason"] == said.decode().replace("&#39;", "'")
+    admin_page = auth.new_client("admin").get(f"/admin/users/{alert.user_id}").get_data(True)
+    assert "confirmed by user" not in admin_page
+
+
+def _report_on_the_page(mailed) -> None:
+    laptop, phone_device = mailed["laptop"], mailed["alert"].device_id
+    url = f"/account/devices/{phone_device}/report"
+    token = csrf_from(laptop.get(url).data)
+    assert laptop.post(url, data={"csrf_token": token}).status_code == 302
+
+
+@pytest.mark.parametrize("answer", ["yes", "no"])
+def test_after_a_report_on_the_page_neither_link_changes_anything(
+    app, auth, mailed, client, answer
+):
+    csrf = csrf_from(client.get(mailed["links"][answer]).data)  # opened before the report
+    _report_on_the_page(mailed)
+    reported_at = device(app, mailed["alert"].device_id).reported_suspicious_at
+    words = f"This device was reported as not you on {_at(reported_at)}.".encode()
+    before = _state(app, mailed["alert"].id)
+
+    page = client.get(mailed["links"][answer])
+    assert words in page.data and b'method="post"' not in page.data
+    assert b"used already" not in page.data
+    assert _state(app, mailed["alert"].id) == before
+    posted = client.post(mailed["links"][answer], data={"csrf_token": csrf})
+
+    assert posted.status_code == 200 and words in posted.data
+    [alert] = alert_rows(app)
+    assert alert.answer is None and alert.answered_at is None
+    assert device(app, alert.device_id).reported_suspicious_at == reported_at
+    assert audit_actions(app, "sign_in_confirmed") == []
+    assert len(audit_actions(app, "reported_suspicious")) == 1
+    [refused] = audit_actions(app, "alert_link_refused")
+    assert refused.detail["reason"] == words.decode()
+    admin_page = auth.new_client("admin").get(f"/admin/users/{alert.user_id}").get_data(True)
+    assert "confirmed by user" not in admin_page
+
+
+def test_the_alert_of_a_sign_in_after_the_report_secures_again_and_never_confirms(
+    app, auth, mailed, smtp, client
+):
+    _report_on_the_page(mailed)
+    phone = mailed["phone"]
+    phone.delete_cookie("portal_session")
+    assert auth.sign_in(phone, "alice", user_agent=IPHONE, remote_addr=LONDON).status_code == 302
+    run_worker(app)
+    new_links = links(smtp.messages()[-1])
+    later = alert_rows(app)[-1]
+    reported_at = device(app, later.device_id).reported_suspicious_at
+
+    refused = client.get(new_links["yes"])
+    assert f"reported as not you on {_at(reported_at)}".encode() in refused.data
+    assert b'method="post"' not in refused.data
+
+    secured = _press(client, new_links["no"])
+    assert b"Your account is secured" in secured.data
+    assert all(s.ended_at is not None for s in sessions_of(app, "alice", later.device_id))
+    assert alert_rows(app)[-1].answer == "secured"
+    assert len(audit_actions(app, "reported_suspicious")) == 2
+    assert audit_actions(app, "sign_in_confirmed") == []

@@ -22,6 +22,7 @@ class Actions:
     REAUTH_FAILED = "reauth_failed"
     IDP_LOGOUT = "idp_logout"
     REPORT_SUSPICIOUS = "reported_suspicious"
+    CLEAR_REPORT = "cleared_report"
     VIEW_USER_DEVICES = "view_user_devices"
     REVOKE_SESSION = "revoke_session"
     REVOKE_DEVICE = "revoke_device"

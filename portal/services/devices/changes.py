@@ -83,6 +83,13 @@ def mark_reported(device: Device, now: datetime) -> None:
     db.session.flush()
 
 
+def clear_report(device: Device) -> None:
+    """The owner takes back "This wasn't me": the device may be trusted again (its ended
+    sessions stay ended, and the audit log keeps the report)."""
+    device.reported_suspicious_at = None
+    db.session.flush()
+
+
 def rename_device(device: Device, name: str) -> str:
     """Give the device a name of 1-64 printable characters (trimmed)."""
     name = (name or "").strip()

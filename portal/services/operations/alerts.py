@@ -36,9 +36,10 @@ def answer_alert(actor: Actor, alert: SignInAlert, answer: AlertAnswer, device: 
 
     "Yes, it was me" marks the sign-in confirmed by the user. "No, secure my account" is
     exactly *This wasn't me* (``report_suspicious``) on that device. Either way the alert's
-    links work no more. Returns how many sessions ended.
+    links work no more, and neither answers once the device is reported (``check_usable``).
+    Returns how many sessions ended.
     """
-    alerts.check_usable(alert)
+    alerts.check_usable(alert, answer)
     ended = 0
     if answer is AlertAnswer.SECURED:
         ended = report_device(actor, device, session_id=alert.session_id, **_alert_detail(alert))

@@ -22,12 +22,37 @@ def _end_sessions_of(actor: Actor, device: Device, reason: EndReason, now: datet
     )
 
 
+class TrustingReportedDevice(Conflict):
+    """Trust asked for a device its owner reported as not them: the report is cleared first,
+    on the device's page (``clear_report``), so that trusting it is a decision of its own."""
+
+    default_message = (
+        "This device was reported as not you, so it cannot be trusted. If it is yours after "
+        "all, clear the report on the device's page first."
+    )
+
+
+class AlreadyReported(Conflict):
+    """A second "This wasn't me" about a device that is reported already."""
+
+    default_message = "This device was reported as not you already."
+
+
+class NotReported(Conflict):
+    """Clearing the report of a device that is not reported."""
+
+    default_message = "This device is not reported as not you, so there is no report to clear."
+
+
 def trust_device(
     actor: Actor, device_id: str | uuid.UUID, level: str, days: int
 ) -> tuple[Device, datetime]:
     """Trust one of the actor's devices at ``level`` for ``days``; returns it and when the
-    trust expires."""
+    trust expires. A reported device is refused (``TrustingReportedDevice``) until its report
+    is cleared."""
     device = locked_device(actor, device_id)
+    if device.reported_suspicious_at is not None:
+        raise TrustingReportedDevice()
     expires = changes.trust_device(device, level, days)
     actor.record(
         Actions.TRUST_DEVICE,
@@ -64,7 +89,27 @@ def report_suspicious(actor: Actor, device_id: str | uuid.UUID) -> tuple[Device,
     """The owner says "This wasn't me" about one of their devices (see ``report_device``); returns
     it and how many sessions ended."""
     device = locked_device(actor, device_id)
+    if device.reported_suspicious_at is not None:
+        raise AlreadyReported()
     return device, report_device(actor, device)
+
+
+def clear_report(actor: Actor, device_id: str | uuid.UUID) -> Device:
+    """The owner takes back "This wasn't me" about one of their devices (``NotReported`` when
+    there is no report): it may be trusted again. Nothing else changes: the sessions the report
+    ended stay ended, and the audit log keeps both the report and when it was cleared."""
+    device = locked_device(actor, device_id)
+    reported_at = device.reported_suspicious_at
+    if reported_at is None:
+        raise NotReported()
+    changes.clear_report(device)
+    actor.record(
+        Actions.CLEAR_REPORT,
+        device.user_id,
+        device_id=device.id,
+        reported_at=reported_at.isoformat(),
+    )
+    return device
 
 
 def report_device(actor: Actor, device: Device, **detail: Any) -> int:

@@ -5,7 +5,8 @@ one, of a user who already had another device) or is **flagged** (new country, i
 travel), as the user's mode allows: ``new_device`` (both), ``flagged`` or ``none``. The mail is
 written to the outbox in the sign-in's own transaction and sent later by the worker, so a
 sign-in never waits for a mail server and a rolled-back sign-in mails nothing. At most one
-alert per device a day: a burst of sign-ins from one device is one mail.
+alert per device a day: a burst of sign-ins from one device is one mail. A device the user
+reported as not them is the exception: each of its sign-ins is mailed, whatever the mode.
 """
 
 from __future__ import annotations
@@ -128,12 +129,24 @@ def queue_sign_in_alert(
 ) -> SignInAlert | None:
     """Write the alert about this sign-in and its mail to the outbox, when one is due.
 
+    A sign-in on a device its owner reported as not them is always due: whatever the mode, and
+    however recent the last alert about that device (the quiet period is for a burst of the
+    user's own sign-ins, not for someone they said is not them).
+
     The device's row is locked first (it was written by the sign-in already, so this only
     makes sure), so parallel sign-ins from one device queue here and the second sees the
     first one's alert: a burst is one mail.
     """
     if not policy.enabled or not user.email:
         return None
+    now = now or utcnow()
+    reported = db.session.execute(
+        select(Device.reported_suspicious_at)
+        .where(Device.id == session.device_id)
+        .with_for_update()
+    ).scalar()
+    if reported is not None:  # the user said this device is not them: always mailed
+        return _queue(user, session, policy, now, new_device=_is_new_device(user, session))
     mode = policy.mode_of(user.alert_mode)
     flagged = bool(session.sign_in_flags)
     if mode is AlertMode.NONE or (mode is AlertMode.FLAGGED and not flagged):
@@ -141,8 +154,6 @@ def queue_sign_in_alert(
     new_device = _is_new_device(user, session)
     if not (flagged or new_device):
         return None
-    now = now or utcnow()
-    db.session.execute(select(Device.id).where(Device.id == session.device_id).with_for_update())
     recent = db.session.execute(
         select(
             exists().where(
@@ -153,6 +164,13 @@ def queue_sign_in_alert(
     ).scalar()
     if recent:
         return None
+    return _queue(user, session, policy, now, new_device=new_device)
+
+
+def _queue(
+    user: User, session: UserSession, policy: AlertPolicy, now: datetime, *, new_device: bool
+) -> SignInAlert:
+    """The alert and its mail in the outbox."""
     message = OutboxMessage(
         id=uuid.uuid4(),
         message_id=_message_id(policy.sender),
@@ -214,13 +232,34 @@ def find_alert(
     return alert
 
 
-def check_usable(alert: SignInAlert | None, now: datetime | None = None) -> SignInAlert:
-    """Raise ``AlertLinkRefused`` unless the alert's links may still be used."""
+def _at(when: datetime) -> str:
+    return f"{when:%Y-%m-%d %H:%M} UTC"
+
+
+def check_usable(
+    alert: SignInAlert | None, answer: AlertAnswer | None = None, now: datetime | None = None
+) -> SignInAlert:
+    """Raise ``AlertLinkRefused`` unless the alert's link for ``answer`` may still be used.
+
+    Once the alert is answered, its other link says what was answered and when (the same link
+    says it was used already). While the device is reported as not the user, "Yes, it was me"
+    is refused, and so is "No, secure my account" of an alert older than the report (that
+    sign-in is secured already); an alert about a sign-in *after* the report may secure again.
+    """
     now = now or utcnow()
     if alert is None:
         raise AlertLinkRefused("This link does not belong to any alert we sent.")
     if alert.answered_at is not None:
-        raise AlertLinkRefused("This link was used already; each link works once.", alert)
+        if answer is None or alert.answer == answer.value:
+            raise AlertLinkRefused("This link was used already; each link works once.", alert)
+        if alert.answer == AlertAnswer.CONFIRMED.value:
+            said = f"You confirmed this was you on {_at(alert.answered_at)}."
+        else:
+            said = f"You said this wasn't you on {_at(alert.answered_at)}."
+        raise AlertLinkRefused(said, alert)
+    reported = alert.device.reported_suspicious_at
+    if reported is not None and (answer is not AlertAnswer.SECURED or reported >= alert.created_at):
+        raise AlertLinkRefused(f"This device was reported as not you on {_at(reported)}.", alert)
     if alert.created_at + LINK_LIFETIME < now:
         raise AlertLinkRefused("This link has expired; links in our mails work for 7 days.", alert)
     return alert
@@ -246,6 +285,14 @@ FLAG_WORDS = {
 def flag_words(bits: int) -> list[str]:
     """The sign-in flags stored as ``bits``, in words for the person signing in."""
     return [FLAG_WORDS[flag] for flag in flags_in(bits)]
+
+
+def reported_words(reported_at: datetime) -> str:
+    """Why a sign-in on a device reported as not the user is mailed, in words."""
+    return (
+        f"Reported: you said this device was not you on {reported_at:%Y-%m-%d %H:%M} UTC, "
+        "and it signed in again"
+    )
 
 
 def flag_labels(bits: int) -> list[str]:
