@@ -68,3 +68,20 @@ def test_every_dashboard_query_is_one_prometheus_accepts(prometheus, expr):
     query = expr.replace("$__rate_interval", "1m").replace('"$job"', '"portal"')
     assert "$" not in re.sub(r"\{\{.*?\}\}", "", query), query
     prometheus.query(query)  # raises on a query Prometheus cannot parse
+
+
+TOKEN = "t" * 40
+
+
+@pytest.fixture
+def scraped(app_config):
+    app_config["METRICS_TOKEN"] = TOKEN
+
+
+def test_every_metric_the_rules_and_the_dashboard_read_is_one_the_portal_serves(scraped, app):
+    answer = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200
+    served = set(re.findall(r"^# TYPE (portal_\w+) ", answer.get_data(as_text=True), re.M))
+    wanted = set(re.findall(r"\b(portal_\w+)", RULES.read_text() + DASHBOARD.read_text()))
+    wanted = {re.sub(r"_(bucket|count|sum)$", "", name) for name in wanted}
+    assert wanted and wanted <= served, wanted - served
