@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import redis
+from . import metrics, redis
 from .extensions import csrf, db, login_manager, mail, migrate
 from .transaction import refusal_kept
 
@@ -73,10 +74,32 @@ class Portal(Flask):
     """
 
     json_provider_class = _JSONProvider
+    # Whether each request is counted and timed (``portal_http_*``): when metrics are read at all.
+    measures_requests = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._sync: dict[Any, Any] = {}
+
+    def full_dispatch_request(self):
+        """Every hook, the view and the answer, timed and counted by route template
+        (``metrics.observe_request``); an error no handler answered counts as a 500."""
+        if not self.measures_requests:
+            return super().full_dispatch_request()
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = super().full_dispatch_request()
+            status = response.status_code
+            return response
+        finally:
+            rule = request.url_rule
+            metrics.observe_request(
+                rule.rule if rule is not None else None,
+                request.method,
+                status,
+                time.perf_counter() - started,
+            )
 
     def ensure_sync(self, func):
         """Flask asks of every hook and view, on every request, whether it is a coroutine
@@ -110,6 +133,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     config_module.load(app, config)
+    if app.config["METRICS_DIR"]:  # before anything is counted
+        metrics.use_directory(app.config["METRICS_DIR"])
+    app.measures_requests = bool(app.config["METRICS_DIR"] or app.config["METRICS_TOKEN"])
     # First of all hooks, so no extension reads a body (CSRF reads forms) before it is checked.
     app.before_request(_refuse_large_bodies)
 
@@ -142,6 +168,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         main,
         ratelimit,
         scim,
+        scrape,
         ssf,
         views_helpers,
     )
@@ -158,6 +185,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     views_helpers.init_app(app)
     ratelimit.init_app(app)
+    scrape.init_app(app)
 
     @app.before_request
     def _request_id():

@@ -17,6 +17,7 @@ import time
 from flask import request
 from flask_limiter.util import get_remote_address
 
+from . import metrics
 from .limiter_adapter import LimiterAdapter, MemoryStorageAdapter
 from .redis import redis_client
 
@@ -101,6 +102,7 @@ def init_app(app) -> None:
         in_memory_fallback_enabled=shared,
         swallow_errors=shared,
         headers_enabled=True,
+        on_breach=_count_refusal,
     )
     app.extensions["portal_limiter"] = limiter
     limited = [bp for bp in app.blueprints.values() if getattr(bp, RATE_LIMIT_ATTR, None)]
@@ -108,6 +110,11 @@ def init_app(app) -> None:
         limiter.limit(app.config[getattr(bp, RATE_LIMIT_ATTR)])(bp)
     limiter.limited_blueprints = frozenset(bp.name for bp in limited)
     _only_where_limited(app, limiter, hooks_before)
+
+
+def _count_refusal(_limit) -> None:
+    """A request refused by a limit, counted by its route family (the blueprint)."""
+    metrics.rate_limited(request.blueprint or "none")
 
 
 def _hook_lists(app):

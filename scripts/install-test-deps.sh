@@ -2,7 +2,7 @@
 # Install what the integration tests need on a Debian 12 machine (run as root):
 #   chromium + chromedriver (Selenium), PostgreSQL (throwaway clusters),
 #   nginx and redis-server (the two-instance test starts its own; the packages' own services
-#   are not started), Node.js + npm and tests/idp's node_modules (the oidc-provider test IdP).
+#   are not started), prometheus (its server and promtool: the metrics tests start their own), Node.js + npm and tests/idp's node_modules (the oidc-provider test IdP).
 # Idempotent: only installs what is missing.
 set -euo pipefail
 
@@ -24,6 +24,7 @@ have_pg && id postgres >/dev/null 2>&1 || missing+=(postgresql)
 have_sbin() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have_sbin nginx || missing+=(nginx)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 if ! command -v node >/dev/null 2>&1; then
     missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -51,7 +52,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         trap - EXIT
     fi
 else
-    say "system packages present (chromium, chromium-driver, postgresql, nginx, redis-server, node)"
+    say "system packages present (chromium, chromium-driver, postgresql, nginx, redis-server, prometheus, node)"
 fi
 
 if ! command -v npm >/dev/null 2>&1; then

@@ -18,6 +18,7 @@ from typing import Any
 from flask import current_app, render_template, url_for
 from flask_mailman import EmailMultiAlternatives
 
+from .. import metrics
 from ..extensions import mail
 from ..models import AlertAnswer, SignInAlert
 from ..services.outbox import alerts, queue
@@ -146,6 +147,7 @@ def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -
         try:
             _send(item, rendered)
         except Exception as exc:
+            metrics.alert("failed")  # this attempt; given up or not (``queue``)
             permanent = _permanent_error(exc)
             if permanent:
                 log.warning("mail %s refused for good: %s", item.message_id, permanent)
@@ -157,5 +159,6 @@ def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -
                 )
                 transaction(partial(queue.retry_later, item, why))
             continue
+        metrics.alert("sent")  # it left, whatever recording it does next
         transaction(partial(queue.mark_sent, item, rendered.subject))
     return len(claimed)

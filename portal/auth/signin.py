@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 
 import requests
 from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.base_client import MismatchingStateError
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user
 from itsdangerous import BadSignature, URLSafeSerializer
-from joserfc.errors import JoseError
+from joserfc.errors import ClaimError, JoseError
 
+from .. import metrics
 from ..authz import public
 from ..models import utcnow
 from ..services import operations
@@ -75,9 +77,11 @@ def current_device_fingerprint() -> str | None:
     return opening.fingerprint_of(secret) if secret else None
 
 
-def failure_page(reason: str, status: int = 400):
-    """Log why sign-in failed and show a friendly page with a retry link; nothing was created."""
+def failure_page(reason: str, status: int = 400, outcome: str = "idp_error"):
+    """Log why sign-in failed and show a friendly page with a retry link; nothing was created.
+    Counted at once (``outcome``): the request rolls back, and the attempt did end."""
     log.warning("sign-in failed: %s", reason)
+    metrics.sign_in(outcome)
     session.pop("next", None)
     return render_template("auth/failed.html"), status
 
@@ -184,12 +188,14 @@ def _reauth_check(user, claims):
         session["next"] = next_url
         session["reauth_for"] = str(user.id)
         session["reauth_since"] = int(utcnow().timestamp())  # the whole second the IdP was asked
+        metrics.sign_in("credentials_required", on_commit=True)
         return response
     if stale and auth_time is not None:
         operations.note_reauthentication(user, Actions.REAUTH_FAILED, request.remote_addr, **detail)
         return failure_page(
             f"re-authentication required for user {user.id}, but the IdP answered again with "
-            f"an authentication from {auth_time.isoformat()}"
+            f"an authentication from {auth_time.isoformat()}",
+            outcome="refused_reauthentication",
         )
     operations.note_reauthentication(
         user,
@@ -199,6 +205,16 @@ def _reauth_check(user, claims):
         **detail,
     )
     return None
+
+
+def _refusal(exc: Exception) -> str:
+    """The outcome a rejected callback counts as: a state no sign-in of this browser started,
+    an ID token with another nonce, or anything else the IdP's answer did wrong."""
+    if isinstance(exc, MismatchingStateError):
+        return "refused_state"
+    if isinstance(exc, ClaimError) and exc.claim == "nonce":
+        return "refused_nonce"
+    return "idp_error"
 
 
 @bp.get("/auth/callback")
@@ -224,13 +240,13 @@ def callback():
         ValueError,
         KeyError,
     ) as exc:
-        return failure_page(f"callback rejected: {exc!r}")
+        return failure_page(f"callback rejected: {exc!r}", outcome=_refusal(exc))
 
     cfg = current_app.config
     try:
         user = identity.upsert_user(metadata["issuer"], claims, cfg["OIDC_GROUPS_CLAIM"])
     except identity.UnusableIdentity as exc:
-        return failure_page(f"callback rejected: {exc}")
+        return failure_page(f"callback rejected: {exc}", outcome="refused_identity")
     if user.is_deactivated:
         return deactivated_page(user)
     try:

@@ -62,7 +62,7 @@ from ..services import operations
 from ..services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..services.users import provisioning
 from ..transaction import rollback_after_error
-from . import resources
+from . import metering, resources
 from .errors import scim_error_of
 from .groups import ByResourceType, PortalGroups, WithGroups, entra_member_removals
 from .resources import EnterpriseUser, PortalUser, fields_of, filter_condition, to_resource
@@ -307,6 +307,7 @@ class PortalScimServer(ScimServer):
         blueprint.register_error_handler(PoolTimeout, _failure)
         blueprint.register_error_handler(Exception, _failure)
         blueprint.after_request(_scim_media_type)
+        blueprint.after_request(metering.count)
         return blueprint
 
 

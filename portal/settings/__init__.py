@@ -17,6 +17,7 @@ from .parsers import (
     ENVIRONMENTS,
     PERMISSIONS,
     AlertMode,
+    Bind,
     Count,
     DatabaseURL,
     Environment,
@@ -239,6 +240,24 @@ class Settings(BaseSettings):
         "e.g. `openssl rand -hex 32`); unset: no SCIM service (404)",
     )
 
+    # -- metrics (Prometheus)
+    METRICS_TOKEN: ScimToken = setting(
+        None,
+        "the bearer secret a scrape of `/metrics` must send (at least 32 characters); unset: "
+        "`/metrics` answers 404",
+    )
+    METRICS_BIND: Bind = setting(
+        None,
+        "`host:port` where `flask --app wsgi metrics-serve` serves the metrics (e.g. "
+        "`127.0.0.1:9464`); needs `PORTAL_METRICS_DIR`",
+    )
+    METRICS_DIR: Text = setting(
+        None,
+        "a folder (on tmpfs) where every portal process of the machine writes its counts, "
+        "added up by each scrape: required under gunicorn with several workers",
+        shown="— (each process counts in memory)",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -279,6 +298,11 @@ class Settings(BaseSettings):
             raise ValueError("PORTAL_MAIL_USE_TLS and PORTAL_MAIL_USE_SSL cannot both be true")
         if self.SSF_RECEIVER_URL:
             self._check_transmitter(production)
+        if self.METRICS_BIND and not self.METRICS_DIR:
+            raise ValueError(
+                "PORTAL_METRICS_DIR is required with PORTAL_METRICS_BIND: the metrics server is "
+                "a process of its own and reads the other processes' counts from that folder"
+            )
         return self
 
     def _check_transmitter(self, production: bool) -> None:

@@ -186,6 +186,18 @@ def _scim_token(value: Any, name: str) -> str | None:
     return token or None
 
 
+def _bind(value: Any, name: str) -> str | None:
+    """``host:port`` (``[::1]:9464`` for an IPv6 address): where a server listens."""
+    text = str(value).strip() if value not in (None, False) else ""
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
+        raise ValueError(f"{name} must be host:port (such as 127.0.0.1:9464), got {text!r}")
+    return text
+
+
 def _mail_address(value: Any, name: str) -> str:
     sender = str(value or "").strip()
     if "@" not in sender:
@@ -241,6 +253,7 @@ GroupPermissions = Annotated[dict[str, list[str]], _parser(_group_permissions), 
 RateLimit = Annotated[str, _parser(_rate_limit), Kind("rate limit")]
 RedisURL = Annotated[str | None, _parser(_redis_url), Kind("redis URL")]
 ScimToken = Annotated[str | None, _parser(_scim_token), Kind("text, 32 characters or more")]
+Bind = Annotated[str | None, _parser(_bind), Kind("host:port")]
 MailAddress = Annotated[str, _parser(_mail_address), Kind("mail address")]
 AlertMode = Annotated[str, _parser(_alert_mode), Kind("one of " + ", ".join(ALERT_MODES))]
 ExistingFile = Annotated[str | None, _parser(_file), Kind("path of a file")]

@@ -20,6 +20,7 @@ import requests
 from flask import current_app
 from joserfc import jwt
 
+from .. import metrics
 from ..services.outbox import queue, signals
 from . import signing_key
 
@@ -66,6 +67,12 @@ def _post(token: str, transmitter: signals.Transmitter) -> requests.Response:
     )
 
 
+def _event_type(claims: dict) -> str:
+    """The SET's event type (its one ``events`` key), for the metrics."""
+    events = claims.get("events")
+    return next(iter(events), "") if isinstance(events, dict) else ""
+
+
 def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int) -> int:
     """Claim due events, push each, record each outcome; returns how many were attempted.
 
@@ -76,9 +83,11 @@ def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int
         return 0
     claimed = transaction(lambda: queue.claim_due(limit, kinds=(signals.KIND,)))
     for item in claimed:
+        event_type = _event_type(item.payload["claims"])
         try:
             response = _post(sign(item.payload["claims"]), transmitter)
         except requests.RequestException as exc:
+            metrics.ssf_event("failed", event_type)
             why = f"{type(exc).__name__}: {exc}"
             log.warning(
                 "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
@@ -86,8 +95,11 @@ def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int
             transaction(partial(queue.retry_later, item, why))
             continue
         if 200 <= response.status_code < 300:
+            metrics.ssf_event("sent", event_type)
             transaction(partial(queue.mark_sent, item, "session-revoked"))
-        elif 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
+            continue
+        metrics.ssf_event("failed", event_type)  # this attempt; given up or not (``queue``)
+        if 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
             why = _receiver_error(response)
             log.warning("event %s refused for good: %s", item.message_id, why)
             transaction(partial(queue.mark_failed, item, why))

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 from support.app_setup import database_kind
+from support.browsers import alice, browsers  # noqa: F401  (fixtures of the metrics tests)
 
 _fresh_databases = itertools.count(1)
 

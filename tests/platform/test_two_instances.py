@@ -14,27 +14,28 @@ nginx, redis-server and PostgreSQL are required: without them these tests fail (
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 from support.idp import OidcProvider, free_port
+from support.processes import (
+    Process,
+    empty_migrated_postgres,
+    env_value,
+    logs,
+    spawn,
+    wait_until_up,
+)
 from support.redis_server import RedisServer
-
-from portal import create_app
-from portal.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
 API_LIMIT = 5  # PORTAL_RATELIMIT_API of these instances: "5 per minute"
@@ -50,45 +51,6 @@ def nginx_binary() -> str:
             "(apt-get install nginx)"
         )
     return found
-
-
-def _log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-@dataclass
-class Process:
-    name: str
-    proc: subprocess.Popen
-    log: Path
-
-    def tail(self) -> str:
-        return f"--- {self.name} ({self.log}) ---\n{_log_tail(self.log)}"
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def _spawn(name: str, args: list[str], log: Path, **kwargs) -> Process:
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, **kwargs
-        )
-    return Process(name, proc, log)
-
-
-def _env_value(value) -> str:
-    """A setting as the PORTAL_* variable an operator would write (JSON unless a string)."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 NGINX_CONF = """\
@@ -137,7 +99,7 @@ class Site:
     processes: list[Process] = field(default_factory=list)
 
     def logs(self) -> str:
-        return "\n".join(p.tail() for p in self.processes)
+        return logs(self.processes)
 
     def reset_rate_limits(self) -> None:
         """Forget the counts (Flask-Limiter's keys only), so each test starts from zero."""
@@ -150,46 +112,7 @@ class Site:
 
 
 def _wait_until_up(site: Site, urls: list[str], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    pending = list(urls)
-    while pending:
-        for p in site.processes:
-            if p.proc.poll() is not None:
-                raise RuntimeError(f"{p.name} exited with {p.proc.returncode}\n{site.logs()}")
-        try:
-            if requests.get(pending[0] + "/healthz", timeout=2).status_code == 200:
-                pending.pop(0)
-                continue
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{pending[0]} did not come up in {timeout:.0f} s\n{site.logs()}")
-        time.sleep(0.2)
-
-
-def _empty_migrated_postgres(database_url: str, stack: list):
-    """A migrated, empty PostgreSQL database: this suite's own when it runs on PostgreSQL."""
-    if database_url.startswith("postgresql"):
-        from support.app_setup import TABLES_IN_DELETE_ORDER
-
-        engine = create_engine(database_url)
-        with engine.begin() as conn:
-            for table in TABLES_IN_DELETE_ORDER:
-                conn.execute(text(f"DELETE FROM {table}"))
-        engine.dispose()
-        return database_url
-    from support.postgres import PostgresServer
-
-    server = PostgresServer.start()  # raises when PostgreSQL is not installed
-    stack.append(server.stop)
-    url = server.create_database("portal_two_instances")
-    app = create_app({"ENV": "testing", "DATABASE_URL": url})
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
-        db.engine.dispose()
-    return url
+    wait_until_up(site.processes, urls, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +124,7 @@ def site(idp: OidcProvider, database_url):
     work = Path(tempfile.mkdtemp(prefix="portal-two-instances-"))
     stack.append(lambda: shutil.rmtree(work, ignore_errors=True))
     try:
-        url = _empty_migrated_postgres(database_url, stack)
+        url = empty_migrated_postgres(database_url, stack, "portal_two_instances")
         redis_server = RedisServer.start()
         stack.append(redis_server.stop)
 
@@ -215,7 +138,7 @@ def site(idp: OidcProvider, database_url):
             RATELIMIT_API=f"{API_LIMIT} per minute",
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-        env.update({f"PORTAL_{k}": _env_value(v) for k, v in settings.items()})
+        env.update({f"PORTAL_{k}": env_value(v) for k, v in settings.items()})
 
         port_a, port_b = free_port(), free_port()
         balanced, only_a, only_b = free_port(), free_port(), free_port()
@@ -228,7 +151,7 @@ def site(idp: OidcProvider, database_url):
             redis=redis_server,
         )
         for name, port in (("gunicorn A", port_a), ("gunicorn B", port_b)):
-            process = _spawn(
+            process = spawn(
                 name,
                 [
                     *(sys.executable, "-m", "gunicorn", "--workers", "2"),
@@ -250,7 +173,7 @@ def site(idp: OidcProvider, database_url):
                 dir=work, a=port_a, b=port_b, balanced=balanced, only_a=only_a, only_b=only_b
             )
         )
-        process = _spawn(
+        process = spawn(
             "nginx",
             [
                 nginx,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ... import metrics
 from ...models import EndReason, User, UserSession
 from ..audit.record import Actions
 from ..outbox import alerts
@@ -37,6 +38,7 @@ def sign_in(
     actor = Actor(user, row, row.ip_address)
     actor.record(Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id)
     _alert_about(actor, user, row, alert_policy)
+    metrics.sign_in("signed_in", on_commit=True)
     return row, secret
 
 
@@ -93,6 +95,7 @@ def sign_in_with_token(
         actor = Actor(user, row, client.ip_address, via="api")
         actor.record(Actions.SIGN_IN, user, device_id=row.device_id, session_id=row.id, via="api")
         _alert_about(actor, user, row, alert_policy)
+        metrics.sign_in("signed_in_api", on_commit=True)
     return row
 
 
@@ -126,3 +129,4 @@ def idp_logout(issuer: str, *, sid: str | None, subject: str | None, now: dateti
 def refuse_sign_in(user: User, ip_address: str | None, via: str = "page") -> None:
     """A deactivated account tried to sign in at the IdP and was turned away."""
     Actor(user, None, ip_address, via=via).record(Actions.SIGN_IN_REFUSED, user)
+    metrics.sign_in("refused_deactivated", on_commit=True)

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
+from ... import metrics
 from ...extensions import db
 from ...models import (
     AlertAnswer,
@@ -198,6 +199,7 @@ def _queue(
     db.session.flush()
     db.session.add(alert)
     db.session.flush()
+    metrics.alert("queued", on_commit=True)
     return alert
 
 

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
+from ... import metrics
 from ...extensions import db
 from ...models import OutboxMessage, OutboxStatus, utcnow
 
@@ -127,13 +128,16 @@ def mark_sent(claimed: Claimed, subject: str, now: datetime | None = None) -> bo
 def mark_failed(claimed: Claimed, error: str, now: datetime | None = None) -> bool:
     """A permanent failure (a mail server's 5xx, an event receiver's 4xx): kept with its
     answer, not retried."""
-    return _settle(
+    settled = _settle(
         claimed.id,
         claimed.attempts,
         status=OutboxStatus.FAILED.value,
         last_error=error[:2000],
         next_attempt_at=now or utcnow(),
     )
+    if settled:
+        metrics.outbox_given_up(claimed.kind)
+    return settled
 
 
 def retry_later(claimed: Claimed, error: str, now: datetime | None = None) -> bool:

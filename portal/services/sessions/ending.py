@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, delete, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from ... import metrics
 from ...extensions import db
 from ...models import (
     Device,
@@ -102,6 +103,7 @@ def end_session(
     session.end_reason = reason.value
     session.ended_by_id = by.id if by else None
     db.session.flush()
+    metrics.sessions_ended(reason.value, 1)
     signals.session_revoked(
         [signals.Ended(session.id, session.user_id, session.idp_sid)],
         reason,
@@ -158,6 +160,7 @@ def end_sessions(
             .execution_options(synchronize_session="fetch")
         )
     ]
+    metrics.sessions_ended(reason.value, len(ended))
     signals.session_revoked(ended, reason, now, tell_idp=tell_idp, kept=keep)
     return len(ended)
 
@@ -255,6 +258,7 @@ def end_locked_sessions(
         .values(ended_at=now, end_reason=reason.value, ended_by_id=by.id if by else None)
         .execution_options(synchronize_session=False)
     )
+    metrics.sessions_ended(reason.value, len(rows))
     signals.session_revoked([signals.Ended(r.id, r.user_id, r.idp_sid) for r in rows], reason, now)
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, bindparam, delete, or_, select, update
 
+from ... import metrics
 from ...extensions import db
 from ...models import EndReason, LoginMethod, User, UserSession
 from ..devices import versions
@@ -104,6 +105,7 @@ def expire_sessions(policy: SessionPolicy, *, now: datetime, limit: int = BATCH_
         ended,
     )
     db.session.flush()
+    metrics.sessions_ended(EndReason.EXPIRED.value, len(ended))
     return len(ended)
 
 
