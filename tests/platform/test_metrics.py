@@ -535,3 +535,22 @@ def test_sessions_the_prune_ends_are_counted_as_expired(app, client, auth):
     result = app.test_cli_runner().invoke(args=["portal", "prune"])
     assert result.exit_code == 0 and "ended 2 expired sessions" in result.output, result.output
     assert grew(before, scrape(client), "portal_sessions_ended_total", how="expired") == 2
+
+
+def test_the_folder_is_emptied_at_start_only_when_no_process_writes_to_it(tmp_path):
+    """gunicorn's master (and each app) empties it: the files of an earlier start go, unless a
+    portal process still running (the worker, while gunicorn restarts) wrote one of them."""
+    import subprocess
+    import sys
+
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / f"counter_{running.pid}.db").write_bytes(b"")
+        (tmp_path / "histogram_1999999999.db").write_bytes(b"")
+        assert not metrics.clean_directory(str(tmp_path))
+        assert len(list(tmp_path.iterdir())) == 2
+    finally:
+        running.kill()
+        running.wait()
+    assert metrics.clean_directory(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
