@@ -101,6 +101,10 @@ export PORTAL_SECRET_KEY=... PORTAL_DATABASE_URL=postgresql://... PORTAL_REDIS_U
   that ended more than `PORTAL_HISTORY_DAYS` ago.
 - **Mail**: `flask --app wsgi worker [--once] [--batch-size 20] [--interval 2]` sends the sign-in
   alerts through `PORTAL_MAIL_SERVER` (and pushes the Shared Signals events, and runs bulk jobs).
+- **Metrics**: none are served by default. `PORTAL_METRICS_TOKEN` serves `/metrics` to a scrape
+  bringing it; `PORTAL_METRICS_BIND` is where `flask --app wsgi metrics-serve` serves them; under
+  gunicorn with several workers set `PORTAL_METRICS_DIR` (on tmpfs) so every process's counts add
+  up ([operating.md](operating.md#metrics)).
 """
 
 

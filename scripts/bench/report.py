@@ -164,6 +164,9 @@ def print_report(report: dict, args, host: dict) -> str:
             f"\nGET /audit/events, commit to visible (polled every 20 ms): {lag['seen']} of "
             f"{lag['events']} events seen, p50 {fmt(lag['p50_ms'])} ms, max {fmt(lag['max_ms'])} ms"
         )
+    note = metrics_note(report)
+    if note:
+        print("\n" + note)
     for profile in report.get("profile") or []:
         if not profile.get("samples"):
             continue
@@ -179,9 +182,25 @@ def print_report(report: dict, args, host: dict) -> str:
         print("  portal functions, inclusive:")
         for name, share in profile["portal_inclusive"][:10]:
             print(f"    {share:5.1f}%  {name}")
+    md = markdown(rows) + (f"\n\n{note}" if note else "")
     if open_rows:
-        return markdown(rows) + "\n\n" + markdown(open_rows, OPEN_LOOP_HEADER)
-    return markdown(rows)
+        return md + "\n\n" + markdown(open_rows, OPEN_LOOP_HEADER)
+    return md
+
+
+def metrics_note(report: dict) -> str | None:
+    """GET /devices with metrics on and off, from the same interleaved rounds, and the ratio."""
+    results = report["results"]
+    off, on = results.get("devices"), results.get("devices-metrics")
+    if off is None or on is None or not off.median("rps") or not on.median("rps"):
+        return None
+    ratio = on.median("rps") / off.median("rps")
+    return (
+        f"Metrics: GET /devices with metrics on (PORTAL_METRICS_DIR and PORTAL_METRICS_TOKEN) "
+        f"{fmt(on.median('rps'), ',.0f')} req/s, p99 {fmt(on.median('p99'))} ms; off "
+        f"{fmt(off.median('rps'), ',.0f')} req/s, p99 {fmt(off.median('p99'))} ms: on/off "
+        f"{ratio:.3f}"
+    )
 
 
 # A route's cost per request (the bare route's req/s over its own, both measured in the same

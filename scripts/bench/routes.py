@@ -42,7 +42,7 @@ class Route:
     key: str
     label: str
     path: str
-    server: str = "portal"  # portal | bare
+    server: str = "portal"  # portal | bare | metrics (the portal counting into PORTAL_METRICS_DIR)
     auth: str | None = None  # user-token | admin-token | user-cookie | admin-cookie
     marker: str | None = None
     targets: list[Target] = field(default_factory=list)
@@ -67,6 +67,14 @@ def routes_for(target_id: str, target_email: str, session_id: str = "id") -> lis
             auth="user-token",
             marker='"devices"',
             targets=[Target("ratio", 0.35), Target("p99", 25), Target("statements", 3)],
+        ),
+        Route(
+            "devices-metrics",
+            "GET /devices, metrics on (user token)",
+            "/devices",
+            server="metrics",
+            auth="user-token",
+            marker='"devices"',
         ),
         Route(
             "devices-304",

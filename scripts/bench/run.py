@@ -23,7 +23,7 @@ from .measure import (
 )
 from .report import fmt
 from .routes import INCIDENT_BLOCK, RESPONDERS_QUERY, Result, Route, check_answer, routes_for
-from .serve import children_of, gunicorn, portal_env, prepare_callers, wait_http
+from .serve import children_of, gunicorn, metrics_env, portal_env, prepare_callers, wait_http
 
 
 def bench_size(
@@ -82,13 +82,20 @@ def bench_size(
     bare_args = ["--pythonpath", "scripts"]
     bare = gunicorn("bare", f"bare-{logs}", "bench_bare:app", args.port + 1, args, env, bare_args)
     stack.callback(bare.stop)
+    # The same portal counting every request into PORTAL_METRICS_DIR (the production setting
+    # under gunicorn), for GET /devices with metrics on and off in the same rounds.
+    metrics = gunicorn(
+        "metrics", f"metrics-{logs}", "wsgi:app", args.port + 2, args, metrics_env(env), []
+    )
+    stack.callback(metrics.stop)
     wait_http(f"http://127.0.0.1:{args.port}/healthz", portal)
     wait_http(f"http://127.0.0.1:{args.port + 1}/", bare)
+    wait_http(f"http://127.0.0.1:{args.port + 2}/healthz", metrics)
 
     live = [r for r in routes if not results[r.key].skipped]
 
     def url_of(route: Route) -> str:
-        port = args.port + 1 if route.server == "bare" else args.port
+        port = args.port + {"bare": 1, "metrics": 2}.get(route.server, 0)
         return f"http://127.0.0.1:{port}{route.path}"
 
     def headers_of(route: Route) -> dict:
@@ -128,7 +135,8 @@ def bench_size(
     load_before = os.getloadavg()
 
     def our_pids() -> list[int]:
-        pids = [portal.pid, bare.pid, *children_of(portal.pid), *children_of(bare.pid)]
+        pids = [portal.pid, bare.pid, metrics.pid]
+        pids += [*children_of(portal.pid), *children_of(bare.pid), *children_of(metrics.pid)]
         if cluster is not None:
             pids += cluster.pids()
         return pids

@@ -229,6 +229,18 @@ def portal_env(args, database_url: str, issuer: str) -> dict[str, str]:
     return env
 
 
+def metrics_env(env: dict[str, str]) -> dict[str, str]:
+    """The portal's settings with metrics on, as in production under gunicorn: every worker
+    counts into files of a folder of its own (emptied at each start) and /metrics is served."""
+    folder = BENCH_DIR / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    return {
+        **env,
+        "PORTAL_METRICS_DIR": str(folder),
+        "PORTAL_METRICS_TOKEN": "bench-metrics-token-not-for-production-0123",
+    }
+
+
 # The attacker's block of the sign-in search's routes: INCIDENT_SESSIONS sign-ins from it, of
 def prepare_callers(app, idp, users: int) -> Callers:
     """Sign the admin and the user in (a session row each, as the OIDC callback makes one, on

@@ -23,7 +23,7 @@ from support.metrics_helpers import AUTHORIZATION, TOKEN, grew, parse, scrape, v
 
 from portal import create_app, metrics
 from portal.extensions import db
-from portal.models import BulkJob, EndReason, OutboxMessage, User, utcnow
+from portal.models import BulkJob, EndReason, OutboxMessage, User, UserSession, utcnow
 from portal.services.sessions import ending
 
 SCIM_TOKEN = "scim-token-" + "s" * 30
@@ -523,3 +523,34 @@ def test_counting_a_request_stays_cheap():
     children = metrics._request_children[("/cheap/<thing>", "GET", 2)]
     metrics.observe_request("/cheap/<thing>", "GET", 204, 0.002)
     assert metrics._request_children[("/cheap/<thing>", "GET", 2)] is children
+
+
+def test_sessions_the_prune_ends_are_counted_as_expired(app, client, auth):
+    auth.new_client("alice")
+    auth.new_client("bob")
+    with app.app_context():
+        db.session.execute(update(UserSession).values(expires_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+    before = scrape(client)
+    result = app.test_cli_runner().invoke(args=["portal", "prune"])
+    assert result.exit_code == 0 and "ended 2 expired sessions" in result.output, result.output
+    assert grew(before, scrape(client), "portal_sessions_ended_total", how="expired") == 2
+
+
+def test_the_folder_is_emptied_at_start_only_when_no_process_writes_to_it(tmp_path):
+    """gunicorn's master (and each app) empties it: the files of an earlier start go, unless a
+    portal process still running (the worker, while gunicorn restarts) wrote one of them."""
+    import subprocess
+    import sys
+
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / f"counter_{running.pid}.db").write_bytes(b"")
+        (tmp_path / "histogram_1999999999.db").write_bytes(b"")
+        assert not metrics.clean_directory(str(tmp_path))
+        assert len(list(tmp_path.iterdir())) == 2
+    finally:
+        running.kill()
+        running.wait()
+    assert metrics.clean_directory(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
