@@ -26,6 +26,8 @@ from .parsers import (
     GroupPermissions,
     HttpURL,
     Issuer,
+    LogFormat,
+    LogLevel,
     MailAddress,
     MaybeFlag,
     MaybePositive,
@@ -67,6 +69,14 @@ class Settings(BaseSettings):
         "`postgresql://...` in production (`postgres://` and `postgresql://` use psycopg 3); "
         "`sqlite:///...` for one development process",
         shown="SQLite in `instance/portal.db`",
+    )
+    LOG_FORMAT: LogFormat = setting(
+        "text",
+        "`json`: one JSON object a line (time, level, logger, message, request id, route, "
+        "user id, client; status and duration on the access line); `text`: a line a person reads",
+    )
+    LOG_LEVEL: LogLevel = setting(
+        "INFO", "`DEBUG`, `INFO` (one access line a request), `WARNING` or `ERROR`"
     )
     DATABASE_LOCK_TIMEOUT: Seconds = setting(
         1.0,

@@ -20,6 +20,7 @@ import requests
 from flask import current_app
 from joserfc import jwt
 
+from .. import logs
 from ..services.outbox import queue, signals
 from . import signing_key
 
@@ -76,25 +77,32 @@ def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int
         return 0
     claimed = transaction(lambda: queue.claim_due(limit, kinds=(signals.KIND,)))
     for item in claimed:
-        try:
-            response = _post(sign(item.payload["claims"]), transmitter)
-        except requests.RequestException as exc:
-            why = f"{type(exc).__name__}: {exc}"
-            log.warning(
-                "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
-            )
-            transaction(partial(queue.retry_later, item, why))
-            continue
-        if 200 <= response.status_code < 300:
-            transaction(partial(queue.mark_sent, item, "session-revoked"))
-        elif 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
-            why = _receiver_error(response)
-            log.warning("event %s refused for good: %s", item.message_id, why)
-            transaction(partial(queue.mark_failed, item, why))
-        else:
-            why = _receiver_error(response)
-            log.warning(
-                "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
-            )
-            transaction(partial(queue.retry_later, item, why))
+        with logs.job("event", item.message_id):  # this event's lines carry its id
+            _push_one(transaction, item, transmitter)
     return len(claimed)
+
+
+def _push_one(
+    transaction: Callable[[Callable[[], Any]], Any],
+    item: queue.Claimed,
+    transmitter: signals.Transmitter,
+) -> None:
+    """Push one claimed event, and record how it went."""
+    try:
+        response = _post(sign(item.payload["claims"]), transmitter)
+    except requests.RequestException as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        log.warning("event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why)
+        transaction(partial(queue.retry_later, item, why))
+        return
+    if 200 <= response.status_code < 300:
+        transaction(partial(queue.mark_sent, item, "session-revoked"))
+        log.info("event %s delivered", item.message_id)
+    elif 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
+        why = _receiver_error(response)
+        log.warning("event %s refused for good: %s", item.message_id, why)
+        transaction(partial(queue.mark_failed, item, why))
+    else:
+        why = _receiver_error(response)
+        log.warning("event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why)
+        transaction(partial(queue.retry_later, item, why))
