@@ -76,7 +76,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # personal API tokens
     (re.compile(r"\bdpt_[A-Za-z0-9_-]{8,}"), "dpt_"),
     # an alert mail's link: the token is the path
-    (re.compile(r"(/alerts/)[^\s/?\"']+"), r"\1"),
+    (re.compile(r"(/alerts/)(?!<token>)[^\s/?\"']+"), r"\1"),
 ]
 
 

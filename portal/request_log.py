@@ -86,7 +86,7 @@ def _begin() -> None:
     g.request_id = given if given and _REQUEST_ID.fullmatch(given) else logs.new_request_id()
     g.log_started = time.perf_counter()
     rule = request.url_rule
-    logs.CONTEXT.set(
+    g.log_context = logs.CONTEXT.set(
         {
             "request_id": g.request_id,
             "route": rule.rule if rule is not None else None,
@@ -112,4 +112,12 @@ def _access(response: Response) -> Response:
 
 
 def _end(_error: BaseException | None) -> None:
-    logs.CONTEXT.set(None)  # a pooled thread's next request starts with nothing
+    """What was bound before the request again (nothing, in a server's thread), so a pooled
+    thread's next request starts clean. A request context that never ran the hooks (one a
+    worker pushes to render a mail) leaves the worker's job as it was."""
+    token = g.pop("log_context", None)
+    if token is not None:
+        try:
+            logs.CONTEXT.reset(token)
+        except ValueError:  # set in another context (not Flask's way): forget it all
+            logs.CONTEXT.set(None)
