@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from portal import logs
-from portal.request_log import configured_secrets
+from portal.request_log import _server_request_line, configured_secrets
 
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 PERSONAL = "dpt_" + "A1b2C3d4" * 5 + "xyz"
@@ -140,6 +140,18 @@ def test_a_text_line_names_the_request(capture):
     )
 
 
+def test_a_development_servers_own_request_lines_are_left_out(capture):
+    """Werkzeug's line for each request shows the raw path and query; the access line
+    replaces it. Its other lines stay."""
+    out = io.StringIO()
+    logs.configure("INFO", "json", stream=out, drop=_server_request_line)
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.info('127.0.0.1 - - [06/Dec/2026 23:00:00] "GET /auth/callback?code=C HTTP/1.1" 302 -')
+    werkzeug.info("Running on http://127.0.0.1:5000")
+    (line,) = out.getvalue().splitlines()
+    assert json.loads(line)["message"] == "Running on http://127.0.0.1:5000"
+
+
 def test_the_configured_secrets_are_known_to_the_redactor():
     found = configured_secrets(
         {
@@ -174,11 +186,13 @@ def test_each_request_has_one_access_line_with_its_id_and_rule(app, client, auth
     missing = uuid.uuid4()
     found = client.get(f"/devices/{missing}", headers=headers)
     large = client.post("/logout", data="x" * (app.config["MAX_BODY_BYTES"] + 1))
+    forged = client.post("/logout", data={"csrf_token": "not-a-token"})
     nowhere = client.get(f"/no/such/{missing}", headers={"X-Request-Id": "given-1"})
     lines = _access(out)
     assert [(r["route"], r["status"], r["request_id"]) for r in lines] == [
         ("/devices/<id>", found.status_code, found.headers["X-Request-Id"]),
         ("/logout", 413, large.headers["X-Request-Id"]),
+        ("/logout", forged.status_code, forged.headers["X-Request-Id"]),
         (None, nowhere.status_code, "given-1"),
     ]
     assert str(missing) not in out.getvalue()  # the rule, never the path
