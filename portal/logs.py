@@ -36,6 +36,9 @@ CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "portal_log_context", default=None
 )
 
+# Loggers that write through handlers of their own (gunicorn's error log, and its access
+# log if an operator turns it on): the redactor sits on the logger itself.
+_OWN_HANDLERS = ("gunicorn.error", "gunicorn.access")
 # Loggers whose lines below INFO carry secrets that cannot be taken out at the source:
 # Authlib's client logs the PKCE code verifier at DEBUG.
 _QUIET_BELOW_INFO = ("authlib",)
@@ -221,8 +224,14 @@ def configure(
     handler = _PortalHandler(stream or sys.stderr)
     if drop is not None:
         handler.addFilter(lambda record: not drop(record))
+    redactor = Redactor(known_secrets)
     handler.addFilter(ContextFilter())
-    handler.addFilter(Redactor(known_secrets))
+    handler.addFilter(redactor)
+    for name in _OWN_HANDLERS:
+        other = logging.getLogger(name)
+        for old_filter in [f for f in other.filters if isinstance(f, Redactor)]:
+            other.removeFilter(old_filter)
+        other.addFilter(redactor)
     handler.setFormatter(JsonLines() if fmt == "json" else TextLines())
     root.addHandler(handler)
     root.setLevel(level)

@@ -37,6 +37,10 @@ def capture():
         root.addHandler(handler)
     root.setLevel(saved[1])
     logging.getLogger("authlib").setLevel(saved[2])
+    for name in ("gunicorn.error", "gunicorn.access"):
+        other = logging.getLogger(name)
+        for added in [f for f in other.filters if isinstance(f, logs.Redactor)]:
+            other.removeFilter(added)
 
 
 @pytest.mark.parametrize(
@@ -150,6 +154,23 @@ def test_a_development_servers_own_request_lines_are_left_out(capture):
     werkzeug.info("Running on http://127.0.0.1:5000")
     (line,) = out.getvalue().splitlines()
     assert json.loads(line)["message"] == "Running on http://127.0.0.1:5000"
+
+
+def test_gunicorns_own_log_is_redacted_too(capture):
+    """gunicorn's error log has a handler of its own and names the raw request line when a
+    request fails outside the app."""
+    capture("json", known=["KNOWN-SECRET-1234567890"])
+    own = io.StringIO()
+    gunicorn = logging.getLogger("gunicorn.error")
+    handler = logging.StreamHandler(own)
+    gunicorn.addHandler(handler)
+    try:
+        gunicorn.error("Error handling request %s", f"/alerts/{ALERT}?code=CODEVALUE123")
+        gunicorn.error("secret KNOWN-SECRET-1234567890")
+    finally:
+        gunicorn.removeHandler(handler)
+    assert ALERT not in own.getvalue() and "CODEVALUE123" not in own.getvalue()
+    assert "KNOWN-SECRET" not in own.getvalue() and own.getvalue().count("[redacted]") == 3
 
 
 def test_the_configured_secrets_are_known_to_the_redactor():
