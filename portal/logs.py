@@ -197,14 +197,32 @@ class TextLines(logging.Formatter):
     """A plain line a person reads: time, level, logger, request id, message."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_label)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.request_label = record.__dict__.get("request_id") or "-"
+        return super().format(record)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return _utc_iso(record.created)
 
 
 class _PortalHandler(logging.StreamHandler):
-    """The handler ``configure`` installs (found again and replaced on a second call)."""
+    """The handler ``configure`` installs (found again and replaced on a second call). With
+    no stream of its own it writes to whatever ``sys.stderr`` is when a line is written, as
+    a process whose standard error is replaced (a test runner's capture) expects."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._own = stream
+
+    @property
+    def stream(self) -> Any:
+        return self._own if self._own is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        self._own = value if value is not sys.stderr else None
 
 
 def configure(
@@ -221,7 +239,7 @@ def configure(
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _PortalHandler)]:
         root.removeHandler(old)
-    handler = _PortalHandler(stream or sys.stderr)
+    handler = _PortalHandler(stream)
     if drop is not None:
         handler.addFilter(lambda record: not drop(record))
     redactor = Redactor(known_secrets)
