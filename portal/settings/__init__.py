@@ -70,14 +70,6 @@ class Settings(BaseSettings):
         "`sqlite:///...` for one development process",
         shown="SQLite in `instance/portal.db`",
     )
-    LOG_FORMAT: LogFormat = setting(
-        "text",
-        "`json`: one JSON object a line (time, level, logger, message, request id, route, "
-        "user id, client; status and duration on the access line); `text`: a line a person reads",
-    )
-    LOG_LEVEL: LogLevel = setting(
-        "INFO", "`DEBUG`, `INFO` (one access line a request), `WARNING` or `ERROR`"
-    )
     DATABASE_LOCK_TIMEOUT: Seconds = setting(
         1.0,
         "seconds a statement waits for a lock (SQLite busy timeout, PostgreSQL `lock_timeout`) "
@@ -85,6 +77,15 @@ class Settings(BaseSettings):
     )
     DATABASE_STATEMENT_TIMEOUT: Seconds = setting(
         10, "seconds any PostgreSQL statement may run (`statement_timeout`)"
+    )
+    LOG_FORMAT: LogFormat = setting(
+        "text",
+        "`json`: one JSON object a line (time, level, logger, message, request id, route, "
+        "user id, client; status and duration on the access line; see operating.md, Logs); `text`: "
+        "a line a person reads",
+    )
+    LOG_LEVEL: LogLevel = setting(
+        "INFO", "`DEBUG`, `INFO` (one access line a request), `WARNING` or `ERROR`"
     )
     # -- signing in (OpenID Connect) and permissions
     OIDC_ISSUER: Issuer = setting(
