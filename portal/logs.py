@@ -109,6 +109,8 @@ class Redactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place (its message formatted once, then redacted); never
+        drops it."""
         try:
             message = record.getMessage()
         except Exception:  # a malformed call: keep what it gave, as text
@@ -133,6 +135,7 @@ class ContextFilter(logging.Filter):
     so the formatters can name them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Add the context's fields the call did not give itself; never drops the record."""
         context = CONTEXT.get() or {}
         for name in CONTEXT_FIELDS:
             if name in record.__dict__:
@@ -170,6 +173,7 @@ def new_request_id() -> str:
 
 
 def _utc_iso(created: float) -> str:
+    """A record's time in UTC, ISO 8601 with milliseconds and ``Z``."""
     return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
@@ -182,6 +186,7 @@ class JsonLines(JsonFormatter):
     def add_fields(
         self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
+        """Every field on every line, in one order, so a reader never guesses which exist."""
         log_record["time"] = _utc_iso(record.created)
         log_record["level"] = record.levelname
         log_record["logger"] = record.name
@@ -200,10 +205,12 @@ class TextLines(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_label)s] %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        """The line, with ``-`` for the request id outside a request or job."""
         record.request_label = record.__dict__.get("request_id") or "-"
         return super().format(record)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """UTC, as the JSON lines have it."""
         return _utc_iso(record.created)
 
 
@@ -218,6 +225,7 @@ class _PortalHandler(logging.StreamHandler):
 
     @property
     def stream(self) -> Any:
+        """The stream given, else standard error as it is now."""
         return self._own if self._own is not None else sys.stderr
 
     @stream.setter

@@ -64,6 +64,7 @@ def configured_secrets(config) -> list[str]:
 
 
 def _server_request_line(record: logging.LogRecord) -> bool:
+    """Whether ``record`` is Werkzeug's own line for a request (left out: see above)."""
     return (
         record.name == "werkzeug"
         and record.levelno == logging.INFO
@@ -82,6 +83,7 @@ def user_id() -> str | None:
 
 
 def _begin() -> None:
+    """The request's id, start and fields, bound for every line it logs."""
     given = request.environ.get("HTTP_X_REQUEST_ID")
     g.request_id = given if given and _REQUEST_ID.fullmatch(given) else logs.new_request_id()
     g.log_started = time.perf_counter()
@@ -98,6 +100,7 @@ def _begin() -> None:
 
 
 def _access(response: Response) -> Response:
+    """The request's one access line, with the final status and how long it took."""
     started = g.get("log_started")
     duration = round((time.perf_counter() - started) * 1000, 2) if started else None
     route = request.url_rule.rule if request.url_rule is not None else None
