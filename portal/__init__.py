@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import metrics, redis
+from . import metrics, redis, request_log
 from .extensions import csrf, db, login_manager, mail, migrate
 from .transaction import refusal_kept
 
 ROOT = Path(__file__).resolve().parent.parent
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 
 def _refuse_large_bodies() -> None:
@@ -133,10 +130,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     config_module.load(app, config)
+    # Logging first, so every later line (and Flask's own logger) goes through it; then the
+    # request id and the access line, whose hooks come before every other.
+    request_log.init_app(app)
     if app.config["METRICS_DIR"]:  # before anything is counted
         metrics.use_directory(app.config["METRICS_DIR"])
     app.measures_requests = bool(app.config["METRICS_DIR"] or app.config["METRICS_TOKEN"])
-    # First of all hooks, so no extension reads a body (CSRF reads forms) before it is checked.
+    # Next, so no extension reads a body (CSRF reads forms) before it is checked.
     app.before_request(_refuse_large_bodies)
 
     if app.config["TRUSTED_PROXIES"]:
@@ -187,13 +187,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app)
     scrape.init_app(app)
 
-    @app.before_request
-    def _request_id():
-        """The caller's X-Request-Id when it is a plain token (it goes into logs and back
-        into a header as it is), else a new one."""
-        given = request.environ.get("HTTP_X_REQUEST_ID")
-        g.request_id = given if given and _REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
-
     # Built once; every answer carries them (error pages and JSON too).
     security_headers = {
         "X-Content-Type-Options": "nosniff",
@@ -232,7 +225,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             and not request.endpoint.startswith("static")
         ):
             missing.append(("Cache-Control", "no-store"))
-        request_id = g.get("request_id", "")
+        request_id = g.get("request_id", "")  # set by request_log, the first hook
         if "x-request-id" in present:
             headers["X-Request-Id"] = request_id
         else:
@@ -240,6 +233,4 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         headers._list.extend(missing)
         return response
 
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO)
     return app

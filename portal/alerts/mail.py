@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app, render_template, url_for
 from flask_mailman import EmailMultiAlternatives
 
-from .. import metrics
+from .. import logs, metrics
 from ..extensions import mail
 from ..models import AlertAnswer, SignInAlert
 from ..services.outbox import alerts, queue
@@ -140,25 +140,30 @@ def send_due_mail(transaction: Callable[[Callable[[], Any]], Any], limit: int) -
         return 0
     claimed = transaction(lambda: queue.claim_due(limit, kinds=(alerts.KIND,)))
     for item in claimed:
-        rendered = transaction(partial(_render, item))
-        if rendered is None:
-            transaction(partial(queue.mark_failed, item, "the alert no longer exists"))
-            continue
-        try:
-            _send(item, rendered)
-        except Exception as exc:
-            metrics.alert("failed")  # this attempt; given up or not (``queue``)
-            permanent = _permanent_error(exc)
-            if permanent:
-                log.warning("mail %s refused for good: %s", item.message_id, permanent)
-                transaction(partial(queue.mark_failed, item, permanent))
-            else:
-                why = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "mail %s not sent (attempt %d): %s", item.message_id, item.attempts, why
-                )
-                transaction(partial(queue.retry_later, item, why))
-            continue
-        metrics.alert("sent")  # it left, whatever recording it does next
-        transaction(partial(queue.mark_sent, item, rendered.subject))
+        with logs.job("mail", item.message_id):  # this mail's lines carry its id
+            _send_one(transaction, item)
     return len(claimed)
+
+
+def _send_one(transaction: Callable[[Callable[[], Any]], Any], item: queue.Claimed) -> None:
+    """Render and send one claimed mail, and record how it went."""
+    rendered = transaction(partial(_render, item))
+    if rendered is None:
+        transaction(partial(queue.mark_failed, item, "the alert no longer exists"))
+        return
+    try:
+        _send(item, rendered)
+    except Exception as exc:
+        metrics.alert("failed")  # this attempt; given up or not (``queue``)
+        permanent = _permanent_error(exc)
+        if permanent:
+            log.warning("mail %s refused for good: %s", item.message_id, permanent)
+            transaction(partial(queue.mark_failed, item, permanent))
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+            log.warning("mail %s not sent (attempt %d): %s", item.message_id, item.attempts, why)
+            transaction(partial(queue.retry_later, item, why))
+        return
+    metrics.alert("sent")  # it left, whatever recording it does next
+    transaction(partial(queue.mark_sent, item, rendered.subject))
+    log.info("mail %s sent", item.message_id)

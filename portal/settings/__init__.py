@@ -27,6 +27,8 @@ from .parsers import (
     GroupPermissions,
     HttpURL,
     Issuer,
+    LogFormat,
+    LogLevel,
     MailAddress,
     MaybeFlag,
     MaybePositive,
@@ -76,6 +78,15 @@ class Settings(BaseSettings):
     )
     DATABASE_STATEMENT_TIMEOUT: Seconds = setting(
         10, "seconds any PostgreSQL statement may run (`statement_timeout`)"
+    )
+    LOG_FORMAT: LogFormat = setting(
+        "text",
+        "`json`: one JSON object a line (time, level, logger, message, request id, route, "
+        "user id, client; status and duration on the access line; see operating.md, Logs); `text`: "
+        "a line a person reads",
+    )
+    LOG_LEVEL: LogLevel = setting(
+        "INFO", "`DEBUG`, `INFO` (one access line a request), `WARNING` or `ERROR`"
     )
     # -- signing in (OpenID Connect) and permissions
     OIDC_ISSUER: Issuer = setting(

@@ -23,6 +23,8 @@ from pydantic_settings import PydanticBaseSettingsSource
 ENVIRONMENTS = ("production", "development", "testing")
 PERMISSIONS = ("viewUserDevices", "manageUserDevices", "viewAuditLog")
 ALERT_MODES = ("new_device", "flagged", "none")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # A SCIM token is the only key to every account's provisioning: refuse a guessable one.
 SCIM_TOKEN_MIN_LENGTH = 32
@@ -212,6 +214,20 @@ def _alert_mode(value: Any, name: str) -> str:
     return mode
 
 
+def _log_format(value: Any, name: str) -> str:
+    fmt = str(value or "").strip().lower()
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"{name} must be one of {LOG_FORMATS}, got {fmt!r}")
+    return fmt
+
+
+def _log_level(value: Any, name: str) -> str:
+    level = str(value or "").strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"{name} must be one of {LOG_LEVELS}, got {level!r}")
+    return level
+
+
 def _file(value: Any, name: str) -> str | None:
     if value and not Path(str(value)).is_file():
         raise ValueError(f"{name} points at {value!r}, which is not a file")
@@ -256,6 +272,8 @@ ScimToken = Annotated[str | None, _parser(_scim_token), Kind("text, 32 character
 Bind = Annotated[str | None, _parser(_bind), Kind("host:port")]
 MailAddress = Annotated[str, _parser(_mail_address), Kind("mail address")]
 AlertMode = Annotated[str, _parser(_alert_mode), Kind("one of " + ", ".join(ALERT_MODES))]
+LogFormat = Annotated[str, _parser(_log_format), Kind("one of " + ", ".join(LOG_FORMATS))]
+LogLevel = Annotated[str, _parser(_log_level), Kind("one of " + ", ".join(LOG_LEVELS))]
 ExistingFile = Annotated[str | None, _parser(_file), Kind("path of a file")]
 
 

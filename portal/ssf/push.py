@@ -20,7 +20,7 @@ import requests
 from flask import current_app
 from joserfc import jwt
 
-from .. import metrics
+from .. import logs, metrics
 from ..services.outbox import queue, signals
 from . import signing_key
 
@@ -83,30 +83,37 @@ def push_due_signals(transaction: Callable[[Callable[[], Any]], Any], limit: int
         return 0
     claimed = transaction(lambda: queue.claim_due(limit, kinds=(signals.KIND,)))
     for item in claimed:
-        event_type = _event_type(item.payload["claims"])
-        try:
-            response = _post(sign(item.payload["claims"]), transmitter)
-        except requests.RequestException as exc:
-            metrics.ssf_event("failed", event_type)
-            why = f"{type(exc).__name__}: {exc}"
-            log.warning(
-                "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
-            )
-            transaction(partial(queue.retry_later, item, why))
-            continue
-        if 200 <= response.status_code < 300:
-            metrics.ssf_event("sent", event_type)
-            transaction(partial(queue.mark_sent, item, "session-revoked"))
-            continue
-        metrics.ssf_event("failed", event_type)  # this attempt; given up or not (``queue``)
-        if 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
-            why = _receiver_error(response)
-            log.warning("event %s refused for good: %s", item.message_id, why)
-            transaction(partial(queue.mark_failed, item, why))
-        else:
-            why = _receiver_error(response)
-            log.warning(
-                "event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why
-            )
-            transaction(partial(queue.retry_later, item, why))
+        with logs.job("event", item.message_id):  # this event's lines carry its id
+            _push_one(transaction, item, transmitter)
     return len(claimed)
+
+
+def _push_one(
+    transaction: Callable[[Callable[[], Any]], Any],
+    item: queue.Claimed,
+    transmitter: signals.Transmitter,
+) -> None:
+    """Push one claimed event, and record how it went."""
+    event_type = _event_type(item.payload["claims"])
+    try:
+        response = _post(sign(item.payload["claims"]), transmitter)
+    except requests.RequestException as exc:
+        metrics.ssf_event("failed", event_type)
+        why = f"{type(exc).__name__}: {exc}"
+        log.warning("event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why)
+        transaction(partial(queue.retry_later, item, why))
+        return
+    if 200 <= response.status_code < 300:
+        metrics.ssf_event("sent", event_type)
+        transaction(partial(queue.mark_sent, item, "session-revoked"))
+        log.info("event %s delivered", item.message_id)
+        return
+    metrics.ssf_event("failed", event_type)  # this attempt; given up or not (``queue``)
+    if 400 <= response.status_code < 500 and response.status_code not in _TRY_LATER:
+        why = _receiver_error(response)
+        log.warning("event %s refused for good: %s", item.message_id, why)
+        transaction(partial(queue.mark_failed, item, why))
+    else:
+        why = _receiver_error(response)
+        log.warning("event %s not delivered (attempt %d): %s", item.message_id, item.attempts, why)
+        transaction(partial(queue.retry_later, item, why))

@@ -9,8 +9,9 @@ from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 
+from ... import logs
 from ...extensions import db
-from ...models import User, utcnow
+from ...models import BulkJob, User, utcnow
 from ..audit.record import Actions
 from ..incidents import bulk_jobs, search
 from .actor import Actor
@@ -79,7 +80,13 @@ def run_bulk_job_batch(
     job = bulk_jobs.claim()
     if job is None:
         return False
-    now = now or utcnow()
+    with logs.job("bulk-sign-out", job.id):  # this batch's lines carry the job's id
+        _run_batch(job, batch_size, now or utcnow())
+    return True
+
+
+def _run_batch(job: BulkJob, batch_size: int, now: datetime) -> None:
+    """One batch of ``job``: its next sessions ended, and its progress settled."""
     bulk_jobs.start(job, now)
     items = bulk_jobs.next_items(job, batch_size)
     creator = db.session.get(User, job.created_by_id) if job.created_by_id else None
@@ -93,6 +100,5 @@ def run_bulk_job_batch(
     except Exception as exc:  # a bug, not an outage: stop here rather than loop on it
         log.exception("bulk job %s failed", job.id)
         bulk_jobs.fail(job, exc, now)
-        return True
+        return
     bulk_jobs.settle_batch(job, items, ended, batch_size, now)
-    return True
