@@ -224,6 +224,12 @@ class Settings(BaseSettings):
         "is served at `/ssf/jwks.json`",
         shown="generated into `instance/ssf-signing-key.json` outside production",
     )
+    SSF_STREAMS: Flag = setting(
+        False,
+        "receivers manage their own Shared Signals streams (`/ssf/streams`, SSF 1.0 section 8) "
+        "with the IdP's client-credentials tokens (scopes `ssf.manage`, `ssf.read`); needs "
+        "`PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`",
+    )
     SSF_TIMEOUT: Seconds = setting(
         10, "seconds the worker waits on the receiver before trying later"
     )
@@ -279,6 +285,11 @@ class Settings(BaseSettings):
             raise ValueError("PORTAL_MAIL_USE_TLS and PORTAL_MAIL_USE_SSL cannot both be true")
         if self.SSF_RECEIVER_URL:
             self._check_transmitter(production)
+        if self.SSF_STREAMS and not (self.SSF_ISSUER and self.API_AUDIENCE):
+            raise ValueError(
+                "PORTAL_SSF_STREAMS needs PORTAL_SSF_ISSUER (the portal's public origin, the "
+                "events' iss) and PORTAL_API_AUDIENCE (the aud of the receivers' tokens)"
+            )
         return self
 
     def _check_transmitter(self, production: bool) -> None:
