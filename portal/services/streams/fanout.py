@@ -47,7 +47,7 @@ def _room(paused: Sequence[str]) -> dict[str, int]:
     """How many more events each paused stream may hold."""
     if not paused:
         return {}
-    held = dict(
+    held: dict[str, int] = dict(
         db.session.execute(
             select(OUTBOX.c.recipient, func.count())
             .where(
@@ -56,7 +56,9 @@ def _room(paused: Sequence[str]) -> dict[str, int]:
                 OUTBOX.c.status == OutboxStatus.HELD.value,
             )
             .group_by(OUTBOX.c.recipient)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     return {stream_id: max(0, HELD_LIMIT - held.get(stream_id, 0)) for stream_id in paused}
 
