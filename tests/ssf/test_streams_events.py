@@ -307,3 +307,29 @@ def test_requests_cost_the_same_however_many_streams_and_events(
     # A read is one statement; a change locks the stream, moves its outbox rows or writes one,
     # updates the stream and appends its audit event.
     assert few == [1, 1, 4, 4, 4]
+
+
+def test_an_event_for_many_streams_is_one_insert(streams_on, app, client, receiver_tokens):
+    token = receiver_tokens()
+    for _ in range(4):
+        create(client, token)
+    with app.app_context():
+        engine = db.engine
+    with count_queries(engine) as statements:
+        assert _queue_revoked(app) == 4
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 1
+
+
+def test_an_admin_reads_every_streams_state_and_last_error(
+    streams_on, app, client, receiver_tokens
+):
+    one = create(client, receiver_tokens("ssf-receiver-1"))["stream_id"]
+    two = create(client, receiver_tokens("ssf-receiver-2"))["stream_id"]
+    with app.app_context():
+        fanout.note_error(two, "HTTP 400 invalid_audience: not ours")
+        db.session.commit()
+        seen = {row.stream_id: row for row in reads.all_streams()}
+    assert seen[one].client_id == "ssf-receiver-1" and seen[one].last_error is None
+    assert seen[two].client_id == "ssf-receiver-2"
+    assert seen[two].last_error == "HTTP 400 invalid_audience: not ours"
