@@ -290,6 +290,11 @@ class Settings(BaseSettings):
                 "PORTAL_SSF_STREAMS needs PORTAL_SSF_ISSUER (the portal's public origin, the "
                 "events' iss) and PORTAL_API_AUDIENCE (the aud of the receivers' tokens)"
             )
+        if self.SSF_STREAMS and production and not self.SSF_SIGNING_KEY_FILE:
+            raise ValueError(
+                "PORTAL_SSF_SIGNING_KEY_FILE (the private key events are signed with) is "
+                "required in production when PORTAL_SSF_STREAMS is set"
+            )
         return self
 
     def _check_transmitter(self, production: bool) -> None:
