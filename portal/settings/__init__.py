@@ -292,8 +292,8 @@ class Settings(BaseSettings):
             )
         if self.SSF_STREAMS and production and not self.SSF_SIGNING_KEY_FILE:
             raise ValueError(
-                "PORTAL_SSF_SIGNING_KEY_FILE (the private key events are signed with) is "
-                "required in production when PORTAL_SSF_STREAMS is set"
+                "PORTAL_SSF_SIGNING_KEY_FILE (a private RSA key of 2048 bits or more, JWK or PEM) "
+                "is required in production when PORTAL_SSF_STREAMS is on"
             )
         return self
 
