@@ -95,6 +95,9 @@ export PORTAL_SECRET_KEY=... PORTAL_DATABASE_URL=postgresql://... PORTAL_REDIS_U
 - **Shared Signals**: with `PORTAL_SSF_RECEIVER_URL` set, `PORTAL_SSF_ISSUER` is required, and in
   production `PORTAL_SSF_SIGNING_KEY_FILE` too; the key is read at start-up, so a missing,
   public-only or unsuitable key stops the portal rather than the first event.
+  `PORTAL_SSF_STREAMS=true` lets receivers manage their own streams with the IdP's
+  client-credentials tokens (needs `PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`, and in
+  production `PORTAL_SSF_SIGNING_KEY_FILE`; see `docs/ssf.md`).
 - **SCIM**: `PORTAL_SCIM_TOKEN` turns on `/scim/v2`; give the same value to the IdP's SCIM
   client as its bearer token.
 - **Retention**: `flask --app wsgi portal prune [--batch-size 1000]` from cron deletes sessions

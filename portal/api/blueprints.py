@@ -1,4 +1,4 @@
-"""The two JSON blueprints, one per documented body family, with the error handlers that answer
+"""The JSON blueprints, one per body family, with the error handlers that answer
 in that family's shape; apart from the package so that the route modules import them downward."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from ..services.errors import DomainError
 from ..transaction import rollback_after_error
 from .errors import (
     ENVELOPE,
+    SSF,
     TOKEN_ROWS,
     ApiError,
     failure_message,
@@ -38,7 +39,7 @@ class ApiBlueprint(Blueprint):
         self.after_request(_no_content_has_no_body)
 
 
-def _install_error_handlers(bp: ApiBlueprint) -> None:
+def _install_error_handlers(bp: ApiBlueprint | SsfBlueprint) -> None:
     @bp.errorhandler(ApiError)
     def _api_error(error: ApiError):
         rollback_after_error()
@@ -86,3 +87,27 @@ def _no_content_has_no_body(response):
 envelope = ApiBlueprint("api_envelope", __name__, ENVELOPE)
 # TKT routes: bare rows, {"error": {"code", "message"}} errors.
 token_rows = ApiBlueprint("api_token_rows", __name__, TOKEN_ROWS)
+
+
+class SsfBlueprint(Blueprint):
+    """Shared Signals stream management: JSON errors in OAuth's words like a JSON family's,
+    answers never cached (SSF 1.0 section 8.1). Not an ``ApiBlueprint``: SSF 1.0 is its
+    document, so ``/openapi.json`` (built from the ``ApiBlueprint`` routes) leaves it out."""
+
+    cookieless = True
+    rate_limit = "RATELIMIT_API"
+    family = SSF
+
+    def __init__(self, name: str, import_name: str) -> None:
+        super().__init__(name, import_name)
+        _install_error_handlers(self)
+        self.after_request(_no_content_has_no_body)
+        self.after_request(_not_stored)
+
+
+def _not_stored(response):
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+ssf = SsfBlueprint("api_ssf", __name__)

@@ -236,6 +236,12 @@ class Settings(BaseSettings):
         "is served at `/ssf/jwks.json`",
         shown="generated into `instance/ssf-signing-key.json` outside production",
     )
+    SSF_STREAMS: Flag = setting(
+        False,
+        "receivers manage their own Shared Signals streams (`/ssf/streams`, SSF 1.0 section 8) "
+        "with the IdP's client-credentials tokens (scopes `ssf.manage`, `ssf.read`); needs "
+        "`PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`",
+    )
     SSF_TIMEOUT: Seconds = setting(
         10, "seconds the worker waits on the receiver before trying later"
     )
@@ -313,6 +319,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PORTAL_METRICS_DIR is required with PORTAL_METRICS_BIND: the metrics server is "
                 "a process of its own and reads the other processes' counts from that folder"
+            )
+        if self.SSF_STREAMS and not (self.SSF_ISSUER and self.API_AUDIENCE):
+            raise ValueError(
+                "PORTAL_SSF_STREAMS needs PORTAL_SSF_ISSUER (the portal's public origin, the "
+                "events' iss) and PORTAL_API_AUDIENCE (the aud of the receivers' tokens)"
+            )
+        if self.SSF_STREAMS and production and not self.SSF_SIGNING_KEY_FILE:
+            raise ValueError(
+                "PORTAL_SSF_SIGNING_KEY_FILE (a private RSA key of 2048 bits or more, JWK or PEM) "
+                "is required in production when PORTAL_SSF_STREAMS is on"
             )
         return self
 
