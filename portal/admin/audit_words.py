@@ -46,6 +46,7 @@ ACTION_WORDS = {
     "alert_mode_changed": "Changed which sign-ins are mailed to them",
     "search_sign_ins": "Searched every user's sign-ins",
     "bulk_sign_out": "Started signing out the sessions a search matched",
+    "ssf_event_received": "A security event came from a Shared Signals transmitter",
 }
 
 _VIA = {
@@ -53,6 +54,7 @@ _VIA = {
     "api": "through the API",
     "cli": "from the command line",
     "scim": "by the identity provider's provisioning (SCIM)",
+    "ssf": "by a Shared Signals transmitter",
 }
 
 

@@ -33,6 +33,7 @@ from .parsers import (
     Origin,
     Positive,
     RateLimit,
+    ReceiveToken,
     RedisURL,
     SameSite,
     ScimToken,
@@ -40,6 +41,7 @@ from .parsers import (
     Seconds,
     Stripped,
     Text,
+    Transmitters,
     database_url,
     setting,
 )
@@ -227,6 +229,50 @@ class Settings(BaseSettings):
     SSF_TIMEOUT: Seconds = setting(
         10, "seconds the worker waits on the receiver before trying later"
     )
+    # -- receiving events from the IdP or another transmitter (Shared Signals)
+    SSF_RECEIVE_TOKEN: ReceiveToken = setting(
+        None,
+        "the bearer a transmitter's push to `POST /ssf/events` must carry (32 characters or "
+        "more); this or a poll URL turns receiving on",
+    )
+    SSF_RECEIVE_ISSUER: Issuer = setting(
+        None, "the transmitter's issuer (the SETs' `iss`)", shown="`PORTAL_OIDC_ISSUER`"
+    )
+    SSF_RECEIVE_AUDIENCE: Stripped = setting(
+        None,
+        "the `aud` the SETs must carry",
+        shown="`PORTAL_SSF_ISSUER` (the portal's public origin)",
+    )
+    SSF_RECEIVE_JWKS_URL: HttpURL = setting(
+        None,
+        "the transmitter's keys",
+        shown="its SSF metadata's `jwks_uri` (the OIDC issuer's without SSF metadata)",
+    )
+    SSF_RECEIVE_POLL_URL: HttpURL = setting(
+        None, "the transmitter's poll endpoint (RFC 8936): the worker polls it"
+    )
+    SSF_RECEIVE_CLIENT_ID: Text = setting(
+        None,
+        "an OAuth client (client credentials, scope `ssf.manage`) for polling and "
+        "`flask ssf subscribe`",
+    )
+    SSF_RECEIVE_CLIENT_SECRET: Text = setting(None, "its secret")
+    SSF_RECEIVE_TOKEN_URL: HttpURL = setting(
+        None, "where that client gets tokens", shown="the OIDC issuer's `token_endpoint`"
+    )
+    SSF_RECEIVE_RESOURCE: Stripped = setting(
+        None, "the `resource` its tokens are asked for (RFC 8707), when the IdP wants one"
+    )
+    SSF_RECEIVE_TRANSMITTERS: Transmitters = setting(
+        [],
+        "JSON list: more transmitters, each an object of `issuer`, `token`, `audience`, "
+        "`jwks_url`, `poll_url`, `client_id`, `client_secret`, `token_url`, `resource` and "
+        "`events` (the event types it may send; default all)",
+    )
+    SSF_RECEIVE_MAX_AGE: Positive = setting(
+        7 * 24 * 3600,
+        "seconds a received SET may be old (by `iat`); its `jti` is remembered that long",
+    )
     # -- retention and provisioning
     HISTORY_DAYS: Positive = setting(
         180,
@@ -279,7 +325,48 @@ class Settings(BaseSettings):
             raise ValueError("PORTAL_MAIL_USE_TLS and PORTAL_MAIL_USE_SSL cannot both be true")
         if self.SSF_RECEIVER_URL:
             self._check_transmitter(production)
+        self.transmitters()  # refuses a transmitter it cannot receive from
         return self
+
+    def transmitters(self) -> list[dict]:
+        """Every transmitter the portal receives from, as one list (the single
+        ``PORTAL_SSF_RECEIVE_*`` variables first): each with an issuer, an audience, a way
+        in (a push token or a poll URL), and a push token of its own."""
+        single = {
+            "issuer": self.SSF_RECEIVE_ISSUER or self.OIDC_ISSUER,
+            "token": self.SSF_RECEIVE_TOKEN,
+            "audience": self.SSF_RECEIVE_AUDIENCE,
+            "jwks_url": self.SSF_RECEIVE_JWKS_URL,
+            "poll_url": self.SSF_RECEIVE_POLL_URL,
+            "client_id": self.SSF_RECEIVE_CLIENT_ID,
+            "client_secret": self.SSF_RECEIVE_CLIENT_SECRET,
+            "token_url": self.SSF_RECEIVE_TOKEN_URL,
+            "resource": self.SSF_RECEIVE_RESOURCE,
+            "events": None,
+        }
+        given = [dict(one) for one in self.SSF_RECEIVE_TRANSMITTERS]
+        if single["token"] or single["poll_url"]:
+            given.insert(0, single)
+        tokens: set[str] = set()
+        for i, one in enumerate(given):
+            where = (
+                "PORTAL_SSF_RECEIVE_*" if one is single else f"PORTAL_SSF_RECEIVE_TRANSMITTERS[{i}]"
+            )
+            if not one["issuer"]:
+                raise ValueError(f"{where}: the transmitter's issuer is required")
+            if not (one["token"] or one["poll_url"]):
+                raise ValueError(f"{where}: a push token or a poll URL is required")
+            one["audience"] = one["audience"] or self.SSF_RECEIVE_AUDIENCE or self.SSF_ISSUER
+            if not one["audience"]:
+                raise ValueError(
+                    f"{where}: an audience is required (PORTAL_SSF_RECEIVE_AUDIENCE, or "
+                    "PORTAL_SSF_ISSUER, the portal's public origin)"
+                )
+            if one["token"] in tokens:
+                raise ValueError(f"{where}: each transmitter needs a push token of its own")
+            if one["token"]:
+                tokens.add(one["token"])
+        return given
 
     def _check_transmitter(self, production: bool) -> None:
         """Telling the IdP about ended sessions (``portal.ssf``) needs the portal's origin,

@@ -55,6 +55,7 @@ class Actions:
     ALERT_MODE_CHANGED = "alert_mode_changed"
     SEARCH_SIGN_INS = "search_sign_ins"
     BULK_SIGN_OUT = "bulk_sign_out"
+    SSF_EVENT_RECEIVED = "ssf_event_received"
 
     @classmethod
     def all(cls) -> list[str]:

@@ -20,7 +20,8 @@ This package is the public surface of the writes: callers use ``operations.<name
 names are all of it. Its modules each hold one concept's operations: ``actor`` (who acts, and
 the checks every operation makes of them), ``sign_in``, ``sessions`` (ending and extending
 them), ``devices``, ``alerts``, ``tokens`` (personal API tokens), ``users`` (grants,
-deactivation, SCIM), ``groups`` (SCIM's groups) and ``incidents`` (audited looks, bulk sign-out).
+deactivation, SCIM), ``groups`` (SCIM's groups), ``incidents`` (audited looks, bulk
+sign-out) and ``received`` (security events a Shared Signals transmitter sent).
 """
 
 from .actor import (
@@ -57,6 +58,7 @@ from .incidents import (
     start_bulk_sign_out,
     view_user_devices,
 )
+from .received import receive_security_event
 from .sessions import (
     SESSION_NOT_FOUND_OR_EXPIRED,
     end_device_sessions,
@@ -116,6 +118,7 @@ __all__ = [
     "note_personal_token_use",
     "note_reauthentication",
     "reactivate_user",
+    "receive_security_event",
     "refuse_alert_link",
     "refuse_sign_in",
     "remove_device",
