@@ -21,8 +21,6 @@ from support.ssf_transmitter import (
     email,
     iss_sub,
     push,
-    receiving,  # noqa: F401 (a fixture)
-    transmitter,  # noqa: F401 (a fixture)
 )
 
 from portal.extensions import db

@@ -190,37 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "not found"})
 
 
-# -- fixtures (imported by the receiver's test modules) ----------------------------------------
+# -- what the receiver's tests share ------------------------------------------------------------
 
 RECEIVE_TOKEN = "receive-token-" + "r" * 32
 PORTAL_AUDIENCE = "https://portal.test"
-
-
-def _fixtures():
-    import pytest
-
-    @pytest.fixture(scope="session")
-    def transmitter():
-        """The test transmitter, for the whole session."""
-        t = FakeTransmitter()
-        yield t
-        t.stop()
-
-    @pytest.fixture
-    def receiving(app_config, transmitter):
-        """The portal receives from the test transmitter (request it before ``app``)."""
-        transmitter.reset()
-        app_config.update(
-            SSF_RECEIVE_TOKEN=RECEIVE_TOKEN,
-            SSF_RECEIVE_ISSUER=transmitter.issuer,
-            SSF_RECEIVE_AUDIENCE=PORTAL_AUDIENCE,
-        )
-        return transmitter
-
-    return transmitter, receiving
-
-
-transmitter, receiving = _fixtures()
 
 
 def push(client, token: str, *, bearer: str | None = RECEIVE_TOKEN, content_type=None):
