@@ -257,8 +257,8 @@ def _transaction(step):
     help="Seconds to wait when nothing was due.",
 )
 def worker_command(once: bool, batch_size: int, interval: float) -> None:
-    """Send due mail (sign-in alerts), push due events to the IdP (session-revoked) and run
-    due jobs, until stopped (Ctrl-C, SIGTERM).
+    """Send due mail (sign-in alerts), push due events to the IdP (session-revoked), poll
+    transmitters for security events and run due jobs, until stopped (Ctrl-C, SIGTERM).
 
     Several may run at once, on one machine or many: each item is claimed by one of them.
     """
