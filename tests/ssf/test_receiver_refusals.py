@@ -182,8 +182,8 @@ def test_each_transmitter_is_known_by_its_own_token_and_may_send_only_its_events
     auth.new_client("alice")
     alice = iss_sub(idp.issuer, "alice")
 
-    # The second's SET under the first's token: not the first's issuer.
-    _refused(push(app.test_client(), second.set_of(SESSION_REVOKED, alice)), 400, "invalid_issuer")
+    # The second's SET under the first's token: checked against the first's keys.
+    _refused(push(app.test_client(), second.set_of(SESSION_REVOKED, alice)), 400, "invalid_key")
     # An event the second may not send.
     denied = push(app.test_client(), second.set_of(ACCOUNT_DISABLED, alice), bearer=SECOND_TOKEN)
     _refused(denied, 403, "access_denied")
