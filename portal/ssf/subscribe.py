@@ -1,0 +1,144 @@
+"""``flask --app wsgi ssf subscribe``: create the portal's stream at a transmitter that has a
+``configuration_endpoint`` (SSF 1.0 section 8.1.1), pushing to the portal's ``/ssf/events``
+with its receive token as the ``authorization_header``, for the events the portal acts on;
+then ask for a verification event (section 8.1.4) and wait until the portal received it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import click
+import requests
+from flask import current_app
+from flask.cli import AppGroup
+
+from ..extensions import db
+from ..services.received import events, replay
+from . import transmitters
+
+ssf_cli = AppGroup("ssf", help="The portal as a Shared Signals receiver.")
+
+PUSH_DELIVERY = "urn:ietf:rfc:8935"
+
+
+def _chosen(issuer: str | None) -> transmitters.Transmitter:
+    pushing = [t for t in transmitters.configured() if t.token]
+    for t in pushing:
+        if issuer is None or t.issuer == issuer.rstrip("/"):
+            return t
+    raise click.ClickException(
+        "no transmitter with a push token is configured"
+        + (f" for {issuer}" if issuer else "")
+        + " (PORTAL_SSF_RECEIVE_TOKEN, PORTAL_SSF_RECEIVE_TRANSMITTERS)"
+    )
+
+
+def _call(method: str, url: str, token: str, body: dict) -> requests.Response:
+    try:
+        return requests.request(
+            method,
+            url,
+            json=body,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=current_app.config["SSF_TIMEOUT"],
+        )
+    except requests.RequestException as exc:
+        raise click.ClickException(f"{url}: {exc}") from None
+
+
+def _endpoint(transmitter: transmitters.Transmitter, given: str | None) -> str:
+    if given:
+        return given
+    origin = current_app.config.get("SSF_ISSUER") or transmitter.audience
+    if not origin.startswith(("https://", "http://")):
+        raise click.ClickException("say where the transmitter pushes to: --endpoint-url")
+    return origin.rstrip("/") + "/ssf/events"
+
+
+@ssf_cli.command("subscribe")
+@click.option("--issuer", default=None, help="The transmitter (default: the first with a token).")
+@click.option(
+    "--endpoint-url",
+    default=None,
+    help="Where it pushes (default: <PORTAL_SSF_ISSUER, else the audience>/ssf/events).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the verification event.",
+)
+def subscribe_command(issuer: str | None, endpoint_url: str | None, timeout: float) -> None:
+    """Create the portal's push stream at the transmitter, and verify it."""
+    transmitter = _chosen(issuer)
+    try:
+        metadata = transmitters.metadata(transmitter.issuer, refresh=True)
+        token = transmitters.access_token(transmitter)
+    except transmitters.TransmitterUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    configuration = metadata.get("configuration_endpoint")
+    if not configuration:
+        raise click.ClickException(
+            f"{transmitter.issuer} publishes no configuration_endpoint: create the stream in its "
+            "own console (push to /ssf/events with the receive token)"
+        )
+    if not token:
+        raise click.ClickException(
+            "no OAuth client to manage streams with (PORTAL_SSF_RECEIVE_CLIENT_ID and _SECRET)"
+        )
+    supported = metadata.get("events_supported")
+    wanted = [e for e in events.REQUESTED if not supported or e in supported]
+    created = _call(
+        "POST",
+        configuration,
+        token,
+        {
+            "delivery": {
+                "method": PUSH_DELIVERY,
+                "endpoint_url": _endpoint(transmitter, endpoint_url),
+                "authorization_header": f"Bearer {transmitter.token}",
+            },
+            "events_requested": wanted,
+            "description": "Device Portal",
+        },
+    )
+    if created.status_code not in (200, 201):
+        raise click.ClickException(
+            f"creating the stream: HTTP {created.status_code} {created.text[:300]}"
+        )
+    stream = created.json()
+    click.echo(f"stream {stream.get('stream_id')} created at {transmitter.issuer}")
+    click.echo("events delivered: " + ", ".join(stream.get("events_delivered") or wanted))
+    _verify(transmitter, metadata, token, stream.get("stream_id"), timeout)
+
+
+def _verify(
+    transmitter: transmitters.Transmitter,
+    metadata: dict,
+    token: str,
+    stream_id: str | None,
+    timeout: float,
+) -> None:
+    """Ask for a verification event, and wait until the portal has received it."""
+    verification = metadata.get("verification_endpoint")
+    if not verification:
+        click.echo("the transmitter has no verification_endpoint: not verified")
+        return
+    state = secrets.token_urlsafe(16)
+    asked = _call("POST", verification, token, {"stream_id": stream_id, "state": state})
+    if asked.status_code not in (200, 202, 204):
+        raise click.ClickException(f"asking for verification: HTTP {asked.status_code}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.remove()  # a fresh read each time
+        if replay.verified(transmitter.issuer, state):
+            click.echo("verified: the portal received the verification event")
+            return
+        time.sleep(0.25)
+    raise click.ClickException(
+        f"no verification event within {timeout:g} seconds: check that the transmitter can "
+        "reach the endpoint and that the portal serves it"
+    )
