@@ -195,3 +195,80 @@ def test_each_transmitter_is_known_by_its_own_token_and_may_send_only_its_events
     assert all(s.ended_at is not None for s in sessions_of(app, "alice"))
     [event] = audit_actions(app, "ssf_event_received")
     assert event.detail["transmitter"] == second.issuer
+
+
+# -- the transmitter's keys -------------------------------------------------------------------
+
+
+def test_a_new_key_of_the_transmitter_is_fetched_once_when_a_set_names_its_kid(
+    receiving, app, auth, idp, monkeypatch
+):
+    from portal.auth import tokens
+
+    monkeypatch.setattr(tokens, "JWKS_MIN_REFRESH_SECONDS", 0)
+    auth.new_client("alice")
+    alice = iss_sub(idp.issuer, "alice")
+    assert (
+        push(app.test_client(), receiving.set_of(ACCOUNT_DISABLED, email_of("nobody"))).status_code
+        == 202
+    )
+    fetched = receiving.jwks_fetches
+    old_key = receiving.key
+    receiving.key = RSAKey.generate_key(2048, parameters={"kid": "rotated", "alg": "RS256"})
+    try:
+        answer = push(app.test_client(), receiving.set_of(SESSION_REVOKED, alice))
+        again = push(app.test_client(), receiving.set_of(ACCOUNT_DISABLED, email_of("nobody")))
+    finally:
+        receiving.key = old_key
+    fetched_for_rotation = receiving.jwks_fetches - fetched
+    # Back to the old key: fetched again (so the tests after this one find it).
+    assert (
+        push(app.test_client(), receiving.set_of(ACCOUNT_DISABLED, email_of("x"))).status_code
+        == 202
+    )
+
+    assert answer.status_code == 202 and again.status_code == 202
+    assert fetched_for_rotation == 1  # once for the new kid, then cached
+    assert all(s.ended_at is not None for s in sessions_of(app, "alice"))
+
+
+def email_of(login: str) -> dict:
+    return {"format": "email", "email": f"{login}@example.test"}
+
+
+@pytest.fixture
+def receiving_from_the_idp(app_config):
+    """Only a push token: the transmitter is the OIDC issuer (the test IdP, which publishes no
+    SSF metadata), so its keys are the IdP's OIDC keys."""
+    app_config.update(SSF_RECEIVE_TOKEN=RECEIVE_TOKEN_FOR_IDP, SSF_RECEIVE_AUDIENCE=PORTAL_AUDIENCE)
+
+
+RECEIVE_TOKEN_FOR_IDP = "receive-token-" + "r" * 32
+
+
+def test_without_ssf_metadata_the_oidc_issuers_keys_check_its_sets(
+    receiving_from_the_idp, app, auth, idp
+):
+    auth.new_client("alice")
+    [kid] = {k["kid"] for k in idp.jwks()["keys"] if k["kty"] == "RSA"}
+    claims = {
+        "iss": idp.issuer,
+        "aud": PORTAL_AUDIENCE,
+        "iat": int(time.time()),
+        "jti": "j1",
+        "sub_id": iss_sub(idp.issuer, "alice"),
+        "events": {SESSION_REVOKED: {}},
+    }
+
+    def forged(kid: str) -> str:
+        key = RSAKey.generate_key(2048, parameters={"kid": kid, "alg": "RS256"})
+        return jwt.encode({"alg": "RS256", "kid": kid, "typ": "secevent+jwt"}, claims, key)
+
+    under_its_kid = push(app.test_client(), forged(kid))
+    under_another = push(app.test_client(), forged("not-the-idps"))
+
+    _refused(under_its_kid, 400, "invalid_key")
+    assert "signature" in under_its_kid.get_json()["description"]  # its kid was found there
+    _refused(under_another, 400, "invalid_key")
+    assert "kid" in under_another.get_json()["description"]
+    _unchanged(app)
