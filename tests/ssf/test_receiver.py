@@ -222,3 +222,30 @@ def test_without_a_transmitter_the_endpoint_is_not_found(app, transmitter):
     answer = push(app.test_client(), transmitter.set_of(SESSION_REVOKED, email("a@b.test")))
 
     assert answer.status_code == 404
+
+
+def test_session_revoked_naming_only_the_idp_session_ends_that_session(receiving, app, auth):
+    laptop, phone = auth.new_client("alice"), auth.new_client("alice")
+    newest = max(sessions_of(app, "alice"), key=lambda s: s.created_at)
+    subject = {"format": "complex", "session": {"format": "opaque", "id": newest.idp_sid}}
+
+    assert push(app.test_client(), receiving.set_of(SESSION_REVOKED, subject)).status_code == 202
+
+    assert not signed_in(phone) and signed_in(laptop)
+
+
+def test_an_idp_session_with_a_user_the_portal_does_not_know_ends_nothing(
+    receiving, app, auth, idp
+):
+    alice = auth.new_client("alice")
+    [session] = sessions_of(app, "alice")
+    subject = {
+        "format": "complex",
+        "user": iss_sub(idp.issuer, "somebody-else"),
+        "session": {"format": "opaque", "id": session.idp_sid},
+    }
+
+    assert push(app.test_client(), receiving.set_of(SESSION_REVOKED, subject)).status_code == 202
+
+    assert signed_in(alice)
+    assert received(app)[0].detail["ignored"] == "unknown subject"

@@ -122,9 +122,11 @@ def receive_security_event(
         detail["state"] = event.state
     outcome = IGNORED
     done: dict[str, Any] | None = None
-    if effect is not None and (
-        named.user is not None or (named.sid and event.event_type == events.SESSION_REVOKED)
-    ):
+    # Only session-revoked acts on an IdP session alone; every other event needs its user.
+    applies = named.user is not None or (
+        named.anyone and event.event_type == events.SESSION_REVOKED
+    )
+    if effect is not None and applies:
         done = effect(actor, event, named, now, groups_claim=groups_claim)
     if done is not None:
         outcome = APPLIED

@@ -21,6 +21,14 @@ class Named:
     user: User | None
     sid: str | None
     described: str  # the subject in short, for the audit log
+    names_user: bool = True  # False for a complex subject of an IdP session alone
+
+    @property
+    def anyone(self) -> bool:
+        """Whether it names someone the portal knows: a known user, or an IdP session of
+        nobody in particular (a subject naming a user the portal does not know names nobody,
+        whatever session it adds)."""
+        return self.user is not None or (bool(self.sid) and not self.names_user)
 
 
 def _user(identifier: Any) -> tuple[User | None, str]:
@@ -65,6 +73,6 @@ def named_by(subject: dict[str, Any] | None) -> Named:
         user, described = _user(subject.get("user")) if "user" in subject else (None, "")
         if sid:
             described = f"{described}, session" if described else "session"
-        return Named(user, sid, described or "complex")
+        return Named(user, sid, described or "complex", names_user="user" in subject)
     user, described = _user(subject)
     return Named(user, None, described)
