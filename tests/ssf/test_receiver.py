@@ -98,6 +98,9 @@ def test_credential_change_ends_the_sessions_and_the_next_sign_in_must_give_cred
 ):
     laptop = HttpBrowser(live_server.url, idp)
     laptop.sign_in("alice")
+    token = {"Authorization": f"Bearer {idp.access_token('alice')}"}
+    api = app.test_client()
+    assert api.get("/devices", headers=token).status_code == 200  # verified and cached
     time.sleep(1.02 - time.time() % 1)  # auth_time has whole seconds
 
     answer = push(
@@ -111,6 +114,7 @@ def test_credential_change_ends_the_sessions_and_the_next_sign_in_must_give_cred
 
     assert answer.status_code == 202
     assert not laptop.signed_in()
+    assert api.get("/devices", headers=token).status_code == 401
     # The IdP's own session is alive, yet the portal sends the browser back for credentials.
     assert laptop.at_idp_login_form(laptop.press_sign_in())
 
