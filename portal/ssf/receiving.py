@@ -8,13 +8,13 @@ RFC 8935's error code and words for the transmitter; a replay is the operation's
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jws import extract_compact
 
 from ..auth.tokens import ASYMMETRIC_ALGORITHMS, InvalidToken, JwksCache
 from ..models.types import without_control_characters
@@ -43,7 +43,7 @@ def _header(raw: str) -> dict[str, Any]:
     if raw.count(".") != 2:
         raise Refused("invalid_request", "The body is not a signed SET (a compact JWS)")
     try:
-        return extract_compact(raw.encode()).headers()  # unverified: only to pick a key
+        return jws.extract_compact(raw.encode()).headers()  # unverified: only to pick a key
     except (JoseError, ValueError, UnicodeError):
         raise Refused("invalid_request", "The body is not a signed SET (a compact JWS)") from None
 
@@ -64,9 +64,13 @@ def _verified_claims(raw: str, transmitter: Transmitter) -> dict[str, Any]:
     if header.get("kid") is not None and not any(k.kid == header["kid"] for k in keys.keys):
         raise Refused("invalid_key", "The SET's kid is not one of the transmitter's keys")
     try:
-        claims = jwt.decode(raw, keys, algorithms=[alg]).claims
+        payload = jws.deserialize_compact(raw, keys, algorithms=[alg]).payload
     except (JoseError, ValueError):
         raise Refused("invalid_key", "The SET's signature does not verify") from None
+    try:
+        claims = json.loads(payload)
+    except ValueError:
+        claims = None
     if not isinstance(claims, dict):
         raise Refused("invalid_request", "The SET's payload is not a JSON object")
     return claims

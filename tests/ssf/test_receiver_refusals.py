@@ -55,6 +55,25 @@ def hs256(t, claims):
     return jwt.encode(head, claims, secret, algorithms=["HS256"])
 
 
+def header_not_an_object(t, claims):
+    return f"{base64.urlsafe_b64encode(b'[1]').rstrip(b'=').decode()}.{_b64(claims)}.c2ln"
+
+
+def payload_not_an_object(t, claims):
+    from joserfc import jws
+
+    head = {"alg": "RS256", "kid": t.key.kid, "typ": "secevent+jwt"}
+    return jws.serialize_compact(head, b'["not", "claims"]', t.key, algorithms=["RS256"])
+
+
+def event_not_an_object(t, claims):
+    return t.sign({**claims, "events": {SESSION_REVOKED: "revoked"}})
+
+
+def subject_not_an_object(t, claims):
+    return t.sign({**claims, "sub_id": "alice"})
+
+
 def wrong_typ(t, claims):
     return t.sign(claims, header={"typ": "JWT"})
 
@@ -66,6 +85,11 @@ BAD = {
     "alg none": (alg_none, {}, 400, "invalid_key"),
     "HS256": (hs256, {}, 400, "invalid_key"),
     "typ not secevent+jwt": (wrong_typ, {}, 400, "invalid_request"),
+    "header not an object": (header_not_an_object, {}, 400, "invalid_request"),
+    "payload not an object": (payload_not_an_object, {}, 400, "invalid_request"),
+    "event not an object": (event_not_an_object, {}, 400, "invalid_request"),
+    "sub_id not an object": (subject_not_an_object, {}, 400, "invalid_request"),
+    "aud missing": (None, {"aud": None}, 400, "invalid_audience"),
     "other audience": (None, {"aud": "https://elsewhere.test"}, 400, "invalid_audience"),
     "other issuer": (None, {"iss": "https://other-transmitter.test"}, 400, "invalid_issuer"),
     "iat in the future": (None, {"iat": int(time.time()) + 3600}, 400, "invalid_request"),
