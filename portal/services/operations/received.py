@@ -14,6 +14,7 @@ from typing import Any
 
 from ...models import EndReason
 from ..audit.record import Actions
+from ..common import lock_account
 from ..received import events, replay
 from ..received.events import ReceivedEvent
 from ..received.subjects import Named, named_by
@@ -85,6 +86,7 @@ def _token_claims_change(
     root = groups_claim.split(".")[0]
     if not isinstance(claims, dict) or root not in claims:
         return None  # nothing the portal keeps changed
+    lock_account(named.user.id)  # as every change to a user, in the one lock order
     before = list(named.user.groups or [])
     named.user.groups = identity.groups_from_claims(claims, groups_claim)
     return {"groups": named.user.groups, "groups_before": before}
