@@ -1,13 +1,17 @@
 """``flask --app wsgi ssf subscribe``: create the portal's stream at a transmitter that has a
 ``configuration_endpoint`` (SSF 1.0 section 8.1.1), pushing to the portal's ``/ssf/events``
-with its receive token as the ``authorization_header``, for the events the portal acts on;
-then ask for a verification event (section 8.1.4) and wait until the portal received it.
+with its receive token as the ``authorization_header`` (or, with ``--poll``, a poll stream),
+for the events the portal acts on; then ask for a verification event (section 8.1.4) and wait
+until the portal received it (a poll stream: polling it here, as the worker will).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any
 
 import click
 import requests
@@ -16,20 +20,25 @@ from flask.cli import AppGroup
 
 from ..extensions import db
 from ..services.received import events, replay
-from . import transmitters
+from . import poll, transmitters
 
 ssf_cli = AppGroup("ssf", help="The portal as a Shared Signals receiver.")
 
 PUSH_DELIVERY = "urn:ietf:rfc:8935"
+POLL_DELIVERY = "urn:ietf:rfc:8936"
 
 
-def _chosen(issuer: str | None) -> transmitters.Transmitter:
-    pushing = [t for t in transmitters.configured() if t.token]
-    for t in pushing:
+def _chosen(issuer: str | None, poll: bool = False) -> transmitters.Transmitter:
+    usable = [t for t in transmitters.configured() if t.token or poll]
+    for t in usable:
         if issuer is None or t.issuer == issuer.rstrip("/"):
             return t
     raise click.ClickException(
-        "no transmitter with a push token is configured"
+        (
+            "no transmitter is configured"
+            if poll
+            else "no transmitter with a push token is configured"
+        )
         + (f" for {issuer}" if issuer else "")
         + " (PORTAL_SSF_RECEIVE_TOKEN, PORTAL_SSF_RECEIVE_TRANSMITTERS)"
     )
@@ -65,15 +74,23 @@ def _endpoint(transmitter: transmitters.Transmitter, given: str | None) -> str:
     help="Where it pushes (default: <PORTAL_SSF_ISSUER, else the audience>/ssf/events).",
 )
 @click.option(
+    "--poll",
+    is_flag=True,
+    help="A poll stream (RFC 8936): the portal's worker polls it; set the endpoint it gets as "
+    "PORTAL_SSF_RECEIVE_POLL_URL.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=30.0,
     show_default=True,
     help="Seconds to wait for the verification event.",
 )
-def subscribe_command(issuer: str | None, endpoint_url: str | None, timeout: float) -> None:
-    """Create the portal's push stream at the transmitter, and verify it."""
-    transmitter = _chosen(issuer)
+def subscribe_command(
+    issuer: str | None, endpoint_url: str | None, poll: bool, timeout: float
+) -> None:
+    """Create the portal's push (or poll) stream at the transmitter, and verify it."""
+    transmitter = _chosen(issuer, poll)
     try:
         metadata = transmitters.metadata(transmitter.issuer, refresh=True)
         token = transmitters.access_token(transmitter)
@@ -91,19 +108,20 @@ def subscribe_command(issuer: str | None, endpoint_url: str | None, timeout: flo
         )
     supported = metadata.get("events_supported")
     wanted = [e for e in events.REQUESTED if not supported or e in supported]
+    delivery = (
+        {"method": POLL_DELIVERY}
+        if poll
+        else {
+            "method": PUSH_DELIVERY,
+            "endpoint_url": _endpoint(transmitter, endpoint_url),
+            "authorization_header": f"Bearer {transmitter.token}",
+        }
+    )
     created = _call(
         "POST",
         configuration,
         token,
-        {
-            "delivery": {
-                "method": PUSH_DELIVERY,
-                "endpoint_url": _endpoint(transmitter, endpoint_url),
-                "authorization_header": f"Bearer {transmitter.token}",
-            },
-            "events_requested": wanted,
-            "description": "Device Portal",
-        },
+        {"delivery": delivery, "events_requested": wanted, "description": "Device Portal"},
     )
     if created.status_code not in (200, 201):
         raise click.ClickException(
@@ -112,7 +130,23 @@ def subscribe_command(issuer: str | None, endpoint_url: str | None, timeout: flo
     stream = created.json()
     click.echo(f"stream {stream.get('stream_id')} created at {transmitter.issuer}")
     click.echo("events delivered: " + ", ".join(stream.get("events_delivered") or wanted))
-    _verify(transmitter, metadata, token, stream.get("stream_id"), timeout)
+    if poll:
+        polled = (stream.get("delivery") or {}).get("endpoint_url")
+        if not isinstance(polled, str) or not polled.startswith(("https://", "http://")):
+            raise click.ClickException("the transmitter gave no poll endpoint_url")
+        click.echo(f"poll endpoint: {polled} (set it as PORTAL_SSF_RECEIVE_POLL_URL)")
+        transmitter = dataclasses.replace(transmitter, poll_url=polled)
+    _verify(transmitter, metadata, token, stream.get("stream_id"), timeout, polling=poll)
+
+
+def _committed(step: Callable[[], Any]) -> Any:
+    """Apply one polled SET in a transaction of its own (the command's, as the worker's)."""
+    try:
+        result = step()
+        db.session.commit()
+    finally:
+        db.session.remove()
+    return result
 
 
 def _verify(
@@ -121,6 +155,8 @@ def _verify(
     token: str,
     stream_id: str | None,
     timeout: float,
+    *,
+    polling: bool,
 ) -> None:
     """Ask for a verification event, and wait until the portal has received it."""
     verification = metadata.get("verification_endpoint")
@@ -133,6 +169,8 @@ def _verify(
         raise click.ClickException(f"asking for verification: HTTP {asked.status_code}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if polling:
+            poll.poll_transmitter(transmitter, _committed, 20)
         db.session.remove()  # a fresh read each time
         if replay.verified(transmitter.issuer, state):
             click.echo("verified: the portal received the verification event")

@@ -55,3 +55,22 @@ def test_subscribe_without_a_client_to_manage_streams_with_says_so(receiving, ap
     assert result.exit_code != 0
     assert "PORTAL_SSF_RECEIVE_CLIENT_ID" in result.output
     assert receiving.streams == []
+
+
+def test_subscribe_with_poll_creates_a_poll_stream_and_polls_for_its_verification_event(
+    managing, app
+):
+    receiving = managing
+
+    result = _subscribe(app, "--poll", "--timeout", "10")
+
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert f"poll endpoint: {receiving.issuer}/poll" in result.output
+    assert "verified" in result.output
+    [stream] = receiving.streams
+    assert stream["delivery"]["method"] == "urn:ietf:rfc:8936"
+    [asked] = receiving.verifications
+    assert receiving.acked and receiving.queue == {}  # polled and acknowledged
+    with app.app_context():
+        [row] = db.session.query(ReceivedSet).all()
+    assert row.state == asked["state"]

@@ -6,6 +6,7 @@ verification SET it pushes to the stream's endpoint."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -160,6 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"sets": sets, "moreAvailable": len(t.queue) > len(sets)})
         elif self.path == "/streams":
             stream = {**body, "stream_id": uuid.uuid4().hex, "iss": t.issuer}
+            if body.get("delivery", {}).get("method") == "urn:ietf:rfc:8936":
+                stream["delivery"] = {**body["delivery"], "endpoint_url": t.issuer + "/poll"}
             t.streams.append(stream)
             self._json(201, stream)
         elif self.path == "/verify":
@@ -172,6 +175,11 @@ class _Handler(BaseHTTPRequestHandler):
                 {"state": body.get("state")},
                 aud=stream.get("aud", "https://portal.test"),
             )
+
+            if stream["delivery"]["method"] == "urn:ietf:rfc:8936":
+                jti = json.loads(base64.urlsafe_b64decode(verification.split(".")[1] + "=="))["jti"]
+                t.queue[jti] = verification
+                return
 
             def push() -> None:
                 time.sleep(0.2)
