@@ -83,7 +83,9 @@ def _time(value: Any) -> float | None:
     return None
 
 
-def check_set(raw: str, transmitter: Transmitter, *, max_age: int, now: float | None = None):
+def check_set(
+    raw: str, transmitter: Transmitter, *, max_age: int, now: float | None = None
+) -> ReceivedEvent:
     """The verified SET as the operation takes it, or ``Refused``."""
     now = time.time() if now is None else now
     claims = _verified_claims(raw, transmitter)

@@ -17,6 +17,7 @@ import requests
 from flask import current_app
 
 from ..auth.idp import SignInFailed, idp_metadata
+from ..services.received.events import UNDERSTOOD
 
 METADATA_MAX_AGE_SECONDS = 3600
 # The scope every stream management and poll request is made with (CAEP interop 1.0).
@@ -50,7 +51,7 @@ class Transmitter:
     def may_send(self, event_type: str) -> bool:
         """Whether this transmitter is allowed the event (an unknown type always is: it
         changes nothing)."""
-        return self.events is None or event_type in self.events
+        return self.events is None or event_type in self.events or event_type not in UNDERSTOOD
 
 
 def configured(config: Any = None) -> list[Transmitter]:
