@@ -1,4 +1,5 @@
-"""``flask --app wsgi ssf subscribe``: create the portal's stream at a transmitter that has a
+"""What ``flask --app wsgi ssf subscribe`` does (the command itself is ``portal.cli``'s, the
+one place a command commits): create the portal's stream at a transmitter that has a
 ``configuration_endpoint`` (SSF 1.0 section 8.1.1), pushing to the portal's ``/ssf/events``
 with its receive token as the ``authorization_header`` (or, with ``--poll``, a poll stream),
 for the events the portal acts on; then ask for a verification event (section 8.1.4) and wait
@@ -16,13 +17,11 @@ from typing import Any
 import click
 import requests
 from flask import current_app
-from flask.cli import AppGroup
 
 from ..extensions import db
 from ..services.received import events, replay
-from . import poll, transmitters
-
-ssf_cli = AppGroup("ssf", help="The portal as a Shared Signals receiver.")
+from . import poll as poll_module
+from . import transmitters
 
 PUSH_DELIVERY = "urn:ietf:rfc:8935"
 POLL_DELIVERY = "urn:ietf:rfc:8936"
@@ -66,28 +65,12 @@ def _endpoint(transmitter: transmitters.Transmitter, given: str | None) -> str:
     return origin.rstrip("/") + "/ssf/events"
 
 
-@ssf_cli.command("subscribe")
-@click.option("--issuer", default=None, help="The transmitter (default: the first with a token).")
-@click.option(
-    "--endpoint-url",
-    default=None,
-    help="Where it pushes (default: <PORTAL_SSF_ISSUER, else the audience>/ssf/events).",
-)
-@click.option(
-    "--poll",
-    is_flag=True,
-    help="A poll stream (RFC 8936): the portal's worker polls it; set the endpoint it gets as "
-    "PORTAL_SSF_RECEIVE_POLL_URL.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=30.0,
-    show_default=True,
-    help="Seconds to wait for the verification event.",
-)
-def subscribe_command(
-    issuer: str | None, endpoint_url: str | None, poll: bool, timeout: float
+def subscribe(
+    issuer: str | None,
+    endpoint_url: str | None,
+    poll: bool,
+    timeout: float,
+    transaction: Callable[[Callable[[], Any]], Any],
 ) -> None:
     """Create the portal's push (or poll) stream at the transmitter, and verify it."""
     transmitter = _chosen(issuer, poll)
@@ -136,17 +119,14 @@ def subscribe_command(
             raise click.ClickException("the transmitter gave no poll endpoint_url")
         click.echo(f"poll endpoint: {polled} (set it as PORTAL_SSF_RECEIVE_POLL_URL)")
         transmitter = dataclasses.replace(transmitter, poll_url=polled)
-    _verify(transmitter, metadata, token, stream.get("stream_id"), timeout, polling=poll)
-
-
-def _committed(step: Callable[[], Any]) -> Any:
-    """Apply one polled SET in a transaction of its own (the command's, as the worker's)."""
-    try:
-        result = step()
-        db.session.commit()
-    finally:
-        db.session.remove()
-    return result
+    _verify(
+        transmitter,
+        metadata,
+        token,
+        stream.get("stream_id"),
+        timeout,
+        transaction if poll else None,
+    )
 
 
 def _verify(
@@ -155,10 +135,10 @@ def _verify(
     token: str,
     stream_id: str | None,
     timeout: float,
-    *,
-    polling: bool,
+    polling: Callable[[Callable[[], Any]], Any] | None,
 ) -> None:
-    """Ask for a verification event, and wait until the portal has received it."""
+    """Ask for a verification event, and wait until the portal has received it; ``polling``
+    (the command's transaction runner) for a poll stream, which is then polled here."""
     verification = metadata.get("verification_endpoint")
     if not verification:
         click.echo("the transmitter has no verification_endpoint: not verified")
@@ -169,8 +149,8 @@ def _verify(
         raise click.ClickException(f"asking for verification: HTTP {asked.status_code}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if polling:
-            poll.poll_transmitter(transmitter, _committed, 20)
+        if polling is not None:  # a poll stream: poll it here, each SET in a transaction
+            poll_module.poll_transmitter(transmitter, polling, 20)
         db.session.remove()  # a fresh read each time
         if replay.verified(transmitter.issuer, state):
             click.echo("verified: the portal received the verification event")
