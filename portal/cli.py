@@ -257,8 +257,8 @@ def _transaction(step):
     help="Seconds to wait when nothing was due.",
 )
 def worker_command(once: bool, batch_size: int, interval: float) -> None:
-    """Send due mail (sign-in alerts), push due events to the IdP (session-revoked) and run
-    due jobs, until stopped (Ctrl-C, SIGTERM).
+    """Send due mail (sign-in alerts), push due events to the IdP (session-revoked), poll
+    transmitters for security events and run due jobs, until stopped (Ctrl-C, SIGTERM).
 
     Several may run at once, on one machine or many: each item is claimed by one of them.
     """
@@ -319,7 +319,39 @@ def run_jobs_command(batch_size: int) -> None:
     click.echo(f"ran {batches} batches; no bulk job has work left")
 
 
+ssf_cli = AppGroup("ssf", help="The portal as a Shared Signals receiver.")
+
+
+@ssf_cli.command("subscribe")
+@click.option("--issuer", default=None, help="The transmitter (default: the first with a token).")
+@click.option(
+    "--endpoint-url",
+    default=None,
+    help="Where it pushes (default: <PORTAL_SSF_ISSUER, else the audience>/ssf/events).",
+)
+@click.option(
+    "--poll",
+    is_flag=True,
+    help="A poll stream (RFC 8936) instead, for the worker to poll (PORTAL_SSF_RECEIVE_POLL_URL).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the verification event.",
+)
+def ssf_subscribe_command(
+    issuer: str | None, endpoint_url: str | None, poll: bool, timeout: float
+) -> None:
+    """Create the portal's stream at a transmitter (SSF 1.0), and wait for its verification."""
+    from .ssf.subscribe import subscribe
+
+    subscribe(issuer, endpoint_url, poll, timeout, _transaction)
+
+
 def init_app(app) -> None:
     app.cli.add_command(portal_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(ssf_cli)

@@ -80,6 +80,8 @@ def _apply(settings: Settings, config: dict, instance_path: str) -> None:
     # Flask's own limit: a body sent without Content-Length is cut when read past it.
     config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
     _mail(settings, config)
+    # Every transmitter the portal receives Security Event Tokens from (``portal.ssf``).
+    config["SSF_RECEIVE_FROM"] = settings.transmitters()
 
 
 def _database_uri(settings: Settings, config: dict, instance_path: str) -> str:

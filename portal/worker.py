@@ -14,6 +14,7 @@ from typing import Any
 from .alerts.mail import send_due_mail
 from .services import operations
 from .services.incidents.bulk_jobs import DEFAULT_BATCH
+from .ssf.poll import poll_due_events
 from .ssf.push import push_due_signals
 
 Transaction = Callable[[Callable[[], Any]], Any]
@@ -29,6 +30,7 @@ def bulk_sign_outs(transaction: Transaction, _limit: int, batch_size: int = DEFA
 DUE_WORK: list[Callable[[Transaction, int], int]] = [
     send_due_mail,  # sign-in alerts from the outbox
     push_due_signals,  # session-revoked events for the IdP, from the same outbox
+    poll_due_events,  # security events a transmitter holds for the portal (RFC 8936)
     bulk_sign_outs,  # sign-outs started from /admin/sign-ins or POST /sign-ins/revoke
 ]
 

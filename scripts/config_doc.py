@@ -98,6 +98,12 @@ export PORTAL_SECRET_KEY=... PORTAL_DATABASE_URL=postgresql://... PORTAL_REDIS_U
   `PORTAL_SSF_STREAMS=true` lets receivers manage their own streams with the IdP's
   client-credentials tokens (needs `PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`, and in
   production `PORTAL_SSF_SIGNING_KEY_FILE`; see `docs/ssf.md`).
+- **Receiving Shared Signals**: `PORTAL_SSF_RECEIVE_TOKEN` (push to `/ssf/events`) or
+  `PORTAL_SSF_RECEIVE_POLL_URL` (the worker polls) turns receiving on, from the OIDC issuer
+  unless `PORTAL_SSF_RECEIVE_ISSUER` names another transmitter; the SETs' audience is
+  `PORTAL_SSF_RECEIVE_AUDIENCE`, else `PORTAL_SSF_ISSUER`, one of which is then required. More
+  transmitters go in `PORTAL_SSF_RECEIVE_TRANSMITTERS`, each with a push token of its own
+  ([ssf.md](ssf.md#receiving-events)).
 - **SCIM**: `PORTAL_SCIM_TOKEN` turns on `/scim/v2`; give the same value to the IdP's SCIM
   client as its bearer token.
 - **Retention**: `flask --app wsgi portal prune [--batch-size 1000]` from cron deletes sessions

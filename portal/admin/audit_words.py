@@ -53,6 +53,7 @@ ACTION_WORDS = {
     "ssf_subject_added": "Added a subject to a Shared Signals stream",
     "ssf_subject_removed": "Removed a subject from a Shared Signals stream",
     "ssf_verification_requested": "Asked for a Shared Signals verification event",
+    "ssf_event_received": "A security event came from a Shared Signals transmitter",
 }
 
 _VIA = {
@@ -60,7 +61,7 @@ _VIA = {
     "api": "through the API",
     "cli": "from the command line",
     "scim": "by the identity provider's provisioning (SCIM)",
-    "ssf": "by a Shared Signals receiver",
+    "ssf": "over Shared Signals",
 }
 
 

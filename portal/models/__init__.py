@@ -6,6 +6,7 @@ from .bulk_job import BulkJob, BulkJobItem, JobStatus
 from .device import Device, TrustLevel
 from .logout_token import SeenLogoutToken
 from .personal_token import PersonalToken
+from .received_set import ReceivedSet
 from .scim_group import ScimGroup, ScimGroupMember
 from .session import EndReason, LoginMethod, UserSession
 from .ssf_stream import SsfStream, SsfStreamSubject, StreamStatus
@@ -25,6 +26,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "PersonalToken",
+    "ReceivedSet",
     "ScimGroup",
     "ScimGroupMember",
     "SeenLogoutToken",

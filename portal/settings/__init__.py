@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from . import ssf
 from .parsers import (
     ALERT_MODES,
     ENVIRONMENTS,
@@ -36,6 +37,7 @@ from .parsers import (
     Origin,
     Positive,
     RateLimit,
+    ReceiveToken,
     RedisURL,
     SameSite,
     ScimToken,
@@ -43,6 +45,7 @@ from .parsers import (
     Seconds,
     Stripped,
     Text,
+    Transmitters,
     database_url,
     setting,
 )
@@ -245,6 +248,50 @@ class Settings(BaseSettings):
     SSF_TIMEOUT: Seconds = setting(
         10, "seconds the worker waits on the receiver before trying later"
     )
+    # -- receiving events from the IdP or another transmitter (Shared Signals)
+    SSF_RECEIVE_TOKEN: ReceiveToken = setting(
+        None,
+        "the bearer a transmitter's push to `POST /ssf/events` must carry (32 characters or "
+        "more); this or a poll URL turns receiving on",
+    )
+    SSF_RECEIVE_ISSUER: Issuer = setting(
+        None, "the transmitter's issuer (the SETs' `iss`)", shown="`PORTAL_OIDC_ISSUER`"
+    )
+    SSF_RECEIVE_AUDIENCE: Stripped = setting(
+        None,
+        "the `aud` the SETs must carry",
+        shown="`PORTAL_SSF_ISSUER` (the portal's public origin)",
+    )
+    SSF_RECEIVE_JWKS_URL: HttpURL = setting(
+        None,
+        "the transmitter's keys",
+        shown="its SSF metadata's `jwks_uri` (the OIDC issuer's without SSF metadata)",
+    )
+    SSF_RECEIVE_POLL_URL: HttpURL = setting(
+        None, "the transmitter's poll endpoint (RFC 8936): the worker polls it"
+    )
+    SSF_RECEIVE_CLIENT_ID: Text = setting(
+        None,
+        "an OAuth client (client credentials, scope `ssf.manage`) for polling and "
+        "`flask ssf subscribe`",
+    )
+    SSF_RECEIVE_CLIENT_SECRET: Text = setting(None, "its secret")
+    SSF_RECEIVE_TOKEN_URL: HttpURL = setting(
+        None, "where that client gets tokens", shown="the OIDC issuer's `token_endpoint`"
+    )
+    SSF_RECEIVE_RESOURCE: Stripped = setting(
+        None, "the `resource` its tokens are asked for (RFC 8707), when the IdP wants one"
+    )
+    SSF_RECEIVE_TRANSMITTERS: Transmitters = setting(
+        [],
+        "JSON list: more transmitters, each an object of `issuer`, `token`, `audience`, "
+        "`jwks_url`, `poll_url`, `client_id`, `client_secret`, `token_url`, `resource` and "
+        "`events` (the event types it may send; default all)",
+    )
+    SSF_RECEIVE_MAX_AGE: Positive = setting(
+        7 * 24 * 3600,
+        "seconds a received SET may be old (by `iat`); its `jti` is remembered that long",
+    )
     # -- retention and provisioning
     HISTORY_DAYS: Positive = setting(
         180,
@@ -313,38 +360,14 @@ class Settings(BaseSettings):
         self.RATELIMIT_STORAGE_URI = self.RATELIMIT_STORAGE_URI or self.REDIS_URL or "memory://"
         if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
             raise ValueError("PORTAL_MAIL_USE_TLS and PORTAL_MAIL_USE_SSL cannot both be true")
-        if self.SSF_RECEIVER_URL:
-            self._check_transmitter(production)
         if self.METRICS_BIND and not self.METRICS_DIR:
             raise ValueError(
                 "PORTAL_METRICS_DIR is required with PORTAL_METRICS_BIND: the metrics server is "
                 "a process of its own and reads the other processes' counts from that folder"
             )
-        if self.SSF_STREAMS and not (self.SSF_ISSUER and self.API_AUDIENCE):
-            raise ValueError(
-                "PORTAL_SSF_STREAMS needs PORTAL_SSF_ISSUER (the portal's public origin, the "
-                "events' iss) and PORTAL_API_AUDIENCE (the aud of the receivers' tokens)"
-            )
-        if self.SSF_STREAMS and production and not self.SSF_SIGNING_KEY_FILE:
-            raise ValueError(
-                "PORTAL_SSF_SIGNING_KEY_FILE (a private RSA key of 2048 bits or more, JWK or PEM) "
-                "is required in production when PORTAL_SSF_STREAMS is on"
-            )
+        ssf.check(self, production)
         return self
 
-    def _check_transmitter(self, production: bool) -> None:
-        """Telling the IdP about ended sessions (``portal.ssf``) needs the portal's origin,
-        an audience and, in production, a key. (``portal.ssf`` reads the key at start-up.)"""
-        if not self.SSF_ISSUER:
-            raise ValueError(
-                "PORTAL_SSF_ISSUER (the portal's public origin, e.g. https://devices.example.com) "
-                "is required when PORTAL_SSF_RECEIVER_URL is set"
-            )
-        self.SSF_AUDIENCE = self.SSF_AUDIENCE or self.OIDC_ISSUER
-        if not self.SSF_AUDIENCE:
-            raise ValueError("PORTAL_SSF_AUDIENCE is required when there is no PORTAL_OIDC_ISSUER")
-        if not self.SSF_SIGNING_KEY_FILE and production:
-            raise ValueError(
-                "PORTAL_SSF_SIGNING_KEY_FILE (a private EC P-256 or RSA key, JWK or PEM) is "
-                "required in production when PORTAL_SSF_RECEIVER_URL is set"
-            )
+    def transmitters(self) -> list[dict]:
+        """Every transmitter the portal receives from (``ssf.transmitters``)."""
+        return ssf.transmitters(self)

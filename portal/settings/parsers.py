@@ -200,6 +200,54 @@ def _bind(value: Any, name: str) -> str | None:
     return text
 
 
+# What each transmitter of ``PORTAL_SSF_RECEIVE_TRANSMITTERS`` may say, and how it is read.
+TRANSMITTER_FIELDS = {
+    "issuer": _issuer,
+    "token": _scim_token,
+    "audience": _stripped,
+    "jwks_url": _http_url,
+    "poll_url": _http_url,
+    "client_id": _text,
+    "client_secret": _text,
+    "token_url": _http_url,
+    "resource": _stripped,
+    "events": None,
+}
+
+
+def _transmitters(value: Any, name: str) -> list[dict[str, Any]]:
+    """A JSON list of transmitter objects (``TRANSMITTER_FIELDS``), each field parsed as the
+    single ``PORTAL_SSF_RECEIVE_*`` variable of the same name is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name} is not valid JSON: {exc}") from None
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ValueError(
+            f'{name} must be a JSON list of objects, e.g. [{{"issuer": "https://..."}}]'
+        )
+    parsed = []
+    for i, given in enumerate(value):
+        unknown = sorted(set(given) - set(TRANSMITTER_FIELDS))
+        if unknown:
+            raise ValueError(f"{name}[{i}] has unknown fields {unknown}")
+        one: dict[str, Any] = {}
+        for field, parse in TRANSMITTER_FIELDS.items():
+            if parse is not None:
+                one[field] = parse(given.get(field), f"{name}[{i}].{field}")
+        events = given.get("events")
+        if events is not None and not (
+            isinstance(events, list) and all(isinstance(e, str) for e in events)
+        ):
+            raise ValueError(f"{name}[{i}].events must be a list of event type URIs")
+        one["events"] = events
+        parsed.append(one)
+    return parsed
+
+
 def _mail_address(value: Any, name: str) -> str:
     sender = str(value or "").strip()
     if "@" not in sender:
@@ -270,6 +318,8 @@ RateLimit = Annotated[str, _parser(_rate_limit), Kind("rate limit")]
 RedisURL = Annotated[str | None, _parser(_redis_url), Kind("redis URL")]
 ScimToken = Annotated[str | None, _parser(_scim_token), Kind("text, 32 characters or more")]
 Bind = Annotated[str | None, _parser(_bind), Kind("host:port")]
+ReceiveToken = Annotated[str | None, _parser(_scim_token), Kind("text, 32 characters or more")]
+Transmitters = Annotated[list[dict[str, Any]], _parser(_transmitters), Kind("JSON list")]
 MailAddress = Annotated[str, _parser(_mail_address), Kind("mail address")]
 AlertMode = Annotated[str, _parser(_alert_mode), Kind("one of " + ", ".join(ALERT_MODES))]
 LogFormat = Annotated[str, _parser(_log_format), Kind("one of " + ", ".join(LOG_FORMATS))]

@@ -119,7 +119,12 @@ def check_signing_key(config) -> None:
 
 
 def init_app(app) -> None:
+    from ..extensions import csrf
+    from . import events
+
     check_signing_key(app.config)
     app.register_blueprint(bp)
+    app.register_blueprint(events.bp)
+    csrf.exempt(events.bp)  # a transmitter's bearer token is the authentication
     with app.app_context():
         signals.use_transmitter(db.engine, signals.Transmitter.from_config(app.config))

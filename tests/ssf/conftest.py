@@ -1,5 +1,6 @@
-"""Fixtures of the Shared Signals tests: the portal with managed streams on, and the test
-IdP's client-credentials tokens of the two receivers."""
+"""Fixtures of the Shared Signals tests: the portal with managed streams on, the test IdP's
+client-credentials tokens of the two receivers, and the tests' own transmitter with the portal
+set to receive from it."""
 
 from __future__ import annotations
 
@@ -27,3 +28,26 @@ def receiver_tokens(idp):
         return made[client_id, scope]
 
     return token
+
+
+from support.ssf_transmitter import PORTAL_AUDIENCE, RECEIVE_TOKEN, FakeTransmitter
+
+
+@pytest.fixture(scope="session")
+def transmitter():
+    """The test transmitter, for the whole session."""
+    t = FakeTransmitter()
+    yield t
+    t.stop()
+
+
+@pytest.fixture
+def receiving(app_config, transmitter):
+    """The portal receives from the test transmitter by push (request it before ``app``)."""
+    transmitter.reset()
+    app_config.update(
+        SSF_RECEIVE_TOKEN=RECEIVE_TOKEN,
+        SSF_RECEIVE_ISSUER=transmitter.issuer,
+        SSF_RECEIVE_AUDIENCE=PORTAL_AUDIENCE,
+    )
+    return transmitter

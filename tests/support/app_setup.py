@@ -34,6 +34,7 @@ TABLES_IN_DELETE_ORDER = [
     "bulk_jobs",
     "audit_events",
     "seen_logout_tokens",
+    "ssf_received",
     "personal_tokens",
     "sessions",
     "devices",

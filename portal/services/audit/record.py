@@ -62,6 +62,7 @@ class Actions:
     SSF_SUBJECT_ADDED = "ssf_subject_added"
     SSF_SUBJECT_REMOVED = "ssf_subject_removed"
     SSF_VERIFICATION = "ssf_verification_requested"
+    SSF_EVENT_RECEIVED = "ssf_event_received"
 
     @classmethod
     def all(cls) -> list[str]:

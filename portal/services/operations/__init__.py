@@ -21,7 +21,8 @@ names are all of it. Its modules each hold one concept's operations: ``actor`` (
 the checks every operation makes of them), ``sign_in``, ``sessions`` (ending and extending
 them), ``devices``, ``alerts``, ``tokens`` (personal API tokens), ``users`` (grants,
 deactivation, SCIM), ``groups`` (SCIM's groups), ``incidents`` (audited looks, bulk
-sign-out) and ``streams`` (the Shared Signals streams receivers manage).
+sign-out), ``streams`` (the Shared Signals streams receivers manage) and ``received``
+(security events a Shared Signals transmitter sent).
 """
 
 from .actor import (
@@ -58,6 +59,7 @@ from .incidents import (
     start_bulk_sign_out,
     view_user_devices,
 )
+from .received import receive_security_event
 from .sessions import (
     SESSION_NOT_FOUND_OR_EXPIRED,
     end_device_sessions,
@@ -131,6 +133,7 @@ __all__ = [
     "note_personal_token_use",
     "note_reauthentication",
     "reactivate_user",
+    "receive_security_event",
     "refuse_alert_link",
     "refuse_sign_in",
     "remove_device",

@@ -8,6 +8,9 @@ from ..audit.record import Actions
 from ..users import identity, provisioning
 from .actor import Actor
 
+# The ways the identity provider itself asks: what it asked for is not told back to it.
+IDP_CHANNELS = ("scim", "ssf")
+
 
 def grant_permission(actor: Actor, user: User, permission: str) -> bool:
     """Give ``user`` a local grant of ``permission``; False when they already had it."""
@@ -34,8 +37,8 @@ def deactivate_user(actor: Actor, user: User) -> int | None:
     """Deactivate the account: every session, IdP token and personal token ends now, and no
     sign-in or token works until it is reactivated. Returns how many sessions ended; None
     when it was already deactivated (nothing is recorded then). The IdP is told of the ended
-    sessions unless it asked for this itself (through SCIM)."""
-    ended = provisioning.deactivate(user, by=actor.user, tell_idp=actor.via != "scim")
+    sessions unless it asked for this itself (through SCIM, or a Shared Signals event)."""
+    ended = provisioning.deactivate(user, by=actor.user, tell_idp=actor.via not in IDP_CHANNELS)
     if ended is None:
         return None
     actor.record(Actions.DEACTIVATE_USER, user, via=actor.via, sessions_ended=ended)

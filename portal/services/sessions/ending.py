@@ -314,3 +314,19 @@ def end_idp_sessions(
     rows = list(db.session.execute(stmt).scalars())
     ended = sum(end_session(row, EndReason.IDP_LOGOUT, by=None, now=now) for row in rows)
     return (rows[0].user if rows else None), ended
+
+
+def end_sessions_of_idp_session(
+    sid: str, *, user_id: uuid.UUID | None, now: datetime | None = None
+) -> int:
+    """End the portal sessions of one IdP session (``sid``), only ``user_id``'s when given:
+    what a transmitter's session-revoked event names. Ended as the IdP's own logout, so the
+    IdP is never told back (no echo). Returns how many ended."""
+    now = now or utcnow()
+    stmt = select(UserSession).where(UserSession.idp_sid == idp_sid_key(sid), _active_at(now))
+    if user_id is not None:
+        stmt = stmt.where(UserSession.user_id == user_id)
+    rows = list(db.session.execute(stmt.order_by(UserSession.id)).scalars())
+    return sum(
+        end_session(row, EndReason.IDP_LOGOUT, by=None, now=now, tell_idp=False) for row in rows
+    )
