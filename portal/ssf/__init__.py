@@ -35,6 +35,28 @@ def signing_key() -> keys.SigningKey:
     return found
 
 
+def previous_key() -> keys.SigningKey | None:
+    """The rotated-out key still published (``PORTAL_SSF_PREVIOUS_KEY_FILE``), read once."""
+    path = current_app.config.get("SSF_PREVIOUS_KEY_FILE")
+    if not path:
+        return None
+    found = current_app.extensions.get("ssf_previous_key")
+    if found is None:
+        found = keys.read_previous_key(path)
+        current_app.extensions["ssf_previous_key"] = found
+    return found
+
+
+def published_keys() -> list[dict]:
+    """The JWKS's keys: the signing key first, then the one it replaced while that is kept."""
+    current = signing_key()
+    published = [current.public_jwk()]
+    before = previous_key()
+    if before is not None and before.kid != current.kid:
+        published.append(before.public_jwk())
+    return published
+
+
 def _transmitter() -> signals.Transmitter:
     found = signals.Transmitter.from_config(current_app.config)
     if found is None:
@@ -66,21 +88,29 @@ def configuration():
 @bp.get(JWKS_PATH)
 @public
 def jwks():
-    """The public key every event is signed with."""
+    """The public keys events are checked with: the signing key's and, during a rotation, the
+    previous key's."""
     _transmitter()
-    return {"keys": [signing_key().public_jwk()]}, 200, {"Cache-Control": "public, max-age=300"}
+    return {"keys": published_keys()}, 200, {"Cache-Control": "public, max-age=300"}
 
 
 def check_signing_key(config) -> None:
     """Read the signing key at start-up when there is a receiver to sign for, so a bad key
     file stops the portal (a ConfigError naming the variable) rather than the first send."""
-    path = config.get("SSF_SIGNING_KEY_FILE")
-    if not config.get("SSF_RECEIVER_URL") or not path:
+    if not config.get("SSF_RECEIVER_URL"):
         return
+    path = config.get("SSF_SIGNING_KEY_FILE")
+    previous = config.get("SSF_PREVIOUS_KEY_FILE")
     try:
-        keys.read_signing_key(path)
+        if path:
+            keys.read_signing_key(path)
     except keys.InvalidSigningKey as exc:
         raise ConfigError(f"PORTAL_SSF_SIGNING_KEY_FILE: {exc}") from None
+    try:
+        if previous:
+            keys.read_previous_key(previous)
+    except keys.InvalidSigningKey as exc:
+        raise ConfigError(f"PORTAL_SSF_PREVIOUS_KEY_FILE: {exc}") from None
 
 
 def init_app(app) -> None:
