@@ -8,6 +8,7 @@ from .logout_token import SeenLogoutToken
 from .personal_token import PersonalToken
 from .scim_group import ScimGroup, ScimGroupMember
 from .session import EndReason, LoginMethod, UserSession
+from .ssf_stream import SsfStream, SsfStreamSubject, StreamStatus
 from .types import utcnow
 from .user import Grant, User
 
@@ -28,6 +29,9 @@ __all__ = [
     "ScimGroupMember",
     "SeenLogoutToken",
     "SignInAlert",
+    "SsfStream",
+    "SsfStreamSubject",
+    "StreamStatus",
     "TrustLevel",
     "User",
     "UserSession",

@@ -23,6 +23,8 @@ class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # A paused Shared Signals stream's event, released to pending when the stream is enabled.
+    HELD = "held"
 
 
 class OutboxMessage(Model):
@@ -38,7 +40,11 @@ class OutboxMessage(Model):
     """
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # A Shared Signals stream's events (``recipient`` is the stream id), by stream.
+        Index("ix_outbox_messages_recipient_status", "recipient", "status"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     message_id: Mapped[str] = mapped_column(String(255), unique=True)

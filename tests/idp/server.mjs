@@ -27,6 +27,13 @@ import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const API_SCOPES = ['devices:read', 'devices:write'];
+// Shared Signals receivers managing their streams on the portal (SSF 1.0 section 8): machine
+// clients with the client-credentials grant, whose JWT access tokens are for the API resource.
+const SSF_SCOPES = ['ssf.manage', 'ssf.read'];
+const SSF_CLIENTS = [
+  { client_id: 'ssf-receiver-1', client_secret: 'ssf-secret-1' },
+  { client_id: 'ssf-receiver-2', client_secret: 'ssf-secret-2' },
+];
 const CALLBACK_PATH = '/auth/callback';
 
 // ---------------------------------------------------------------- accounts
@@ -117,7 +124,14 @@ async function main() {
       response_types: ['code'],
       // client_secret_post is accepted too: oidc-provider treats basic/post alike.
       token_endpoint_auth_method: 'client_secret_basic',
-    }],
+    }, ...SSF_CLIENTS.map((c) => ({
+      ...c,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope: SSF_SCOPES.join(' '),
+      token_endpoint_auth_method: 'client_secret_basic',
+    }))],
     jwks: { keys: [signingKey] },
     adapter: Adapter,
     ttl: {
@@ -150,7 +164,7 @@ async function main() {
     },
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
-    scopes: ['openid', 'email', 'profile', 'offline_access', ...API_SCOPES],
+    scopes: ['openid', 'email', 'profile', 'offline_access', ...API_SCOPES, ...SSF_SCOPES],
     // Put scope-requested claims IN the ID token (the RP reads them there).
     conformIdTokenClaims: false,
 
@@ -161,6 +175,7 @@ async function main() {
       devInteractions: { enabled: false },
       backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
       rpInitiatedLogout: {
@@ -189,7 +204,7 @@ async function main() {
           if (resourceIndicator !== audience) throw new Provider.errors.InvalidTarget();
           return {
             audience,
-            scope: API_SCOPES.join(' '),
+            scope: [...API_SCOPES, ...SSF_SCOPES].join(' '),
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } },
           };

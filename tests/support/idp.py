@@ -32,6 +32,8 @@ SERVER_JS = IDP_DIR / "server.mjs"
 
 DEFAULT_AUDIENCE = "https://portal.test/api"
 CALLBACK_PATH = "/auth/callback"
+# The Shared Signals receivers' client-credentials clients (tests/idp/server.mjs).
+SSF_CLIENT_SECRETS = {"ssf-receiver-1": "ssf-secret-1", "ssf-receiver-2": "ssf-secret-2"}
 # Never requested: access_token() only parses the redirect the IdP sends there.
 DUMMY_REDIRECT_URI = "http://127.0.0.1:9/auth/callback"
 
@@ -342,6 +344,26 @@ class OidcProvider:
     def access_token(self, login: str, scope: str = "openid devices:read devices:write") -> str:
         """A real RFC 9068 JWT access token for `login`, for the configured audience."""
         return self.tokens(login, scope, resource=self.audience)["access_token"]
+
+    def client_token(
+        self,
+        client_id: str = "ssf-receiver-1",
+        client_secret: str | None = None,
+        scope: str = "ssf.manage ssf.read",
+    ) -> str:
+        """A client-credentials JWT access token (no user) for the configured audience: the
+        Shared Signals receivers ``ssf-receiver-1`` and ``ssf-receiver-2`` (secrets
+        ``ssf-secret-1``, ``ssf-secret-2``) may ask for ``ssf.manage`` and ``ssf.read``."""
+        secret = client_secret or SSF_CLIENT_SECRETS[client_id]
+        r = requests.post(
+            self.metadata["token_endpoint"],
+            data={"grant_type": "client_credentials", "scope": scope, "resource": self.audience},
+            auth=(client_id, secret),
+            timeout=10,
+        )
+        if r.status_code != 200:
+            raise RuntimeError(f"token endpoint {r.status_code}: {r.text}")
+        return r.json()["access_token"]
 
     # ------------------------------------------------------------ back-channel logout
     def logout_token(self, *, sub: str | None = None, sid: str | None = None, **claims) -> str:
