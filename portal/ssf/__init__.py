@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app
 from ..authz import public
 from ..config import ConfigError
 from ..extensions import db
-from ..services.outbox import signals
+from ..services.outbox import signals, stream_events
 from . import keys
 
 
@@ -118,3 +118,5 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     with app.app_context():
         signals.use_transmitter(db.engine, signals.Transmitter.from_config(app.config))
+        streams_issuer = app.config["SSF_ISSUER"] if app.config.get("SSF_STREAMS") else None
+        stream_events.use_issuer(db.engine, streams_issuer)
