@@ -97,6 +97,9 @@ export PORTAL_SECRET_KEY=... PORTAL_DATABASE_URL=postgresql://... PORTAL_REDIS_U
   public-only or unsuitable key (RSA under 2048 bits among them) stops the portal rather than
   the first event. To rotate it, move the old key's file to `PORTAL_SSF_PREVIOUS_KEY_FILE` and
   put the new one in its place (`docs/ssf.md`, "Delivery").
+  `PORTAL_SSF_STREAMS=true` lets receivers manage their own streams with the IdP's
+  client-credentials tokens (needs `PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`; see
+  `docs/ssf.md`).
 - **SCIM**: `PORTAL_SCIM_TOKEN` turns on `/scim/v2`; give the same value to the IdP's SCIM
   client as its bearer token.
 - **Retention**: `flask --app wsgi portal prune [--batch-size 1000]` from cron deletes sessions

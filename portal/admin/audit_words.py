@@ -46,6 +46,13 @@ ACTION_WORDS = {
     "alert_mode_changed": "Changed which sign-ins are mailed to them",
     "search_sign_ins": "Searched every user's sign-ins",
     "bulk_sign_out": "Started signing out the sessions a search matched",
+    "ssf_stream_created": "Created a Shared Signals stream",
+    "ssf_stream_updated": "Changed a Shared Signals stream",
+    "ssf_stream_deleted": "Deleted a Shared Signals stream",
+    "ssf_stream_status": "Enabled, paused or disabled a Shared Signals stream",
+    "ssf_subject_added": "Added a subject to a Shared Signals stream",
+    "ssf_subject_removed": "Removed a subject from a Shared Signals stream",
+    "ssf_verification_requested": "Asked for a Shared Signals verification event",
 }
 
 _VIA = {
@@ -53,6 +60,7 @@ _VIA = {
     "api": "through the API",
     "cli": "from the command line",
     "scim": "by the identity provider's provisioning (SCIM)",
+    "ssf": "by a Shared Signals receiver",
 }
 
 

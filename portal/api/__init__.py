@@ -1,4 +1,6 @@
-"""The documented JSON routes, in two blueprints: each blueprint is one body family.
+"""The JSON routes, in three blueprints: each blueprint is one body family (the third,
+Shared Signals stream management, ``ssf_routes``, follows SSF 1.0 and is not in the OpenAPI
+document).
 
 A route's family (envelope or token rows) is declared once, by the blueprint it is on: its
 errors, 500s included, answer in that family's shape (``errors``, ``shapes``), and the OpenAPI
@@ -17,9 +19,10 @@ from . import (  # noqa: F401  (their routes)
     envelope_routes,
     openapi,
     sign_in_routes,
+    ssf_routes,
     token_row_routes,
 )
-from .blueprints import envelope, token_rows
+from .blueprints import envelope, ssf, token_rows
 
 
 class IdSegment(BaseConverter):
@@ -40,6 +43,7 @@ class IdSegment(BaseConverter):
 def init_app(app) -> None:
     csrf.exempt(envelope)
     csrf.exempt(token_rows)
+    csrf.exempt(ssf)
     # The JSON routes' <id> segments (their rules keep the plain <name> spelling) are IdSegment;
     # rules are compiled as they are added, so the pages' converters stay as they were.
     default = app.url_map.converters["default"]
@@ -47,5 +51,6 @@ def init_app(app) -> None:
     try:
         app.register_blueprint(envelope)
         app.register_blueprint(token_rows)
+        app.register_blueprint(ssf)
     finally:
         app.url_map.converters["default"] = default

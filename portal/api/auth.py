@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import current_app, g, request
@@ -18,6 +19,7 @@ from ..auth.principal import (
 from ..auth.tokens import InvalidToken, jwks_cache, scopes_of, validate_access_token
 from ..authz import access_rule
 from ..services.devices.versions import Kind
+from ..services.operations import Actor
 from .errors import ApiError
 
 
@@ -129,3 +131,81 @@ def bearer_requirement(view: Callable) -> tuple[str, str | None] | None:
     """The (scope, permission) ``bearer`` demands of ``view``'s callers; the OpenAPI document
     reads them here, so it says what the route checks."""
     return getattr(view, _REQUIREMENT_ATTR, None)
+
+
+@dataclass(frozen=True)
+class ClientCaller:
+    """A machine client calling with the IdP's access token (a Shared Signals receiver): no
+    user, no session; ``client_id`` owns what it makes."""
+
+    client_id: str
+    scopes: frozenset[str]
+    ip_address: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(None, ip_address=self.ip_address, via="ssf", label=f"client {self.client_id}")
+
+
+def _insufficient_scope(scopes: tuple[str, ...]) -> ApiError:
+    wanted = " ".join(scopes)
+    return ApiError(
+        403,
+        f"The access token lacks the scope: {' or '.join(scopes)}",
+        headers={
+            "WWW-Authenticate": f'Bearer realm="device-portal", error="insufficient_scope", '
+            f'scope="{wanted}"'
+        },
+    )
+
+
+def authenticate_client() -> tuple[str, frozenset[str]]:
+    """The client and scopes of the IdP's access token in the Authorization header (never a
+    query parameter nor a form field, RFC 6750 2.1 alone); raises ApiError(401) otherwise. A
+    personal token is no client's."""
+    raw = _bearer_token()
+    if is_personal_token(raw):
+        raise _unauthorized("This API takes the identity provider's access tokens only")
+    cfg = current_app.config
+    if not cfg.get("API_AUDIENCE") or not cfg.get("OIDC_ISSUER"):
+        raise _unauthorized("Bearer tokens are not accepted: no API audience is configured")
+    try:
+        metadata = idp_metadata()
+        claims = validate_access_token(
+            raw,
+            issuer=metadata["issuer"],
+            audience=cfg["API_AUDIENCE"],
+            jwks_uri=metadata["jwks_uri"],
+            published_algorithms=metadata.get("id_token_signing_alg_values_supported", []),
+            cache=jwks_cache,
+        )
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from None
+    except (SignInFailed, KeyError, OSError) as exc:
+        current_app.logger.warning("cannot verify bearer tokens: %r", exc)
+        raise _unauthorized("The token issuer cannot be reached to verify the token") from None
+    client_id = claims.get("client_id") or claims.get("azp")
+    if not client_id:
+        raise _unauthorized("The access token names no client (client_id)")
+    return str(client_id), scopes_of(claims)
+
+
+def client_bearer(*scopes: str, enabled: str | None = None) -> Callable:
+    """JSON routes of machine clients: the IdP's access token with one of ``scopes``; the view
+    gets a ``ClientCaller``. ``enabled``: the setting without which the routes are not there
+    (404)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if enabled and not current_app.config.get(enabled):
+                raise ApiError(404, "Not found")
+            client_id, granted = authenticate_client()
+            if not granted & set(scopes):
+                raise _insufficient_scope(scopes)
+            return view(ClientCaller(client_id, granted, request.remote_addr), *args, **kwargs)
+
+        setattr(wrapped, _REQUIREMENT_ATTR, (scopes[0], None))
+        return access_rule("bearer:" + "|".join(scopes))(wrapped)
+
+    return decorator

@@ -1,4 +1,4 @@
-"""The two JSON blueprints, one per documented body family, with the error handlers that answer
+"""The JSON blueprints, one per body family, with the error handlers that answer
 in that family's shape; apart from the package so that the route modules import them downward."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from ..services.errors import DomainError
 from ..transaction import rollback_after_error
 from .errors import (
     ENVELOPE,
+    SSF,
     TOKEN_ROWS,
     ApiError,
     failure_message,
@@ -86,3 +87,11 @@ def _no_content_has_no_body(response):
 envelope = ApiBlueprint("api_envelope", __name__, ENVELOPE)
 # TKT routes: bare rows, {"error": {"code", "message"}} errors.
 token_rows = ApiBlueprint("api_token_rows", __name__, TOKEN_ROWS)
+# Shared Signals stream management: OAuth-style errors, answers never cached (SSF 1.0 8.1).
+ssf = ApiBlueprint("api_ssf", __name__, SSF)
+
+
+@ssf.after_request
+def _not_stored(response):
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response

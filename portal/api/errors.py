@@ -2,8 +2,9 @@
 
 *Envelope* routes (Flashback "device-session-management") answer
 ``shapes.errors.EnvelopeError``; *token-row* routes (TKT "auth/devices") answer
-``shapes.errors.TokenRowError``. A route's family is its blueprint's (see ``api/__init__``);
-``family_for_path`` only serves requests no route took.
+``shapes.errors.TokenRowError``; Shared Signals stream management (``ssf_routes``)
+``shapes.errors.SsfError``, in OAuth's words. A route's family is its blueprint's (see
+``api/__init__``); ``family_for_path`` only serves requests no route took.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Callable
 from ..availability import RETRY_AFTER_SECONDS
 from ..services.errors import DomainError
 from .shapes.base import Shape
-from .shapes.errors import EnvelopeError, TokenRowError, TokenRowErrorDetail
+from .shapes.errors import EnvelopeError, SsfError, TokenRowError, TokenRowErrorDetail
 
-ENVELOPE, TOKEN_ROWS = "envelope", "token_rows"
+ENVELOPE, TOKEN_ROWS, SSF = "envelope", "token_rows", "ssf"
 
 _CODES = {
     400: "bad_request",
@@ -101,13 +102,22 @@ def unavailable() -> ApiError:
 
 
 # The model of each family's error body.
-ERROR_MODELS: dict[str, type[Shape]] = {ENVELOPE: EnvelopeError, TOKEN_ROWS: TokenRowError}
+ERROR_MODELS: dict[str, type[Shape]] = {
+    ENVELOPE: EnvelopeError,
+    TOKEN_ROWS: TokenRowError,
+    SSF: SsfError,
+}
+# Shared Signals errors say OAuth's words (RFC 6749 5.2, RFC 6750 3.1) where one fits.
+_SSF_CODES = {400: "invalid_request", 401: "invalid_token", 403: "insufficient_scope"}
 
 
-def error_shape(error: ApiError, family: str) -> EnvelopeError | TokenRowError:
+def error_shape(error: ApiError, family: str) -> EnvelopeError | TokenRowError | SsfError:
     """The documented body of ``error`` in ``family``'s shape."""
     if family == TOKEN_ROWS:
         return TokenRowError(error=TokenRowErrorDetail(code=error.code, message=error.message))
+    if family == SSF:
+        code = _SSF_CODES.get(error.status, error.code)
+        return SsfError(error=code, error_description=error.message)
     return EnvelopeError(error=error.message)
 
 
@@ -153,6 +163,10 @@ def _unversioned(path: str) -> str:
     return path
 
 
+# Shared Signals stream management (``ssf_routes``): its unrouted errors answer in its shape.
+SSF_MANAGEMENT_PATHS = ("/ssf/streams", "/ssf/status", "/ssf/subjects:", "/ssf/verify")
+
+
 def family_for_path(path: str) -> str:
     """Which documented family a URL belongs to, for errors raised before routing.
 
@@ -161,10 +175,14 @@ def family_for_path(path: str) -> str:
     """
     if _unversioned(path).startswith(("/auth/devices", "/devices/users", "/audit/events")):
         return TOKEN_ROWS
+    if path.startswith(SSF_MANAGEMENT_PATHS):
+        return SSF
     return ENVELOPE
 
 
 def is_api_path(path: str) -> bool:
+    if path.startswith(SSF_MANAGEMENT_PATHS):
+        return True
     path = _unversioned(path)
     return path in ("/devices", "/audit/events") or path.startswith(
         ("/devices/", "/sessions", "/auth/devices", "/api/")

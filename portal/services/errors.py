@@ -62,3 +62,10 @@ class Invalid(DomainError, ValueError):
     ) -> None:
         super().__init__(message, code=code)
         self.field = field
+
+
+class TooManyRequests(DomainError):
+    """Asked again too soon (a stream's verification within its ``min_verification_interval``)."""
+
+    status = 429
+    default_message = "Too many requests; try again later"

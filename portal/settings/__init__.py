@@ -232,6 +232,12 @@ class Settings(BaseSettings):
         "`/ssf/jwks.json` keeps publishing it beside the new one, which alone signs; remove it "
         "once the events signed with it are delivered (`docs/ssf.md`)",
     )
+    SSF_STREAMS: Flag = setting(
+        False,
+        "receivers manage their own Shared Signals streams (`/ssf/streams`, SSF 1.0 section 8) "
+        "with the IdP's client-credentials tokens (scopes `ssf.manage`, `ssf.read`); needs "
+        "`PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`",
+    )
     SSF_TIMEOUT: Seconds = setting(
         10, "seconds the worker waits on the receiver before trying later"
     )
@@ -287,6 +293,16 @@ class Settings(BaseSettings):
             raise ValueError("PORTAL_MAIL_USE_TLS and PORTAL_MAIL_USE_SSL cannot both be true")
         if self.SSF_RECEIVER_URL:
             self._check_transmitter(production)
+        if self.SSF_STREAMS and not (self.SSF_ISSUER and self.API_AUDIENCE):
+            raise ValueError(
+                "PORTAL_SSF_STREAMS needs PORTAL_SSF_ISSUER (the portal's public origin, the "
+                "events' iss) and PORTAL_API_AUDIENCE (the aud of the receivers' tokens)"
+            )
+        if self.SSF_STREAMS and production and not self.SSF_SIGNING_KEY_FILE:
+            raise ValueError(
+                "PORTAL_SSF_SIGNING_KEY_FILE (a private RSA key of 2048 bits or more, JWK or PEM) "
+                "is required in production when PORTAL_SSF_STREAMS is on"
+            )
         return self
 
     def _check_transmitter(self, production: bool) -> None:
@@ -302,6 +318,6 @@ class Settings(BaseSettings):
             raise ValueError("PORTAL_SSF_AUDIENCE is required when there is no PORTAL_OIDC_ISSUER")
         if not self.SSF_SIGNING_KEY_FILE and production:
             raise ValueError(
-                "PORTAL_SSF_SIGNING_KEY_FILE (a private EC P-256 or RSA key, JWK or PEM) is "
-                "required in production when PORTAL_SSF_RECEIVER_URL is set"
+                "PORTAL_SSF_SIGNING_KEY_FILE (a private RSA key of 2048 bits or more, JWK or PEM) "
+                "is required in production when PORTAL_SSF_RECEIVER_URL is set"
             )

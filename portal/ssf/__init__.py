@@ -1,17 +1,23 @@
 """The portal as a Shared Signals (SSF 1.0) transmitter: its metadata at
-``/.well-known/ssf-configuration`` and its public keys, so the IdP can check the
-session-revoked events the worker pushes to it (``push``). Not found (404) while no receiver is
-configured (``PORTAL_SSF_RECEIVER_URL``): then the portal transmits nothing.
+``/.well-known/ssf-configuration`` and its public keys, so receivers can check the events the
+worker pushes to them (``push``).
+
+Two ways to have receivers: streams they manage themselves (``PORTAL_SSF_STREAMS``; the
+management API is ``api.ssf_routes``, and the metadata names its endpoints as the CAEP
+interoperability profile requires), or the one receiver of ``PORTAL_SSF_RECEIVER_URL``, set up
+out of band (push and session-revoked only). Not found (404) with neither: then the portal
+transmits nothing.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app
+from flask import Blueprint, abort, current_app, url_for
 
 from ..authz import public
 from ..config import ConfigError
 from ..extensions import db
 from ..services.outbox import signals, stream_events
+from ..services.streams import configuration as streams
 from . import keys
 
 
@@ -64,12 +70,40 @@ def _transmitter() -> signals.Transmitter:
     return found
 
 
+# The management API's endpoints (``api.ssf_routes``), by endpoint name.
+_ENDPOINTS = {
+    "configuration_endpoint": "api_ssf.create_stream",
+    "status_endpoint": "api_ssf.read_status",
+    "add_subject_endpoint": "api_ssf.add_subject",
+    "remove_subject_endpoint": "api_ssf.remove_subject",
+    "verification_endpoint": "api_ssf.verify",
+}
+
+
+def _managed_streams() -> dict:
+    """The metadata when receivers manage their streams: every member the CAEP
+    interoperability profile requires (section 2.3), the endpoints under the issuer."""
+    issuer = current_app.config["SSF_ISSUER"]
+    return {
+        "spec_version": "1_0",
+        "issuer": issuer,
+        "jwks_uri": issuer + JWKS_PATH,
+        "delivery_methods_supported": list(streams.DELIVERY_METHODS),
+        **{name: issuer + url_for(endpoint) for name, endpoint in _ENDPOINTS.items()},
+        "authorization_schemes": [{"spec_urn": "urn:ietf:rfc:6749"}],
+        "default_subjects": "ALL",
+        "events_supported": list(streams.EVENTS_SUPPORTED),
+    }
+
+
 @bp.get("/.well-known/ssf-configuration")
 @public
 def configuration():
-    """Transmitter configuration metadata (SSF 1.0 section 7.1). Streams are set up by the
-    portal's settings, not through a management API, so none is advertised; push is the one
-    delivery method."""
+    """Transmitter configuration metadata (SSF 1.0 section 7.1). With managed streams, the
+    management API's endpoints and both delivery methods; with only the receiver of the
+    settings, none is advertised and push is the one delivery method."""
+    if current_app.config.get("SSF_STREAMS"):
+        return _managed_streams(), 200, {"Cache-Control": "public, max-age=300"}
     transmitter = _transmitter()
     return (
         {
@@ -90,14 +124,15 @@ def configuration():
 def jwks():
     """The public keys events are checked with: the signing key's and, during a rotation, the
     previous key's."""
-    _transmitter()
+    if not current_app.config.get("SSF_STREAMS"):
+        _transmitter()
     return {"keys": published_keys()}, 200, {"Cache-Control": "public, max-age=300"}
 
 
 def check_signing_key(config) -> None:
     """Read the signing key at start-up when there is a receiver to sign for, so a bad key
     file stops the portal (a ConfigError naming the variable) rather than the first send."""
-    if not config.get("SSF_RECEIVER_URL"):
+    if not (config.get("SSF_RECEIVER_URL") or config.get("SSF_STREAMS")):
         return
     path = config.get("SSF_SIGNING_KEY_FILE")
     previous = config.get("SSF_PREVIOUS_KEY_FILE")

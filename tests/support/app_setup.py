@@ -28,6 +28,8 @@ TABLES_IN_DELETE_ORDER = [
     "scim_groups",
     "sign_in_alerts",
     "outbox_messages",
+    "ssf_stream_subjects",
+    "ssf_streams",
     "bulk_job_items",
     "bulk_jobs",
     "audit_events",

@@ -1,5 +1,6 @@
 """Each family's error body: envelope routes answer ``EnvelopeError``, token-row routes (the
-audit events and sign-ins among them) ``TokenRowError``."""
+audit events and sign-ins among them) ``TokenRowError``, Shared Signals stream management
+``SsfError``."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ class TokenRowError(Shape):
     """A token-row route's error."""
 
     error: TokenRowErrorDetail
+
+
+class SsfError(Shape):
+    """A Shared Signals stream management error: an OAuth-style code (RFC 6750 section 3.1's
+    for the token) and a sentence."""
+
+    error: str = Field(examples=["invalid_request"])
+    error_description: str

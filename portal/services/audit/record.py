@@ -55,6 +55,13 @@ class Actions:
     ALERT_MODE_CHANGED = "alert_mode_changed"
     SEARCH_SIGN_INS = "search_sign_ins"
     BULK_SIGN_OUT = "bulk_sign_out"
+    SSF_STREAM_CREATED = "ssf_stream_created"
+    SSF_STREAM_UPDATED = "ssf_stream_updated"
+    SSF_STREAM_DELETED = "ssf_stream_deleted"
+    SSF_STREAM_STATUS = "ssf_stream_status"
+    SSF_SUBJECT_ADDED = "ssf_subject_added"
+    SSF_SUBJECT_REMOVED = "ssf_subject_removed"
+    SSF_VERIFICATION = "ssf_verification_requested"
 
     @classmethod
     def all(cls) -> list[str]:

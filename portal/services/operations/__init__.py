@@ -20,7 +20,8 @@ This package is the public surface of the writes: callers use ``operations.<name
 names are all of it. Its modules each hold one concept's operations: ``actor`` (who acts, and
 the checks every operation makes of them), ``sign_in``, ``sessions`` (ending and extending
 them), ``devices``, ``alerts``, ``tokens`` (personal API tokens), ``users`` (grants,
-deactivation, SCIM), ``groups`` (SCIM's groups) and ``incidents`` (audited looks, bulk sign-out).
+deactivation, SCIM), ``groups`` (SCIM's groups), ``incidents`` (audited looks, bulk
+sign-out) and ``streams`` (the Shared Signals streams receivers manage).
 """
 
 from .actor import (
@@ -74,6 +75,16 @@ from .sign_in import (
     sign_in_with_token,
     sign_out,
 )
+from .streams import (
+    STREAM_NOT_FOUND,
+    add_subject,
+    create_stream,
+    delete_stream,
+    remove_subject,
+    request_verification,
+    set_stream_status,
+    update_stream,
+)
 from .tokens import (
     create_personal_token,
     note_personal_token_use,
@@ -95,6 +106,7 @@ __all__ = [
     "DEVICE_NOT_FOUND",
     "SESSION_NOT_FOUND",
     "SESSION_NOT_FOUND_OR_EXPIRED",
+    "STREAM_NOT_FOUND",
     "TOKEN_NOT_FOUND",
     "Actor",
     "AlertLinkAnswer",
@@ -102,11 +114,14 @@ __all__ = [
     "NotReported",
     "ReportingCurrentDevice",
     "TrustingReportedDevice",
+    "add_subject",
     "answer_alert",
     "answer_alert_link",
     "clear_report",
     "create_personal_token",
+    "create_stream",
     "deactivate_user",
+    "delete_stream",
     "end_device_sessions",
     "export_csv",
     "extend_session",
@@ -119,8 +134,10 @@ __all__ = [
     "refuse_alert_link",
     "refuse_sign_in",
     "remove_device",
+    "remove_subject",
     "rename_device",
     "report_suspicious",
+    "request_verification",
     "revoke_all_sessions",
     "revoke_permission",
     "revoke_personal_token",
@@ -136,11 +153,13 @@ __all__ = [
     "scim_update_user",
     "search_sign_ins",
     "set_alert_mode",
+    "set_stream_status",
     "sign_in",
     "sign_in_with_token",
     "sign_out",
     "start_bulk_sign_out",
     "trust_device",
     "untrust_device",
+    "update_stream",
     "view_user_devices",
 ]

@@ -134,6 +134,15 @@ def release(stream_id: str) -> None:
     )
 
 
+def redirect(stream_id: str, kind: str) -> None:
+    """A stream whose delivery method changed: its events not yet delivered go the new way."""
+    db.session.execute(
+        update(OUTBOX)
+        .where(_of_stream(stream_id, (OutboxStatus.PENDING, OutboxStatus.HELD)))
+        .values(kind=kind)
+    )
+
+
 def drop(stream_id: str) -> None:
     """A disabled or deleted stream: its events not yet delivered are gone."""
     db.session.execute(

@@ -114,3 +114,8 @@ def receiving(
         )
     rows = db.session.execute(query.order_by(STREAMS.c.created_at, STREAMS.c.stream_id))
     return [row for row in map(StreamRow._make, rows) if event_type in row.events_delivered]
+
+
+def row_of(stream: SsfStream) -> StreamRow:
+    """The read row of a stream model just changed (no query)."""
+    return StreamRow(*(getattr(stream, name) for name in StreamRow._fields))
