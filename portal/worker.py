@@ -14,7 +14,7 @@ from typing import Any
 from .alerts.mail import send_due_mail
 from .services import operations
 from .services.incidents.bulk_jobs import DEFAULT_BATCH
-from .ssf.push import push_due_signals
+from .ssf.push import push_due_signals, push_due_stream_events
 
 Transaction = Callable[[Callable[[], Any]], Any]
 
@@ -29,6 +29,7 @@ def bulk_sign_outs(transaction: Transaction, _limit: int, batch_size: int = DEFA
 DUE_WORK: list[Callable[[Transaction, int], int]] = [
     send_due_mail,  # sign-in alerts from the outbox
     push_due_signals,  # session-revoked events for the IdP, from the same outbox
+    push_due_stream_events,  # events of receivers' push streams (RFC 8935)
     bulk_sign_outs,  # sign-outs started from /admin/sign-ins or POST /sign-ins/revoke
 ]
 

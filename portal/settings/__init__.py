@@ -31,6 +31,7 @@ from .parsers import (
     MaybePositive,
     Name,
     Origin,
+    PollWait,
     Positive,
     RateLimit,
     RedisURL,
@@ -237,6 +238,11 @@ class Settings(BaseSettings):
         "receivers manage their own Shared Signals streams (`/ssf/streams`, SSF 1.0 section 8) "
         "with the IdP's client-credentials tokens (scopes `ssf.manage`, `ssf.read`); needs "
         "`PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`",
+    )
+    SSF_POLL_WAIT: PollWait = setting(
+        10,
+        "seconds a receiver's poll (RFC 8936) with `returnImmediately` false is held at most "
+        "while no event is there; `0` answers every poll at once",
     )
     SSF_TIMEOUT: Seconds = setting(
         10, "seconds the worker waits on the receiver before trying later"

@@ -151,6 +151,11 @@ def check_signing_key(config) -> None:
 def init_app(app) -> None:
     check_signing_key(app.config)
     app.register_blueprint(bp)
+    # The poll route (``api.ssf_poll_routes``) signs what it hands out with this, by name,
+    # since the JSON layer does not import the transmitter.
+    from .push import sign
+
+    app.extensions["ssf_signer"] = sign
     with app.app_context():
         signals.use_transmitter(db.engine, signals.Transmitter.from_config(app.config))
         streams_issuer = app.config["SSF_ISSUER"] if app.config.get("SSF_STREAMS") else None

@@ -21,7 +21,8 @@ names are all of it. Its modules each hold one concept's operations: ``actor`` (
 the checks every operation makes of them), ``sign_in``, ``sessions`` (ending and extending
 them), ``devices``, ``alerts``, ``tokens`` (personal API tokens), ``users`` (grants,
 deactivation, SCIM), ``groups`` (SCIM's groups), ``incidents`` (audited looks, bulk
-sign-out) and ``streams`` (the Shared Signals streams receivers manage).
+sign-out), ``streams`` (the Shared Signals streams receivers manage) and ``stream_delivery``
+(a receiver polling its stream).
 """
 
 from .actor import (
@@ -75,6 +76,7 @@ from .sign_in import (
     sign_in_with_token,
     sign_out,
 )
+from .stream_delivery import Polled, poll_stream
 from .streams import (
     STREAM_NOT_FOUND,
     add_subject,
@@ -112,6 +114,7 @@ __all__ = [
     "AlertLinkAnswer",
     "AlreadyReported",
     "NotReported",
+    "Polled",
     "ReportingCurrentDevice",
     "TrustingReportedDevice",
     "add_subject",
@@ -130,6 +133,7 @@ __all__ = [
     "idp_logout",
     "note_personal_token_use",
     "note_reauthentication",
+    "poll_stream",
     "reactivate_user",
     "refuse_alert_link",
     "refuse_sign_in",
