@@ -1,6 +1,6 @@
-"""The JSON routes, in three blueprints: each blueprint is one body family (the third,
-Shared Signals stream management, ``ssf_routes``, follows SSF 1.0 and is not in the OpenAPI
-document).
+"""The documented JSON routes, in two blueprints: each blueprint is one body family; and
+Shared Signals stream management (``ssf_routes``), a third, which follows SSF 1.0 and is not in
+the OpenAPI document.
 
 A route's family (envelope or token rows) is declared once, by the blueprint it is on: its
 errors, 500s included, answer in that family's shape (``errors``, ``shapes``), and the OpenAPI

@@ -39,7 +39,7 @@ class ApiBlueprint(Blueprint):
         self.after_request(_no_content_has_no_body)
 
 
-def _install_error_handlers(bp: ApiBlueprint) -> None:
+def _install_error_handlers(bp: ApiBlueprint | SsfBlueprint) -> None:
     @bp.errorhandler(ApiError)
     def _api_error(error: ApiError):
         rollback_after_error()
@@ -87,11 +87,27 @@ def _no_content_has_no_body(response):
 envelope = ApiBlueprint("api_envelope", __name__, ENVELOPE)
 # TKT routes: bare rows, {"error": {"code", "message"}} errors.
 token_rows = ApiBlueprint("api_token_rows", __name__, TOKEN_ROWS)
-# Shared Signals stream management: OAuth-style errors, answers never cached (SSF 1.0 8.1).
-ssf = ApiBlueprint("api_ssf", __name__, SSF)
 
 
-@ssf.after_request
+class SsfBlueprint(Blueprint):
+    """Shared Signals stream management: JSON errors in OAuth's words like a JSON family's,
+    answers never cached (SSF 1.0 section 8.1). Not an ``ApiBlueprint``: SSF 1.0 is its
+    document, so ``/openapi.json`` (built from the ``ApiBlueprint`` routes) leaves it out."""
+
+    cookieless = True
+    rate_limit = "RATELIMIT_API"
+    family = SSF
+
+    def __init__(self, name: str, import_name: str) -> None:
+        super().__init__(name, import_name)
+        _install_error_handlers(self)
+        self.after_request(_no_content_has_no_body)
+        self.after_request(_not_stored)
+
+
 def _not_stored(response):
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+ssf = SsfBlueprint("api_ssf", __name__)

@@ -21,7 +21,6 @@ from ..services.errors import NotFound
 from ..services.streams import configuration, reads
 from .auth import ClientCaller, client_bearer
 from .blueprints import ssf
-from .declarations import undocumented
 from .errors import ApiError, failure
 from .shapes.base import Refused, RequestShape
 from .shapes.ssf import (
@@ -37,7 +36,6 @@ from .shapes.ssf import (
 
 MANAGE, READ = "ssf.manage", "ssf.read"
 S = TypeVar("S", bound=RequestShape)
-_WHY = "Shared Signals stream management: SSF 1.0 section 8 is its document (docs/ssf.md)"
 _ON = "SSF_STREAMS"
 
 
@@ -84,7 +82,6 @@ def _own(caller: ClientCaller, stream_id: str) -> reads.StreamRow:
 
 
 @ssf.post("/ssf/streams")
-@undocumented(_WHY)
 @failure("Failed to create the stream")
 @client_bearer(MANAGE, enabled=_ON)
 def create_stream(caller: ClientCaller):
@@ -100,7 +97,6 @@ def create_stream(caller: ClientCaller):
 
 
 @ssf.get("/ssf/streams")
-@undocumented(_WHY)
 @failure("Failed to read the streams")
 @client_bearer(READ, MANAGE, enabled=_ON)
 def read_streams(caller: ClientCaller):
@@ -113,7 +109,6 @@ def read_streams(caller: ClientCaller):
 
 
 @ssf.patch("/ssf/streams")
-@undocumented(_WHY)
 @failure("Failed to update the stream")
 @client_bearer(MANAGE, enabled=_ON)
 def update_stream(caller: ClientCaller):
@@ -130,7 +125,6 @@ def update_stream(caller: ClientCaller):
 
 
 @ssf.put("/ssf/streams")
-@undocumented(_WHY)
 @failure("Failed to replace the stream")
 @client_bearer(MANAGE, enabled=_ON)
 def replace_stream(caller: ClientCaller):
@@ -147,7 +141,6 @@ def replace_stream(caller: ClientCaller):
 
 
 @ssf.delete("/ssf/streams")
-@undocumented(_WHY)
 @failure("Failed to delete the stream")
 @client_bearer(MANAGE, enabled=_ON)
 def delete_stream(caller: ClientCaller):
@@ -157,7 +150,6 @@ def delete_stream(caller: ClientCaller):
 
 
 @ssf.get("/ssf/status")
-@undocumented(_WHY)
 @failure("Failed to read the stream's status")
 @client_bearer(READ, MANAGE, enabled=_ON)
 def read_status(caller: ClientCaller):
@@ -169,7 +161,6 @@ def read_status(caller: ClientCaller):
 
 
 @ssf.post("/ssf/status")
-@undocumented(_WHY)
 @failure("Failed to update the stream's status")
 @client_bearer(MANAGE, enabled=_ON)
 def update_status(caller: ClientCaller):
@@ -184,7 +175,6 @@ def update_status(caller: ClientCaller):
 
 
 @ssf.post("/ssf/subjects:add")
-@undocumented(_WHY)
 @failure("Failed to add the subject")
 @client_bearer(MANAGE, enabled=_ON)
 def add_subject(caller: ClientCaller):
@@ -198,7 +188,6 @@ def add_subject(caller: ClientCaller):
 
 
 @ssf.post("/ssf/subjects:remove")
-@undocumented(_WHY)
 @failure("Failed to remove the subject")
 @client_bearer(MANAGE, enabled=_ON)
 def remove_subject(caller: ClientCaller):
@@ -209,7 +198,6 @@ def remove_subject(caller: ClientCaller):
 
 
 @ssf.post("/ssf/verify")
-@undocumented(_WHY)
 @failure("Failed to request verification")
 @client_bearer(MANAGE, enabled=_ON)
 def verify(caller: ClientCaller):

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from ...extensions import db
-from ...models import OutboxMessage, OutboxStatus, StreamStatus
+from ...models import OutboxMessage, OutboxStatus, SsfStream, StreamStatus
 from .configuration import PUSH
 from .reads import StreamRow
 
@@ -47,7 +47,7 @@ def _room(paused: Sequence[str]) -> dict[str, int]:
     """How many more events each paused stream may hold."""
     if not paused:
         return {}
-    held = dict(
+    held: dict[str, int] = dict(
         db.session.execute(
             select(OUTBOX.c.recipient, func.count())
             .where(
@@ -56,7 +56,9 @@ def _room(paused: Sequence[str]) -> dict[str, int]:
                 OUTBOX.c.status == OutboxStatus.HELD.value,
             )
             .group_by(OUTBOX.c.recipient)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     return {stream_id: max(0, HELD_LIMIT - held.get(stream_id, 0)) for stream_id in paused}
 
@@ -147,4 +149,14 @@ def drop(stream_id: str) -> None:
     """A disabled or deleted stream: its events not yet delivered are gone."""
     db.session.execute(
         delete(OUTBOX).where(_of_stream(stream_id, (OutboxStatus.PENDING, OutboxStatus.HELD)))
+    )
+
+
+def note_error(stream_id: str, error: str | None) -> None:
+    """Keep the receiver's last refusal of the stream's events (its ``err`` and
+    ``description``) on the stream, for an admin; None when a delivery went through again."""
+    db.session.execute(
+        update(SsfStream.__table__)
+        .where(SsfStream.__table__.c.stream_id == stream_id)
+        .values(last_error=error[:2000] if error else None)
     )
