@@ -21,7 +21,6 @@ import requests
 from flask import current_app
 from joserfc import jwt
 
-from ..models import utcnow
 from ..services.outbox import queue, signals
 from ..services.streams import delivery, fanout
 from . import signing_key
@@ -153,7 +152,7 @@ def push_due_stream_events(transaction: Callable[[Callable[[], Any]], Any], limi
 
 
 def _refused(stream_id: str, why: str) -> None:
-    delivery.record_refusal(stream_id, why, utcnow())
+    fanout.note_error(stream_id, why)
 
 
 def _event_name(claims: dict) -> str:

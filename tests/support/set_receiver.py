@@ -41,7 +41,7 @@ def start() -> SetReceiver:
     receiver: SetReceiver
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (the standard library's name)
+        def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             token = self.rfile.read(length).decode()
             receiver.received.append(

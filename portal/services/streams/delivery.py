@@ -19,7 +19,7 @@ from sqlalchemy import case, select, update
 
 from ...extensions import db
 from ...models import OutboxStatus, StreamStatus
-from .fanout import KIND_POLL, OUTBOX
+from .fanout import KIND_POLL, OUTBOX, note_error
 from .reads import STREAMS
 
 # Longest an error kept on a row or a stream.
@@ -54,15 +54,6 @@ def push_targets(stream_ids: Iterable[str]) -> dict[str, PushTarget]:
         ).where(STREAMS.c.stream_id.in_(wanted))
     )
     return {row.stream_id: PushTarget(*row) for row in rows}
-
-
-def record_refusal(stream_id: str, error: str, now: datetime) -> None:
-    """The receiver refused an event for good: its words stay on the stream for the admin."""
-    db.session.execute(
-        update(STREAMS)
-        .where(STREAMS.c.stream_id == stream_id)
-        .values(last_error=error[:ERROR_LIMIT], updated_at=now)
-    )
 
 
 def _pending_of(stream_id: str) -> Any:
@@ -109,7 +100,7 @@ def report_errors(stream_id: str, errors: Mapping[str, str], now: datetime) -> i
             next_attempt_at=now,
         )
     )
-    record_refusal(stream_id, said[rows[-1].message_id], now)
+    note_error(stream_id, said[rows[-1].message_id])
     return len(rows)
 
 
