@@ -10,16 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 from support import set_receiver
 from support.account_helpers import sessions_of
-from support.admin_helpers import csrf_token, user_id_of
 from support.alert_helpers import run_worker
 from support.set_checks import event_of, verified
+from support.ssf_delivery import admin_revokes, make_due, stream_of
 from support.ssf_streams import PUSH, SESSION_REVOKED, create, set_status, stream_rows
 
-from portal.extensions import db
-from portal.models import OutboxMessage, SsfStream, utcnow
+from portal.models import utcnow
 
 
 @pytest.fixture
@@ -33,29 +31,6 @@ def receivers():
 def push_stream(client, token, receiver, secret="Bearer receiver-secret", **body) -> dict:
     delivery = {"method": PUSH, "endpoint_url": receiver.url, "authorization_header": secret}
     return create(client, token, delivery=delivery, **body)
-
-
-def admin_revokes(app, auth, login: str) -> None:
-    """An admin revokes the user's one session from the user's page."""
-    [session] = [s for s in sessions_of(app, login) if s.ended_at is None]
-    admin = auth.new_client("admin")
-    uid = user_id_of(app, login)
-    form = {"csrf_token": csrf_token(admin, f"/admin/users/{uid}")}
-    r = admin.post(f"/admin/users/{uid}/sessions/{session.id}/revoke", data=form)
-    assert r.status_code == 302, r.data[:300]
-
-
-def make_due(app) -> None:
-    with app.app_context():
-        db.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
-        db.session.commit()
-
-
-def stream_of(app, stream_id: str) -> SsfStream:
-    with app.app_context():
-        found = db.session.get(SsfStream, stream_id)
-        db.session.expunge_all()
-        return found
 
 
 def test_each_push_stream_gets_the_set_once_with_its_header_and_subject_format(
