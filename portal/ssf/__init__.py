@@ -12,6 +12,7 @@ transmits nothing.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, url_for
+from joserfc import jwt
 
 from ..authz import public
 from ..config import ConfigError
@@ -39,6 +40,14 @@ def signing_key() -> keys.SigningKey:
         )
         current_app.extensions["ssf_signing_key"] = found
     return found
+
+
+def sign(claims: dict) -> str:
+    """The SET of these claims, signed with the portal's key (``typ: secevent+jwt``, its
+    ``kid``): when it leaves, pushed (``push``) or handed to a poll."""
+    key = signing_key()
+    header = {"alg": key.alg, "kid": key.kid, "typ": "secevent+jwt"}
+    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
 
 
 def previous_key() -> keys.SigningKey | None:
@@ -153,8 +162,6 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     # The poll route (``api.ssf_poll_routes``) signs what it hands out with this, by name,
     # since the JSON layer does not import the transmitter.
-    from .push import sign
-
     app.extensions["ssf_signer"] = sign
     with app.app_context():
         signals.use_transmitter(db.engine, signals.Transmitter.from_config(app.config))

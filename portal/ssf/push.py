@@ -19,24 +19,16 @@ from typing import Any
 
 import requests
 from flask import current_app
-from joserfc import jwt
 
 from ..services.outbox import queue, signals
 from ..services.streams import delivery, fanout
-from . import signing_key
+from . import sign
 
 log = logging.getLogger(__name__)
 
 SET_MEDIA_TYPE = "application/secevent+jwt"
 # Client errors that say "not now" rather than "never".
 _TRY_LATER = frozenset({408, 425, 429})
-
-
-def sign(claims: dict) -> str:
-    """The SET of these claims, signed with the portal's key."""
-    key = signing_key()
-    header = {"alg": key.alg, "kid": key.kid, "typ": "secevent+jwt"}
-    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
 
 
 def _receiver_error(response: requests.Response) -> str:
