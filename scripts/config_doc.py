@@ -98,8 +98,8 @@ export PORTAL_SECRET_KEY=... PORTAL_DATABASE_URL=postgresql://... PORTAL_REDIS_U
   the first event. To rotate it, move the old key's file to `PORTAL_SSF_PREVIOUS_KEY_FILE` and
   put the new one in its place (`docs/ssf.md`, "Delivery").
   `PORTAL_SSF_STREAMS=true` lets receivers manage their own streams with the IdP's
-  client-credentials tokens (needs `PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`; see
-  `docs/ssf.md`).
+  client-credentials tokens (needs `PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`, and in
+  production `PORTAL_SSF_SIGNING_KEY_FILE`; see `docs/ssf.md`).
 - **SCIM**: `PORTAL_SCIM_TOKEN` turns on `/scim/v2`; give the same value to the IdP's SCIM
   client as its bearer token.
 - **Retention**: `flask --app wsgi portal prune [--batch-size 1000]` from cron deletes sessions

@@ -117,6 +117,8 @@ def error_shape(error: ApiError, family: str) -> EnvelopeError | TokenRowError |
         return TokenRowError(error=TokenRowErrorDetail(code=error.code, message=error.message))
     if family == SSF:
         code = _SSF_CODES.get(error.status, error.code)
+        if error.status == 401 and "error=" not in error.headers.get("WWW-Authenticate", ""):
+            code = error.code  # no token at all: RFC 6750 3.1 gives that no error code
         return SsfError(error=code, error_description=error.message)
     return EnvelopeError(error=error.message)
 
