@@ -226,3 +226,17 @@ def test_a_paused_poll_stream_hands_out_nothing_until_enabled(
     poll(client, token, sid, ack=list(answer["sets"]), returnImmediately=True)
     assert poll(client, token, sid, returnImmediately=True)["sets"] == {}
     assert sessions_of(app, "alice")[0].ended_at is not None
+
+
+def test_a_set_handed_out_before_a_pause_can_be_acknowledged_during_it(
+    polling, app, client, auth, receiver_tokens
+):
+    token = receiver_tokens()
+    sid = poll_stream(client, token)["stream_id"]
+    two_events(app, auth)
+    taken = poll(client, token, sid, maxEvents=1, returnImmediately=True)["sets"]
+    assert set_status(client, token, sid, "paused").status_code == 200
+    assert poll(client, token, sid, ack=list(taken), returnImmediately=True)["sets"] == {}
+    assert set_status(client, token, sid, "enabled").status_code == 200
+    rest = poll(client, token, sid, returnImmediately=True)["sets"]
+    assert len(rest) == 1 and not set(rest) & set(taken)  # the acknowledged one never again

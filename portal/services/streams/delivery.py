@@ -56,11 +56,16 @@ def push_targets(stream_ids: Iterable[str]) -> dict[str, PushTarget]:
     return {row.stream_id: PushTarget(*row) for row in rows}
 
 
-def _pending_of(stream_id: str) -> Any:
+def _pending_of(stream_id: str, *, held_too: bool = False) -> Any:
+    """The stream's poll rows not delivered yet; ``held_too``: those a pause holds as well
+    (a SET handed out before the pause may be acknowledged or refused during it)."""
+    statuses = [OutboxStatus.PENDING.value]
+    if held_too:
+        statuses.append(OutboxStatus.HELD.value)
     return (
         (OUTBOX.c.recipient == stream_id)
         & (OUTBOX.c.kind == KIND_POLL)
-        & (OUTBOX.c.status == OutboxStatus.PENDING.value)
+        & OUTBOX.c.status.in_(statuses)
     )
 
 
@@ -71,7 +76,7 @@ def acknowledge(stream_id: str, jtis: list[str], now: datetime) -> int:
         return 0
     result = db.session.execute(
         update(OUTBOX)
-        .where(_pending_of(stream_id), OUTBOX.c.message_id.in_(sorted(set(jtis))))
+        .where(_pending_of(stream_id, held_too=True), OUTBOX.c.message_id.in_(sorted(set(jtis))))
         .values(status=OutboxStatus.SENT.value, sent_at=now, subject="acknowledged")
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -84,7 +89,7 @@ def report_errors(stream_id: str, errors: Mapping[str, str], now: datetime) -> i
         return 0
     rows = db.session.execute(
         select(OUTBOX.c.id, OUTBOX.c.message_id).where(
-            _pending_of(stream_id), OUTBOX.c.message_id.in_(sorted(errors))
+            _pending_of(stream_id, held_too=True), OUTBOX.c.message_id.in_(sorted(errors))
         )
     ).all()
     if not rows:
