@@ -243,3 +243,23 @@ def test_a_bulk_end_fans_out_in_statements_that_do_not_grow_with_the_users(
         users = dict(db.session.execute(select(User.id, User.subject)).tuples().all())
     rows = stream_rows(app, by_session)
     assert all(users[r.user_id] == r.payload["claims"]["sub_id"]["user"]["sub"] for r in rows)
+
+
+def test_a_streams_format_is_set_read_changed_and_checked(streams_on, client, receiver_tokens):
+    token = receiver_tokens()
+    stream = create(client, token, delivery={"method": POLL})
+    assert stream["format"] == "iss_sub"
+    r = client.patch(
+        "/ssf/streams",
+        json={"stream_id": stream["stream_id"], "format": "email"},
+        headers=bearer(token),
+    )
+    assert r.status_code == 200 and r.get_json()["format"] == "email"
+    r = client.get(f"/ssf/streams?stream_id={stream['stream_id']}", headers=bearer(token))
+    assert r.get_json()["format"] == "email"
+    r = client.post(
+        "/ssf/streams",
+        json={"delivery": {"method": POLL}, "format": "phone_number"},
+        headers=bearer(token),
+    )
+    assert r.status_code == 400 and "format" in r.get_json()["error_description"]
