@@ -345,3 +345,9 @@ def test_a_receiver_has_at_most_ten_streams(streams_on, client, receiver_tokens)
         create(client, token)
     r = client.post("/ssf/streams", json={}, headers=bearer(token))
     assert r.status_code == 409 and "at most 10 streams" in r.get_json()["error_description"]
+
+
+def test_a_method_an_endpoint_lacks_is_a_405_in_the_same_shape(streams_on, client):
+    r = client.get("/ssf/verify")
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+    assert r.get_json()["error"] == "method_not_allowed"
