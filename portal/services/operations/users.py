@@ -9,6 +9,10 @@ from ..outbox import signals
 from ..users import identity, provisioning
 from .actor import Actor
 
+# The ways the identity provider itself asks: what it asked for is not told back to it (nor to
+# receivers' streams, which it may be one of).
+IDP_CHANNELS = ("scim", "ssf")
+
 
 def grant_permission(actor: Actor, user: User, permission: str) -> bool:
     """Give ``user`` a local grant of ``permission``; False when they already had it."""
@@ -24,11 +28,6 @@ def revoke_permission(actor: Actor, user: User, permission: str) -> bool:
         return False
     actor.record(Actions.REVOKE_PERMISSION, user, permission=permission)
     return True
-
-
-# Actors that are the identity provider itself (SCIM, its Shared Signals): what it asked for is
-# not told back to it nor to receivers' streams, which it may be one of.
-IDP_CHANNELS = ("scim", "idp", "ssf")
 
 
 def scim_actor(ip_address: str | None) -> Actor:
