@@ -15,7 +15,7 @@ from .alerts.mail import send_due_mail
 from .services import operations
 from .services.incidents.bulk_jobs import DEFAULT_BATCH
 from .ssf.poll import poll_due_events
-from .ssf.push import push_due_signals
+from .ssf.push import push_due_signals, push_due_stream_events
 
 Transaction = Callable[[Callable[[], Any]], Any]
 
@@ -31,6 +31,7 @@ DUE_WORK: list[Callable[[Transaction, int], int]] = [
     send_due_mail,  # sign-in alerts from the outbox
     push_due_signals,  # session-revoked events for the IdP, from the same outbox
     poll_due_events,  # security events a transmitter holds for the portal (RFC 8936)
+    push_due_stream_events,  # events of receivers' push streams (RFC 8935)
     bulk_sign_outs,  # sign-outs started from /admin/sign-ins or POST /sign-ins/revoke
 ]
 

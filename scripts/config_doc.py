@@ -72,7 +72,7 @@ flask --app wsgi portal grants [EMAIL]
 (`PORTAL_OIDC_ISSUER=http://127.0.0.1:9400`, client `device-portal-dev`), two groups' permissions
 and the test GeoIP database (the Makefile's `DEV_ENV`). Outside production the portal also
 starts without `PORTAL_SECRET_KEY` (a fixed development key), `PORTAL_OIDC_ISSUER`, or
-`PORTAL_SSF_SIGNING_KEY_FILE` (a key generated once into the instance folder).
+`PORTAL_SSF_SIGNING_KEY_FILE` (a 2048-bit RSA key generated once into the instance folder).
 
 ## Production
 
@@ -94,7 +94,9 @@ export PORTAL_SECRET_KEY=... PORTAL_DATABASE_URL=postgresql://... PORTAL_REDIS_U
   request answers 503.
 - **Shared Signals**: with `PORTAL_SSF_RECEIVER_URL` set, `PORTAL_SSF_ISSUER` is required, and in
   production `PORTAL_SSF_SIGNING_KEY_FILE` too; the key is read at start-up, so a missing,
-  public-only or unsuitable key stops the portal rather than the first event.
+  public-only or unsuitable key (RSA under 2048 bits among them) stops the portal rather than
+  the first event. To rotate it, move the old key's file to `PORTAL_SSF_PREVIOUS_KEY_FILE` and
+  put the new one in its place (`docs/ssf.md`, "Delivery").
   `PORTAL_SSF_STREAMS=true` lets receivers manage their own streams with the IdP's
   client-credentials tokens (needs `PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`, and in
   production `PORTAL_SSF_SIGNING_KEY_FILE`; see `docs/ssf.md`).

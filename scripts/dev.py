@@ -1,8 +1,11 @@
 """``make run``: the portal on http://127.0.0.1:5000 with an embedded development IdP, the
 background worker, and a local mail catcher.
 
-The IdP is oidc-provider-mock, run in this process on http://127.0.0.1:9400. On its sign-in
-page type a subject: ``admin`` (the demo admin) or ``employee`` (the demo employee).
+The IdP is oidc-provider-mock, run in this process on http://127.0.0.1:9400 (``dev_idp``: its
+ID tokens carry a ``sid``, and it receives the portal's Shared Signals events at
+``/ssf/events`` and prints them here). On its sign-in page type a subject: ``admin`` (the demo
+admin) or ``employee`` (the demo employee). Revoke a session on a device page and the worker
+pushes its CAEP session-revoked event within a second or two.
 The worker (``flask --app wsgi worker``) and the mail catcher (aiosmtpd on 127.0.0.1:8025,
 ``scripts/mail_catcher.py``) are processes of their own; the catcher prints each sign-in alert
 with its links here, so "No, secure my account" can be clicked in the terminal.
@@ -17,10 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-from oidc_provider_mock import User, run_server_in_thread
+from oidc_provider_mock import User
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from dev_idp import serve_in_thread  # noqa: E402
 
 from portal.demo import DEMO_USERS  # noqa: E402
 
@@ -51,6 +56,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the helpers stop with us
     os.environ.setdefault("PORTAL_MAIL_SERVER", "127.0.0.1")
     os.environ.setdefault("PORTAL_MAIL_PORT", str(SMTP_PORT))
+    # The portal tells the development IdP (the receiver in dev_idp) which sessions it ended.
+    os.environ.setdefault("PORTAL_SSF_RECEIVER_URL", f"http://127.0.0.1:{IDP_PORT}/ssf/events")
+    os.environ.setdefault("PORTAL_SSF_ISSUER", f"http://127.0.0.1:{PORT}")
     helpers = [start_mail_catcher(), start_worker()]
     try:
         serve()
@@ -70,7 +78,8 @@ def serve() -> None:
         User(sub=sub, claims={"email": email, "name": name, "groups": groups})
         for sub, email, name, groups in DEMO_USERS
     ]
-    with run_server_in_thread(port=IDP_PORT, require_nonce=True, user_claims=users):
+    jwks_url = f"http://127.0.0.1:{PORT}/ssf/jwks.json"
+    with serve_in_thread(IDP_PORT, users, transmitter_jwks_url=jwks_url):
         from portal import create_app
 
         app = create_app()
@@ -79,7 +88,8 @@ def serve() -> None:
         print(f"  Then make an API token at http://127.0.0.1:{PORT}/account/tokens and call")
         print(f'  curl -H "Authorization: Bearer dpt_..." http://127.0.0.1:{PORT}/devices')
         print(f"  (the API's documentation: http://127.0.0.1:{PORT}/api/docs)")
-        print(f"  Sign-in alerts go to a mail catcher on 127.0.0.1:{SMTP_PORT}, printed here.\n")
+        print(f"  Sign-in alerts go to a mail catcher on 127.0.0.1:{SMTP_PORT}, printed here,")
+        print("  and the Shared Signals events the portal sends to the IdP are printed too.\n")
         app.run(host="127.0.0.1", port=PORT, debug=False, use_reloader=False)
 
 

@@ -66,11 +66,12 @@ def live_port() -> int:
 
 @pytest.fixture(scope="session")
 def ssf_signing_key(tmp_path_factory) -> Path:
-    """The portal's SET signing key (a private P-256 JWK file) for the whole test session."""
-    from joserfc.jwk import ECKey
+    """The portal's SET signing key (a private 2048-bit RSA JWK file, RS256 as the CAEP
+    Interoperability Profile requires) for the whole test session."""
+    from joserfc.jwk import RSAKey
 
     path = tmp_path_factory.mktemp("ssf") / "signing-key.json"
-    path.write_text(json.dumps(ECKey.generate_key("P-256", private=True).as_dict(private=True)))
+    path.write_text(json.dumps(RSAKey.generate_key(2048, private=True).as_dict(private=True)))
     return path
 
 

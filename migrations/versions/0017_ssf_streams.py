@@ -35,6 +35,7 @@ def upgrade():
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("subject_format", sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint("stream_id"),
     )
     op.create_index("ix_ssf_streams_client_id", "ssf_streams", ["client_id"])

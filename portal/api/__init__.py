@@ -19,6 +19,7 @@ from . import (  # noqa: F401  (their routes)
     envelope_routes,
     openapi,
     sign_in_routes,
+    ssf_poll_routes,
     ssf_routes,
     token_row_routes,
 )

@@ -166,7 +166,13 @@ def _unversioned(path: str) -> str:
 
 
 # Shared Signals stream management (``ssf_routes``): its unrouted errors answer in its shape.
-SSF_MANAGEMENT_PATHS = ("/ssf/streams", "/ssf/status", "/ssf/subjects:", "/ssf/verify")
+SSF_MANAGEMENT_PATHS = (
+    "/ssf/streams",
+    "/ssf/status",
+    "/ssf/subjects:",
+    "/ssf/verify",
+    "/ssf/poll/",
+)
 
 
 def family_for_path(path: str) -> str:

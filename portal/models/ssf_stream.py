@@ -49,6 +49,8 @@ class SsfStream(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How the stream's events name their subject: iss_sub, email or complex (docs/ssf.md).
+    subject_format: Mapped[str] = mapped_column(String(16), default="iss_sub")
 
 
 class SsfStreamSubject(Model):

@@ -35,6 +35,7 @@ from .parsers import (
     MaybePositive,
     Name,
     Origin,
+    PollWait,
     Positive,
     RateLimit,
     ReceiveToken,
@@ -234,16 +235,29 @@ class Settings(BaseSettings):
     )
     SSF_SIGNING_KEY_FILE: Text = setting(
         None,
-        "the private key events are signed with: a JWK (JSON) or PEM, EC P-256 (ES256) or RSA "
-        "of 2048 bits or more (RS256); required in production with a receiver; its public half "
-        "is served at `/ssf/jwks.json`",
-        shown="generated into `instance/ssf-signing-key.json` outside production",
+        "the private key events are signed with: a JWK (JSON) or PEM, RSA of 2048 bits or more "
+        "(RS256, as the CAEP Interoperability Profile requires; an EC P-256 key, ES256, is read "
+        "too); required in production with a receiver; its public half is served at "
+        "`/ssf/jwks.json`",
+        shown="a 2048-bit RSA key generated into `instance/ssf-signing-key.json` outside "
+        "production",
+    )
+    SSF_PREVIOUS_KEY_FILE: Text = setting(
+        None,
+        "during a key rotation, the key signing before (JWK or PEM; its public half is enough): "
+        "`/ssf/jwks.json` keeps publishing it beside the new one, which alone signs; remove it "
+        "once the events signed with it are delivered (`docs/ssf.md`)",
     )
     SSF_STREAMS: Flag = setting(
         False,
         "receivers manage their own Shared Signals streams (`/ssf/streams`, SSF 1.0 section 8) "
         "with the IdP's client-credentials tokens (scopes `ssf.manage`, `ssf.read`); needs "
         "`PORTAL_SSF_ISSUER` and `PORTAL_API_AUDIENCE`",
+    )
+    SSF_POLL_WAIT: PollWait = setting(
+        10,
+        "seconds a receiver's poll (RFC 8936) with `returnImmediately` false is held at most "
+        "while no event is there; `0` answers every poll at once",
     )
     SSF_TIMEOUT: Seconds = setting(
         10, "seconds the worker waits on the receiver before trying later"

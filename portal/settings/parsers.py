@@ -73,6 +73,19 @@ def _seconds(value: Any, name: str) -> float:
     return number
 
 
+def _poll_wait(value: Any, name: str) -> float:
+    """A poll's longest hold: 0 to 30 seconds, so a waiting receiver ties up a worker briefly."""
+    try:
+        number = float(value)
+        if isinstance(value, bool) or not 0 <= number <= 30:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a number of seconds from 0 to 30, got {value!r}"
+        ) from None
+    return number
+
+
 def _text(value: Any, _name: str) -> str | None:
     """Any value as text; an empty one is no value."""
     return str(value) if value not in (None, False, "") else None
@@ -297,6 +310,7 @@ MaybePositive = Annotated[
     Kind("integer ≥ 1"),
 ]
 Seconds = Annotated[float, _parser(_seconds), Kind("seconds, above 0, at most 3600")]
+PollWait = Annotated[float, _parser(_poll_wait), Kind("seconds, 0 to 30")]
 Flag = Annotated[bool, _parser(_flag), Kind("boolean")]
 MaybeFlag = Annotated[
     bool | None,

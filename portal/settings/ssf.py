@@ -76,6 +76,6 @@ def _check_transmitter(self: Any, production: bool) -> None:
         raise ValueError("PORTAL_SSF_AUDIENCE is required when there is no PORTAL_OIDC_ISSUER")
     if not self.SSF_SIGNING_KEY_FILE and production:
         raise ValueError(
-            "PORTAL_SSF_SIGNING_KEY_FILE (a private EC P-256 or RSA key, JWK or PEM) is "
-            "required in production when PORTAL_SSF_RECEIVER_URL is set"
+            "PORTAL_SSF_SIGNING_KEY_FILE (a private RSA key of 2048 bits or more, JWK or PEM) "
+            "is required in production when PORTAL_SSF_RECEIVER_URL is set"
         )

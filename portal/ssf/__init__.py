@@ -12,11 +12,12 @@ transmits nothing.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, url_for
+from joserfc import jwt
 
 from ..authz import public
 from ..config import ConfigError
 from ..extensions import db
-from ..services.outbox import signals
+from ..services.outbox import signals, stream_events
 from ..services.streams import configuration as streams
 from . import keys
 
@@ -39,6 +40,36 @@ def signing_key() -> keys.SigningKey:
         )
         current_app.extensions["ssf_signing_key"] = found
     return found
+
+
+def sign(claims: dict) -> str:
+    """The SET of these claims, signed with the portal's key (``typ: secevent+jwt``, its
+    ``kid``): when it leaves, pushed (``push``) or handed to a poll."""
+    key = signing_key()
+    header = {"alg": key.alg, "kid": key.kid, "typ": "secevent+jwt"}
+    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
+
+
+def previous_key() -> keys.SigningKey | None:
+    """The rotated-out key still published (``PORTAL_SSF_PREVIOUS_KEY_FILE``), read once."""
+    path = current_app.config.get("SSF_PREVIOUS_KEY_FILE")
+    if not path:
+        return None
+    found = current_app.extensions.get("ssf_previous_key")
+    if found is None:
+        found = keys.read_previous_key(path)
+        current_app.extensions["ssf_previous_key"] = found
+    return found
+
+
+def published_keys() -> list[dict]:
+    """The JWKS's keys: the signing key first, then the one it replaced while that is kept."""
+    current = signing_key()
+    published = [current.public_jwk()]
+    before = previous_key()
+    if before is not None and before.kid != current.kid:
+        published.append(before.public_jwk())
+    return published
 
 
 def _transmitter() -> signals.Transmitter:
@@ -100,22 +131,30 @@ def configuration():
 @bp.get(JWKS_PATH)
 @public
 def jwks():
-    """The public key every event is signed with."""
+    """The public keys events are checked with: the signing key's and, during a rotation, the
+    previous key's."""
     if not current_app.config.get("SSF_STREAMS"):
         _transmitter()
-    return {"keys": [signing_key().public_jwk()]}, 200, {"Cache-Control": "public, max-age=300"}
+    return {"keys": published_keys()}, 200, {"Cache-Control": "public, max-age=300"}
 
 
 def check_signing_key(config) -> None:
     """Read the signing key at start-up when there is a receiver to sign for, so a bad key
     file stops the portal (a ConfigError naming the variable) rather than the first send."""
-    path = config.get("SSF_SIGNING_KEY_FILE")
-    if not (config.get("SSF_RECEIVER_URL") or config.get("SSF_STREAMS")) or not path:
+    if not (config.get("SSF_RECEIVER_URL") or config.get("SSF_STREAMS")):
         return
+    path = config.get("SSF_SIGNING_KEY_FILE")
+    previous = config.get("SSF_PREVIOUS_KEY_FILE")
     try:
-        keys.read_signing_key(path)
+        if path:
+            keys.read_signing_key(path)
     except keys.InvalidSigningKey as exc:
         raise ConfigError(f"PORTAL_SSF_SIGNING_KEY_FILE: {exc}") from None
+    try:
+        if previous:
+            keys.read_previous_key(previous)
+    except keys.InvalidSigningKey as exc:
+        raise ConfigError(f"PORTAL_SSF_PREVIOUS_KEY_FILE: {exc}") from None
 
 
 def init_app(app) -> None:
@@ -126,5 +165,10 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(events.bp)
     csrf.exempt(events.bp)  # a transmitter's bearer token is the authentication
+    # The poll route (``api.ssf_poll_routes``) signs what it hands out with this, by name,
+    # since the JSON layer does not import the transmitter.
+    app.extensions["ssf_signer"] = sign
     with app.app_context():
         signals.use_transmitter(db.engine, signals.Transmitter.from_config(app.config))
+        streams_issuer = app.config["SSF_ISSUER"] if app.config.get("SSF_STREAMS") else None
+        stream_events.use_issuer(db.engine, streams_issuer)

@@ -162,7 +162,8 @@ def test_in_development_the_signing_key_is_generated_once_into_the_instance_fold
 
     first = keys.generated_key(str(tmp_path))
     again = keys.generated_key(str(tmp_path))
-    assert first.kid == again.kid and first.alg == "ES256"
+    assert first.kid == again.kid and first.alg == "RS256"
+    assert first.key.raw_value.key_size >= 2048
     assert (tmp_path / keys.GENERATED_KEY_NAME).stat().st_mode & 0o077 == 0
 
 

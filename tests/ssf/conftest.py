@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from support.ssf_streams import ISSUER
+from support.ssf_transmitter import PORTAL_AUDIENCE, RECEIVE_TOKEN, FakeTransmitter
 
 
 @pytest.fixture
@@ -28,9 +29,6 @@ def receiver_tokens(idp):
         return made[client_id, scope]
 
     return token
-
-
-from support.ssf_transmitter import PORTAL_AUDIENCE, RECEIVE_TOKEN, FakeTransmitter
 
 
 @pytest.fixture(scope="session")

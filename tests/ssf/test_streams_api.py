@@ -93,6 +93,7 @@ def test_a_receiver_creates_a_push_stream_and_gets_its_configuration(
         "events_delivered": [SESSION_REVOKED],  # an unknown type is ignored (SSF 8.1.1)
         "min_verification_interval": 30,
         "description": "Okta ITP",
+        "format": "iss_sub",  # the subject format by default (docs/ssf.md, "Delivery")
     }
     assert "receiver-secret" not in r.get_data(as_text=True)
     with app.app_context():

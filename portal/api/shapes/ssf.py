@@ -45,6 +45,8 @@ class StreamRequest(_Request):
     delivery: DeliveryRequest | None = None
     events_requested: list[str] | None = None
     description: str | None = None
+    # How the events name their subject: iss_sub (default), email or complex (docs/ssf.md).
+    format: str | None = None
     iss: str | None = None
     aud: str | list[str] | None = None
     events_supported: list[str] | None = None
@@ -115,6 +117,7 @@ class StreamConfiguration(_Answer):
     events_delivered: list[str]
     min_verification_interval: int
     description: str | None = None
+    format: str | None = None
 
     @classmethod
     def of(cls, answer: dict[str, Any]) -> StreamConfiguration:

@@ -21,8 +21,9 @@ names are all of it. Its modules each hold one concept's operations: ``actor`` (
 the checks every operation makes of them), ``sign_in``, ``sessions`` (ending and extending
 them), ``devices``, ``alerts``, ``tokens`` (personal API tokens), ``users`` (grants,
 deactivation, SCIM), ``groups`` (SCIM's groups), ``incidents`` (audited looks, bulk
-sign-out), ``streams`` (the Shared Signals streams receivers manage) and ``received``
-(security events a Shared Signals transmitter sent).
+sign-out), ``streams`` (the Shared Signals streams receivers manage), ``stream_delivery``
+(a receiver polling its stream) and ``received`` (security events a Shared Signals transmitter
+sent).
 """
 
 from .actor import (
@@ -77,6 +78,7 @@ from .sign_in import (
     sign_in_with_token,
     sign_out,
 )
+from .stream_delivery import Polled, poll_stream
 from .streams import (
     STREAM_NOT_FOUND,
     add_subject,
@@ -114,6 +116,7 @@ __all__ = [
     "AlertLinkAnswer",
     "AlreadyReported",
     "NotReported",
+    "Polled",
     "ReportingCurrentDevice",
     "TrustingReportedDevice",
     "add_subject",
@@ -132,6 +135,7 @@ __all__ = [
     "idp_logout",
     "note_personal_token_use",
     "note_reauthentication",
+    "poll_stream",
     "reactivate_user",
     "receive_security_event",
     "refuse_alert_link",

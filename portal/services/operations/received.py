@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from ... import metrics
 from ...models import EndReason
 from ..audit.record import Actions
 from ..common import lock_account
@@ -110,6 +111,9 @@ def receive_security_event(
     replay.forget_before(now - timedelta(seconds=max_age_seconds + 60))
     if not replay.remember(event, now):
         return REPLAYED
+    metrics.count_on_commit(
+        metrics.SSF_EVENTS.labels("received", metrics.ssf_event_type(event.event_type))
+    )
     actor = transmitter_actor(event.transmitter)
     detail: dict[str, Any] = {
         "transmitter": event.transmitter,

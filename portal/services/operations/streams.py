@@ -55,6 +55,7 @@ def _apply(stream: SsfStream, wanted: Requested, now: datetime) -> None:
     stream.authorization_header = wanted.authorization_header
     stream.events_requested = list(wanted.events_requested)
     stream.description = wanted.description
+    stream.subject_format = wanted.subject_format
     stream.updated_at = now
 
 
@@ -66,6 +67,7 @@ def _said(wanted: Requested) -> dict[str, Any]:
         "authorization_header": "set" if wanted.authorization_header else None,
         "events_requested": list(wanted.events_requested),
         "description": wanted.description,
+        "format": wanted.subject_format,
     }
 
 

@@ -3,12 +3,14 @@ identity provider (SCIM)."""
 
 from __future__ import annotations
 
-from ...models import User
+from ...models import User, utcnow
 from ..audit.record import Actions
+from ..outbox import signals
 from ..users import identity, provisioning
 from .actor import Actor
 
-# The ways the identity provider itself asks: what it asked for is not told back to it.
+# The ways the identity provider itself asks: what it asked for is not told back to it (nor to
+# receivers' streams, which it may be one of).
 IDP_CHANNELS = ("scim", "ssf")
 
 
@@ -37,18 +39,27 @@ def deactivate_user(actor: Actor, user: User) -> int | None:
     """Deactivate the account: every session, IdP token and personal token ends now, and no
     sign-in or token works until it is reactivated. Returns how many sessions ended; None
     when it was already deactivated (nothing is recorded then). The IdP is told of the ended
-    sessions unless it asked for this itself (through SCIM, or a Shared Signals event)."""
-    ended = provisioning.deactivate(user, by=actor.user, tell_idp=actor.via not in IDP_CHANNELS)
+    sessions, and receivers' streams of the deactivation (RISC account-disabled), unless it
+    asked for this itself (``IDP_CHANNELS``)."""
+    told = actor.via not in IDP_CHANNELS
+    now = utcnow()
+    ended = provisioning.deactivate(user, by=actor.user, now=now, tell_idp=told)
     if ended is None:
         return None
+    if told:
+        signals.account_disabled(user.id, now)
     actor.record(Actions.DEACTIVATE_USER, user, via=actor.via, sessions_ended=ended)
     return ended
 
 
 def reactivate_user(actor: Actor, user: User) -> bool:
-    """Allow the account to sign in again; False when it was not deactivated."""
-    if not provisioning.reactivate(user):
+    """Allow the account to sign in again; False when it was not deactivated. Receivers'
+    streams are told (RISC account-enabled) unless the IdP asked for it."""
+    now = utcnow()
+    if not provisioning.reactivate(user, now):
         return False
+    if actor.via not in IDP_CHANNELS:
+        signals.account_enabled(user.id, now)
     actor.record(Actions.REACTIVATE_USER, user, via=actor.via)
     return True
 

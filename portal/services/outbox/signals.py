@@ -1,6 +1,8 @@
 """Telling the identity provider which sessions the portal ended: CAEP ``session-revoked``
 events (OpenID Shared Signals Framework 1.0), each an outbox row written in the transaction
-that ended the session, signed and pushed (RFC 8935) by the worker (``portal.ssf.push``).
+that ended the session, signed and pushed (RFC 8935) by the worker (``portal.ssf.push``);
+the same ends, and deactivations and reactivations (RISC), go to receivers' streams by the
+same rules (``stream_events``).
 
 Which ends are told: every one someone decided in the portal, so that the IdP's own single
 sign-on session of that browser ends too (revoked by the user or an admin, a device removed,
@@ -13,7 +15,7 @@ person out everywhere for one token).
 
 The settings reach this layer without Flask: ``use_transmitter`` registers them for the app's
 database engine when the app is built, and ``transmitter()`` finds them through the session's
-bind. No receiver configured: nothing is queued.
+bind. No receiver configured and no streams: nothing is queued.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from ...extensions import db
 from ...models import EndReason, OutboxMessage, OutboxStatus, User, UserSession
-from ...models.session import END_REASON_LABELS
+from ..streams.configuration import ACCOUNT_DISABLED, ACCOUNT_ENABLED
+from . import stream_events
 
 KIND = "caep_session_revoked"
 SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
@@ -43,6 +46,15 @@ INITIATED_BY = {
     EndReason.UNTRUSTED: "user",
     EndReason.REPORTED: "user",
     EndReason.DEACTIVATED: "admin",
+}
+# Why, in words for the receiver's admin (CAEP's ``reason_admin``).
+REASONS_ADMIN = {
+    EndReason.REVOKED: "Revoked by the user in the device portal",
+    EndReason.REVOKED_BY_ADMIN: "Revoked by an admin in the device portal",
+    EndReason.DEVICE_REMOVED: "Device removed by the user in the device portal",
+    EndReason.UNTRUSTED: "Device untrusted by the user in the device portal",
+    EndReason.REPORTED: "Sign-in reported by the user as not theirs in the device portal",
+    EndReason.DEACTIVATED: "Account deactivated in the device portal",
 }
 
 
@@ -108,20 +120,62 @@ def session_revoked(
     tell_idp: bool = True,
     kept: uuid.UUID | None = None,
 ) -> int:
-    """Queue one session-revoked event per ended session the IdP is to be told of, in the
-    caller's transaction; returns how many. ``now`` is when they ended.
+    """Queue the session-revoked events of sessions just ended, in the caller's transaction:
+    one per ended session the IdP's receiver is to be told of (``PORTAL_SSF_RECEIVER_URL``),
+    and those of every stream that receives them (``stream_events``); returns how many rows.
+    ``now`` is when they ended.
 
     ``kept`` is a session of the user that stays open (the actor's own, when they end their
     other sessions): an ended session with the same IdP ``sid`` (an earlier sign-in of that
     same browser) is not told, since ending that IdP session would sign the kept one's browser
     out of the IdP as well."""
-    sending = transmitter() if tell_idp and tells_idp(reason) else None
-    if sending is None:
+    if not (tell_idp and tells_idp(reason)):
         return 0
-    ended = [e for e in ended if _nameable(e.idp_sid)]
-    if ended and kept is not None:
+    sending = transmitter()
+    on_streams = stream_events.issuer() is not None
+    ended = list(ended)
+    if not ended or (sending is None and not on_streams):
+        return 0
+    kept_sid = None
+    if kept is not None:
         kept_sid = db.session.scalar(select(UserSession.idp_sid).where(UserSession.id == kept))
-        ended = [e for e in ended if e.idp_sid != kept_sid]
+    txn = uuid.uuid4().hex  # one end of many sessions is one transaction at the receivers too
+    event = session_revoked_event(reason, now)
+    told = 0
+    if sending is not None:
+        told += _tell_idp(sending, ended, event, now, txn, kept_sid)
+    if on_streams:
+        told += stream_events.session_revoked(
+            [(e.user_id, e.idp_sid if _nameable(e.idp_sid) else None) for e in ended],
+            event=event,
+            now=now,
+            txn=txn,
+            kept_sid=kept_sid,
+            whole_user=kept is None,
+        )
+    return told
+
+
+def session_revoked_event(reason: EndReason, now: datetime) -> dict:
+    """The CAEP session-revoked event of an end: when, who started it, and why in words
+    (``reason_admin``, language-tagged, never empty: the interoperability profile's MUST)."""
+    return {
+        "event_timestamp": int(now.timestamp()),
+        "initiating_entity": INITIATED_BY[reason],
+        "reason_admin": {"en": REASONS_ADMIN[reason]},
+    }
+
+
+def _tell_idp(
+    sending: Transmitter,
+    ended: list[Ended],
+    event: dict,
+    now: datetime,
+    txn: str,
+    kept_sid: str | None,
+) -> int:
+    """The IdP's receiver: one event per ended session it knows the ``sid`` of."""
+    ended = [e for e in ended if _nameable(e.idp_sid) and e.idp_sid != kept_sid]
     if not ended:
         return 0
     users = {
@@ -132,13 +186,7 @@ def session_revoked(
             )
         )
     }
-    txn = uuid.uuid4().hex  # one end of many sessions is one transaction at the receiver too
     stamp = int(now.timestamp())
-    event = {
-        "event_timestamp": stamp,
-        "initiating_entity": INITIATED_BY[reason],
-        "reason_admin": {"en": f"{END_REASON_LABELS[reason]} in the device portal"},
-    }
     rows = []
     for e in ended:
         jti = uuid.uuid4().hex
@@ -171,6 +219,28 @@ def session_revoked(
         )
     db.session.execute(insert(OutboxMessage.__table__), rows)
     return len(rows)
+
+
+def account_disabled(user_id: uuid.UUID, now: datetime) -> int:
+    """RISC account-disabled about the user on the streams that receive it. RISC's ``reason``
+    values (``hijacking``, ``bulk-account``) do not say why an admin deactivates, so the
+    event says it in ``reason_admin`` instead of naming a reason that may be false."""
+    event = {
+        "event_timestamp": int(now.timestamp()),
+        "initiating_entity": "admin",
+        "reason_admin": {"en": "Account deactivated in the device portal"},
+    }
+    return stream_events.account_changed(user_id, ACCOUNT_DISABLED, event, now)
+
+
+def account_enabled(user_id: uuid.UUID, now: datetime) -> int:
+    """RISC account-enabled about the user on the streams that receive it."""
+    event = {
+        "event_timestamp": int(now.timestamp()),
+        "initiating_entity": "admin",
+        "reason_admin": {"en": "Account reactivated in the device portal"},
+    }
+    return stream_events.account_changed(user_id, ACCOUNT_ENABLED, event, now)
 
 
 def undelivered_of_user(user_id: uuid.UUID, limit: int = 20) -> list[OutboxMessage]:

@@ -1,7 +1,10 @@
 """What a receiver may ask of its stream (SSF 1.0 section 8.1.1), checked, and the stream's
 configuration as the transmitter answers it.
 
-Receiver-supplied: ``delivery``, ``events_requested``, ``description``. Transmitter-supplied:
+Receiver-supplied: ``delivery``, ``events_requested``, ``description``, and ``format``: how
+the stream's events name their subject (``SUBJECT_FORMATS``; ``complex`` adds the IdP session
+of a session-revoked event; the member of the SSF drafts before 1.0, which 1.0 leaves to
+agreement). Transmitter-supplied:
 ``stream_id``, ``iss``, ``aud``, ``events_supported``, ``events_delivered``,
 ``min_verification_interval``; a request may repeat them, and they must then be what the
 portal would say (section 8.1.1.3). Event types the portal does not know are kept as
@@ -38,6 +41,12 @@ STREAMS_PER_CLIENT = 10
 # Where a poll stream's receiver fetches its events (RFC 8936), under the portal's issuer.
 POLL_PATH = "/ssf/poll/"
 
+# How a stream's events name their subject: RFC 9493's iss_sub (the default) or email, as the
+# CAEP Interoperability Profile has them, or complex: the user (iss_sub) and, for a
+# session-revoked event, the IdP session (opaque, the ID token's sid) as CAEP 1.0 shows it.
+SUBJECT_FORMATS = ("iss_sub", "email", "complex")
+DEFAULT_SUBJECT_FORMAT = "iss_sub"
+
 DESCRIPTION_LIMIT = 1000
 URL_LIMIT = 2048
 HEADER_LIMIT = 4096
@@ -61,6 +70,7 @@ class Requested:
     authorization_header: str | None
     events_requested: list[str]
     description: str | None
+    subject_format: str = DEFAULT_SUBJECT_FORMAT
 
 
 def delivered(events_requested: list[str]) -> list[str]:
@@ -151,6 +161,14 @@ def _delivery(
     return POLL, None, None
 
 
+def _subject_format(value: Any) -> str:
+    if value is None:
+        return DEFAULT_SUBJECT_FORMAT
+    if value not in SUBJECT_FORMATS:
+        raise Invalid("format must be one of " + ", ".join(SUBJECT_FORMATS), field="format")
+    return value
+
+
 def _description(value: Any) -> str | None:
     if value is None:
         return None
@@ -166,7 +184,14 @@ def requested(
     default (poll, every supported event, no description)."""
     method, url, header = _delivery(body.get("delivery"), stream_id, issuer, plain_http)
     events = _events(body.get("events_requested"))
-    return Requested(method, url, header, events, _description(body.get("description")))
+    return Requested(
+        method,
+        url,
+        header,
+        events,
+        _description(body.get("description")),
+        _subject_format(body.get("format")),
+    )
 
 
 def patched(
@@ -186,7 +211,10 @@ def patched(
     description = current.description
     if "description" in body:
         description = _description(body["description"])
-    return Requested(method, url, header, events, description)
+    subject_format = current.subject_format
+    if "format" in body:
+        subject_format = _subject_format(body["format"])
+    return Requested(method, url, header, events, description, subject_format)
 
 
 def poll_url(issuer: str, stream_id: str) -> str:
@@ -223,6 +251,7 @@ def configuration(row: Any, issuer: str) -> dict[str, Any]:
         "events_requested": list(row.events_requested),
         "events_delivered": delivered(list(row.events_requested)),
         "min_verification_interval": row.min_verification_interval,
+        "format": row.subject_format,
     }
     if row.description:
         answer["description"] = row.description

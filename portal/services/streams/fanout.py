@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,10 +68,12 @@ def queue_set(
     *,
     now: datetime,
     user_id: uuid.UUID | None = None,
+    user_of: Mapping[str, uuid.UUID] | None = None,
 ) -> int:
     """Queue each (stream, claims) pair: the SET of these claims on that stream, ``jti``
     among the claims; returns how many rows were written. ``user_id`` is the user the events
-    are about (their rows go when the user is deleted)."""
+    are about (their rows go when the user is deleted); ``user_of`` names it per ``jti`` when
+    one change tells about several users."""
     sets = [(s, c) for s, c in sets if s.status != StreamStatus.DISABLED.value]
     room = _room([s.stream_id for s, _ in sets if s.status == StreamStatus.PAUSED.value])
     rows = []
@@ -93,7 +95,7 @@ def queue_set(
                 "id": uuid.uuid4(),
                 "message_id": claims["jti"],
                 "kind": kind_of(stream),
-                "user_id": user_id,
+                "user_id": user_of.get(claims["jti"], user_id) if user_of else user_id,
                 "recipient": stream.stream_id,
                 "payload": {"stream_id": stream.stream_id, "claims": claims},
                 "status": status,

@@ -42,6 +42,7 @@ class StreamRow(NamedTuple):
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    subject_format: str
 
     @property
     def events_delivered(self) -> list[str]:
@@ -56,6 +57,7 @@ class StreamRow(NamedTuple):
             self.authorization_header,
             list(self.events_requested),
             self.description,
+            self.subject_format,
         )
 
 
