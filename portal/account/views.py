@@ -52,14 +52,6 @@ def _form_errors(form) -> str:
     return " ".join(e for errors in form.errors.values() for e in errors) or "Please try again."
 
 
-def _same_names(rows) -> set[str]:
-    """Names two or more devices share: those cards add a short suffix to tell them apart."""
-    seen: dict[str, int] = {}
-    for r in rows:
-        seen[r.name] = seen.get(r.name, 0) + 1
-    return {name for name, n in seen.items() if n > 1}
-
-
 @bp.get("/")
 @signed_in
 def my_devices():
@@ -68,23 +60,27 @@ def my_devices():
 
 
 def my_devices_page():
-    """My devices for the signed-in user (also the home page ``/``, ``home.index``): the devices
-    signed in now (this one first), then the signed-out ones with when and how each ended; one
-    statement for all of it."""
+    """My devices for the signed-in user (also the home page ``/``, ``home.index``): the browsers
+    signed in now (this one first), the signed-out ones folded with when and how each ended, and
+    the API clients on their own; one statement for all of it."""
     current_device_id = current_user.device_id
     rows = reads.device_rows(current_user.user_id, current_device_id=current_device_id)
-    signed_out = [r for r in rows if not r.signed_in]
+    browsers = [r for r in rows if r.kind != "api_client"]
+    signed_out = [r for r in browsers if not r.signed_in]
     return render_template(
         "account/devices.html",
-        rows=rows,
-        signed_in=[r for r in rows if r.signed_in],
+        signed_in=[r for r in browsers if r.signed_in],
         signed_out=signed_out,
+        api_clients=[r for r in rows if r.kind == "api_client"],
         # Open the signed-out list when a device in it ended moments ago (just signed out here).
         recently_signed_out=any(
             r.signed_out_at and (utcnow() - r.signed_out_at).total_seconds() < 900
             for r in signed_out
         ),
-        same_names=_same_names(rows),
+        # "Sign out all other devices" only when another session is there to end.
+        others_signed_in=any(
+            s.id != current_user.session_id for r in rows for s in (r.active or ())
+        ),
         current_device_id=current_device_id,
         current_session_id=current_user.session_id,
         trust_days=current_app.config["DEVICE_TRUST_DAYS"],
