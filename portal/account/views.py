@@ -18,6 +18,7 @@ from ..models import utcnow
 from ..services import operations
 from ..services.audit import activity
 from ..services.devices import reads
+from ..timefmt import exact
 from .blueprint import bp
 from .confirming import confirm_device_action
 from .forms import TRUST_OPTIONS, ActionForm, RenameForm, TrustForm
@@ -135,8 +136,7 @@ def trust_device(device_id: str):
     days = current_app.config["DEVICE_TRUST_DAYS"]
     found, expires = operations.trust_device(current_user.actor, device_id, form.level.data, days)
     flash(
-        f"{found.name} is trusted ({form.level.data.title()}) until "
-        f"{expires.strftime('%Y-%m-%d %H:%M')} UTC.",
+        f"{found.name} is trusted ({form.level.data.title()}) until {exact(expires)}.",
         "success",
     )
     return _back(form)
@@ -251,8 +251,8 @@ def sign_out_session(session_id: str):
             "account/confirm.html",
             form=form,
             title="Sign out this session?",
-            text=f"The session that signed in on {found.device.name} "
-            f"{found.created_at:%Y-%m-%d %H:%M} UTC"
+            text=f"The session that signed in on {found.device.label} "
+            f"{exact(found.created_at)}"
             f"{' from ' + found.location if found.location else ''} ends.",
             button="Sign out",
             device=found.device,

@@ -243,3 +243,17 @@ def test_sign_in_alerts_are_in_the_navigation_of_every_page(signed_in):
     for path in ("/", "/account/tokens", "/account/notifications"):
         nav = browser.get(path).get_data(as_text=True).split("</nav>", 1)[0]
         assert 'href="/account/notifications"' in nav and ">Sign-in alerts<" in nav
+
+
+def test_a_flash_gives_a_time_in_the_format_every_page_shows(app, two_alice_browsers):
+    """Issue 32, item 12: one format for every time shown (``timefmt.exact``), flash included."""
+    here, _, _, phone_device = two_alice_browsers
+    here.post(
+        f"/account/devices/{phone_device}/trust",
+        data={"csrf_token": page_csrf(here), "level": "LOW", "next": "/"},
+    )
+    page = here.get(f"/account/devices/{phone_device}").get_data(as_text=True)
+    flash = re.search(r'class="flash success"[^>]*>([^<]*)<', page).group(1)
+    shown = re.search(r"until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)\.", flash)
+    assert shown is not None, flash
+    assert f'title="{shown.group(1)}"' in page  # the same time, as the page writes it

@@ -17,7 +17,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+)
 
 from ...extensions import db
 from ...models import Device, User, UserSession, utcnow
@@ -195,19 +206,27 @@ class DeviceRow(NamedTuple):
 
 
 _d, _s, _u = Device.__table__, UserSession.__table__, User.__table__
-_twin = _d.alias("twin")
-# Another live device of the same owner with the same name: then the label adds a suffix.
-_NAME_SHARED = (
-    exists()
-    .where(
-        _twin.c.user_id == _d.c.user_id,
-        _twin.c.name == _d.c.name,
-        _twin.c.id != _d.c.id,
-        _twin.c.removed_at.is_(None),
+
+
+def name_shared(device: FromClause) -> ColumnElement[bool]:
+    """Whether another live device of the same owner has the name of ``device`` (a devices
+    table or alias in the caller's statement): then ``device_label`` adds the suffix. Every
+    read that shows a device's name to a person selects this beside it."""
+    twin = _d.alias("twin")
+    return (
+        exists()
+        .where(
+            twin.c.user_id == device.c.user_id,
+            twin.c.name == device.c.name,
+            twin.c.id != device.c.id,
+            twin.c.removed_at.is_(None),
+        )
+        .correlate(device)
+        .label("name_shared")
     )
-    .correlate(_d)
-    .label("name_shared")
-)
+
+
+_NAME_SHARED = name_shared(_d)
 _DEVICE_COLUMNS = (*(_d.c[name] for name in DeviceRow._fields[:-3]), _NAME_SHARED)
 _SESSION_COLUMNS = tuple(_s.c[name] for name in SessionRow._fields[:-2])
 _SESSION_DEVICE_COLUMNS = (*(_d.c[name] for name in SessionDevice._fields[:-1]), _NAME_SHARED)
@@ -367,3 +386,13 @@ def session_row(user_id: uuid.UUID, session_id: str | uuid.UUID) -> SessionRow |
         return None
     found = session_rows(user_id, session_id=sid)
     return found[0] if found else None
+
+
+_LABEL_STATEMENT = select(_d.c.name, _d.c.id, _NAME_SHARED).where(_d.c.id == bindparam("device_id"))
+
+
+def label_of(device_id: uuid.UUID) -> str | None:
+    """What pages and mail call one device (``device_label``), read on its own: for the alert
+    mail and the alert's pages, which hold the alert rather than a device row."""
+    row = db.session.connection().execute(_LABEL_STATEMENT, {"device_id": device_id}).first()
+    return device_label(*row) if row is not None else None
