@@ -49,6 +49,11 @@ def _signed_out(message: str):
     return finish_sign_out(session.get("id_token"), message)
 
 
+def _label(device) -> str:
+    """A changed device as every page names it (``reads.device_label``), for the flash."""
+    return reads.label_of(device.id) or device.name
+
+
 def _form_errors(form) -> str:
     return " ".join(e for errors in form.errors.values() for e in errors) or "Please try again."
 
@@ -119,7 +124,8 @@ def sign_out_device(device_id: str):
     found, ended, ended_current = operations.end_device_sessions(current_user.actor, device_id)
     if ended_current:
         return _signed_out("You signed out this device.")
-    flash(f"Signed out {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
+    sessions = f"{ended} session{'' if ended == 1 else 's'}"
+    flash(f"Signed out {_label(found)} ({sessions} ended).", "success")
     return _back(form)
 
 
@@ -136,7 +142,7 @@ def trust_device(device_id: str):
     days = current_app.config["DEVICE_TRUST_DAYS"]
     found, expires = operations.trust_device(current_user.actor, device_id, form.level.data, days)
     flash(
-        f"{found.name} is trusted ({form.level.data.title()}) until {exact(expires)}.",
+        f"{_label(found)} is trusted ({form.level.data.title()}) until {exact(expires)}.",
         "success",
     )
     return _back(form)
@@ -154,7 +160,7 @@ def untrust_device(device_id: str):
     found, _ = operations.untrust_device(current_user.actor, device_id)
     if found.id == current_user.device_id:
         return _signed_out("This device is no longer trusted, and you were signed out.")
-    flash(f"{found.name} is no longer trusted and was signed out.", "success")
+    flash(f"{_label(found)} is no longer trusted and was signed out.", "success")
     return _back(form)
 
 
@@ -191,7 +197,7 @@ def report_device(device_id: str):
         ), (400 if posted else 200)
     device, ended = operations.report_suspicious(current_user.actor, device_id)
     flash(
-        f"Reported {device.name}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
+        f"Reported {_label(device)}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
         "ended) and is no longer trusted, and every new sign-in to your account must give your "
         "password again. Change your password at your identity provider now.",
         "success",
@@ -211,7 +217,7 @@ def clear_report_device(device_id: str):
     if not form.validate_on_submit():
         abort(400)
     found = operations.clear_report(current_user.actor, device_id)
-    flash(f"The report of {found.name} is cleared: it may be trusted again.", "success")
+    flash(f"The report of {_label(found)} is cleared: it may be trusted again.", "success")
     return redirect(url_for("account.device", device_id=found.id))
 
 
@@ -230,7 +236,7 @@ def remove_device(device_id: str):
     found, ended = operations.remove_device(current_user.actor, device_id)
     if found.id == current_user.device_id:
         return _signed_out("This device was removed, and you were signed out.")
-    flash(f"Removed {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
+    flash(f"Removed {_label(found)} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
     return redirect(url_for("home.index"))
 
 
@@ -266,7 +272,7 @@ def sign_out_session(session_id: str):
     ended = operations.revoke_session(current_user.actor, session_id)
     if ended.id == current_user.session_id:
         return _signed_out("You signed out this browser.")
-    flash(f"Signed out one session of {ended.device.name}.", "success")
+    flash(f"Signed out one session of {_label(ended.device)}.", "success")
     return _back(form)
 
 
