@@ -1,5 +1,6 @@
 /* Device Portal: disclosures (<details>) that behave as people expect.
-   1. The navigation is one list: a row on a wide screen, a "Menu" on a phone. The server sends it
+   1. The navigation is one list: a row on a wide screen, a "Menu" below 1024 px (as portal.css
+      says). The server sends it
       open (so without JavaScript every link shows); this closes it on a narrow screen, before the
       page is drawn (the script is loaded right after the nav, not deferred), and opens it again
       when the window grows wide.
@@ -10,7 +11,7 @@
   "use strict";
   var menu = document.getElementById("nav-menu");
   if (menu && window.matchMedia) {
-    var narrow = window.matchMedia("(max-width: 700px)");
+    var narrow = window.matchMedia("(max-width: 1023px)");
     var fit = function () { menu.open = !narrow.matches; };
     fit();
     if (narrow.addEventListener) narrow.addEventListener("change", fit);

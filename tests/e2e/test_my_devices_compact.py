@@ -102,6 +102,7 @@ def test_a_rows_actions_open_from_the_keyboard_and_focus_moves_into_them(ten_dev
     rename = row.find_element(By.CSS_SELECTOR, "details.rename > summary")
     rename.send_keys(Keys.ENTER)
     wait.until(lambda b: b.switch_to.active_element.get_attribute("name") == "name")
+    _shoot(browser, "my-devices-manage", 390, 1400)
 
 
 def test_the_phone_navigation_is_one_row_with_a_menu_that_opens(ten_devices):
@@ -115,6 +116,7 @@ def test_the_phone_navigation_is_one_row_with_a_menu_that_opens(ten_devices):
     assert not alerts.is_displayed()
     browser.find_element(By.CSS_SELECTOR, "#nav-menu > summary").click()
     assert alerts.is_displayed() and browser.find_element(By.ID, "sign-out").is_displayed()
+    _shoot(browser, "nav-menu-open", 390, 900)
     alerts.click()
     assert browser.find_element(By.TAG_NAME, "h1").text == "Sign-in alerts"
     browser.back()
