@@ -22,20 +22,20 @@ def confirm_device_action(form: ActionForm, device_id: str, action: str):
     active = found.active_sessions
     ends = f"{active} active session{'' if active == 1 else 's'} will end"
     words = {
-        "sign-out": (f"Sign out {found.name}?", "Every session of this device ends.", "Sign out"),
+        "sign-out": (f"Sign out {found.label}?", "Every session of this device ends.", "Sign out"),
         "untrust": (
-            f"Stop trusting {found.name}?",
+            f"Stop trusting {found.label}?",
             "It is no longer trusted, and it is signed out: it must sign in again to be used.",
             "Untrust and sign out",
         ),
         "clear-report": (
-            f"Clear the report of {found.name}?",
+            f"Clear the report of {found.label}?",
             "You reported this device as not you. Clear the report only if it is yours after "
             "all: it can then be trusted again. The sessions the report ended stay ended.",
             "Clear the report",
         ),
         "remove": (
-            f"Remove {found.name}?",
+            f"Remove {found.label}?",
             "It disappears from My devices and is signed out. Its sign-ins stay in your history; "
             "if it signs in again, it comes back as a new device.",
             "Remove device",

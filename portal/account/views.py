@@ -18,6 +18,7 @@ from ..models import utcnow
 from ..services import operations
 from ..services.audit import activity
 from ..services.devices import reads
+from ..timefmt import exact
 from .blueprint import bp
 from .confirming import confirm_device_action
 from .forms import TRUST_OPTIONS, ActionForm, RenameForm, TrustForm
@@ -48,16 +49,13 @@ def _signed_out(message: str):
     return finish_sign_out(session.get("id_token"), message)
 
 
+def _label(device) -> str:
+    """A changed device as every page names it (``reads.device_label``), for the flash."""
+    return reads.label_of(device.id) or device.name
+
+
 def _form_errors(form) -> str:
     return " ".join(e for errors in form.errors.values() for e in errors) or "Please try again."
-
-
-def _same_names(rows) -> set[str]:
-    """Names two or more devices share: those cards add a short suffix to tell them apart."""
-    seen: dict[str, int] = {}
-    for r in rows:
-        seen[r.name] = seen.get(r.name, 0) + 1
-    return {name for name, n in seen.items() if n > 1}
 
 
 @bp.get("/")
@@ -68,23 +66,27 @@ def my_devices():
 
 
 def my_devices_page():
-    """My devices for the signed-in user (also the home page ``/``, ``home.index``): the devices
-    signed in now (this one first), then the signed-out ones with when and how each ended; one
-    statement for all of it."""
+    """My devices for the signed-in user (also the home page ``/``, ``home.index``): the browsers
+    signed in now (this one first), the signed-out ones folded with when and how each ended, and
+    the API clients on their own; one statement for all of it."""
     current_device_id = current_user.device_id
     rows = reads.device_rows(current_user.user_id, current_device_id=current_device_id)
-    signed_out = [r for r in rows if not r.signed_in]
+    browsers = [r for r in rows if r.kind != "api_client"]
+    signed_out = [r for r in browsers if not r.signed_in]
     return render_template(
         "account/devices.html",
-        rows=rows,
-        signed_in=[r for r in rows if r.signed_in],
+        signed_in=[r for r in browsers if r.signed_in],
         signed_out=signed_out,
+        api_clients=[r for r in rows if r.kind == "api_client"],
         # Open the signed-out list when a device in it ended moments ago (just signed out here).
         recently_signed_out=any(
             r.signed_out_at and (utcnow() - r.signed_out_at).total_seconds() < 900
             for r in signed_out
         ),
-        same_names=_same_names(rows),
+        # "Sign out all other devices" only when another session is there to end.
+        others_signed_in=any(
+            s.id != current_user.session_id for r in rows for s in (r.active or ())
+        ),
         current_device_id=current_device_id,
         current_session_id=current_user.session_id,
         trust_days=current_app.config["DEVICE_TRUST_DAYS"],
@@ -122,7 +124,8 @@ def sign_out_device(device_id: str):
     found, ended, ended_current = operations.end_device_sessions(current_user.actor, device_id)
     if ended_current:
         return _signed_out("You signed out this device.")
-    flash(f"Signed out {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
+    sessions = f"{ended} session{'' if ended == 1 else 's'}"
+    flash(f"Signed out {_label(found)} ({sessions} ended).", "success")
     return _back(form)
 
 
@@ -139,8 +142,7 @@ def trust_device(device_id: str):
     days = current_app.config["DEVICE_TRUST_DAYS"]
     found, expires = operations.trust_device(current_user.actor, device_id, form.level.data, days)
     flash(
-        f"{found.name} is trusted ({form.level.data.title()}) until "
-        f"{expires.strftime('%Y-%m-%d %H:%M')} UTC.",
+        f"{_label(found)} is trusted ({form.level.data.title()}) until {exact(expires)}.",
         "success",
     )
     return _back(form)
@@ -158,7 +160,7 @@ def untrust_device(device_id: str):
     found, _ = operations.untrust_device(current_user.actor, device_id)
     if found.id == current_user.device_id:
         return _signed_out("This device is no longer trusted, and you were signed out.")
-    flash(f"{found.name} is no longer trusted and was signed out.", "success")
+    flash(f"{_label(found)} is no longer trusted and was signed out.", "success")
     return _back(form)
 
 
@@ -195,7 +197,7 @@ def report_device(device_id: str):
         ), (400 if posted else 200)
     device, ended = operations.report_suspicious(current_user.actor, device_id)
     flash(
-        f"Reported {device.name}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
+        f"Reported {_label(device)}: it was signed out ({ended} session{'' if ended == 1 else 's'} "
         "ended) and is no longer trusted, and every new sign-in to your account must give your "
         "password again. Change your password at your identity provider now.",
         "success",
@@ -215,7 +217,7 @@ def clear_report_device(device_id: str):
     if not form.validate_on_submit():
         abort(400)
     found = operations.clear_report(current_user.actor, device_id)
-    flash(f"The report of {found.name} is cleared: it may be trusted again.", "success")
+    flash(f"The report of {_label(found)} is cleared: it may be trusted again.", "success")
     return redirect(url_for("account.device", device_id=found.id))
 
 
@@ -234,7 +236,7 @@ def remove_device(device_id: str):
     found, ended = operations.remove_device(current_user.actor, device_id)
     if found.id == current_user.device_id:
         return _signed_out("This device was removed, and you were signed out.")
-    flash(f"Removed {found.name} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
+    flash(f"Removed {_label(found)} ({ended} session{'' if ended == 1 else 's'} ended).", "success")
     return redirect(url_for("home.index"))
 
 
@@ -255,8 +257,8 @@ def sign_out_session(session_id: str):
             "account/confirm.html",
             form=form,
             title="Sign out this session?",
-            text=f"The session that signed in on {found.device.name} "
-            f"{found.created_at:%Y-%m-%d %H:%M} UTC"
+            text=f"The session that signed in on {found.device.label} "
+            f"{exact(found.created_at)}"
             f"{' from ' + found.location if found.location else ''} ends.",
             button="Sign out",
             device=found.device,
@@ -270,7 +272,7 @@ def sign_out_session(session_id: str):
     ended = operations.revoke_session(current_user.actor, session_id)
     if ended.id == current_user.session_id:
         return _signed_out("You signed out this browser.")
-    flash(f"Signed out one session of {ended.device.name}.", "success")
+    flash(f"Signed out one session of {_label(ended.device)}.", "success")
     return _back(form)
 
 

@@ -90,14 +90,15 @@ def sign_in_timeline(history: UserHistory, now: datetime | None = None) -> Timel
             x0, x1 = _x(max(s.created_at, start), start), _x(until, start)
             findings = history.session_findings.get(s.id, [])
             where = s.location or "unknown place"
-            label = f"{entry.device.name}: signed in {s.created_at:%Y-%m-%d %H:%M} UTC from {where}"
+            when = f"{s.created_at:%Y-%m-%d %H:%M} UTC"
+            label = f"{entry.device.label}: signed in {when} from {where}"
             bars.append(Bar(x0, max(5.0, x1 - x0), label, bool(findings)))
             count += 1
             if findings and s.created_at >= start:
                 flagged += 1
                 words = "; ".join(f"{f.label}: {f.reason}" for f in findings)
                 markers.append(Marker(x0, y, f"{label}. {words}"))
-        lanes.append(Lane(entry.device.name, colour, y, bars))
+        lanes.append(Lane(entry.device.label, colour, y, bars))
     ticks = [
         Tick(_x(now - timedelta(days=d), start), f"{(now - timedelta(days=d)):%d %b}")
         for d in (30, 23, 16, 9, 2)

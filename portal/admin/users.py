@@ -96,6 +96,8 @@ def user_detail(user_id: str):
         can_manage=current_user.can(MANAGE_USER_DEVICES),
         current_session_id=current_user.session_id,
         alerts=sent_alerts,
+        # The alerts name their device as the device list above does (``reads.device_label``).
+        device_labels={entry.device.id: entry.device.label for entry in history.devices},
         confirmed={a.session_id for a in sent_alerts if a.answer == AlertAnswer.CONFIRMED},
         alert_flags=alerts.flag_labels,
         idp_signals=signals.undelivered_of_user(target.id),

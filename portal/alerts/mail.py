@@ -21,8 +21,9 @@ from flask_mailman import EmailMultiAlternatives
 from .. import logs, metrics
 from ..extensions import mail
 from ..models import AlertAnswer, SignInAlert
+from ..services.devices import reads
 from ..services.outbox import alerts, queue
-from ..timefmt import humanize
+from ..timefmt import exact, humanize
 from . import tokens
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,15 @@ class RenderedMail:
 
 
 def _device_words(device) -> dict[str, str]:
+    """The device as the mail names it: by the portal's own name for it (with the short suffix
+    My devices shows when two share a name: ``reads.label_of``), then what it runs."""
     system = " ".join(v for v in (device.os_name, device.os_version) if v) or "an unknown system"
     browser = device.browser or ("an API client" if device.kind == "api_client" else "a browser")
     return {
         "browser": browser,
         "system": system,
         "type": (device.device_type or "desktop").lower(),
-        "name": device.name,
+        "name": reads.label_of(device.id) or device.name,
     }
 
 
@@ -68,7 +71,7 @@ def render_alert(alert: SignInAlert) -> RenderedMail:
         "happened": happened,
         "device": words,
         "when": when,
-        "when_utc": when.strftime("%Y-%m-%d %H:%M UTC"),
+        "when_utc": exact(when),
         "when_words": humanize(when),
         "where": where,
         "ip": ip,
@@ -82,9 +85,9 @@ def render_alert(alert: SignInAlert) -> RenderedMail:
         "devices_url": url_for("home.index", _external=True),
         "settings_url": url_for("account.notifications", _external=True),
     }
-    subject = f"New sign-in: {words['browser']} on {words['system']} in {where}"
+    subject = f"New sign-in: {words['name']} in {where}"
     if flags:
-        subject = f"Unusual sign-in: {words['browser']} on {words['system']} in {where}"
+        subject = f"Unusual sign-in: {words['name']} in {where}"
     return RenderedMail(
         subject=subject[:255],
         text=render_template("mail/sign_in_alert.txt", **context),

@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from ..authz import public
 from ..models import AlertAnswer
 from ..services import common, operations
+from ..services.devices import reads
 from ..services.errors import NotFound
 from ..services.outbox import alerts
 from . import tokens
@@ -63,6 +64,7 @@ def answer(token: str):
         alert=alert,
         answer=link.answer.value,
         flags=alerts.flag_words(alert.flags),
+        device_label=reads.label_of(alert.device_id) or alert.device.name,
         action_url=request.path,
     ), (400 if posted else 200)
 
@@ -88,6 +90,7 @@ def _act(link: tokens.AlertLink):
         "alerts/done.html",
         answer=link.answer.value,
         device=done.device,
+        device_label=reads.label_of(done.device.id) or done.device.name,
         ended=done.ended,
         secured=link.answer is AlertAnswer.SECURED,
     )

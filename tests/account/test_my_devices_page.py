@@ -216,3 +216,44 @@ def test_the_header_names_the_person_by_name_else_by_email(app, auth):
         db.session.get(User, user_id(app, "alice")).name = None
         db.session.commit()
     assert f'data-testid="signed-in-as">{email}</li>' in browser.get("/").get_data(as_text=True)
+
+
+def test_untrust_on_a_signed_in_device_says_it_signs_it_out(app, two_alice_browsers):
+    """Issue 32, item 7: one click on Untrust signs the device out, so the button says so."""
+    here, _, _, phone_device = two_alice_browsers
+    here.post(
+        f"/account/devices/{phone_device}/trust",
+        data={"csrf_token": page_csrf(here), "level": "HIGH", "next": "/"},
+    )
+    card = _card(here.get("/").get_data(as_text=True), phone_device)
+    button = re.search(r'data-action="untrust">([^<]*)<', card)
+    assert button is not None and button.group(1) == "Untrust and sign out"
+
+
+def test_sign_out_all_other_devices_is_offered_only_when_another_is_signed_in(auth, app):
+    """Issue 32, item 12: with nothing else signed in there is nothing to sign out."""
+    here = auth.new_client("alice")
+    assert 'id="sign-out-others"' not in here.get("/").get_data(as_text=True)
+    auth.new_client("alice", user_agent=IPHONE, remote_addr="81.2.69.142")
+    assert 'id="sign-out-others"' in here.get("/").get_data(as_text=True)
+
+
+def test_sign_in_alerts_are_in_the_navigation_of_every_page(signed_in):
+    browser, _ = signed_in
+    for path in ("/", "/account/tokens", "/account/notifications"):
+        nav = browser.get(path).get_data(as_text=True).split("</nav>", 1)[0]
+        assert 'href="/account/notifications"' in nav and ">Sign-in alerts<" in nav
+
+
+def test_a_flash_gives_a_time_in_the_format_every_page_shows(app, two_alice_browsers):
+    """Issue 32, item 12: one format for every time shown (``timefmt.exact``), flash included."""
+    here, _, _, phone_device = two_alice_browsers
+    here.post(
+        f"/account/devices/{phone_device}/trust",
+        data={"csrf_token": page_csrf(here), "level": "LOW", "next": "/"},
+    )
+    page = here.get(f"/account/devices/{phone_device}").get_data(as_text=True)
+    flash = re.search(r'class="flash success"[^>]*>([^<]*)<', page).group(1)
+    shown = re.search(r"until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)\.", flash)
+    assert shown is not None, flash
+    assert f'title="{shown.group(1)}"' in page  # the same time, as the page writes it

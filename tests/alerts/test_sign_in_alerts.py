@@ -67,13 +67,13 @@ def test_a_new_device_gets_one_mail_with_what_where_when_and_two_actions(auth, a
 
     assert mail["To"] == "alice@example.test"
     assert mail["Message-ID"] == row.message_id
-    assert "Safari" in _subject(mail) and "iOS" in _subject(mail)
-    assert "London, GB" in _subject(mail)
+    # The portal's own name for the device, as My devices shows it (issue 32, item 10).
+    assert _subject(mail) == "New sign-in: Safari on iPhone in London, GB"
     text = text_of(mail)
     assert "signed in to from a new device" in text
     assert "Safari on iOS" in text and "(mobile)" in text
     assert LONDON in text and "London, GB" in text
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \((just now|\d+ minutes? ago)\)", text)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \((just now|\d+ minutes? ago)\)", text)
     assert "Yes, it was me" in text and "No, secure my account" in text
     assert "http://localhost/" in text  # My devices
     html = html_of(mail)

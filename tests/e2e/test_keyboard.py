@@ -14,9 +14,12 @@ INTERACTIVE = """[...document.querySelectorAll(
     'a[href], button, select, input:not([type=hidden]), summary, [tabindex]:not([tabindex="-1"])'
 )].filter(e => {
     if (e.offsetParent === null) return false;
-    // Inside a closed <details> only its summary can take focus.
+    // Inside a closed <details> only its summary can take focus, and only when no closed
+    // <details> around that one hides it too (Rename inside a device's Manage).
     const closed = e.closest('details:not([open])');
-    return !closed || (e.tagName === 'SUMMARY' && e.parentElement === closed);
+    if (!closed) return true;
+    const outer = closed.parentElement && closed.parentElement.closest('details:not([open])');
+    return e.tagName === 'SUMMARY' && e.parentElement === closed && !outer;
 })"""
 
 

@@ -58,9 +58,13 @@ def layout_problems(browser, width: int) -> list[str]:
     """What a person would miss at this width: a cut-off Sign out, stacked cells without
     their column's label, sort headings hidden with no other way to sort."""
     found = []
+    # On a phone Sign out is in the Menu: it must be on screen once the Menu is open.
     right = browser.execute_script(
+        "const m = document.getElementById('nav-menu'); const was = m && m.open;"
+        "if (m) m.open = true;"
         "const b = document.getElementById('sign-out');"
-        "return b ? b.getBoundingClientRect().right : 0;"
+        "const r = b ? b.getBoundingClientRect().right : 0;"
+        "if (m) m.open = was; return r;"
     )
     if right > width:
         found.append(f"Sign out ends at {right:.0f} px, off screen")

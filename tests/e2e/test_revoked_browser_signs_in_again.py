@@ -22,6 +22,7 @@ def test_the_revoked_browser_meets_the_idp_login_form_and_the_other_is_undisturb
 
     laptop.get(live_server.url + "/")
     [other] = laptop.find_elements(By.CSS_SELECTOR, "#devices .device-card:not(.current)")
+    other.find_element(By.CSS_SELECTOR, "details.device-menu > summary").click()  # Manage
     other.find_element(By.CSS_SELECTOR, "button[data-action=sign-out]").click()
     assert "1 session ended" in laptop.find_element(By.CSS_SELECTOR, ".flash.success").text
 

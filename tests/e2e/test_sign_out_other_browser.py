@@ -20,6 +20,7 @@ def test_signing_out_the_other_browser_sends_it_to_the_sign_in_page(browser_fact
     cards = first.find_elements(By.CSS_SELECTOR, "#devices .device-card")
     assert len(cards) == 2
     [other] = first.find_elements(By.CSS_SELECTOR, "#devices .device-card:not(.current)")
+    other.find_element(By.CSS_SELECTOR, "details.device-menu > summary").click()  # Manage
     other.find_element(By.CSS_SELECTOR, "button[data-action=sign-out]").click()
 
     WebDriverWait(first, 10).until(

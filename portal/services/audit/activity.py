@@ -32,6 +32,7 @@ from ...models import (
     utcnow,
 )
 from ...models.types import place_name
+from ..devices.reads import device_label, name_shared
 from ..outbox.alerts import flag_labels
 
 WINDOW = timedelta(days=14)
@@ -63,6 +64,8 @@ class SecurityEvent:
     location: str | None
     ip_address: str | None
     detail: str | None
+    # The name pages show (``reads.device_label``); the JSON keeps ``device_name``.
+    device_label: str
 
     @property
     def words(self) -> str:
@@ -92,6 +95,7 @@ def _row(
         at.label("at"),
         device.c.id.label("device_id"),
         device.c.name.label("device_name"),
+        name_shared(device),
         place.c.city.label("city"),
         place.c.country_code.label("country_code"),
         place.c.country.label("country"),
@@ -174,6 +178,7 @@ def security_events(
                 place_name(row.city, row.country_code, row.country),
                 row.ip,
                 ", ".join(reasons) or None,
+                device_label(row.device_name, row.device_id, row.name_shared),
             )
         )
     return events[:limit]

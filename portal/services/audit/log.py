@@ -31,6 +31,7 @@ from ...extensions import db
 from ...models import AuditEvent, Device, User
 from ...models.types import without_control_characters
 from ..common import clamp_page, page_count, parse_id
+from ..devices.reads import device_label, name_shared
 from ..users.summary import UserRef, like_pattern, ref_columns
 
 # -- the row, and its one statement ---------------------------------------------------------
@@ -93,6 +94,7 @@ def event_select(
             *ref_columns(_actors, "actor_ref"),
             *ref_columns(_targets, "target_ref"),
             _devices.c.name.label("device_name"),
+            name_shared(_devices),
         )
         .select_from(
             page.outerjoin(_actors, _actors.c.id == page.c.actor_id)
@@ -121,6 +123,7 @@ class AuditEventRow:
     xact_id: int
     actor: UserRef | None  # None: no user (the CLI, the IdP, SCIM) or one since deleted
     target_user: UserRef | None
+    # The device as every page names it (``reads.device_label``), None when it is gone.
     device_name: str | None
 
     @classmethod
@@ -134,7 +137,8 @@ class AuditEventRow:
                 *row[:_OWN],
                 UserRef(*actor) if actor[0] is not None else None,  # actor
                 UserRef(*target) if target[0] is not None else None,  # target_user
-                row[-1],  # device_name
+                # device_name: with the short suffix when another device of its owner shares it
+                device_label(row[-2], row.device_id, row[-1]) if row[-2] is not None else None,
             )
         )
 

@@ -17,7 +17,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+)
 
 from ...extensions import db
 from ...models import Device, User, UserSession, utcnow
@@ -25,6 +36,18 @@ from ...models.device import shown_trust_level, trust_holds
 from ...models.session import end_label, ended_how
 from ...models.types import place_of
 from ..common import parse_id
+
+
+def device_label(name: str, device_id: uuid.UUID, name_shared: bool) -> str:
+    """What every page, mail and audit line calls a device: its name, and when another of the
+    owner's devices has the same name, a short suffix from its id that tells the two apart
+    ("Safari on iPhone #3f2a"). The documented JSON shapes keep the bare ``name``."""
+    return f"{name} {name_suffix(device_id)}" if name_shared else name
+
+
+def name_suffix(device_id: uuid.UUID) -> str:
+    """The short part of a device's id that tells two same-named devices apart."""
+    return f"#{str(device_id)[:4]}"
 
 
 class SessionRow(NamedTuple):
@@ -93,10 +116,16 @@ class SessionDevice(NamedTuple):
     country: str | None
     city: str | None
     last_seen_at: datetime
+    # Whether another live device of the same owner has this name (``device_label``).
+    name_shared: bool
 
     @property
     def location(self) -> str | None:
         return place_of(self)
+
+    @property
+    def label(self) -> str:
+        return device_label(self.name, self.id, self.name_shared)
 
 
 class DeviceRow(NamedTuple):
@@ -128,6 +157,8 @@ class DeviceRow(NamedTuple):
     last_seen_at: datetime
     removed_at: datetime | None
     reported_suspicious_at: datetime | None
+    # Whether another live device of the same owner has this name (``device_label``).
+    name_shared: bool
     active: tuple[SessionRow, ...] | None
     last: SessionRow | None
 
@@ -142,6 +173,16 @@ class DeviceRow(NamedTuple):
     @property
     def location(self) -> str | None:
         return place_of(self)
+
+    @property
+    def label(self) -> str:
+        """Its name, with the short suffix when another of the owner's devices shares it."""
+        return device_label(self.name, self.id, self.name_shared)
+
+    @property
+    def name_suffix(self) -> str | None:
+        """The suffix ``label`` adds, or None when the name is the owner's only one."""
+        return name_suffix(self.id) if self.name_shared else None
 
     def _sessions(self) -> tuple[SessionRow, ...]:
         if self.active is None:
@@ -165,9 +206,30 @@ class DeviceRow(NamedTuple):
 
 
 _d, _s, _u = Device.__table__, UserSession.__table__, User.__table__
-_DEVICE_COLUMNS = tuple(_d.c[name] for name in DeviceRow._fields[:-2])
+
+
+def name_shared(device: FromClause) -> ColumnElement[bool]:
+    """Whether another live device of the same owner has the name of ``device`` (a devices
+    table or alias in the caller's statement): then ``device_label`` adds the suffix. Every
+    read that shows a device's name to a person selects this beside it."""
+    twin = _d.alias("twin")
+    return (
+        exists()
+        .where(
+            twin.c.user_id == device.c.user_id,
+            twin.c.name == device.c.name,
+            twin.c.id != device.c.id,
+            twin.c.removed_at.is_(None),
+        )
+        .correlate(device)
+        .label("name_shared")
+    )
+
+
+_NAME_SHARED = name_shared(_d)
+_DEVICE_COLUMNS = (*(_d.c[name] for name in DeviceRow._fields[:-3]), _NAME_SHARED)
 _SESSION_COLUMNS = tuple(_s.c[name] for name in SessionRow._fields[:-2])
-_SESSION_DEVICE_COLUMNS = tuple(_d.c[name] for name in SessionDevice._fields)
+_SESSION_DEVICE_COLUMNS = (*(_d.c[name] for name in SessionDevice._fields[:-1]), _NAME_SHARED)
 _ND = len(_DEVICE_COLUMNS)
 _NOT_READ = (None, None)  # a DeviceRow's ``active`` and ``last``, or a SessionRow's extras
 
@@ -324,3 +386,13 @@ def session_row(user_id: uuid.UUID, session_id: str | uuid.UUID) -> SessionRow |
         return None
     found = session_rows(user_id, session_id=sid)
     return found[0] if found else None
+
+
+_LABEL_STATEMENT = select(_d.c.name, _d.c.id, _NAME_SHARED).where(_d.c.id == bindparam("device_id"))
+
+
+def label_of(device_id: uuid.UUID) -> str | None:
+    """What pages and mail call one device (``device_label``), read on its own: for the alert
+    mail and the alert's pages, which hold the alert rather than a device row."""
+    row = db.session.connection().execute(_LABEL_STATEMENT, {"device_id": device_id}).first()
+    return device_label(*row) if row is not None else None

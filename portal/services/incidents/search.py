@@ -42,6 +42,7 @@ from ...models.countries import COUNTRY_NAMES
 from ...models.session import END_REASON_LABELS
 from ...models.types import place_name, without_control_characters
 from ..devices.flags import FLAG_LABELS, flags_in
+from ..devices.reads import device_label, name_shared
 from ..errors import Invalid
 from ..users.summary import like_pattern
 
@@ -88,6 +89,7 @@ ROW_COLUMNS = (  # in the order _row unpacks them
     _s.c.sign_in_flags,
     _d.c.id.label("device_id"),
     _d.c.name.label("device_name"),
+    name_shared(_d),
     _d.c.device_type,
     _d.c.browser,
     _d.c.os_name,
@@ -191,6 +193,8 @@ class SignInRow:
     active: bool
     ended_at: datetime | None
     flags: tuple[str, ...]  # keys of FLAGS
+    # What the pages call the device (``reads.device_label``); the JSON keeps ``device_name``.
+    device_label: str
 
     @property
     def who(self) -> str:
@@ -225,6 +229,7 @@ def _row(r: Row[Any], now: datetime) -> SignInRow:
         bits,
         device_id,
         device_name,
+        shared,
         device_type,
         browser,
         os_name,
@@ -265,6 +270,7 @@ def _row(r: Row[Any], now: datetime) -> SignInRow:
         active,
         ended_at,
         flags,
+        device_label(device_name, device_id, shared),
     )
 
 
