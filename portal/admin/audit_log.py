@@ -48,7 +48,10 @@ WITHIN = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(da
 WITHIN_WORDS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days"}
 
 
-def _audit_filter() -> log.AuditFilter:
+def _audit_filter(*, looks: bool) -> log.AuditFilter:
+    """The filter the query string asks for; ``looks`` says whether looks at a user's devices
+    are in when ``?looks=`` does not say (the page leaves them out, a plain export keeps them;
+    the page's Export CSV link says which it showed)."""
     known = audit.Actions.all()
     within = WITHIN.get(request.args.get("within", ""))
     return log.AuditFilter(
@@ -58,7 +61,7 @@ def _audit_filter() -> log.AuditFilter:
         since=_date_arg("since"),
         until=_date_arg("until"),
         after=utcnow() - within if within else None,
-        looks=request.args.get("looks") == "1",
+        looks={"1": True, "0": False}.get(request.args.get("looks", ""), looks),
     )
 
 
@@ -67,7 +70,7 @@ def _audit_filter() -> log.AuditFilter:
 def audit_events():
     """The audit log, newest first, filtered by actor, target, actions and dates; looks at a
     user's devices only when asked."""
-    filters = _audit_filter()
+    filters = _audit_filter(looks=False)
     result = log.search_events(
         filters, page=page_number(), per_page=current_app.config["PAGE_SIZE"]
     )
@@ -83,6 +86,21 @@ def audit_events():
         actor_ref=people.get(named[0]) if named[0] else None,
         target_ref=people.get(named[1]) if named[1] else None,
     )
+
+
+def _audited_filters(f: log.AuditFilter) -> dict[str, str] | None:
+    """The export's filters as its audit event keeps them (the actions as ``action``, comma
+    separated; looks at a user's devices noted only when left out)."""
+    values = {
+        "actor": f.actor,
+        "target": f.target,
+        "action": ",".join(f.actions),
+        "since": str(f.since or ""),
+        "until": str(f.until or ""),
+        "after": f.after.isoformat() if f.after else "",
+        "looks": "left out" if f.hides_looks else "",
+    }
+    return {k: v for k, v in values.items() if v} or None
 
 
 AUDIT_CSV_HEADER = [
@@ -105,16 +123,11 @@ def audit_export():
     """The filtered audit log as CSV, streamed (the export itself is audited first)."""
     import json
 
-    filters = _audit_filter()
+    filters = _audit_filter(looks=True)
     operations.export_csv(
         current_user.actor,
         "audit_log",
-        filters={
-            k: ",".join(v) if isinstance(v, tuple) else str(v)
-            for k, v in vars(filters).items()
-            if v not in (None, "", (), False)
-        }
-        or None,
+        filters=_audited_filters(filters),
     )
 
     def rows():
