@@ -118,7 +118,10 @@ def _words(detail: dict[str, Any]) -> list[str]:
         parts.append("flagged: " + ", ".join(_phrase(f) for f in flags))
     detail.pop("flags", None)
     if "old_mode" in detail or "new_mode" in detail:
-        old, new = _phrase(detail.pop("old_mode", "") or "default"), _phrase(detail.pop("new_mode", ""))
+        old, new = (
+            _phrase(detail.pop("old_mode", "") or "default"),
+            _phrase(detail.pop("new_mode", "")),
+        )
         parts.append(f"from “{old}” to “{new}”")
     if "scopes" in detail:
         scopes = detail.pop("scopes")

@@ -208,7 +208,9 @@ def test_audit_log_is_newest_first_and_paginated(log):
 
 
 def test_audit_log_filters_by_actor_target_action_and_dates(app, log):
-    assert set(_ns(log.get("/admin/audit?looks=1&actor=dave").data.decode())) == set(range(0, 120, 3))
+    assert set(_ns(log.get("/admin/audit?looks=1&actor=dave").data.decode())) == set(
+        range(0, 120, 3)
+    )
     by_target = _ns(log.get("/admin/audit?looks=1&target=Carol Cruz").data.decode())
     assert set(by_target) == set(range(0, 120, 3))
     dave_id = user_id_of(app, "dave")
