@@ -5,12 +5,14 @@ the users list keeps only a code, a session the GeoIP database's name."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pycountry
 
 
-def _name(country: object) -> str:
+def _name(country: Any) -> str:
     """The short name people use ("Bolivia", "South Korea") where ISO's is a long form."""
-    return str(getattr(country, "common_name", None) or getattr(country, "name"))
+    return str(getattr(country, "common_name", None) or country.name)
 
 
 COUNTRY_NAMES: dict[str, str] = {c.alpha_2: _name(c) for c in pycountry.countries}

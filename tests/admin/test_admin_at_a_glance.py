@@ -30,9 +30,9 @@ def _crowd_of_events(app, looks: int, others: int) -> None:
     with app.app_context():
         carol = make_user("carol", name="Carol Cruz")
         dave = make_user("dave", name="Dave Diaz")
-        for i in range(looks):
+        for _ in range(looks):
             audit.record(audit.Actions.VIEW_USER_DEVICES, actor=carol, target_user=dave)
-        for i in range(others):
+        for _ in range(others):
             audit.record(audit.Actions.REVOKE_SESSION, actor=carol, target_user=dave, ended=1)
         db.session.commit()
 
