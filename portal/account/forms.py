@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask_wtf import FlaskForm
 from wtforms import (
+    DateField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -12,7 +15,14 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # 3.3; stubs: 3.2
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from ..services.devices.changes import TRUST_LEVELS
 
@@ -69,14 +79,35 @@ class PersonalTokenForm(FlaskForm):
         ],
     )
     scopes = SelectMultipleField("Scopes", choices=[], validate_choice=False)
+    # How long it lives: a preset, or a day of its own (``expires_on``); ``days`` as a number
+    # still works for a form a script posts.
+    expires = RadioField(
+        "Expires",
+        choices=[("7", "In 7 days"), ("30", "In 30 days"), ("90", "In 90 days"), ("date", "On")],
+        default="30",
+        validate_choice=False,
+    )
+    expires_on = DateField("Expiry date", validators=[Optional()])
     days = IntegerField(
         "Expires after (days)",
-        default=30,
         validators=[
-            InputRequired("Say after how many days the token expires (1 to 365)."),
+            Optional(),
             NumberRange(min=1, max=365, message="A token lives 1 to 365 days."),
         ],
     )
+
+    def lifetime(self, today: date) -> int | None:
+        """The days the token lives, from whichever of the fields says it (None: none does,
+        and the errors say why)."""
+        if self.days.raw_data and self.days.raw_data[0] not in ("", None):
+            return self.days.data
+        choice = self.expires.data
+        if choice in ("7", "30", "90"):
+            return int(choice)
+        if choice == "date" and self.expires_on.data:
+            return (self.expires_on.data - today).days
+        self.expires.errors = ["Choose when the token expires: in 7, 30 or 90 days, or a date."]
+        return None
 
 
 class AlertModeForm(ActionForm):

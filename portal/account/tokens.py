@@ -10,6 +10,7 @@ with it is cached (``Cache-Control: no-store``, as every page).
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -18,6 +19,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from ..authz import VIEW_AUDIT_LOG, signed_in
+from ..models import utcnow
 from ..services import operations
 from ..services import tokens as personal_tokens
 from .blueprint import bp
@@ -43,7 +45,23 @@ def _page(form: PersonalTokenForm, *, secret: str | None = None, status: int = 2
         is_active=personal_tokens.is_active,
         min_days=personal_tokens.MIN_DAYS,
         max_days=personal_tokens.MAX_DAYS,
+        earliest=(utcnow() + timedelta(days=personal_tokens.MIN_DAYS)).date().isoformat(),
+        latest=(utcnow() + timedelta(days=personal_tokens.MAX_DAYS)).date().isoformat(),
+        expires_in=expires_in,
     ), status
+
+
+def expires_in(when: datetime, now: datetime | None = None) -> str:
+    """ "Expires in 30 days" for a token made 30 days long a moment ago: whole days, rounded,
+    as its maker chose them (a plain "how long ago" would say 29); hours in its last day."""
+    left = when - (now or utcnow())
+    if left <= timedelta(0):
+        return "Expired"
+    if left < timedelta(days=1):
+        hours = max(1, round(left / timedelta(hours=1)))
+        return f"Expires in {hours} hour{'' if hours == 1 else 's'}"
+    days = round(left / timedelta(days=1))
+    return f"Expires in {days} day{'' if days == 1 else 's'}"
 
 
 # The session key under which a new token's sealed secret waits for the next GET.
@@ -96,8 +114,11 @@ def create_token():
     if not form.validate_on_submit():
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
         return _page(form, status=400)
-    name, days = form.name.data, form.days.data
-    assert name is not None and days is not None  # required fields of a valid form
+    name, days = form.name.data, form.lifetime(utcnow().date())
+    if days is None:
+        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
+        return _page(form, status=400)
+    assert name is not None  # a required field of a valid form
     try:
         token, secret = operations.create_personal_token(
             current_user.actor,

@@ -74,12 +74,39 @@ def _count(n: Any, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
-def detail_sentence(detail: dict[str, Any] | None) -> str:
-    """The event's detail as a short sentence; keys without words stay ``key=value``."""
-    detail = dict(detail or {})
+def _moment(value: Any) -> str:
+    """A stored ISO time as "2026-12-06 23:13 UTC"."""
+    return f"{str(value)[:16].replace('T', ' ')} UTC"
+
+
+def _phrase(text: Any) -> str:
+    return str(text).replace("_", " ")
+
+
+# Ids and codes an event keeps for tracing (the CSV has them all): the page names them in its
+# Details, never in the sentence.
+_FACTS = {
+    "alert_id": "Alert",
+    "message_id": "Mail Message-ID",
+    "token_id": "Token",
+    "group_id": "Group id",
+    "idp_sid": "Identity provider session",
+    "subject": "Subject at the identity provider",
+    "user_agent": "User-Agent",
+    "auth_time": "Last gave password",
+    "required_after": "Password needed after",
+    "idempotency_key": "Request key",
+    "job_id": "Job",
+}
+
+
+def _words(detail: dict[str, Any]) -> list[str]:
+    """What the event did, in a few phrases; the keys used are taken out of ``detail``."""
     parts: list[str] = []
     if "old_name" in detail or "new_name" in detail:
         parts.append(f"“{detail.pop('old_name', '')}” → “{detail.pop('new_name', '')}”")
+    if "name" in detail:
+        parts.append(f"“{detail.pop('name')}”")
     for key in ("sessions_ended", "ended"):
         if key in detail:
             parts.append(f"{_count(detail.pop(key), 'session')} ended")
@@ -88,16 +115,38 @@ def detail_sentence(detail: dict[str, Any] | None) -> str:
     if "trust_level" in detail:
         parts.append(f"{str(detail.pop('trust_level')).title()} trust")
     if "trust_expires_at" in detail:
-        parts.append(f"until {str(detail.pop('trust_expires_at'))[:16].replace('T', ' ')} UTC")
+        parts.append(f"until {_moment(detail.pop('trust_expires_at'))}")
     if "reported_at" in detail:
-        parts.append(f"reported {str(detail.pop('reported_at'))[:16].replace('T', ' ')} UTC")
+        parts.append(f"reported {_moment(detail.pop('reported_at'))}")
+    if detail.get("new_device"):
+        parts.append("a new device")
+    detail.pop("new_device", None)
+    if detail.get("flags"):
+        flags = detail["flags"]
+        flags = flags if isinstance(flags, list) else [flags]
+        parts.append("flagged: " + ", ".join(_phrase(f) for f in flags))
+    detail.pop("flags", None)
+    if "old_mode" in detail or "new_mode" in detail:
+        old, new = (
+            _phrase(detail.pop("old_mode", "") or "default"),
+            _phrase(detail.pop("new_mode", "")),
+        )
+        parts.append(f"from “{old}” to “{new}”")
+    if "scopes" in detail:
+        scopes = detail.pop("scopes")
+        parts.append("scopes " + (", ".join(scopes) if isinstance(scopes, list) else str(scopes)))
+    if "expires_at" in detail:
+        parts.append(f"expires {_moment(detail.pop('expires_at'))}")
+    if "reason" in detail:
+        parts.append(f"why: {_phrase(detail.pop('reason'))}")
+    if "answer" in detail:
+        parts.append(f"answered “{_phrase(detail.pop('answer'))}”")
     if "permission" in detail:
         parts.append(f"permission {detail.pop('permission')}")
     if "group" in detail:
         parts.append(f"group {detail.pop('group')}")
-        detail.pop("group_id", None)
     if "export" in detail:
-        parts.append(f"{str(detail.pop('export')).replace('_', ' ')}")
+        parts.append(f"{_phrase(detail.pop('export'))}")
     if "filters" in detail:
         filters = detail.pop("filters", None)
         if filters:
@@ -110,5 +159,25 @@ def detail_sentence(detail: dict[str, Any] | None) -> str:
     if "via" in detail:
         via = detail.pop("via")
         parts.append(_VIA.get(via, f"via {via}"))
-    parts.extend(f"{k}={v}" for k, v in detail.items())
-    return "; ".join(p for p in parts if p)
+    return [p for p in parts if p]
+
+
+def detail_sentence(detail: dict[str, Any] | None) -> str:
+    """The event's detail as a short sentence, in words only: ids and codes (an alert's id, a
+    mail's Message-ID...) are left to ``detail_facts``."""
+    return "; ".join(_words(dict(detail or {})))
+
+
+def detail_facts(detail: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The ids and codes ``detail_sentence`` leaves out, each with a label in words (any key
+    without words of its own becomes its own label: "Outbox message id")."""
+    rest = dict(detail or {})
+    _words(rest)
+    facts = []
+    for key, value in rest.items():
+        if value in (None, "", [], {}):
+            continue
+        label = _FACTS.get(key) or _phrase(key).capitalize()
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        facts.append((label, text))
+    return facts

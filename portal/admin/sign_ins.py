@@ -48,17 +48,38 @@ def _filter_from(values) -> tuple[search.SignInFilter, str | None]:
         return search.SignInFilter(), str(exc)
 
 
-@lru_cache(maxsize=1024)  # keys: "" and the two-letter codes a filter accepts
-def _country_options(selected: str) -> Markup:
-    """The country filter's options, rendered once per selected code rather than on every
-    page: a select of every country is a long list, and the same for every page that selects
-    that code."""
+@lru_cache(maxsize=1024)  # keys: "" and the two-letter codes a filter accepts, by data
+def _country_options(selected: str, present: tuple[str, ...]) -> Markup:
+    """The country filter's options, rendered once per selected code and set of countries in
+    the data rather than on every page: the countries sign-ins came from first, then every
+    other current ISO country, each once."""
     option = Markup('<option value="{}"{}>{} ({})</option>')
     chosen = Markup(" selected")
-    return Markup("").join(
-        option.format(code, chosen if code == selected else "", name, code)
-        for code, name in search.country_choices()
+    group = Markup('<optgroup label="{}">{}</optgroup>')
+    groups = zip(
+        ("Where sign-ins came from", "Other countries"),
+        search.country_choices(present),
+        strict=True,
     )
+    return Markup("").join(
+        group.format(
+            label,
+            Markup("").join(
+                option.format(code, chosen if code == selected else "", name, code)
+                for code, name in choices
+            ),
+        )
+        for label, choices in groups
+        if choices
+    )
+
+
+def _invalid_field(problem: str | None) -> str | None:
+    """Which field a filter's problem is about ("ip must be..." is the IP box's)."""
+    if not problem:
+        return None
+    field = problem.split(" must ", 1)[0].replace(" ", "_")
+    return field if field in FILTER_ARGS else None
 
 
 _NO_USER = uuid.UUID(int=0)
@@ -104,7 +125,8 @@ def sign_ins_search():
         cap=search.COUNT_CAP,
         invalid=problem,
         first_page=not request.args.get("cursor"),
-        country_options=_country_options(f.country),
+        invalid_field=_invalid_field(problem),
+        country_options=_country_options(f.country, tuple(search.countries_in_data())),
         user_link=_user_link_parts(),
         flags={k: search.FLAG_LABELS[v] for k, v in search.FLAGS.items()},
         device_types=search.DEVICE_TYPES,

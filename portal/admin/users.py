@@ -7,7 +7,9 @@ render; every one names the permission it needs.
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from typing import NoReturn
+
+from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..authz import (
@@ -31,11 +33,17 @@ from .csv_export import csv_response
 from .request_args import page_number, text_arg
 
 
+def _no_such_user(user_id: str) -> NoReturn:
+    """A 404 that says no user has this id (an admin may know that much) and leads back to
+    the users, rather than the generic "nothing here"."""
+    abort(make_response(render_template("admin/no_user.html", user_id=user_id), 404))
+
+
 def target_or_404(user_id: str) -> User:
     """The user an admin changes (the model, for the operation)."""
     user = summary.get_user(user_id)
     if user is None:
-        abort(404)
+        _no_such_user(user_id)
     return user
 
 
@@ -43,7 +51,7 @@ def summary_or_404(user_id: str) -> summary.UserSummary:
     """The user a page shows (their summary row)."""
     user = summary.user_summary(user_id)
     if user is None:
-        abort(404)
+        _no_such_user(user_id)
     return user
 
 

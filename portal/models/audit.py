@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, NoReturn
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, event
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
@@ -27,6 +27,14 @@ class AuditEvent(Model):
         Index("ix_audit_target_occurred", "target_user_id", "occurred_at"),
         Index("ix_audit_action_occurred", "action", "occurred_at"),
         Index("ix_audit_xact_id", "xact_id", "id"),
+        # The events the audit page shows unless asked for looks at a user's devices.
+        Index(
+            "ix_audit_shown_occurred",
+            "occurred_at",
+            "id",
+            sqlite_where=text("action <> 'view_user_devices'"),
+            postgresql_where=text("action <> 'view_user_devices'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

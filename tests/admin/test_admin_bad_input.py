@@ -71,7 +71,7 @@ def test_an_audit_filter_without_control_characters_still_filters(admin):
     "dates", ["until=9999-12-31", "since=9999-12-31", "since=0001-01-01", "until=0001-01-01"]
 )
 def test_an_out_of_range_audit_date_is_ignored_and_said_so(admin, dates):
-    page = _text(admin.get(f"/admin/audit?actor=carol&{dates}"))
+    page = _text(admin.get(f"/admin/audit?looks=1&actor=carol&{dates}"))
 
     name, _, value = dates.partition("=")
     assert f"Ignored the {name} date “{value}”" in page

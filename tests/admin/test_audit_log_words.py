@@ -27,9 +27,11 @@ def test_the_audit_log_names_actions_people_and_details_in_words(app, auth):
     assert "→ “Work laptop”" in row
     assert f"#device-{device_id}" in row  # the device, on alice's page
     assert f'title="Device {device_id}">Work laptop</a>' in row  # by its name, not its id
+    assert 'data-action="view_user_devices"' not in page  # looks only when asked
+    page = admin.get("/admin/audit?looks=1").get_data(as_text=True)
     look = page.split('data-action="view_user_devices"', 1)[1].split("</tr>", 1)[0]
     assert "Looked at a user&#39;s devices" in look and "Ada Admin" in look and alice_link in look
-    assert '<option value="rename_device">Renamed a device</option>' in page
+    assert '<input type="checkbox" name="action" value="rename_device"> Renamed a device' in page
 
 
 def test_the_audit_csv_keeps_the_raw_codes(app, auth):

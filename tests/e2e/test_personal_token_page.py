@@ -15,9 +15,7 @@ def test_make_a_token_use_it_and_revoke_it(browser, live_server):
     browser.find_element(By.ID, "no-tokens")
     browser.find_element(By.NAME, "name").send_keys("laptop script")
     browser.find_element(By.ID, "scope-devices-write").click()
-    days = browser.find_element(By.NAME, "days")
-    days.clear()
-    days.send_keys("7")
+    browser.find_element(By.ID, "expires-7").click()  # the presets (issue 32)
     browser.find_element(By.ID, "create-token-submit").click()
 
     secret = browser.find_element(By.ID, "token-secret").text

@@ -147,6 +147,23 @@ def test_the_job_ends_exactly_the_matched_sessions_and_is_audited_once(app, auth
     assert marked == 30  # each user's next sign-in of those devices must give credentials
 
 
+def test_the_done_page_says_done_and_leads_back_to_the_search(app, auth, crowd):
+    """Issue 32: the finished job's page says it is done in its heading and links back to
+    the search it came from, filters kept; while it runs, it offers no way back but the
+    breadcrumb."""
+    manager = auth.new_client("manager")
+    started = manager.post(
+        "/admin/sign-ins/sign-out", data=_confirm_form(manager, f"ip={BLOCK}")["form"]
+    )
+    running = manager.get(started.headers["Location"]).get_data(as_text=True)
+    assert 'id="back-to-search"' not in running and "<h1>Signing out 30 sessions" in running
+    run_all(app)
+    done = manager.get(started.headers["Location"]).get_data(as_text=True)
+    assert "<h1>Done: the sign-out of 30 sessions of 30 users</h1>" in done
+    back = re.search(r'<a href="([^"]+)"[^>]*id="back-to-search">Back to the search</a>', done)
+    assert back and back.group(1).replace("&amp;", "&") == f"/admin/sign-ins?ip={BLOCK}"
+
+
 def test_pressing_the_button_twice_makes_one_job(app, auth, crowd):
     manager = auth.new_client("manager")
     form = _confirm_form(manager, f"ip={BLOCK}")["form"]
