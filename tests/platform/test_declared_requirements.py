@@ -15,9 +15,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SKIPPED_PARTS = {"node_modules", "vendor", ".venv"}
 # The project's own top-level modules, and the test modules that import one another.
-LOCAL = {"portal", "scripts", "tests", "support", "conftest", "wsgi"} | {
-    path.stem for path in (ROOT / "tests").glob("*.py")
-}
+LOCAL = (
+    {"portal", "scripts", "tests", "support", "conftest", "wsgi"}
+    | {path.stem for path in (ROOT / "tests").glob("*.py")}
+    | {path.stem for path in (ROOT / "scripts").glob("*.py")}  # scripts import their neighbours
+)
 
 
 def _normalised(name: str) -> str:
