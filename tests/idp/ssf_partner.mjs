@@ -46,7 +46,7 @@ const EVENT_URIS = {
   'stream-updated': `${SSF}stream-updated`,
   unknown: 'https://partner.example/secevent/event-type/unknown',
 };
-const PROFILE_FORMATS = ['email', 'iss_sub']; // profile 2.6; opaque only for verification
+const PROFILE_FORMATS = ['email', 'iss_sub']; // profile 2.5; opaque only for verification
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -365,7 +365,7 @@ async function verifySet(token, streamId, via) {
   if (parts.length !== 3) fail('invalid_request', 'not three parts');
   // SSF 1.0 section 4.1.1 / RFC 8417 section 2.3: explicit typing.
   if (!['secevent+jwt', 'application/secevent+jwt'].includes(String(header.typ).toLowerCase())) fail('invalid_request', `typ ${header.typ}`);
-  // Profile 2.7: RS256 with a key of 2048 bits or more.
+  // Profile 2.6: RS256 with a key of 2048 bits or more.
   if (header.alg !== 'RS256') fail('invalid_key', `alg ${header.alg}, not RS256`);
   if (!header.kid) notes.push('no kid');
   if (!fatal.length) {
@@ -395,7 +395,7 @@ async function verifySet(token, streamId, via) {
   if ('exp' in claims) fail('invalid_request', 'exp present (SSF 1.0 section 4.1.7)');
   if ('sub' in claims) fail('invalid_request', 'sub present (SSF 1.0 section 4.1.2)');
   const types = Object.keys(claims.events || {});
-  // Profile 2.9.1: the events claim MUST contain only one event.
+  // Profile 2.8.1: the events claim MUST contain only one event.
   if (types.length !== 1) fail('invalid_request', `${types.length} events`);
   const type = types[0];
   const event = (claims.events || {})[type] || {};

@@ -248,8 +248,8 @@ def test_subjects_add_and_remove(receiver, ssf_portal):
     )
     assert unknown["status"] == 404
 
-    # All subjects are included by default (profile 2.5); alice was removed: her session's
-    # end is not sent on this stream, bob's is.
+    # All subjects are included by default (profile 2.4.2, SSF default_subjects "ALL"); alice
+    # was removed: her session's end is not sent on this stream, bob's is.
     alice = portal.browser("alice")
     bob = portal.browser("bob")
     portal.end_other_sessions(portal.api_headers("alice"))
