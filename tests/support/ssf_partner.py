@@ -278,7 +278,10 @@ class PortalUnderTest:
         return self.auth.new_client(login)
 
     def api_headers(self, login: str = "alice") -> dict:
-        return self.auth.bearer(login)
+        """An IdP access token of ``login``, used once: an API client's session the portal knows."""
+        headers = self.auth.bearer(login)
+        assert self.api_works(headers)
+        return headers
 
     @staticmethod
     def browser_signed_in(browser) -> bool:
