@@ -340,7 +340,7 @@ def test_account_disabled_then_enabled(ssf_partner, ssf_portal, idp):
     assert r["status"] == 202, r
     assert not portal.browser_signed_in(browser)
     assert not portal.api_works(api)
-    assert not portal.api_works(portal.api_headers("alice"))  # a new token is refused too
+    assert not portal.api_works(portal.auth.bearer("alice"))  # a new token is refused too
 
     r = ssf_partner.push("account-enabled", alice_iss_sub(idp))
     assert r["status"] == 202, r
