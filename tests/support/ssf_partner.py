@@ -324,6 +324,7 @@ def configure_portal(app_config: dict, partner: SsfPartner, live_port: int, key_
     origin = f"http://127.0.0.1:{live_port}"
     app_config.update(
         SSF_ISSUER=origin,
+        SSF_STREAMS=True,
         SSF_SIGNING_KEY_FILE=str(key_file),
         SSF_RECEIVE_ISSUER=partner.issuer,
         SSF_RECEIVE_TOKEN=partner.push_token,
