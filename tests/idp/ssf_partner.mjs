@@ -218,7 +218,9 @@ async function discover() {
   return { ...r, problems };
 }
 
-async function clientToken({ client_id: clientId, client_secret: secret, scope = 'ssf.manage ssf.read' }) {
+async function clientToken({
+  client_id: clientId, client_secret: secret, scope = 'ssf.manage ssf.read', store = true,
+}) {
   const oidc = await call('GET', `${cfg.idp}/.well-known/openid-configuration`);
   const form = new URLSearchParams({ grant_type: 'client_credentials', scope, resource: cfg.resource });
   const r = await fetch(oidc.body.token_endpoint, {
@@ -230,7 +232,7 @@ async function clientToken({ client_id: clientId, client_secret: secret, scope =
     body: form.toString(),
   });
   const body = await r.json();
-  if (r.status === 200) state.tokens[clientId] = body.access_token;
+  if (r.status === 200 && store) state.tokens[clientId] = body.access_token; // the client's token from now on
   return { status: r.status, body };
 }
 

@@ -338,7 +338,7 @@ def test_2_7_2_management_operations_accept_ssf_manage(receiver):
 def test_2_7_2_read_operations_accept_ssf_read(receiver):
     # 2.7.2: "All the SSF stream configuration Read API operations MUST accept `ssf.read` scope"
     sid = receiver.create_stream("push")["body"]["stream_id"]
-    reader = receiver.token("ssf-receiver-1", scope="ssf.read")
+    reader = receiver.token("ssf-receiver-1", scope="ssf.read", store=False)
     assert receiver.manage("configuration", query={"stream_id": sid}, token=reader)["status"] == 200
     assert receiver.manage("configuration", token=reader)["status"] == 200
     assert receiver.status(sid, token=reader)["status"] == 200
@@ -382,7 +382,7 @@ def test_2_7_3_verifies_validity_integrity_and_expiration(receiver, metadata, id
 def test_2_7_3_verifies_the_authorization_is_sufficient(receiver):
     # 2.7.3: "MUST verify that the authorization represented by the access token is sufficient
     # for the requested resource access."
-    reader = receiver.token("ssf-receiver-1", scope="ssf.read")
+    reader = receiver.token("ssf-receiver-1", scope="ssf.read", store=False)
     assert receiver.create_stream("push", token=reader)["status"] == 403
     sid = receiver.create_stream("push")["body"]["stream_id"]
     assert receiver.set_status(sid, "disabled", token=reader)["status"] == 403
@@ -392,7 +392,7 @@ def test_2_7_3_verifies_the_authorization_is_sufficient(receiver):
 def test_2_7_3_errors_as_rfc6750_section_3_1(receiver):
     # 2.7.3: "If the access token is not sufficient for the requested action, the Resource
     # server MUST return errors as per section 3.1 of [RFC6750]"
-    reader = receiver.token("ssf-receiver-1", scope="ssf.read")
+    reader = receiver.token("ssf-receiver-1", scope="ssf.read", store=False)
     r = receiver.create_stream("push", token=reader)
     assert r["status"] == 403
     assert re.search(r'error="insufficient_scope"', r["headers"].get("www-authenticate", "")), r

@@ -161,11 +161,19 @@ class SsfPartner:
         """GET the portal's /.well-known/ssf-configuration: {status, headers, body, problems}."""
         return self._call("POST", "/control/discover")
 
-    def token(self, client_id: str = "ssf-receiver-1", scope: str = "ssf.manage ssf.read") -> str:
+    def token(
+        self, client_id: str = "ssf-receiver-1", scope: str = "ssf.manage ssf.read", store=True
+    ) -> str:
+        """A client-credentials token; ``store``: the client's token for later calls too."""
         got = self._call(
             "POST",
             "/control/token",
-            {"client_id": client_id, "client_secret": SECRETS[client_id], "scope": scope},
+            {
+                "client_id": client_id,
+                "client_secret": SECRETS[client_id],
+                "scope": scope,
+                "store": store,
+            },
         )
         if got["status"] != 200:
             raise PartnerError(f"token for {client_id}: {got}")
