@@ -27,7 +27,9 @@ import {
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
-import { compactVerify, importJWK } from 'jose';
+import {
+  compactVerify, createRemoteJWKSet, importJWK, jwtVerify,
+} from 'jose';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 
@@ -167,9 +169,29 @@ const pollLog = []; // every poll the portal made: {authorized, request, returne
 
 // RFC 8936 section 2: the recipient POSTs {ack, setErrs, maxEvents, returnImmediately}; the
 // answer is {sets: {jti: SET}, moreAvailable}. Acknowledged or refused SETs leave the queue.
+// The poll endpoint is protected as SSF 1.0 section 6.1.1 says (the authorization_schemes, here
+// OAuth 2.0): a JWT access token of the IdP for the API resource with scope ssf.manage or
+// ssf.read (profile 2.7.2), or the static poll token of the partner's configuration.
+let idpKeys = null;
+async function pollCaller(auth) {
+  if (!auth.startsWith('Bearer ')) return null;
+  const token = auth.slice(7);
+  if (token === cfg.poll_token) return 'poll_token';
+  try {
+    idpKeys = idpKeys || createRemoteJWKSet(new URL((await call('GET', `${cfg.idp}/.well-known/openid-configuration`)).body.jwks_uri));
+    const { payload } = await jwtVerify(token, idpKeys, {
+      issuer: cfg.idp, audience: cfg.resource, algorithms: ['RS256', 'ES256', 'PS256'],
+    });
+    const scopes = String(payload.scope || '').split(' ');
+    return scopes.includes('ssf.manage') || scopes.includes('ssf.read') ? payload.client_id || payload.sub : null;
+  } catch {
+    return null;
+  }
+}
+
 async function servePoll(req, res) {
-  const auth = req.headers.authorization || '';
-  const entry = { authorized: auth === `Bearer ${cfg.poll_token}`, request: null, returned: [] };
+  const caller = await pollCaller(req.headers.authorization || '');
+  const entry = { authorized: Boolean(caller), caller, request: null, returned: [] };
   pollLog.push(entry);
   if (!entry.authorized) {
     return json(res, 401, { err: 'authentication_failed', description: 'bearer token required' },

@@ -449,3 +449,49 @@ def test_rfc8935_error_codes_are_registered_ones(ssf_partner, ssf_portal, idp):
     for bad in ("tampered", "other_audience", "other_issuer", "two_events"):
         r = ssf_partner.push("session-revoked", alice_iss_sub(idp), bad=bad)
         assert r["body"]["err"] in RFC8935_ERRS, r["body"]
+
+
+# =========================================================== the portal polls the partner
+def test_portal_polls_applies_acknowledges_and_reports_bad_sets(
+    ssf_partner, ssf_portal_polling, idp
+):
+    """RFC 8936: the portal's worker polls the partner with an OAuth token (SSF 1.0 section
+    6.1.1), applies each good SET, acknowledges it by jti, and reports a bad one in setErrs."""
+    portal = ssf_portal_polling
+    alice = portal.browser("alice")
+    bob = portal.browser("bob")
+    good = ssf_partner.queue("session-revoked", alice_iss_sub(idp))["jti"]
+    bad = ssf_partner.queue(
+        "session-revoked", {"format": "email", "email": "bob@example.test"}, bad="other_key"
+    )["jti"]
+    wait_for(lambda: ssf_partner.queued() == [], step=portal.run_worker, timeout=20)
+    assert ssf_partner.queued() == [], ssf_partner.polls()
+    assert not portal.browser_signed_in(alice)
+    assert portal.browser_signed_in(bob)
+    polls = ssf_partner.polls()
+    assert polls and all(p["authorized"] for p in polls), polls
+    assert all(p["caller"] == "ssf-receiver-2" for p in polls), polls
+    acked = [jti for p in polls for jti in (p["request"] or {}).get("ack", [])]
+    errs = {k: v for p in polls for k, v in ((p["request"] or {}).get("setErrs") or {}).items()}
+    assert acked == [good], polls
+    assert list(errs) == [bad], polls
+    assert errs[bad]["err"] in {"invalid_key", "invalid_request"}, errs
+    assert errs[bad].get("description"), errs
+
+    # A SET acknowledged is not applied again when offered again by mistake (same jti).
+    later = portal.browser("alice")
+    ssf_partner.queue(
+        "session-revoked", alice_iss_sub(idp), jti=good
+    )  # the same jti, a new signature
+    wait_for(lambda: ssf_partner.queued() == [], step=portal.run_worker, timeout=20)
+    assert portal.browser_signed_in(later)
+
+
+@pytest.mark.parametrize("event", ["credential-change", "account-disabled"])
+def test_portal_polls_other_events(ssf_partner, ssf_portal_polling, idp, event):
+    portal = ssf_portal_polling
+    browser = portal.browser("alice")
+    ssf_partner.queue(event, alice_iss_sub(idp))
+    wait_for(lambda: ssf_partner.queued() == [], step=portal.run_worker, timeout=20)
+    assert ssf_partner.queued() == [], ssf_partner.polls()
+    assert not portal.browser_signed_in(browser)

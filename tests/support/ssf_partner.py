@@ -348,3 +348,16 @@ def ssf_portal(request, app_config, ssf_partner, live_port, portal_rsa_key_file,
     app = request.getfixturevalue("app")
     auth = request.getfixturevalue("auth")
     return PortalUnderTest(app, server, auth, idp)
+
+
+@pytest.fixture
+def ssf_portal_polling(request, app_config, ssf_partner, idp):
+    """The live portal as above, whose worker also polls the partner's poll endpoint
+    (RFC 8936) with a client-credentials token of ``ssf-receiver-2`` (docs/ssf.md, Settings)."""
+    app_config.update(
+        SSF_RECEIVE_POLL_URL=ssf_partner.poll_url,
+        SSF_RECEIVE_CLIENT_ID="ssf-receiver-2",
+        SSF_RECEIVE_CLIENT_SECRET=SECRETS["ssf-receiver-2"],
+        SSF_RECEIVE_RESOURCE=idp.audience,
+    )
+    return request.getfixturevalue("ssf_portal")
