@@ -430,7 +430,9 @@ async function verifySet(token, streamId, via) {
     // SSF 1.0 sections 8.1.4.1 and 8.1.5: opaque, the stream id.
     if (!sub || sub.format !== 'opaque' || sub.id !== streamId) fail('invalid_request', `sub_id ${JSON.stringify(sub)} is not the stream`);
     else profileSubject = true;
-    if (type === EVENT_URIS.verification && stream && stream.states.length && !stream.states.includes(event.state)) {
+    // SSF 1.0 section 8.1.4.1: a state that was never asked for is invalid_state; one the
+    // Transmitter sent on its own initiative carries none.
+    if (type === EVENT_URIS.verification && stream && event.state !== undefined && !stream.states.includes(event.state)) {
       fail('invalid_state', `state ${event.state} was never asked for`);
     }
   } else if (sub) {
