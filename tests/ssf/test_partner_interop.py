@@ -96,8 +96,7 @@ def test_push_stream_created_verified_paused_reenabled_and_session_revoked(recei
 
     # session-revoked by push, profile subject, RS256.
     browser = portal.browser("alice")
-    api = portal.api_headers("alice")
-    portal.end_other_sessions(api)
+    portal.admin_ends_sessions("alice")
     assert not portal.browser_signed_in(browser)
     got = wait_for(lambda: of_type(receiver.received(sid), SESSION_REVOKED), step=portal.run_worker)
     assert len(got) == 1, receiver.received(sid)
@@ -112,7 +111,7 @@ def test_push_stream_created_verified_paused_reenabled_and_session_revoked(recei
     assert read["status"] == 200, read
     assert read["body"]["stream_id"] == sid and read["body"]["status"] == "paused", read
     held = [portal.browser("alice"), portal.browser("alice")]
-    portal.end_other_sessions(api)
+    portal.admin_ends_sessions("alice")
     assert not any(portal.browser_signed_in(b) for b in held)
     for _ in range(3):
         portal.run_worker()
@@ -151,7 +150,7 @@ def test_poll_stream_receives_verification_and_session_revoked(receiver, ssf_por
     assert polled[0]["claims"]["events"][VERIFICATION]["state"] == "poll-state"
 
     browser = portal.browser("alice")
-    portal.end_other_sessions(portal.api_headers("alice"))
+    portal.admin_ends_sessions("alice")
     assert not portal.browser_signed_in(browser)
     answer = wait_for(lambda: receiver.poll(sid)["sets"], step=portal.run_worker)  # acks the first
     assert [s["event_type"] for s in answer] == [SESSION_REVOKED], answer
@@ -163,6 +162,20 @@ def test_poll_stream_receives_verification_and_session_revoked(receiver, ssf_por
     assert again["status"] == 200 and again["problems"] == [], again
     assert receiver.poll(sid)["sets"] == []
     assert len(of_type(receiver.received(sid), SESSION_REVOKED)) == 1
+
+
+def test_a_person_ending_their_other_sessions_through_the_api_is_told(receiver, ssf_portal):
+    """Issue 31: session-revoked "whenever the portal ends a session (a person, an admin, ...)":
+    the person's own POST /auth/devices/revoke-all ends their browser's session, which has an
+    IdP sid, so the stream hears of it."""
+    portal = ssf_portal
+    sid = receiver.create_stream("poll", events_requested=[SESSION_REVOKED])["body"]["stream_id"]
+    browser = portal.browser("alice")
+    portal.end_other_sessions(portal.api_headers("alice"))
+    assert not portal.browser_signed_in(browser)
+    got = wait_for(lambda: receiver.poll(sid)["sets"], step=portal.run_worker)
+    assert [s["event_type"] for s in got] == [SESSION_REVOKED], got
+    assert got[0]["claims"]["events"][SESSION_REVOKED]["initiating_entity"] == "user"
 
 
 def test_stream_without_delivery_is_poll(receiver, ssf_portal):
@@ -252,8 +265,8 @@ def test_subjects_add_and_remove(receiver, ssf_portal):
     # was removed: her session's end is not sent on this stream, bob's is.
     alice = portal.browser("alice")
     bob = portal.browser("bob")
-    portal.end_other_sessions(portal.api_headers("alice"))
-    portal.end_other_sessions(portal.api_headers("bob"))
+    portal.admin_ends_sessions("alice")
+    portal.admin_ends_sessions("bob")
     assert not portal.browser_signed_in(alice) and not portal.browser_signed_in(bob)
     got = wait_for(lambda: of_type(receiver.received(sid), SESSION_REVOKED), step=portal.run_worker)
     for _ in range(2):
@@ -269,7 +282,7 @@ def test_refused_push_is_retried_with_the_same_jti(receiver, ssf_portal):
     sid = receiver.create_stream("push", events_requested=[SESSION_REVOKED])["body"]["stream_id"]
     receiver.answer_next(503)
     browser = portal.browser("alice")
-    portal.end_other_sessions(portal.api_headers("alice"))
+    portal.admin_ends_sessions("alice")
     assert not portal.browser_signed_in(browser)
     wait_for(
         lambda: of_type(receiver.received(sid), SESSION_REVOKED), step=portal.run_worker, timeout=60

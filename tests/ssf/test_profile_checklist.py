@@ -63,7 +63,7 @@ def session_revoked_on_poll_stream(receiver, portal) -> dict:
     """One session-revoked SET the portal sends on a fresh poll stream, as the partner got it."""
     sid = receiver.create_stream("poll", events_requested=[SESSION_REVOKED])["body"]["stream_id"]
     browser = portal.browser("alice")
-    portal.end_other_sessions(portal.api_headers("alice"))
+    portal.admin_ends_sessions("alice")
     assert not portal.browser_signed_in(browser)
     got = wait_for(lambda: receiver.poll(sid)["sets"], step=portal.run_worker)
     assert [s["event_type"] for s in got] == [SESSION_REVOKED], got

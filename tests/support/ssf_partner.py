@@ -30,6 +30,11 @@ import requests
 
 from support.idp import IDP_DIR, OidcProvider
 
+ACCOUNTS = [
+    {"sub": "alice", "email": "alice@example.test"},
+    {"sub": "bob", "email": "bob@example.test"},
+]
+
 PARTNER_JS = IDP_DIR / "ssf_partner.mjs"
 
 CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
@@ -306,6 +311,21 @@ class PortalUnderTest:
             return True
         assert r.status_code in (401, 403), (r.status_code, r.data[:300])
         return False
+
+    def admin_ends_sessions(self, login: str = "alice") -> None:
+        """An admin, through the API, ends every session of ``login`` (docs/api.md: the
+        sign-ins search finds the user, ``POST /devices/users/{userId}/revoke-all``); the
+        portal tells its streams (session-revoked, initiating_entity admin)."""
+        if not hasattr(self, "_admin"):
+            self._admin = self.api_headers("admin")
+        client = self.app.test_client()
+        email = next(a["email"] for a in ACCOUNTS if a["sub"] == login)
+        found = client.get("/sign-ins", query_string={"user": email}, headers=self._admin)
+        assert found.status_code == 200, found.data[:300]
+        users = {row["user"]["id"] for row in found.get_json() if row["user"]["email"] == email}
+        assert len(users) == 1, found.get_json()
+        r = client.post(f"/devices/users/{users.pop()}/revoke-all", headers=self._admin)
+        assert r.status_code == 204, (r.status_code, r.data[:300])
 
     def end_other_sessions(self, headers: dict) -> None:
         """The person, through the API, ends every session but the API token's own: each
