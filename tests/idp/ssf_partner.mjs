@@ -305,6 +305,7 @@ async function createStream(opts) {
   } // "none": no delivery at all, the transmitter MUST assume poll (SSF 1.0 section 8.1.1.1)
   if (opts.events_requested) body.events_requested = opts.events_requested;
   if (opts.description) body.description = opts.description;
+  Object.assign(body, opts.extra || {}); // members outside SSF 1.0 the parties agreed on
   const r = await call('POST', endpointOf('configuration'), { token: tokenFor(opts), body });
   const problems = [];
   if (r.status !== 201) problems.push(`status ${r.status}, not 201`);

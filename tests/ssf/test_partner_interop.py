@@ -168,18 +168,50 @@ def test_poll_stream_receives_verification_and_session_revoked(receiver, ssf_por
     assert len(of_type(receiver.received(sid), SESSION_REVOKED)) == 1
 
 
-def test_a_person_ending_their_other_sessions_through_the_api_is_told(receiver, ssf_portal):
-    """Issue 31: session-revoked "whenever the portal ends a session (a person, an admin, ...)":
-    the person's own POST /auth/devices/revoke-all ends their browser's session, which has an
-    IdP sid, so the stream hears of it."""
+def test_a_person_ending_their_other_sessions_is_told_to_complex_streams_only(
+    receiver, ssf_portal, idp
+):
+    """docs/ssf.md (Delivery): when a person ends their *other* sessions, only streams whose
+    subjects are ``complex`` (with the IdP session) are told; a user-level subject (iss_sub,
+    email) would mean every session of the user to a receiver (CAEP 1.0 section 3.1: the event
+    "applies to any session derived from matching those combined claims"), the kept one too."""
     portal = ssf_portal
-    sid = receiver.create_stream("poll", events_requested=[SESSION_REVOKED])["body"]["stream_id"]
+    user_level = receiver.create_stream("poll", events_requested=[SESSION_REVOKED])
+    complex_ = receiver.create_stream(
+        "poll", events_requested=[SESSION_REVOKED], extra={"format": "complex"}
+    )
+    assert complex_["status"] == 201, complex_
     browser = portal.browser("alice")
+    ended_sid = idp_sids(idp, "alice")[-1]
     portal.end_other_sessions(portal.api_headers("alice"))
     assert not portal.browser_signed_in(browser)
-    got = wait_for(lambda: receiver.poll(sid)["sets"], step=portal.run_worker)
+    got = wait_for(
+        lambda: receiver.poll(complex_["body"]["stream_id"])["sets"], step=portal.run_worker
+    )
     assert [s["event_type"] for s in got] == [SESSION_REVOKED], got
+    assert got[0]["accepted"], got[0]["fatal"]
+    assert got[0]["claims"]["sub_id"] == {
+        "format": "complex",
+        "user": alice_iss_sub(idp),
+        "session": {"format": "opaque", "id": ended_sid},
+    }
     assert got[0]["claims"]["events"][SESSION_REVOKED]["initiating_entity"] == "user"
+    assert receiver.poll(user_level["body"]["stream_id"])["sets"] == []
+
+
+def test_email_stream_names_users_by_email(receiver, ssf_portal):
+    portal = ssf_portal
+    created = receiver.create_stream(
+        "poll", events_requested=[SESSION_REVOKED], extra={"format": "email"}
+    )
+    assert created["status"] == 201, created
+    portal.browser("alice")
+    portal.admin_ends_sessions("alice")
+    got = wait_for(lambda: receiver.poll(created["body"]["stream_id"])["sets"])
+    assert [s["claims"]["sub_id"] for s in got] == [
+        {"format": "email", "email": "alice@example.test"}
+    ]
+    assert_clean(got[0])
 
 
 def test_stream_without_delivery_is_poll(receiver, ssf_portal):
