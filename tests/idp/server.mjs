@@ -83,11 +83,13 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
 // The memory adapter, remembering which stored Session holds each client's sid (the ID
 // token's "sid"), so a session-revoked event naming a sid finds the IdP session to end.
 const sessionIdBySid = new Map();
+const accountBySid = new Map(); // sid -> accountId, for GET /test/sids (tests name one session)
 class Adapter extends MemoryAdapter {
   async upsert(id, payload, expiresIn) {
     if (this.model === 'Session') {
       for (const { sid } of Object.values(payload.authorizations || {})) {
         if (sid) sessionIdBySid.set(sid, id);
+        if (sid && payload.accountId) accountBySid.set(sid, payload.accountId);
       }
     }
     return super.upsert(id, payload, expiresIn);
@@ -409,6 +411,10 @@ async function main() {
         forcedAnswers = JSON.parse(text || '[]').map(Number);
         json(res, 204);
       });
+    }
+    if (req.method === 'GET' && req.url.startsWith('/test/sids?')) { // test-only: an account's sids
+      const sub = new URL(req.url, issuer).searchParams.get('sub');
+      return json(res, 200, [...accountBySid].filter(([, a]) => a === sub).map(([sid]) => sid));
     }
     if (req.method === 'POST' && req.url === '/test/logout-token') {
       return mintLogoutToken(req, res).catch((err) => {
