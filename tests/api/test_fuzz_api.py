@@ -26,8 +26,19 @@ def app_config(app_config):
     return app_config
 
 
-def test_schemathesis_finds_no_failure(app, idp, live_server, database_url, tmp_path):
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # thousands of request lines
+@pytest.fixture
+def quiet_werkzeug():
+    """The live server's thousands of request lines left out, for this test only."""
+    werkzeug = logging.getLogger("werkzeug")
+    before = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)
+    yield
+    werkzeug.setLevel(before)
+
+
+def test_schemathesis_finds_no_failure(
+    app, idp, live_server, database_url, tmp_path, quiet_werkzeug
+):
     auth = Auth(app, idp)
     for _ in range(2):  # devices and sessions for the lists (and their links) to hand out
         auth.new_client("admin")

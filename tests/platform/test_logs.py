@@ -150,8 +150,15 @@ def test_a_development_servers_own_request_lines_are_left_out(capture):
     out = io.StringIO()
     logs.configure("INFO", "json", stream=out, drop=_server_request_line)
     werkzeug = logging.getLogger("werkzeug")
-    werkzeug.info('127.0.0.1 - - [06/Dec/2026 23:00:00] "GET /auth/callback?code=C HTTP/1.1" 302 -')
-    werkzeug.info("Running on http://127.0.0.1:5000")
+    before = werkzeug.level
+    werkzeug.setLevel(logging.NOTSET)  # as the development server leaves it: the root's INFO
+    try:
+        werkzeug.info(
+            '127.0.0.1 - - [06/Dec/2026 23:00:00] "GET /auth/callback?code=C HTTP/1.1" 302 -'
+        )
+        werkzeug.info("Running on http://127.0.0.1:5000")
+    finally:
+        werkzeug.setLevel(before)
     (line,) = out.getvalue().splitlines()
     assert json.loads(line)["message"] == "Running on http://127.0.0.1:5000"
 
