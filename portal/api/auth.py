@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
 from flask import current_app, g, request
 
@@ -50,6 +51,26 @@ def _bearer_token() -> str:
     return value
 
 
+def _idp_claims(raw: str) -> dict[str, Any]:
+    """The claims of the IdP's access token ``raw``, checked as RFC 9068 asks (signature by the
+    IdP's keys, issuer, the API's audience, lifetime); raises ApiError(401) otherwise."""
+    try:
+        metadata = idp_metadata()
+        return validate_access_token(
+            raw,
+            issuer=metadata["issuer"],
+            audience=current_app.config["API_AUDIENCE"],
+            jwks_uri=metadata["jwks_uri"],
+            published_algorithms=metadata.get("id_token_signing_alg_values_supported", []),
+            cache=jwks_cache,
+        )
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from None
+    except (SignInFailed, KeyError, OSError) as exc:
+        current_app.logger.warning("cannot verify bearer tokens: %r", exc)
+        raise _unauthorized("The token issuer cannot be reached to verify the token") from None
+
+
 def authenticate(horizon: Kind | None = None) -> Principal:
     """Verify the bearer token and resolve the caller; raises ApiError(401) when it can't.
     ``horizon``: the polled list (``api.conditional``) whose horizon to read with the caller."""
@@ -68,21 +89,7 @@ def authenticate(horizon: Kind | None = None) -> Principal:
         raise _unauthorized(str(exc)) from None
     if known is not None:
         return known
-    try:
-        metadata = idp_metadata()
-        claims = validate_access_token(
-            raw,
-            issuer=metadata["issuer"],
-            audience=cfg["API_AUDIENCE"],
-            jwks_uri=metadata["jwks_uri"],
-            published_algorithms=metadata.get("id_token_signing_alg_values_supported", []),
-            cache=jwks_cache,
-        )
-    except InvalidToken as exc:
-        raise _unauthorized(str(exc)) from None
-    except (SignInFailed, KeyError, OSError) as exc:
-        current_app.logger.warning("cannot verify bearer tokens: %r", exc)
-        raise _unauthorized("The token issuer cannot be reached to verify the token") from None
+    claims = _idp_claims(raw)
 
     if not str(claims.get("jti") or ""):
         raise _unauthorized("The access token has no jti claim")
@@ -169,21 +176,7 @@ def authenticate_client() -> tuple[str, frozenset[str]]:
     cfg = current_app.config
     if not cfg.get("API_AUDIENCE") or not cfg.get("OIDC_ISSUER"):
         raise _unauthorized("Bearer tokens are not accepted: no API audience is configured")
-    try:
-        metadata = idp_metadata()
-        claims = validate_access_token(
-            raw,
-            issuer=metadata["issuer"],
-            audience=cfg["API_AUDIENCE"],
-            jwks_uri=metadata["jwks_uri"],
-            published_algorithms=metadata.get("id_token_signing_alg_values_supported", []),
-            cache=jwks_cache,
-        )
-    except InvalidToken as exc:
-        raise _unauthorized(str(exc)) from None
-    except (SignInFailed, KeyError, OSError) as exc:
-        current_app.logger.warning("cannot verify bearer tokens: %r", exc)
-        raise _unauthorized("The token issuer cannot be reached to verify the token") from None
+    claims = _idp_claims(raw)
     client_id = claims.get("client_id") or claims.get("azp")
     if not client_id:
         raise _unauthorized("The access token names no client (client_id)")
