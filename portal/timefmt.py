@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .models import utcnow
+from .services.common import exact_time
 
 
 def iso_z(value: datetime | None) -> str | None:
@@ -44,4 +45,4 @@ def humanize(value: datetime | None, now: datetime | None = None) -> str:
 
 def exact(value: datetime | None) -> str:
     """The exact UTC time for a title attribute."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+    return exact_time(value) if value else ""

@@ -3,7 +3,10 @@ detail. Only the page uses these; the CSV export keeps the raw codes and JSON.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from ..timefmt import exact
 
 ACTION_WORDS = {
     "sign_in": "Signed in",
@@ -75,8 +78,12 @@ def _count(n: Any, what: str) -> str:
 
 
 def _moment(value: Any) -> str:
-    """A stored ISO time as "2026-12-06 23:13 UTC"."""
-    return f"{str(value)[:16].replace('T', ' ')} UTC"
+    """A stored ISO time in the pages' one exact format ("2026-12-06 23:13:05 UTC")."""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return exact(when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
 def _phrase(text: Any) -> str:

@@ -16,6 +16,7 @@ from ..services import operations
 from ..services.devices import reads
 from ..services.errors import NotFound
 from ..services.users import summary
+from ..timefmt import exact
 from .blueprint import bp
 from .users import summary_or_404, target_or_404
 
@@ -40,7 +41,7 @@ def revoke_session(user_id: str, session_id: str):
             "admin/confirm.html",
             target=target,
             title="Revoke this session?",
-            what=f"the session started {row.created_at:%Y-%m-%d %H:%M} UTC on "
+            what=f"the session started {exact(row.created_at)} on "
             f"“{row.device.name}” ({row.ip_address or 'unknown IP'}, "
             f"{row.location or 'unknown location'})",
             consequence="That browser or token is signed out on its next request.",

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from ..models import utcnow
 from ..models.types import place_name
 from ..services.users.history import UserHistory
+from ..timefmt import exact
 
 WINDOW = timedelta(days=30)
 WIDTH = 1000  # the SVG's own units; it scales to the page's width
@@ -90,7 +91,7 @@ def sign_in_timeline(history: UserHistory, now: datetime | None = None) -> Timel
             x0, x1 = _x(max(s.created_at, start), start), _x(until, start)
             findings = history.session_findings.get(s.id, [])
             where = s.location or "unknown place"
-            when = f"{s.created_at:%Y-%m-%d %H:%M} UTC"
+            when = exact(s.created_at)
             label = f"{entry.device.label}: signed in {when} from {where}"
             bars.append(Bar(x0, max(5.0, x1 - x0), label, bool(findings)))
             count += 1

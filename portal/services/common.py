@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select, update
 
@@ -70,3 +71,9 @@ def lock_account(user_id: uuid.UUID) -> None:
     current.
     """
     db.session.execute(_LOCK_ACCOUNT, {"user_id": user_id})
+
+
+def exact_time(value: datetime) -> str:
+    """A time as every page, flash and mail writes it exactly (UTC, to the second): the one
+    format, which ``timefmt.exact`` and the words of the services share."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -264,7 +264,7 @@ def test_the_user_page_flags_the_reported_device_with_when(app, auth, two_browse
     card = page.split(f'data-device-id="{phone_device}"', 1)[1].split("</header>", 1)[0]
     assert 'data-flag="reported_suspicious"' in card and "Reported as not them" in card
     reported_at = device(app, phone_device).reported_suspicious_at
-    assert f"Reported by the user as not them on {reported_at:%Y-%m-%d %H:%M} UTC" in card
+    assert f"Reported by the user as not them on {reported_at:%Y-%m-%d %H:%M:%S} UTC" in card
     assert "just now" in card  # the time, as on every page: relative, exact on hover
     summary = page.split('id="flags-summary"', 1)[1].split("</article>", 1)[0]
     assert 'data-flag="reported_suspicious"' in summary

@@ -190,4 +190,4 @@ def test_clearing_the_report_is_audited_and_the_device_may_be_trusted_again(app,
     audit = auth.new_client("admin").get("/admin/audit").get_data(as_text=True)
     row = audit.split('data-action="cleared_report"', 1)[1].split("</tr>", 1)[0]
     assert "Took back a report that a device was not them" in row
-    assert f"reported {reported_at:%Y-%m-%d %H:%M} UTC" in row
+    assert f"reported {reported_at:%Y-%m-%d %H:%M:%S} UTC" in row

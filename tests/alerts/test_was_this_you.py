@@ -187,7 +187,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(app, mailed, client):
 
 
 def _at(when) -> str:
-    return f"{when:%Y-%m-%d %H:%M} UTC"
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def test_after_no_the_yes_link_says_what_was_said_and_changes_nothing(app, auth, mailed, client):

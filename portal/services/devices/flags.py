@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ...models import utcnow
+from ..common import exact_time
 from .places import distance_km
 from .reads import DeviceRow
 
@@ -194,7 +195,7 @@ def device_findings(device: DeviceRow, now: datetime | None = None) -> list[Find
         found.append(
             Finding(
                 Flag.REPORTED_SUSPICIOUS,
-                f"Reported by the user as not them on {when:%Y-%m-%d %H:%M} UTC",
+                f"Reported by the user as not them on {exact_time(when)}",
                 at=when,
             )
         )

@@ -34,6 +34,7 @@ from ...models import (
     UserSession,
     utcnow,
 )
+from ..common import exact_time
 from ..devices.flags import FLAG_LABELS, Flag, flags_in
 from ..errors import Conflict, Invalid
 
@@ -235,7 +236,7 @@ def find_alert(
 
 
 def _at(when: datetime) -> str:
-    return f"{when:%Y-%m-%d %H:%M} UTC"
+    return exact_time(when)
 
 
 def check_usable(
@@ -292,7 +293,7 @@ def flag_words(bits: int) -> list[str]:
 def reported_words(reported_at: datetime) -> str:
     """Why a sign-in on a device reported as not the user is mailed, in words."""
     return (
-        f"Reported: you said this device was not you on {reported_at:%Y-%m-%d %H:%M} UTC, "
+        f"Reported: you said this device was not you on {exact_time(reported_at)}, "
         "and it signed in again"
     )
 
